@@ -1,0 +1,5 @@
+"""`python -m ioc` runs the CLI."""
+
+from ioc.cli import main
+
+raise SystemExit(main())

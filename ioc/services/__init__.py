@@ -1,0 +1,1 @@
+"""IOC services started by the project when no URL is configured."""
