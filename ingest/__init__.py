@@ -1,0 +1,1 @@
+"""Ingest: MQTT messages validated into typed records, stored in PostgreSQL and Redis."""

@@ -1,0 +1,246 @@
+"""Writes a WritePlan in the current transaction: COPY for readings, upserts for the rest."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from ingest.batch import WritePlan
+from ingest.incidents import merge_incidents, merge_reviews
+from ingest.records import CapAlert
+
+# Readings go through a session-private staging table: COPY is the fastest way in, and the
+# INSERT ... ON CONFLICT from it makes a redelivered reading a no-op.
+_CREATE_STAGE = """
+CREATE TEMP TABLE IF NOT EXISTS ingest_readings_stage (
+    time timestamptz, device_id text, metric text,
+    value double precision, value_text text, unit text
+) ON COMMIT DELETE ROWS
+"""
+_COPY_STAGE = (
+    "COPY ingest_readings_stage (time, device_id, metric, value, value_text, unit) "
+    "FROM STDIN (FORMAT BINARY)"
+)
+_STAGE_TYPES = ["timestamptz", "text", "text", "float8", "text", "text"]
+_MERGE_STAGE = """
+INSERT INTO readings (time, device_id, metric, value, value_text, unit)
+SELECT time, device_id, metric, value, value_text, unit FROM ingest_readings_stage
+ON CONFLICT (device_id, metric, time) DO NOTHING
+"""
+
+_UPSERT_INCIDENT = """
+INSERT INTO camera_incidents AS c (
+    source, event_id, device_id, label, phase, first_seen, started_at, last_update, ended_at,
+    confidence, top_confidence, zones, plate, plate_confidence, snapshot_sha256, snapshot_url,
+    false_positive, data)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (source, event_id) DO UPDATE SET
+    device_id = CASE WHEN EXCLUDED.last_update >= c.last_update
+                     THEN EXCLUDED.device_id ELSE c.device_id END,
+    label = CASE WHEN EXCLUDED.last_update >= c.last_update THEN EXCLUDED.label ELSE c.label END,
+    phase = CASE WHEN 'end' IN (c.phase, EXCLUDED.phase) THEN 'end'
+                 WHEN EXCLUDED.last_update >= c.last_update THEN EXCLUDED.phase
+                 ELSE c.phase END,
+    first_seen = LEAST(c.first_seen, EXCLUDED.first_seen),
+    started_at = LEAST(c.started_at, EXCLUDED.started_at),
+    last_update = GREATEST(c.last_update, EXCLUDED.last_update),
+    ended_at = GREATEST(c.ended_at, EXCLUDED.ended_at),
+    confidence = CASE WHEN EXCLUDED.last_update >= c.last_update
+                      THEN COALESCE(EXCLUDED.confidence, c.confidence)
+                      ELSE COALESCE(c.confidence, EXCLUDED.confidence) END,
+    top_confidence = GREATEST(c.top_confidence, EXCLUDED.top_confidence),
+    zones = ARRAY(SELECT DISTINCT z FROM unnest(c.zones || EXCLUDED.zones) AS z ORDER BY z),
+    plate = CASE WHEN EXCLUDED.last_update >= c.last_update
+                 THEN COALESCE(EXCLUDED.plate, c.plate) ELSE COALESCE(c.plate, EXCLUDED.plate) END,
+    plate_confidence = CASE WHEN EXCLUDED.last_update >= c.last_update
+                            THEN COALESCE(EXCLUDED.plate_confidence, c.plate_confidence)
+                            ELSE COALESCE(c.plate_confidence, EXCLUDED.plate_confidence) END,
+    snapshot_sha256 = CASE WHEN EXCLUDED.last_update >= c.last_update
+                           THEN COALESCE(EXCLUDED.snapshot_sha256, c.snapshot_sha256)
+                           ELSE COALESCE(c.snapshot_sha256, EXCLUDED.snapshot_sha256) END,
+    snapshot_url = CASE WHEN EXCLUDED.last_update >= c.last_update
+                        THEN COALESCE(EXCLUDED.snapshot_url, c.snapshot_url)
+                        ELSE COALESCE(c.snapshot_url, EXCLUDED.snapshot_url) END,
+    false_positive = CASE WHEN EXCLUDED.last_update >= c.last_update
+                          THEN EXCLUDED.false_positive ELSE c.false_positive END,
+    data = CASE WHEN EXCLUDED.last_update >= c.last_update
+                THEN c.data || EXCLUDED.data ELSE EXCLUDED.data || c.data END
+"""
+
+_UPSERT_REVIEW = """
+INSERT INTO frigate_reviews AS r (
+    review_id, device_id, phase, severity, event_ids, first_seen, last_update, ended_at, data)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (review_id) DO UPDATE SET
+    device_id = CASE WHEN EXCLUDED.last_update >= r.last_update
+                     THEN EXCLUDED.device_id ELSE r.device_id END,
+    phase = CASE WHEN 'end' IN (r.phase, EXCLUDED.phase) THEN 'end'
+                 WHEN EXCLUDED.last_update >= r.last_update THEN EXCLUDED.phase
+                 ELSE r.phase END,
+    severity = CASE WHEN EXCLUDED.last_update >= r.last_update
+                    THEN EXCLUDED.severity ELSE r.severity END,
+    event_ids = ARRAY(SELECT DISTINCT e FROM unnest(r.event_ids || EXCLUDED.event_ids) AS e
+                      ORDER BY e),
+    first_seen = LEAST(r.first_seen, EXCLUDED.first_seen),
+    last_update = GREATEST(r.last_update, EXCLUDED.last_update),
+    ended_at = GREATEST(r.ended_at, EXCLUDED.ended_at),
+    data = CASE WHEN EXCLUDED.last_update >= r.last_update
+                THEN r.data || EXCLUDED.data ELSE EXCLUDED.data || r.data END
+"""
+
+_INSERT_SNAPSHOT = """
+INSERT INTO camera_snapshots (sha256, content, content_type, size, device_id, label, time)
+VALUES (%s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (sha256) DO NOTHING
+"""
+
+_INSERT_CAP = """
+INSERT INTO cap_messages (identifier, sender, sent, msg_type, status, scope, refs, xml, parsed)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (sender, identifier, sent) DO NOTHING
+"""
+
+_INSERT_STATUS = """
+INSERT INTO device_status (device_id, time, online) VALUES (%s, %s, %s)
+ON CONFLICT (device_id, time) DO NOTHING
+"""
+
+_INSERT_DEAD_LETTER = """
+INSERT INTO dead_letters (topic, payload, payload_size, reason, format, device_id, message_sha256)
+VALUES (%s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (message_sha256) DO NOTHING
+"""
+
+_REGISTER_DEVICE = """
+INSERT INTO devices (device_id, family, kind, name, metadata)
+VALUES (%s, %s, %s, %s, %s)
+ON CONFLICT (device_id) DO NOTHING
+"""
+
+
+@dataclass(frozen=True)
+class WriteCounts:
+    """Rows the database really added (redelivered duplicates are not counted)."""
+
+    readings: int = 0
+    incidents: int = 0
+    snapshots: int = 0
+    reviews: int = 0
+    caps: int = 0
+    statuses: int = 0
+    dead_letters: int = 0
+
+
+def _json_default(value):
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def _jsonb(value) -> Jsonb:
+    return Jsonb(value, dumps=lambda v: json.dumps(v, default=_json_default, ensure_ascii=False))
+
+
+def cap_document(cap: CapAlert) -> dict:
+    """The parsed CAP message as stored in cap_messages.parsed."""
+    return {
+        "identifier": cap.identifier,
+        "sender": cap.sender,
+        "sent": cap.sent.isoformat(),
+        "status": cap.status,
+        "msg_type": cap.msg_type,
+        "scope": cap.scope,
+        "references": [list(r) for r in cap.references],
+        "info": [dict(i) for i in cap.info],
+    }
+
+
+def prepare(conn: psycopg.Connection) -> None:
+    """Per-connection set-up: the staging table."""
+    with conn.transaction():
+        conn.execute(_CREATE_STAGE)
+
+
+def write_plan(conn: psycopg.Connection, plan: WritePlan) -> WriteCounts:
+    """Write every row of `plan`; the caller owns the transaction."""
+    readings = incidents = snapshots = reviews = caps = statuses = dead = 0
+    with conn.cursor() as cur:
+        if plan.new_devices:
+            cur.executemany(
+                _REGISTER_DEVICE,
+                [
+                    (device_id, family, family, device_id, _jsonb({"auto_registered": True}))
+                    for device_id, family in plan.new_devices.items()
+                ],
+            )
+        if plan.readings:
+            with cur.copy(_COPY_STAGE) as copy:
+                copy.set_types(_STAGE_TYPES)
+                write_row = copy.write_row
+                for r in plan.readings:
+                    write_row((r.time, r.device_id, r.metric, r.value, r.value_text, r.unit))
+            cur.execute(_MERGE_STAGE)
+            readings = cur.rowcount
+        if plan.camera_events:
+            rows = merge_incidents(plan.camera_events)
+            cur.executemany(
+                _UPSERT_INCIDENT,
+                [
+                    (
+                        i.source, i.event_id, i.device_id, i.label, i.phase, i.first_seen,
+                        i.started_at, i.last_update, i.ended_at, i.confidence,
+                        i.top_confidence, list(i.zones), i.plate, i.plate_confidence,
+                        i.snapshot_sha256, i.snapshot_url, i.false_positive, _jsonb(i.data),
+                    )
+                    for i in rows
+                ],
+            )
+            incidents = len(rows)
+        if plan.snapshots:
+            cur.executemany(
+                _INSERT_SNAPSHOT,
+                [
+                    (s.sha256, s.content, s.content_type, len(s.content), s.device_id, s.label,
+                     s.time)
+                    for s in plan.snapshots
+                ],
+            )
+            snapshots = len({s.sha256 for s in plan.snapshots})
+        if plan.reviews:
+            rows_r = merge_reviews(plan.reviews)
+            cur.executemany(
+                _UPSERT_REVIEW,
+                [
+                    (r.review_id, r.device_id, r.phase, r.severity, list(r.event_ids),
+                     r.first_seen, r.last_update, r.ended_at, _jsonb(r.data))
+                    for r in rows_r
+                ],
+            )
+            reviews = len(rows_r)
+        if plan.caps:
+            cur.executemany(
+                _INSERT_CAP,
+                [
+                    (c.identifier, c.sender, c.sent, c.msg_type, c.status, c.scope,
+                     [",".join(ref) for ref in c.references], c.xml, _jsonb(cap_document(c)))
+                    for c in plan.caps
+                ],
+            )
+            caps = len(plan.caps)
+        if plan.statuses:
+            cur.executemany(
+                _INSERT_STATUS, [(s.device_id, s.time, s.online) for s in plan.statuses]
+            )
+            statuses = len(plan.statuses)
+        if plan.dead_letters:
+            cur.executemany(
+                _INSERT_DEAD_LETTER,
+                [
+                    (d.topic, d.payload, d.payload_size, d.reason, d.format, d.device_id,
+                     d.digest)
+                    for d in plan.dead_letters
+                ],
+            )
+            dead = len(plan.dead_letters)
+    return WriteCounts(readings, incidents, snapshots, reviews, caps, statuses, dead)

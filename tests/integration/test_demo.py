@@ -1,0 +1,78 @@
+"""`ioc demo` end to end, as a new user runs it: HTTP 200 within 60 s and readings arriving."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from ioc.services.process import free_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _readings(url: str) -> int:
+    with psycopg.connect(url, connect_timeout=3) as conn:
+        return conn.execute("SELECT count(*) FROM readings").fetchone()[0]
+
+
+def test_demo_comes_up_and_keeps_storing(tmp_path: Path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
+    env.update({"IOC_STATE_DIR": str(tmp_path / "state"), "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ioc", "demo", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    log: list[str] = []
+    reader = threading.Thread(target=lambda: log.extend(iter(proc.stdout.readline, "")), daemon=True)
+    reader.start()
+    started = time.monotonic()
+    try:
+        ok = False
+        while time.monotonic() - started < 60 and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as resp:
+                    ok = resp.status == 200
+            except OSError:
+                pass
+            if ok:
+                break
+            time.sleep(0.5)
+        assert ok, "no HTTP 200 within 60 s:\n" + "".join(log[-40:])
+        match = next(
+            m for line in log
+            if (m := re.search(r"embedded PostgreSQL listening on 127.0.0.1:(\d+)", line))
+        )
+        password = (tmp_path / "state/postgres/password").read_text().strip()
+        db_url = f"postgresql://ioc:{password}@127.0.0.1:{match[1]}/ioc"
+        deadline = time.monotonic() + 60
+        first = _readings(db_url)
+        while _readings(db_url) <= first and time.monotonic() < deadline:
+            time.sleep(1)
+        second = _readings(db_url)
+        assert second > first, "readings stopped arriving:\n" + "".join(log[-40:])
+        time.sleep(3)
+        assert _readings(db_url) > second
+        assert any("ioc demo is running" in line for line in log)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+        reader.join(5)
+    assert proc.returncode == 0, "".join(log[-40:])
+    assert any("demo stopped" in line for line in log)
+    leftovers = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True)
+    assert leftovers.stdout.strip() == "", "processes left running: " + leftovers.stdout
