@@ -1,0 +1,80 @@
+"""The committed demo layers, and which district a point lies in."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import shapely
+from shapely.geometry import Point, shape
+from shapely.strtree import STRtree
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+DEMO_LAYERS = ("province", "districts", "towns", "rivers", "poi")
+# The importer's kind for each demo layer (it sets the geometry type required).
+DEMO_LAYER_KINDS = {
+    "province": "zones",
+    "districts": "districts",
+    "towns": "points",
+    "rivers": "rivers",
+    "poi": "poi",
+}
+
+
+def provinces() -> list[str]:
+    """The provinces that have committed demo layers."""
+    return sorted(p.name for p in DATA_DIR.iterdir() if (p / "districts.geojson").is_file())
+
+
+def demo_layer_path(layer: str, province: str = "lao_cai") -> Path:
+    """The committed file of one demo layer; ValueError for an unknown layer or province."""
+    if layer not in DEMO_LAYERS:
+        raise ValueError(f"unknown demo layer {layer!r}; expected one of {', '.join(DEMO_LAYERS)}")
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", province) or province not in provinces():
+        raise ValueError(f"no demo layers for province {province!r}; have {provinces()}")
+    return DATA_DIR / province / f"{layer}.geojson"
+
+
+def demo_layers(province: str = "lao_cai") -> dict[str, dict]:
+    """Every demo layer of a province as a GeoJSON FeatureCollection, read from disk now."""
+    return {
+        layer: json.loads(demo_layer_path(layer, province).read_text(encoding="utf-8"))
+        for layer in DEMO_LAYERS
+    }
+
+
+class DistrictLocator:
+    """Point-in-polygon lookup over district polygons, indexed once when built."""
+
+    def __init__(self, districts: dict) -> None:
+        features = sorted(districts["features"], key=lambda f: str(f["properties"]["id"]))
+        self._ids = [str(f["properties"]["id"]) for f in features]
+        self._shapes = [shape(f["geometry"]) for f in features]
+        shapely.prepare(self._shapes)
+        self._tree = STRtree(self._shapes)
+
+    @classmethod
+    def for_demo(cls, province: str = "lao_cai") -> DistrictLocator:
+        """A locator over the committed demo districts of a province."""
+        path = demo_layer_path("districts", province)
+        return cls(json.loads(path.read_text(encoding="utf-8")))
+
+    def district_of(self, lon: float, lat: float) -> str | None:
+        """The id of the district containing (lon, lat), or None when it lies in none.
+
+        A point on a shared edge goes to the district whose id sorts first.
+        """
+        hits = self._tree.query(Point(lon, lat), predicate="intersects")
+        return self._ids[min(hits)] if len(hits) else None
+
+
+@lru_cache(maxsize=8)
+def _demo_locator(province: str) -> DistrictLocator:
+    return DistrictLocator.for_demo(province)
+
+
+def district_of(lon: float, lat: float, province: str = "lao_cai") -> str | None:
+    """The demo district containing (lon, lat); the index is built on first use, then reused."""
+    return _demo_locator(province).district_of(lon, lat)

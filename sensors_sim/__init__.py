@@ -1,0 +1,1 @@
+"""Simulated devices of a province: fleet data, signal models, scenarios, faults, publisher."""
