@@ -1,0 +1,1 @@
+"""Alerts: rules over the live state, the alert lifecycle, and what goes out."""

@@ -1,0 +1,127 @@
+"""What goes out when an alert changes: a Redis stream event, an MQTT message, webhooks.
+
+`alert_events` is the outbox. Whoever changes an alert (a rule in the worker, an operator in
+the web app through alerts.lifecycle) writes an event row in the same transaction; the
+publisher claims unpublished rows with FOR UPDATE SKIP LOCKED (so two workers never send one
+twice), sends them, and stamps `published_at` in the same transaction (a crash before the
+commit sends them again: at least once).
+
+- Redis: ``{"type": "alert", ...}`` on the live event stream (the dashboards listen);
+- MQTT: ``ioc/v1/out/alerts/<district or province>/<kind>/<alert id>``, QoS 1, not retained;
+- webhooks: changes of top-level alerts only (storm children reach people through their
+  parent), as a JSON POST.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from ioc.live import LiveState
+
+log = logging.getLogger(__name__)
+
+ALERT_TOPIC = "ioc/v1/out/alerts"
+HAZARD_TOPIC = "ioc/v1/out/hazard"
+_TOPIC_UNSAFE = re.compile(r"[/+#\s]")
+
+_COLUMNS = (
+    "id", "rule_id", "subject", "kind", "family", "severity", "status", "title", "district",
+    "device_id", "parent_id", "count", "first_value", "last_value", "peak_value", "opened_at",
+    "last_seen_at", "acknowledged_at", "acknowledged_by", "assigned_to", "resolved_at",
+    "resolved_by", "escalation_level", "public", "details",
+)
+_CLAIM = sql.SQL(
+    "SELECT e.id, e.at, e.actor, e.action, e.note, e.data, {} "
+    "FROM alert_events e JOIN alerts a ON a.id = e.alert_id "
+    "WHERE e.published_at IS NULL ORDER BY e.id LIMIT %s FOR UPDATE OF e SKIP LOCKED"
+).format(sql.SQL(", ").join(sql.Identifier("a", c) for c in _COLUMNS))
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def alert_message(event: Mapping[str, Any], alert: Mapping[str, Any]) -> dict[str, Any]:
+    """The one JSON shape of an alert change, for Redis, MQTT and webhooks (pure)."""
+    return {
+        "type": "alert",
+        "event_id": event["id"],
+        "action": event["action"],
+        "actor": event["actor"],
+        "note": event["note"],
+        "at": _iso(event["at"]),
+        "data": event["data"] or {},
+        "alert_id": alert["id"],
+        "alert": {k: _iso(v) for k, v in alert.items()},
+    }
+
+
+def alert_topic(alert: Mapping[str, Any]) -> str:
+    district = _TOPIC_UNSAFE.sub("_", alert.get("district") or "province")
+    kind = _TOPIC_UNSAFE.sub("_", alert.get("kind") or "alert")
+    return f"{ALERT_TOPIC}/{district}/{kind}/{alert['id']}"
+
+
+class AlertPublisher:
+    """Sends unpublished alert events out; one per worker, called from its own thread."""
+
+    def __init__(self, live: LiveState | None, mqtt=None, webhooks=None) -> None:
+        self.live = live
+        self.mqtt = mqtt
+        self.webhooks = webhooks
+        self.published = 0
+        self.mqtt_failures = 0
+
+    def publish_pending(self, conn: psycopg.Connection, limit: int = 500) -> int:
+        """Claim, send and stamp up to `limit` events; returns how many."""
+        with conn.transaction():
+            rows = conn.execute(_CLAIM, (limit,)).fetchall()
+            if not rows:
+                return 0
+            messages = []
+            for row in rows:
+                event = dict(zip(("id", "at", "actor", "action", "note", "data"), row[:6],
+                                 strict=True))
+                alert = dict(zip(_COLUMNS, row[6:], strict=True))
+                messages.append(alert_message(event, alert))
+            self.send(messages)
+            conn.execute("UPDATE alert_events SET published_at = now() WHERE id = ANY(%s)",
+                         ([r[0] for r in rows],))
+        self.published += len(messages)
+        return len(messages)
+
+    def send(self, messages: list[dict[str, Any]]) -> None:
+        # Redis first: if it fails the transaction rolls back and everything is retried.
+        if self.live is not None:
+            self.live.record((), messages)
+        if self.mqtt is not None:
+            for m in messages:
+                info = self.mqtt.publish(alert_topic(m["alert"]),
+                                         json.dumps(m, ensure_ascii=False, default=str), qos=1)
+                if getattr(info, "rc", 0) != 0:
+                    self.mqtt_failures += 1
+                    if self.mqtt_failures == 1 or self.mqtt_failures % 100 == 0:
+                        log.warning("MQTT publish of alert changes failed (%d so far); is the "
+                                    "broker reachable?", self.mqtt_failures)
+        if self.webhooks is not None:
+            for m in messages:
+                if m["alert"].get("parent_id") is None:
+                    self.webhooks.enqueue(m)
+
+    def send_hazard(self, message: dict[str, Any]) -> None:
+        """A district's disaster level changed: Redis event and a retained MQTT message."""
+        if self.live is not None:
+            self.live.record((), [message])
+        if self.mqtt is not None:
+            district = _TOPIC_UNSAFE.sub("_", message["district"])
+            self.mqtt.publish(f"{HAZARD_TOPIC}/{district}",
+                              json.dumps(message, ensure_ascii=False, default=str), qos=1,
+                              retain=True)

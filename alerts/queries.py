@@ -1,0 +1,222 @@
+"""Read-only queries over alerts, their history and the district disaster levels.
+
+For the dashboards and the HTTP API: typed rows, explicit parameterised SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from alerts.store import ACTIVE
+
+STATUSES = ("open", "acknowledged", "assigned", "resolved", "false_alarm")
+
+
+@dataclass(frozen=True)
+class Alert:
+    id: int
+    rule_id: str
+    subject: str
+    kind: str
+    family: str | None
+    severity: str
+    status: str
+    title: str
+    district: str | None
+    device_id: str | None
+    parent_id: int | None
+    count: int
+    first_value: float | None
+    last_value: float | None
+    peak_value: float | None
+    opened_at: datetime
+    last_seen_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    assigned_to: str | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+    escalated_at: datetime | None
+    escalation_level: int
+    public: bool
+    updated_at: datetime
+    details: dict[str, Any]
+    children: int = 0  # active children (storm parents)
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    def to_json(self) -> dict[str, Any]:
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = value.isoformat() if isinstance(value, datetime) else value
+        return out
+
+
+_ALERT_COLUMNS = [f.name for f in fields(Alert) if f.name != "children"]
+
+
+def _alert_select() -> sql.Composable:
+    cols = sql.SQL(", ").join(sql.SQL("a.{}").format(sql.Identifier(c)) for c in _ALERT_COLUMNS)
+    return sql.SQL(
+        "SELECT {cols}, (SELECT count(*) FROM alerts c WHERE c.parent_id = a.id "
+        "AND c.status IN ('open', 'acknowledged', 'assigned')) AS children FROM alerts a"
+    ).format(cols=cols)
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    id: int
+    alert_id: int
+    at: datetime
+    actor: str
+    action: str
+    note: str | None
+    data: dict[str, Any]
+
+
+def _as_list(value: str | Sequence[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value]
+    return list(value)
+
+
+def list_alerts(
+    conn: psycopg.Connection,
+    *,
+    status: str | Sequence[str] | None = "active",
+    severity: str | Sequence[str] | None = None,
+    family: str | Sequence[str] | None = None,
+    district: str | Sequence[str] | None = None,
+    kind: str | Sequence[str] | None = None,
+    rule_id: str | Sequence[str] | None = None,
+    since: datetime | None = None,
+    parent_id: int | None = None,
+    top_level: bool = True,
+    public: bool | None = None,
+    limit: int = 100,
+) -> list[Alert]:
+    """Alerts, newest first.
+
+    status: "active" (open, acknowledged, assigned; the default), "closed", one status or a
+    list; None = any. severity/family/district/kind/rule_id: one value or a list. since: opened
+    at or after. top_level: hide storm children (they are reached through their parent);
+    parent_id: only the children of that parent (implies top_level=False).
+    """
+    where: list[sql.Composable] = []
+    params: dict[str, Any] = {}
+    if status == "active":
+        statuses: list[str] | None = list(ACTIVE)
+    elif status == "closed":
+        statuses = ["resolved", "false_alarm"]
+    else:
+        statuses = _as_list(status)
+    if statuses is not None:
+        unknown = set(statuses) - set(STATUSES)
+        if unknown:
+            raise ValueError(f"unknown status {sorted(unknown)}; known: {', '.join(STATUSES)}")
+        where.append(sql.SQL("a.status = ANY(%(statuses)s)"))
+        params["statuses"] = statuses
+    for name, value in (("severity", severity), ("family", family), ("district", district),
+                        ("kind", kind), ("rule_id", rule_id)):
+        values = _as_list(value)
+        if values is not None:
+            where.append(sql.SQL("a.{} = ANY(%({})s)").format(sql.Identifier(name),
+                                                             sql.SQL(name)))
+            params[name] = values
+    if since is not None:
+        where.append(sql.SQL("a.opened_at >= %(since)s"))
+        params["since"] = since
+    if public is not None:
+        where.append(sql.SQL("a.public = %(public)s"))
+        params["public"] = public
+    if parent_id is not None:
+        where.append(sql.SQL("a.parent_id = %(parent_id)s"))
+        params["parent_id"] = parent_id
+    elif top_level:
+        where.append(sql.SQL("a.parent_id IS NULL"))
+    query = _alert_select()
+    if where:
+        query += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where)
+    query += sql.SQL(" ORDER BY a.opened_at DESC, a.id DESC LIMIT %(limit)s")
+    params["limit"] = max(1, min(int(limit), 10_000))
+    return [Alert(*row) for row in conn.execute(query, params)]
+
+
+def get_alert(conn: psycopg.Connection, alert_id: int) -> Alert | None:
+    row = conn.execute(_alert_select() + sql.SQL(" WHERE a.id = %s"), (alert_id,)).fetchone()
+    return Alert(*row) if row else None
+
+
+def alert_history(conn: psycopg.Connection, alert_id: int) -> list[AlertEvent]:
+    """Every step of an alert, oldest first: who did what, when, with which note."""
+    return [
+        AlertEvent(*row)
+        for row in conn.execute(
+            "SELECT id, alert_id, at, actor, action, note, data FROM alert_events "
+            "WHERE alert_id = %s ORDER BY at, id", (alert_id,))
+    ]
+
+
+def count_active(conn: psycopg.Connection, *, top_level: bool = True) -> dict[str, int]:
+    """severity -> number of active alerts (storm children left out by default)."""
+    query = ("SELECT severity, count(*) FROM alerts WHERE status IN "
+             "('open', 'acknowledged', 'assigned')")
+    if top_level:
+        query += " AND parent_id IS NULL"
+    return dict(conn.execute(query + " GROUP BY severity"))
+
+
+@dataclass(frozen=True)
+class DistrictHazard:
+    district: str
+    level: int
+    base_level: int
+    uplift: int
+    colour: str
+    label: str
+    hazards: dict[str, int]
+    basis: dict[str, Any]
+    changed_at: datetime
+    updated_at: datetime
+
+
+def district_hazard_levels(conn: psycopg.Connection) -> list[DistrictHazard]:
+    """The disaster risk level (0..5, Decision 18/2021 colours) of every district computed."""
+    return [
+        DistrictHazard(*row)
+        for row in conn.execute(
+            "SELECT district, level, base_level, uplift, colour, label, hazards, basis, "
+            "changed_at, updated_at FROM district_hazard_levels ORDER BY level DESC, district")
+    ]
+
+
+@dataclass(frozen=True)
+class StationAqi:
+    device_id: str
+    standard: str
+    aqi: int
+    category: int
+    dominant: str
+    sub_indices: dict[str, int]
+    computed_at: datetime
+
+
+def air_quality_indices(conn: psycopg.Connection, standard: str = "vn_aqi") -> list[StationAqi]:
+    """The latest index of every air-quality station on one scale (vn_aqi or us_epa)."""
+    return [
+        StationAqi(*row)
+        for row in conn.execute(
+            "SELECT device_id, standard, aqi, category, dominant, sub_indices, computed_at "
+            "FROM air_quality_index WHERE standard = %s ORDER BY aqi DESC", (standard,))
+    ]

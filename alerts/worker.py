@@ -1,0 +1,352 @@
+"""`ioc alerts`: applies the alert rules to the live event stream and publishes alert changes.
+
+One process, these threads besides paho's:
+- the evaluator reads the Redis stream through the workers' consumer group (several workers
+  split it), hands each batch to `alerts.engine.Engine`, acknowledges it after the commit,
+  and runs the engine's fast tick every `alerts.evaluate_interval_ms` (cleared levels,
+  durations, silence, escalation, expiry);
+- the scheduler runs the slow, scheduled work with its own Engine and connection (rain over
+  1/12/24 h, air-quality indices, disaster levels per district) and the housekeeping
+  (rollups, retention of raw readings), so none of it delays alerts from the stream;
+- the publisher sends new `alert_events` rows to Redis, MQTT and webhooks
+  (`alerts.outbound`);
+- the webhook senders POST in the background with retries (`alerts.webhooks`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+import redis
+
+from alerts.engine import Engine, load_devices, load_district_names
+from alerts.outbound import AlertPublisher
+from alerts.rules import RulesError, RuleSet, load_rules
+from alerts.rules.store import effective_rules
+from alerts.stream import EventStream
+from alerts.webhooks import WebhookSender
+from ioc.config import Settings
+from ioc.db import connect, timescale
+from ioc.db.rollups import refresh_rollups
+from ioc.kpi.telemetry import refresh_kpis
+from ioc.live import LiveState, open_redis
+
+log = logging.getLogger("alerts")
+
+WATER_RULE = "water_level_alarm"
+SILENT_RULE = "device_silent"
+_TEMPORARY = (psycopg.OperationalError, redis.exceptions.ConnectionError,
+              redis.exceptions.TimeoutError)
+
+__all__ = ["AlertWorker", "Housekeeping", "evaluate_once", "load_devices", "run_worker"]
+
+
+class Housekeeping:
+    """Rollups every minute (last two hours again, for late readings), retention every hour."""
+
+    def __init__(self) -> None:
+        self.rollups_at = 0.0
+        self.retention_at = 0.0
+
+    def run_due(self, conn: psycopg.Connection, settings: Settings) -> None:
+        now = time.monotonic()
+        if now - self.rollups_at >= 60:
+            since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
+            refresh_rollups(conn, since)
+            try:
+                refresh_kpis(conn, days=2)  # telemetry KPIs read the fresh rollups
+            except psycopg.Error:
+                log.exception("KPI refresh failed; rollups are fine, retrying next minute")
+            self.rollups_at = now
+        if now - self.retention_at >= 3600:
+            deleted = timescale.enforce_retention(conn, settings.database)
+            if deleted:
+                log.info("retention: deleted %d raw readings", deleted)
+            self.retention_at = now
+
+
+_default_rules: RuleSet | None = None
+
+
+def evaluate_once(conn: psycopg.Connection, live: LiveState, devices, *,
+                  ruleset: RuleSet | None = None) -> int:
+    """One pass over the latest values of `devices` (as if each were just received) and the
+    time-based rules; returns how many alerts opened. For scripts and tests; the worker
+    itself follows the event stream."""
+    global _default_rules
+    if ruleset is None:
+        _default_rules = _default_rules or load_rules()
+        ruleset = _default_rules
+    engine = Engine(conn, live, ruleset, devices)
+    latest = live.latest_many(d.device_id for d in devices)
+    readings = [[device_id, metric, item.value, item.time]
+                for device_id, values in latest.items() for metric, item in values.items()]
+    result = engine.handle_events([{"type": "readings", "readings": readings}])
+    return len(result.opened) + len(engine.tick().opened)
+
+
+class AlertWorker:
+    """An alert worker's machinery: `start()`, then `stop()`; or `run(stop_event)`."""
+
+    def __init__(self, settings: Settings, name: str | None = None, *,
+                 live: LiveState | None = None, mqtt=None, webhooks: WebhookSender | None = None,
+                 housekeeping: bool = True) -> None:
+        self.settings = settings
+        self.name = name or f"{socket.gethostname()}-{os.getpid()}"
+        self.live = live or LiveState(open_redis(settings.redis), settings.redis)
+        self.mqtt = mqtt
+        self.webhooks = webhooks
+        self.housekeeping = Housekeeping() if housekeeping else None
+        self.publisher = AlertPublisher(self.live, mqtt, webhooks)
+        self.stream = EventStream(self.live, settings.alerts.consumer_group, self.name)
+        self.engine: Engine | None = None
+        self.scheduler: Engine | None = None
+        self.events_handled = 0  # stream entries (of any type) this worker took
+        self.readings_handled = 0
+        self._stop = threading.Event()
+        self._changed = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._rules_file: Path | None = settings.alerts.rules_file
+        self._base_rules: RuleSet | None = None
+        self._rules_mtime = 0.0
+
+    # -- threads ------------------------------------------------------------------------------
+    def start(self) -> AlertWorker:
+        self._stop.clear()
+        self._threads = [
+            threading.Thread(target=self._evaluate_loop, name=f"alerts-eval-{self.name}",
+                             daemon=True),
+            threading.Thread(target=self._publish_loop, name=f"alerts-pub-{self.name}",
+                             daemon=True),
+            threading.Thread(target=self._schedule_loop, name=f"alerts-sched-{self.name}",
+                             daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._changed.set()
+        for t in self._threads:
+            t.join(timeout)
+
+    def run(self, stop: threading.Event) -> None:
+        self.start()
+        while not stop.wait(0.5):
+            if not all(t.is_alive() for t in self._threads):
+                log.error("an alerts thread died; stopping")
+                break
+        self.stop()
+
+    # -- rules and devices --------------------------------------------------------------------
+    def _rules(self, conn: psycopg.Connection) -> RuleSet:
+        path = self._rules_file
+        mtime = path.stat().st_mtime if path and path.exists() else 0.0
+        if self._base_rules is None or mtime != self._rules_mtime:
+            try:
+                self._base_rules = load_rules(path)
+                self._rules_mtime = mtime
+            except RulesError as err:
+                if self._base_rules is None:
+                    raise
+                log.error("%s; keeping the rules loaded before", err)
+        ruleset, _problems = effective_rules(conn, base=self._base_rules)
+        return ruleset
+
+    def _load(self, conn: psycopg.Connection, engine: Engine | None) -> Engine:
+        """A new Engine for `conn`, or `engine` with fresh rules and devices."""
+        ruleset = self._rules(conn)
+        devices = load_devices(conn)
+        names = load_district_names(conn)
+        if engine is None or engine.conn is not conn:
+            engine = Engine(conn, self.live, ruleset, devices, district_names=names,
+                            on_hazard=self.publisher.send_hazard, on_change=self._changed.set)
+            log.info("alerts worker %s: %d rule(s), %d device(s)", self.name,
+                     len(ruleset.active_rules), len(devices))
+        else:
+            engine.set_rules(ruleset, devices, names)
+        return engine
+
+    # -- the evaluator ------------------------------------------------------------------------
+    def _evaluate_loop(self) -> None:
+        settings = self.settings
+        interval = settings.alerts.evaluate_interval_ms / 1000
+        conn: psycopg.Connection | None = None
+        failures = 0
+        next_tick = next_reload = next_claim = 0.0
+        summary_at = time.monotonic() + 300
+        opened = resolved = readings = 0
+        while not self._stop.is_set():
+            entries = []
+            try:
+                if conn is None or conn.closed:
+                    conn = connect(settings.database, autocommit=True,
+                                   application_name=f"ioc-alerts-{self.name}"[:63])
+                    self.engine = None
+                    self.stream.reset()
+                    self.stream.ensure_group()
+                now = time.monotonic()
+                if self.engine is None or now >= next_reload:
+                    self.engine = self._load(conn, self.engine)
+                    next_reload = now + settings.alerts.reload_s
+                wait_ms = int(max(0.0, min(0.2, next_tick - now)) * 1000)
+                entries = self.stream.read(count=200, block_ms=max(1, wait_ms))
+                if now >= next_claim:
+                    entries += self.stream.claim_stale()
+                    next_claim = now + 30
+                if entries:
+                    result = self.engine.handle_events([e for _, e in entries])
+                    self.stream.ack([i for i, _ in entries])
+                    self.events_handled += len(entries)
+                    self.readings_handled += result.readings
+                    readings += result.readings
+                    opened += len(result.opened)
+                    resolved += result.resolved
+                if time.monotonic() >= summary_at:
+                    log.info("alerts worker %s: %d readings, %d alert(s) opened, %d resolved "
+                             "in the last 5 minutes", self.name, readings, opened, resolved)
+                    readings = opened = resolved = 0
+                    summary_at = time.monotonic() + 300
+                if time.monotonic() >= next_tick:
+                    self.engine.tick(slow=False)
+                    next_tick = time.monotonic() + interval
+                if failures:
+                    log.info("alerts worker %s works again", self.name)
+                    failures = 0
+            except _TEMPORARY as err:
+                failures += 1
+                log.warning("alerts worker %s: %s; retrying", self.name, err)
+                if conn is not None:
+                    conn.close()
+                conn = None
+                self._stop.wait(min(10.0, 0.5 * 2 ** min(failures, 5)))
+            except Exception:
+                # A bad event or a bug in one rule must not stop every alert: log it, drop
+                # the batch (acknowledged, so it is not retried forever) and go on.
+                log.exception("alerts worker %s: batch failed; skipped", self.name)
+                try:
+                    self.stream.ack([i for i, _ in entries])
+                except Exception:  # the connection error shows up in the next round
+                    pass
+                self._stop.wait(0.5)
+        if conn is not None:
+            conn.close()
+
+    # -- the scheduler ------------------------------------------------------------------------
+    def _schedule_loop(self) -> None:
+        settings = self.settings
+        conn: psycopg.Connection | None = None
+        failures = 0
+        next_reload = 0.0
+        while not self._stop.wait(0.0 if conn is None else 1.0):
+            try:
+                if conn is None or conn.closed:
+                    conn = connect(settings.database, autocommit=True,
+                                   application_name=f"ioc-alerts-sched-{self.name}"[:63])
+                    self.scheduler = None
+                now = time.monotonic()
+                if self.scheduler is None or now >= next_reload:
+                    self.scheduler = self._load(conn, self.scheduler)
+                    next_reload = now + settings.alerts.reload_s
+                self.scheduler.tick(fast=False)
+                if self.housekeeping is not None:
+                    self._housekeeping(conn)
+                failures = 0
+            except _TEMPORARY as err:
+                failures += 1
+                log.warning("alerts scheduler %s: %s; retrying", self.name, err)
+                if conn is not None:
+                    conn.close()
+                conn = None
+                self._stop.wait(min(10.0, 0.5 * 2 ** min(failures, 5)))
+            except Exception:
+                log.exception("alerts scheduler %s: scheduled work failed", self.name)
+                self._stop.wait(5.0)
+        if conn is not None:
+            conn.close()
+
+    def _housekeeping(self, conn: psycopg.Connection) -> None:
+        with conn.transaction():
+            got = conn.execute(
+                "SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || "
+                "':ioc-alerts:housekeeping'))").fetchone()[0]
+            if got:
+                self.housekeeping.run_due(conn, self.settings)
+
+    # -- the publisher ------------------------------------------------------------------------
+    def _publish_loop(self) -> None:
+        conn: psycopg.Connection | None = None
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                if conn is None or conn.closed:
+                    conn = connect(self.settings.database, autocommit=True,
+                                   application_name=f"ioc-alerts-pub-{self.name}"[:63])
+                sent = self.publisher.publish_pending(conn)
+                failures = 0
+                if sent >= 500:
+                    continue
+                self._changed.wait(0.25)
+                self._changed.clear()
+            except _TEMPORARY as err:
+                failures += 1
+                log.warning("alert publisher: %s; retrying", err)
+                if conn is not None:
+                    conn.close()
+                conn = None
+                self._stop.wait(min(10.0, 0.5 * 2 ** min(failures, 5)))
+            except Exception:
+                log.exception("alert publisher failed; retrying")
+                self._stop.wait(1.0)
+        if conn is not None:
+            conn.close()
+
+
+def _mqtt_client(settings: Settings, name: str):
+    if not (settings.alerts.mqtt_out and settings.mqtt.url):
+        return None
+    from ioc.mqtt import MqttClient
+
+    client = MqttClient(settings.mqtt, f"alerts-{name}"[:60])
+    try:
+        client.connect(timeout=15)
+    except ConnectionError as err:
+        # paho keeps trying in the background once its loop runs.
+        log.warning("%s; alert changes go out on MQTT once the broker is back", err)
+        client.paho.loop_start()
+    return client
+
+
+def run_worker(settings: Settings) -> int:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    name = f"{socket.gethostname()}-{os.getpid()}"
+    try:
+        load_rules(settings.alerts.rules_file)
+    except RulesError as err:
+        log.error("%s", err)
+        return 2
+    mqtt = _mqtt_client(settings, name)
+    webhooks = WebhookSender.from_settings(settings.alerts)
+    if webhooks is not None:
+        webhooks.start()
+    worker = AlertWorker(settings, name, mqtt=mqtt, webhooks=webhooks)
+    log.info("alerts worker %s running (group %s)", name, settings.alerts.consumer_group)
+    try:
+        worker.run(stop)
+    finally:
+        if webhooks is not None:
+            webhooks.stop()
+        if mqtt is not None:
+            mqtt.close()
+    return 0
