@@ -1,0 +1,141 @@
+"""Flask routes for camera evidence: snapshot images and evidence bundles.
+
+- `GET /evidence/snapshot/<sha256>[?incident=<source>:<event_id>]`: the original image for
+  police and admin, a blurred copy (ioc.evidence.blur) for every other logged-in role, 401
+  for nobody. Every view is written to the audit log (`evidence.view`); an original viewed
+  for an incident it belongs to also goes into that incident's custody log.
+- `POST /evidence/bundle/<source>/<event_id>`: the incident's evidence bundle (ZIP), for
+  the roles that may act on the police page; needs the CSRF token like every POST. The
+  export is recorded in the custody log, the audit log and `evidence_exports`.
+
+The app's gate (dashboards/auth.py) has already refused anonymous requests and bad CSRF
+tokens before these views run.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections import OrderedDict
+
+from flask import Response, jsonify, request
+
+from dashboards import auth
+from dashboards.context import context
+from ioc.evidence import store
+from ioc.evidence.blur import BlurError, blur_image
+from ioc.evidence.export import EvidenceIntegrityError, evidence_key, export_incident
+from ioc.evidence.privacy import may_see_sensitive
+from ioc.security import audit
+
+log = logging.getLogger(__name__)
+
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+PAGE = "police"
+
+
+class _BlurCache:
+    """Blurred copies by SHA-256 (the same snapshot is blurred once per process)."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._data: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, sha256: str, content: bytes) -> bytes:
+        with self._lock:
+            if sha256 in self._data:
+                self._data.move_to_end(sha256)
+                return self._data[sha256]
+        blurred = blur_image(content)
+        with self._lock:
+            self._data[sha256] = blurred
+            while len(self._data) > self._size:
+                self._data.popitem(last=False)
+        return blurred
+
+
+BLURRED = _BlurCache()
+
+
+def _error(status: int, error: str, detail: str = "") -> Response:
+    resp = jsonify(error=error, detail=detail)
+    resp.status_code = status
+    return resp
+
+
+def _image(content: bytes, content_type: str, variant: str) -> Response:
+    return Response(content, mimetype=content_type, headers={
+        "Cache-Control": "private, no-store",
+        "Content-Disposition": "inline",
+        "X-Evidence-Variant": variant,
+    })
+
+
+def snapshot_view(sha256: str) -> Response:
+    role = auth.current_role()
+    if role is None:
+        return _error(401, "login_required", "log in first")
+    if not SHA256.fullmatch(sha256):
+        return _error(404, "not_found", "snapshots are named by their SHA-256")
+    actor, ip = auth.current_actor(), auth.client_ip()
+    sensitive = may_see_sensitive(role)
+    variant = "original" if sensitive else "blurred"
+    incident = store.split_key(request.args.get("incident"))
+    with context().pool.connection() as conn, conn.transaction():
+        snap = store.load_snapshot(conn, sha256)
+        if snap is None:
+            return _error(404, "not_found", "no such snapshot")
+        details = {"variant": variant, "camera": snap.device_id}
+        if incident is not None:
+            inc = store.load_incident(conn, *incident)
+            belongs = inc is not None and any(
+                s.sha256 == sha256 for s in store.incident_snapshots(conn, inc))
+            if belongs:
+                details["incident"] = f"{incident[0]}:{incident[1]}"
+                if sensitive:
+                    store.record_custody(conn, *incident, actor=actor, action="view_snapshot",
+                                         ip=ip, details={"sha256": sha256}, audited=False)
+        audit.record(conn, actor, "evidence.view", f"snapshot:{sha256}", details, ip)
+    if sensitive:
+        return _image(snap.content, snap.content_type, variant)
+    try:
+        return _image(BLURRED.get(sha256, snap.content), "image/jpeg", variant)
+    except BlurError as err:
+        log.warning("snapshot %s withheld: %s", sha256, err)
+        return _error(403, "withheld", "this image is shown to police only")
+
+
+def bundle_view(source: str, event_id: str) -> Response:
+    if store.split_key(f"{source}:{event_id}") is None:
+        return _error(404, "not_found", "no such incident")
+    c = context()
+    try:
+        with c.pool.connection() as conn, conn.transaction():
+            bundle = export_incident(
+                conn, source, event_id, actor=auth.current_actor(), ip=auth.client_ip(),
+                key=evidence_key(c.settings),
+            )
+    except EvidenceIntegrityError as err:
+        log.error("evidence export refused for %s:%s: %s", source, event_id, err)
+        return _error(409, "integrity", str(err))
+    if bundle is None:
+        return _error(404, "not_found", "no such incident")
+    log.info("evidence bundle %s exported for %s:%s by %s", bundle.manifest_sha256, source,
+             event_id, auth.current_actor())
+    return Response(bundle.content, mimetype="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="{bundle.filename}"',
+        "Cache-Control": "private, no-store",
+        "X-Evidence-Manifest-SHA256": bundle.manifest_sha256,
+    })
+
+
+def register_evidence_routes(server) -> None:
+    """Mount the evidence routes on the app's Flask server (called from create_app)."""
+    server.add_url_rule("/evidence/snapshot/<sha256>", "evidence_snapshot", snapshot_view,
+                        methods=["GET"])
+    server.add_url_rule(
+        "/evidence/bundle/<source>/<path:event_id>", "evidence_bundle",
+        auth.require_page(PAGE, act=True)(bundle_view), methods=["POST"],
+    )

@@ -1,0 +1,496 @@
+"""Police review of camera incidents: the queue (unreviewed first), the snapshot, place and
+context of one incident, verify or dismiss with a reason, notes, related incidents (same
+camera, same plate on other cameras as a path on the map) and the evidence export.
+
+Police and admin only (dashboards/access.py); state-changing ids carry `-act-`. Images come
+from /evidence/snapshot (dashboards/evidence.py), which logs every view.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import dash
+from dash import Input, Output, State, callback, ctx, dash_table, dcc, html, no_update
+from dash.exceptions import PreventUpdate
+
+from dashboards import auth
+from dashboards import ops_queries as oq
+from dashboards import police_queries as q
+from dashboards.context import context
+from dashboards.i18n import pick_language, t
+from dashboards.page_parts import fmt_int, fmt_time, page_header
+from ioc.evidence.store import Incident
+
+log = logging.getLogger(__name__)
+
+dash.register_page(
+    __name__, path="/police", name="Công an", title="IOC Lào Cai – Xác minh sự vụ camera",
+    nav_order=50, nav_label_key="nav.police",
+)
+
+COLUMNS = ("state_text", "time", "type_text", "camera", "district", "confidence", "plate")
+STATE_COLOURS = {"unreviewed": "#ffb020", "verified": "#3ddc97", "dismissed": "#7d8fa1"}
+MAP_CONFIG = {"displaylogo": False, "scrollZoom": True, "displayModeBar": False}
+
+
+def _lang(lang: str | None) -> str:
+    return pick_language(lang, context().settings.web.language)
+
+
+def _dropdown(id_: str, options: list[dict], placeholder: str, **extra) -> dcc.Dropdown:
+    return dcc.Dropdown(id=id_, options=options, placeholder=placeholder, multi=True,
+                        clearable=True, className="filter", **extra)
+
+
+def _filters(lang: str) -> html.Div:
+    c = context()
+    with c.pool.connection() as conn:
+        opts = q.load_filter_options(conn)
+    names = oq.district_names(oq.geometry(c.pool), lang)
+    return html.Div(
+        [
+            _dropdown("police-type",
+                      sorted(({"label": q.type_text(k, lang), "value": k} for k in opts.types),
+                             key=lambda o: o["label"]),
+                      t("police.all_types", lang)),
+            _dropdown("police-camera", [{"label": n, "value": d} for d, n in opts.cameras],
+                      t("police.all_cameras", lang)),
+            _dropdown("police-district",
+                      [{"label": n, "value": d}
+                       for d, n in sorted(names.items(), key=lambda kv: kv[1])],
+                      t("police.all_districts", lang)),
+            _dropdown("police-state",
+                      [{"label": t(f"police.state.{s}", lang), "value": s}
+                       for s in q.REVIEW_STATES], t("police.all_states", lang)),
+            dcc.Dropdown(id="police-period", className="filter filter-period", clearable=False,
+                         options=[{"label": t(f"police.period.{p}", lang), "value": p}
+                                  for p in q.PERIODS],
+                         value=q.DEFAULT_PERIOD),
+            html.Div(id="police-count", className="feed-count"),
+        ],
+        className="feed-filters police-filters",
+    )
+
+
+def row_styles(selected: str | None) -> list[dict]:
+    """Colours per review state, and the incident on show highlighted (whatever the sort)."""
+    styles: list[dict] = [
+        *[
+            {"if": {"filter_query": f'{{state}} = "{s}"', "column_id": "state_text"},
+             "color": colour, "borderLeft": f"6px solid {colour}"}
+            for s, colour in STATE_COLOURS.items()
+        ],
+        {"if": {"filter_query": '{state} = "dismissed"'}, "color": "#7d8fa1"},
+        {"if": {"column_id": "plate"}, "fontFamily": "DejaVu Sans Mono, monospace"},
+        {"if": {"state": "active"}, "backgroundColor": "#1d3552", "border": "none"},
+        {"if": {"state": "selected"}, "backgroundColor": "#1d3552"},
+    ]
+    if selected and not set(selected) & set('"\\\''):
+        styles.append({"if": {"filter_query": f'{{id}} = "{selected}"'},
+                       "backgroundColor": "#1d3552"})
+    return styles
+
+
+def _table(lang: str) -> dash_table.DataTable:
+    return dash_table.DataTable(
+        id="police-table",
+        columns=[{"name": t(f"police.col.{c}", lang), "id": c} for c in COLUMNS],
+        data=[],
+        page_size=q.QUEUE_LIMIT,
+        sort_action="none",
+        cell_selectable=True,
+        style_as_list_view=True,
+        style_table={"overflowY": "auto", "overflowX": "hidden", "width": "100%",
+                     "height": "calc(100vh - 240px)", "minHeight": "516px"},
+        fixed_rows={"headers": True},
+        style_header={"backgroundColor": "#17222e", "color": "#8da2b5", "fontWeight": "600",
+                      "border": "none", "fontSize": "14px", "textTransform": "uppercase"},
+        style_cell={"backgroundColor": "#131c26", "color": "#e6edf3", "border": "none",
+                    "borderBottom": "1px solid #223142", "fontSize": "16px",
+                    "padding": "9px 10px", "textAlign": "left",
+                    "fontFamily": "Noto Sans, DejaVu Sans, Arial, sans-serif",
+                    "whiteSpace": "normal", "height": "auto"},
+        style_cell_conditional=[
+            *[
+                {"if": {"column_id": col}, "width": w, "minWidth": w, "maxWidth": w}
+                for col, w in (("state_text", "118px"), ("time", "96px"),
+                               ("type_text", "126px"), ("camera", "236px"),
+                               ("district", "124px"), ("confidence", "76px"),
+                               ("plate", "122px"))
+            ],
+            {"if": {"column_id": "state_text"}, "fontWeight": "700"},
+            {"if": {"column_id": "confidence"}, "textAlign": "right"},
+        ],
+        style_data_conditional=row_styles(None),
+        css=[{"selector": ".dash-spreadsheet tr:hover td", "rule": "background-color: #1a2735;"},
+             {"selector": "td.focused", "rule": "box-shadow: none !important;"}],
+    )
+
+
+def _actions(lang: str) -> html.Div:
+    return html.Div(
+        [
+            html.H3(t("police.decision", lang), className="panel-sub"),
+            dcc.Textarea(id="police-act-reason", placeholder=t("police.reason", lang),
+                         className="act-note", maxLength=1000),
+            html.Div(
+                [html.Button(t("police.act.verify", lang), id="police-act-verify",
+                             className="btn btn-verify", n_clicks=0),
+                 html.Button(t("police.act.dismiss", lang), id="police-act-dismiss",
+                             className="btn btn-false", n_clicks=0)],
+                className="act-buttons",
+            ),
+            html.H3(t("police.notes", lang), className="panel-sub"),
+            dcc.Textarea(id="police-act-note-text", placeholder=t("police.note_placeholder", lang),
+                         className="act-note", maxLength=2000),
+            html.Div(html.Button(t("police.act.add_note", lang), id="police-act-note",
+                                 className="btn btn-ack", n_clicks=0), className="act-buttons"),
+            html.Div(id="police-act-result", className="act-result", role="status"),
+        ],
+        className="act-bar",
+    )
+
+
+def layout(lang: str | None = None, incident: str | None = None, **_query) -> html.Div:
+    lang = _lang(lang)
+    c = context()
+    selected = incident if q.store.split_key(incident) else None
+    return html.Div(
+        [
+            page_header("police", "police.title", lang, "/police"),
+            html.Div(t("police.privacy_note", lang), className="police-privacy"),
+            _filters(lang),
+            html.Div(
+                [
+                    html.Div(_table(lang), className="feed-table-wrap"),
+                    html.Section(
+                        [html.Div(id="police-detail"),
+                         html.Div(_actions(lang), id="police-actions", className="hidden")],
+                        className="ops-side-panel police-detail-panel",
+                    ),
+                    html.Aside(
+                        [
+                            html.H3(t("police.map", lang), className="panel-sub first"),
+                            dcc.Graph(id="police-map", config=MAP_CONFIG,
+                                      figure=q.path_figure(
+                                          None, oq.geometry(c.pool), [], lang,
+                                          c.settings.web.timezone,
+                                          tile_url=c.settings.web.map_tile_url),
+                                      className="police-map", style={"height": "300px"}),
+                            html.H3(id="police-plate-title", className="panel-sub"),
+                            dcc.RadioItems(id="police-plate-path", options=[],
+                                           className="related-list"),
+                            html.H3(id="police-same-title", className="panel-sub"),
+                            dcc.RadioItems(id="police-same-camera", options=[],
+                                           className="related-list"),
+                            html.Div(id="police-context"),
+                        ],
+                        className="ops-side-panel police-context-panel",
+                    ),
+                ],
+                className="police-body",
+            ),
+            dcc.Store(id="police-lang-store", data=lang),
+            dcc.Store(id="police-selected", data=selected),
+            dcc.Store(id="police-refresh", data=0),
+            dcc.Interval(id="police-tick", interval=max(c.settings.web.refresh_ms, 5000)),
+        ],
+        className="page page-police",
+    )
+
+
+# -- the queue ---------------------------------------------------------------------------------
+def _rows(flt: q.QueueFilter, lang: str) -> tuple[list[dict], str]:
+    c = context()
+    role = auth.current_role()
+    with c.pool.connection() as conn:
+        incidents = q.load_queue(conn, flt, role)
+    names = oq.district_names(oq.geometry(c.pool), lang)
+    rows = q.queue_rows(incidents, lang, c.settings.web.timezone, names)
+    waiting = sum(1 for r in rows if r["state"] == "unreviewed")
+    count = t("police.count", lang, n=fmt_int(len(rows), lang), w=fmt_int(waiting, lang))
+    if len(rows) == q.QUEUE_LIMIT:
+        count += " " + t("police.newest_only", lang, n=q.QUEUE_LIMIT)
+    return rows, count
+
+
+@callback(
+    Output("police-table", "data"),
+    Output("police-count", "children"),
+    Output("police-clock", "children"),
+    Output("police-table", "style_data_conditional"),
+    Output("police-table", "active_cell"),
+    Output("police-table", "selected_cells"),
+    Input("police-tick", "n_intervals"),
+    Input("police-type", "value"),
+    Input("police-camera", "value"),
+    Input("police-district", "value"),
+    Input("police-state", "value"),
+    Input("police-period", "value"),
+    Input("police-refresh", "data"),
+    Input("police-selected", "data"),
+    State("police-lang-store", "data"),
+)
+def refresh_queue(_n, types, cameras, districts, states, period, _refresh, selected, lang):
+    lang = pick_language(lang)
+    clock = fmt_time(time.time(), context().settings.web.timezone)
+    styles = row_styles(selected if isinstance(selected, str) else None)
+    try:
+        rows, count = _rows(q.QueueFilter.of(types, cameras, districts, period, states), lang)
+    except Exception:
+        log.warning("police queue refresh failed", exc_info=True)
+        return (no_update, html.Span(t("db_unavailable", lang), className="act-refused"), clock,
+                styles, no_update, no_update)
+    # the row on show is marked by `styles`; a stale active cell would mark the wrong one
+    # once the queue re-sorts (a verified incident moves down)
+    return rows, count, clock, styles, None, []
+
+
+@callback(
+    Output("police-selected", "data"),
+    Input("police-table", "active_cell"),
+    prevent_initial_call=True,
+)
+def select_from_queue(cell):
+    if not cell or not cell.get("row_id"):
+        raise PreventUpdate
+    return cell["row_id"]
+
+
+@callback(
+    Output("police-selected", "data", allow_duplicate=True),
+    Input("police-plate-path", "value"),
+    Input("police-same-camera", "value"),
+    Input("police-map", "clickData"),
+    State("police-selected", "data"),
+    prevent_initial_call=True,
+)
+def select_related(on_path, same_camera, click, current):
+    """A sighting of the plate, an incident of the same camera, or a marker on the map."""
+    if ctx.triggered_id == "police-map":
+        point = ((click or {}).get("points") or [{}])[0]
+        key = point.get("customdata")
+    else:
+        key = on_path if ctx.triggered_id == "police-plate-path" else same_camera
+    if not isinstance(key, str) or key == current or q.store.split_key(key) is None:
+        raise PreventUpdate
+    return key
+
+
+# -- one incident --------------------------------------------------------------------------------
+def _fact_rows(facts: list[tuple[str, object]]) -> html.Dl:
+    return html.Dl([x for k, v in facts for x in (html.Dt(k), html.Dd(v))], className="facts")
+
+
+def _state_badge(inc: Incident, lang: str) -> html.Span:
+    state = q.review_state(inc)
+    return html.Span(t(f"police.state.{state}", lang), className=f"state-badge state-{state}",
+                     id="police-state-badge")
+
+
+def _snapshot_block(detail: q.IncidentDetail, lang: str) -> html.Div:
+    inc = detail.incident
+    if not detail.snapshots:
+        lines = [html.Div(t("police.no_snapshot", lang), className="police-no-image-text")]
+        if inc.snapshot_url:
+            lines.append(html.Div(t("police.snapshot_elsewhere", lang, url=inc.snapshot_url),
+                                  className="muted police-url"))
+        return html.Div(lines, className="police-no-image", id="police-snapshot-missing")
+    main, *more = detail.snapshots
+    thumbs = [
+        html.A(html.Img(src=q.snapshot_src(s.sha256, inc.key), className="police-thumb",
+                        alt=t("police.snapshot", lang)),
+               href=q.snapshot_src(s.sha256, inc.key), target="_blank", rel="noopener")
+        for s in more
+    ]
+    return html.Div(
+        [
+            html.A(html.Img(src=q.snapshot_src(main.sha256, inc.key), id="police-snapshot",
+                            className="police-snapshot", alt=t("police.snapshot", lang)),
+                   href=q.snapshot_src(main.sha256, inc.key), target="_blank", rel="noopener"),
+            html.Div(thumbs, className="police-thumbs") if thumbs else None,
+            html.Div(f"SHA-256 {main.sha256}", className="police-hash", title=main.sha256),
+        ],
+        className="police-image",
+    )
+
+
+def render_detail(detail: q.IncidentDetail | None, lang: str, tz: str,
+                  names: dict[str, str]) -> list:
+    """The middle column for one incident (or the hint when none is picked)."""
+    if detail is None:
+        return [html.H2(t("police.pick", lang), className="panel-title"),
+                html.Div(t("police.pick_hint", lang), className="hint")]
+    inc = detail.incident
+    span = fmt_time(inc.started_at, tz) + " → " + (
+        fmt_time(inc.ended_at, tz) if inc.ended_at else t("police.ongoing", lang))
+    confidence = q.fmt_confidence(inc.top_confidence or inc.confidence)
+    facts: list[tuple[str, object]] = [
+        (t("police.fact.camera", lang), f"{inc.camera_name or inc.device_id} ({inc.device_id})"),
+        (t("police.fact.district", lang), names.get(inc.district or "", inc.district or "–")),
+        (t("police.fact.zones", lang), ", ".join(inc.zones) or "–"),
+        (t("police.fact.label", lang), f"{q.type_text(inc.type, lang)} ({inc.label})"),
+        (t("police.fact.confidence", lang), confidence),
+        (t("police.fact.span", lang), span),
+        (t("police.fact.source", lang), f"{inc.source} · {inc.event_id}"),
+    ]
+    if inc.plate:
+        plate = inc.plate
+        if inc.plate_confidence is not None:
+            plate += f" ({q.fmt_confidence(inc.plate_confidence)})"
+        facts.insert(4, (t("police.fact.plate", lang), html.Span(plate, id="police-plate",
+                                                                 className="plate")))
+    if inc.review:
+        facts.append((t("police.fact.review", lang), t(
+            "police.reviewed_by", lang, state=t(f"police.state.{inc.review}", lang),
+            actor=inc.reviewed_by or "?", time=fmt_time(inc.reviewed_at, tz),
+            reason=inc.review_reason or "")))
+    export = html.Form(
+        [
+            dcc.Input(type="hidden", name=auth.CSRF_FIELD, value=auth.csrf_token()),
+            html.Button(t("police.export", lang), type="submit", id="police-export",
+                        className="btn btn-export"),
+            html.Div(t("police.export_hint", lang), className="muted police-export-hint"),
+        ],
+        method="POST", action=q.bundle_action(inc.key), className="police-export-form",
+    )
+    return [
+        html.Div([html.Span(q.type_text(inc.type, lang), className="type-pill"),
+                  _state_badge(inc, lang),
+                  html.Span(t("police.live", lang), className="live-pill")
+                  if inc.phase != "end" else None],
+                 className="police-head"),
+        html.H2(f"{q.type_text(inc.type, lang)} – {inc.camera_name or inc.device_id}",
+                className="panel-title", id="police-detail-title"),
+        _snapshot_block(detail, lang),
+        _fact_rows(facts),
+        export,
+    ]
+
+
+def render_context(detail: q.IncidentDetail | None, lang: str, tz: str) -> list:
+    """Below the related lists: review history, notes, custody log."""
+    if detail is None:
+        return []
+    history = [
+        html.Li([html.Span(fmt_time(r.at, tz), className="muted"), " ",
+                 html.B(t(f"police.state.{r.decision}", lang)), f" · {r.actor}",
+                 html.Div(r.reason, className="event-note")])
+        for r in reversed(detail.reviews)
+    ]
+    notes = [
+        html.Li([html.Span(fmt_time(n.at, tz), className="muted"), f" · {n.actor}",
+                 html.Div(n.note, className="event-note")])
+        for n in reversed(detail.notes)
+    ]
+    custody = [
+        html.Li([html.Span(fmt_time(e.at, tz), className="muted"), " ",
+                 html.B(e.actor), " · ", t(f"police.custody.{e.action}", lang)])
+        for e in reversed(detail.custody[-30:])
+    ]
+    none = html.Div(t("police.none", lang), className="muted")
+    return [
+        html.H3(t("police.history", lang), className="panel-sub"),
+        html.Ul(history, className="event-list", id="police-history") if history else none,
+        html.H3(t("police.notes", lang), className="panel-sub"),
+        html.Ul(notes, className="event-list", id="police-notes") if notes else none,
+        html.H3(t("police.custody", lang), className="panel-sub"),
+        html.Ul(custody, className="event-list custody-list", id="police-custody")
+        if custody else none,
+    ]
+
+
+@callback(
+    Output("police-detail", "children"),
+    Output("police-plate-title", "children"),
+    Output("police-plate-path", "options"),
+    Output("police-plate-path", "value"),
+    Output("police-same-title", "children"),
+    Output("police-same-camera", "options"),
+    Output("police-same-camera", "value"),
+    Output("police-context", "children"),
+    Output("police-map", "figure"),
+    Output("police-actions", "className"),
+    Input("police-selected", "data"),
+    Input("police-refresh", "data"),
+    State("police-lang-store", "data"),
+)
+def show_incident(key, _refresh, lang):
+    lang = pick_language(lang)
+    c = context()
+    tz = c.settings.web.timezone
+    role = auth.current_role()
+    try:
+        if key and ctx.triggered_id != "police-refresh":
+            q.record_view(c.pool, key, actor=auth.current_actor(), ip=auth.client_ip())
+        with c.pool.connection() as conn:
+            detail = q.load_detail(conn, key, role) if key else None
+            cameras = q.load_cameras(conn)
+        geo = oq.geometry(c.pool)
+    except Exception:
+        log.warning("incident detail failed", exc_info=True)
+        return ([html.Div(t("db_unavailable", lang), className="banner banner-error")],
+                *([no_update] * 9))
+    names = oq.district_names(geo, lang)
+    figure = q.path_figure(detail, geo, cameras, lang, tz, tile_url=c.settings.web.map_tile_url)
+    rel = q.related_lists(detail, lang, tz)
+    if key and detail is None:
+        body = [html.Div(t("police.act.not_found", lang), className="muted")]
+    else:
+        body = render_detail(detail, lang, tz, names)
+    return (body, rel.plate_title, rel.plate_options, rel.plate_value, rel.same_title,
+            rel.same_options, None, render_context(detail, lang, tz), figure,
+            "police-actions" if detail is not None else "hidden")
+
+
+# -- decisions (need the `act` permission) --------------------------------------------------------
+def _result(result: q.ActionResult, lang: str) -> html.Div:
+    return html.Div(t(f"police.act.{result.reason}", lang),
+                    className="act-ok" if result.ok else "act-refused")
+
+
+@callback(
+    Output("police-act-result", "children"),
+    Output("police-refresh", "data"),
+    Output("police-act-reason", "value"),
+    Input("police-act-verify", "n_clicks"),
+    Input("police-act-dismiss", "n_clicks"),
+    State("police-selected", "data"),
+    State("police-act-reason", "value"),
+    State("police-refresh", "data"),
+    State("police-lang-store", "data"),
+    prevent_initial_call=True,
+)
+def decide(_verify, _dismiss, key, reason, refresh, lang):
+    lang = pick_language(lang)
+    action = {"police-act-verify": "verify", "police-act-dismiss": "dismiss"}.get(
+        ctx.triggered_id)
+    if action is None:
+        raise PreventUpdate
+    result = q.review(context().pool, key, action, reason, actor=auth.current_actor(),
+                      ip=auth.client_ip())
+    if not result.ok:
+        return _result(result, lang), no_update, no_update
+    return _result(result, lang), (refresh or 0) + 1, ""
+
+
+@callback(
+    Output("police-act-result", "children", allow_duplicate=True),
+    Output("police-refresh", "data", allow_duplicate=True),
+    Output("police-act-note-text", "value"),
+    Input("police-act-note", "n_clicks"),
+    State("police-selected", "data"),
+    State("police-act-note-text", "value"),
+    State("police-refresh", "data"),
+    State("police-lang-store", "data"),
+    prevent_initial_call=True,
+)
+def note(_n, key, text, refresh, lang):
+    lang = pick_language(lang)
+    result = q.add_note(context().pool, key, text, actor=auth.current_actor(),
+                        ip=auth.client_ip())
+    if not result.ok:
+        return _result(result, lang), no_update, no_update
+    return _result(result, lang), (refresh or 0) + 1, ""

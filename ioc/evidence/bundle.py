@@ -1,0 +1,173 @@
+"""An evidence bundle: one ZIP holding the snapshots and a manifest that pins them (pure).
+
+Layout of the ZIP:
+
+    manifest.json     the incident, its reviews, notes and custody log, and for every other
+                      file of the bundle its path, size and SHA-256
+    manifest.sha256   the SHA-256 of manifest.json, as `sha256sum` writes it
+    manifest.hmac     HMAC-SHA256 of manifest.json under the province's evidence key
+                      (only when a key is configured: IOC_EVIDENCE_HMAC_KEY)
+    README.txt        how to check the bundle (listed in the manifest like the snapshots)
+    snapshots/<sha256>.<jpg|png>
+
+A changed, removed or added file breaks the manifest's list; an edited manifest breaks
+manifest.sha256, and an edited manifest with a recomputed hash breaks the HMAC (or no longer
+matches the hash recorded in `evidence_exports` at export time). See verify.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import io
+import json
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+FORMAT = "ioc-evidence-bundle/1"
+MANIFEST = "manifest.json"
+MANIFEST_HASH = "manifest.sha256"
+MANIFEST_HMAC = "manifest.hmac"
+README = "README.txt"
+RESERVED = frozenset({MANIFEST, MANIFEST_HASH, MANIFEST_HMAC})
+HMAC_PREFIX = "hmac-sha256:"
+
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png"}
+
+README_TEXT = """\
+Gói chứng cứ IOC / IOC evidence bundle
+
+Kiểm tra gói này / To check this bundle:
+  ioc evidence verify <file.zip>
+
+Kiểm tra thủ công / By hand:
+  1. sha256sum manifest.json  ->  phải bằng / must equal  manifest.sha256
+  2. Mỗi tệp trong "files" của manifest.json có đúng SHA-256 và kích thước ghi ở đó;
+     không có tệp nào khác ngoài manifest.json, manifest.sha256, manifest.hmac.
+     Every file listed under "files" in manifest.json has the SHA-256 and size given
+     there, and there is no other file besides manifest.json, manifest.sha256, manifest.hmac.
+  3. manifest.hmac (nếu có / if present): HMAC-SHA256 của manifest.json với khóa chứng cứ
+     của tỉnh / HMAC-SHA256 of manifest.json under the province's evidence key.
+
+Ảnh trong gói là dữ liệu cá nhân (Nghị định 13/2023/NĐ-CP): chỉ dùng cho việc điều tra.
+The images are personal data (Decree 13/2023/ND-CP): for the investigation only.
+"""
+
+
+@dataclass(frozen=True)
+class BundleFile:
+    """One file for the bundle, with what the manifest says about it besides its hash."""
+
+    path: str
+    content: bytes
+    content_type: str
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Bundle:
+    content: bytes  # the ZIP
+    manifest: dict[str, Any]
+    manifest_sha256: str
+    bundle_sha256: str
+    signed: bool
+    filename: str
+    files: int
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def manifest_hmac(key: bytes, manifest_bytes: bytes) -> str:
+    return HMAC_PREFIX + hmac.new(key, manifest_bytes, hashlib.sha256).hexdigest()
+
+
+def snapshot_path(sha256: str, content_type: str) -> str:
+    return f"snapshots/{sha256}.{EXTENSIONS.get(content_type, 'bin')}"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):
+        raise TypeError("bytes belong in a file of the bundle, not in the manifest")
+    if isinstance(value, set | frozenset | tuple):
+        return sorted(value) if isinstance(value, set | frozenset) else list(value)
+    return str(value)
+
+
+def dumps(document: Mapping[str, Any]) -> bytes:
+    """The manifest's bytes: stable key order, UTF-8, one trailing newline."""
+    text = json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True,
+                      default=_json_default)
+    return (text + "\n").encode("utf-8")
+
+
+def _safe_name(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:80]
+
+
+def build_bundle(
+    *,
+    incident: Mapping[str, Any],
+    files: Sequence[BundleFile],
+    custody: Sequence[Mapping[str, Any]] = (),
+    reviews: Sequence[Mapping[str, Any]] = (),
+    notes: Sequence[Mapping[str, Any]] = (),
+    bundle_id: str,
+    created_at: dt.datetime,
+    created_by: str,
+    key: bytes | None = None,
+) -> Bundle:
+    """The ZIP and its manifest. Files are listed in the order given (README.txt first)."""
+    all_files = [BundleFile(README, README_TEXT.encode("utf-8"), "text/plain"), *files]
+    paths = [f.path for f in all_files]
+    if len(set(paths)) != len(paths) or RESERVED & set(paths):
+        raise ValueError(f"bundle file paths must be unique and not reserved: {paths}")
+    listed = []
+    for f in all_files:
+        entry = {"path": f.path, "sha256": sha256_hex(f.content), "size": len(f.content),
+                 "content_type": f.content_type}
+        entry.update({k: v for k, v in f.meta.items() if k not in entry})
+        listed.append(entry)
+    manifest: dict[str, Any] = {
+        "format": FORMAT,
+        "bundle_id": bundle_id,
+        "created_at": created_at,
+        "created_by": created_by,
+        "incident": dict(incident),
+        "reviews": [dict(r) for r in reviews],
+        "notes": [dict(n) for n in notes],
+        "custody": [dict(c) for c in custody],
+        "files": listed,
+        "signature": "hmac-sha256" if key else None,
+    }
+    manifest_bytes = dumps(manifest)
+    digest = sha256_hex(manifest_bytes)
+    stamp = created_at.astimezone(dt.UTC).timetuple()[:6]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        def put(name: str, data: bytes, compress: bool = True) -> None:
+            info = zipfile.ZipInfo(name, date_time=stamp)
+            info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, data)
+
+        put(MANIFEST, manifest_bytes)
+        put(MANIFEST_HASH, f"{digest}  {MANIFEST}\n".encode())
+        if key:
+            put(MANIFEST_HMAC, (manifest_hmac(key, manifest_bytes) + "\n").encode())
+        for f in all_files:
+            put(f.path, f.content, compress=not f.content_type.startswith("image/"))
+    content = buf.getvalue()
+    when = created_at.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    filename = (f"evidence-{_safe_name(str(incident.get('source', 'x')))}-"
+                f"{_safe_name(str(incident.get('event_id', 'x')))}-{when}.zip")
+    return Bundle(content, manifest, digest, sha256_hex(content), bool(key), filename,
+                  len(all_files))

@@ -1,0 +1,345 @@
+"""Camera incidents as evidence in the database: one incident, its snapshots, its reviews,
+notes and custody log, and the record of exported bundles (tables of 0002 and 0006).
+
+Functions take a connection and never commit: the caller's transaction makes a decision,
+its custody entry and its audit entry one unit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from ioc.security import audit
+
+# The incident's type: our JSON's `type`; for Frigate the sub_label (a fight is a `person`
+# whose sub_label is ["fight", score]), else the object label (fire, smoke, car, ...).
+INCIDENT_TYPE = sql.SQL(
+    "coalesce(nullif(c.data->>'type', ''), "
+    "CASE jsonb_typeof(c.data->'sub_label') WHEN 'array' THEN c.data->'sub_label'->>0 "
+    "WHEN 'string' THEN c.data->>'sub_label' END, c.label)"
+)
+PLATE_KEY = sql.SQL("upper(regexp_replace(c.plate, '[^0-9A-Za-z]', '', 'g'))")
+
+INCIDENT_SELECT = sql.SQL(
+    "SELECT c.source, c.event_id, c.device_id, d.name, d.district, d.lon, d.lat, {type}, "
+    "c.label, c.phase, c.first_seen, c.started_at, c.last_update, c.ended_at, c.confidence, "
+    "c.top_confidence, c.zones, c.plate, c.plate_confidence, c.snapshot_sha256, "
+    "c.snapshot_url, c.false_positive, c.data, r.decision, r.actor, r.at, r.reason "
+    "FROM camera_incidents c "
+    "LEFT JOIN devices d ON d.device_id = c.device_id "
+    "LEFT JOIN LATERAL (SELECT decision, actor, at, reason FROM incident_reviews ir "
+    "  WHERE ir.source = c.source AND ir.event_id = c.event_id "
+    "  ORDER BY ir.id DESC LIMIT 1) r ON true"
+).format(type=INCIDENT_TYPE)
+
+# A Frigate snapshot (`frigate/<camera>/<label>/snapshot`) belongs to the incident of the
+# same camera and label that was live when it arrived (a little slack for the broker).
+SNAPSHOT_BEFORE = dt.timedelta(seconds=10)
+SNAPSHOT_AFTER = dt.timedelta(seconds=60)
+MAX_SNAPSHOTS = 8
+
+CUSTODY_ACTIONS = ("view", "view_snapshot", "verify", "dismiss", "note", "export")
+AUDIT_ACTION = {
+    "view": "evidence.view",
+    "view_snapshot": "evidence.view",
+    "verify": "incident.verify",
+    "dismiss": "incident.dismiss",
+    "note": "incident.note",
+    "export": "evidence.export",
+}
+DECISIONS = {"verify": "verified", "dismiss": "dismissed"}
+MAX_REASON = 1000
+MAX_NOTE = 2000
+
+
+@dataclass(frozen=True)
+class Incident:
+    """One camera incident with its camera's place and its current review state."""
+
+    source: str
+    event_id: str
+    device_id: str
+    camera_name: str | None
+    district: str | None
+    lon: float | None
+    lat: float | None
+    type: str
+    label: str
+    phase: str
+    first_seen: dt.datetime
+    started_at: dt.datetime
+    last_update: dt.datetime
+    ended_at: dt.datetime | None
+    confidence: float | None
+    top_confidence: float | None
+    zones: tuple[str, ...]
+    plate: str | None
+    plate_confidence: float | None
+    snapshot_sha256: str | None
+    snapshot_url: str | None
+    false_positive: bool
+    data: Mapping[str, Any] = field(hash=False, compare=False)
+    review: str | None = None  # verified | dismissed | None (not reviewed)
+    reviewed_by: str | None = None
+    reviewed_at: dt.datetime | None = None
+    review_reason: str | None = None
+
+    @property
+    def key(self) -> str:
+        """'<source>:<event_id>': how pages and audit entries name the incident."""
+        return f"{self.source}:{self.event_id}"
+
+    def document(self) -> dict[str, Any]:
+        """Everything about the incident, for a bundle's manifest (nothing masked)."""
+        out = asdict(self)
+        out["zones"] = list(self.zones)
+        out["data"] = dict(self.data or {})
+        return out
+
+
+def incident_of(row: tuple) -> Incident:
+    (source, event_id, device_id, name, district, lon, lat, kind, label, phase, first_seen,
+     started_at, last_update, ended_at, confidence, top_confidence, zones, plate,
+     plate_confidence, sha, url, false_positive, data, decision, actor, at, reason) = row
+    return Incident(
+        source=source, event_id=event_id, device_id=device_id, camera_name=name,
+        district=district, lon=lon, lat=lat, type=kind or label, label=label, phase=phase,
+        first_seen=first_seen, started_at=started_at, last_update=last_update,
+        ended_at=ended_at, confidence=confidence, top_confidence=top_confidence,
+        zones=tuple(zones or ()), plate=plate, plate_confidence=plate_confidence,
+        snapshot_sha256=sha, snapshot_url=url, false_positive=false_positive,
+        data=data or {}, review=decision, reviewed_by=actor, reviewed_at=at,
+        review_reason=reason,
+    )
+
+
+def split_key(key: str | None) -> tuple[str, str] | None:
+    """('frigate', '1748…-k3n9vq') from 'frigate:1748…-k3n9vq'; None when malformed."""
+    if not isinstance(key, str) or ":" not in key:
+        return None
+    source, event_id = key.split(":", 1)
+    if source not in ("ioc", "frigate") or not 0 < len(event_id) <= 128:
+        return None
+    return source, event_id
+
+
+def load_incident(conn, source: str, event_id: str) -> Incident | None:
+    row = conn.execute(
+        INCIDENT_SELECT + sql.SQL(" WHERE c.source = %s AND c.event_id = %s"),
+        (source, event_id),
+    ).fetchone()
+    return incident_of(row) if row else None
+
+
+# -- snapshots ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SnapshotInfo:
+    sha256: str
+    content_type: str
+    size: int
+    device_id: str
+    label: str | None
+    time: dt.datetime
+
+
+_SNAPSHOT_COLUMNS = sql.SQL("sha256, content_type, size, device_id, label, time")
+
+
+def incident_snapshots(conn, inc: Incident) -> list[SnapshotInfo]:
+    """The stored snapshots of an incident, newest first (the first is the one shown).
+
+    Our JSON names its snapshot (`sha256:<hex>`); Frigate sends snapshots per camera and
+    label on their own topic, so they are matched by camera, label and time.
+    """
+    if inc.snapshot_sha256:
+        rows = conn.execute(
+            sql.SQL("SELECT {} FROM camera_snapshots WHERE sha256 = %s").format(
+                _SNAPSHOT_COLUMNS),
+            (inc.snapshot_sha256,),
+        ).fetchall()
+    elif inc.source == "frigate":
+        end = inc.ended_at or inc.last_update
+        rows = conn.execute(
+            sql.SQL(
+                "SELECT {} FROM camera_snapshots WHERE device_id = %s AND label = %s "
+                "AND time BETWEEN %s AND %s ORDER BY time DESC LIMIT %s"
+            ).format(_SNAPSHOT_COLUMNS),
+            (inc.device_id, inc.label, inc.started_at - SNAPSHOT_BEFORE, end + SNAPSHOT_AFTER,
+             MAX_SNAPSHOTS),
+        ).fetchall()
+    else:
+        rows = []
+    return [SnapshotInfo(*r) for r in rows]
+
+
+@dataclass(frozen=True)
+class SnapshotContent:
+    sha256: str
+    content: bytes
+    content_type: str
+    device_id: str
+    label: str | None
+    time: dt.datetime
+
+
+def load_snapshot(conn, sha256: str) -> SnapshotContent | None:
+    row = conn.execute(
+        "SELECT sha256, content, content_type, device_id, label, time "
+        "FROM camera_snapshots WHERE sha256 = %s",
+        (sha256,),
+    ).fetchone()
+    if row is None:
+        return None
+    return SnapshotContent(row[0], bytes(row[1]), row[2], row[3], row[4], row[5])
+
+
+# -- reviews, notes, custody -------------------------------------------------------------------
+@dataclass(frozen=True)
+class Review:
+    decision: str
+    reason: str
+    actor: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Note:
+    note: str
+    actor: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class CustodyEntry:
+    id: int
+    at: dt.datetime
+    actor: str
+    action: str
+    ip: str | None
+    details: Mapping[str, Any] = field(hash=False, compare=False)
+
+
+def load_reviews(conn, source: str, event_id: str) -> list[Review]:
+    rows = conn.execute(
+        "SELECT decision, reason, actor, at FROM incident_reviews "
+        "WHERE source = %s AND event_id = %s ORDER BY id",
+        (source, event_id),
+    ).fetchall()
+    return [Review(*r) for r in rows]
+
+
+def load_notes(conn, source: str, event_id: str) -> list[Note]:
+    rows = conn.execute(
+        "SELECT note, actor, at FROM incident_notes WHERE source = %s AND event_id = %s "
+        "ORDER BY id",
+        (source, event_id),
+    ).fetchall()
+    return [Note(*r) for r in rows]
+
+
+def load_custody(conn, source: str, event_id: str) -> list[CustodyEntry]:
+    rows = conn.execute(
+        "SELECT id, at, actor, action, ip, details FROM evidence_custody "
+        "WHERE source = %s AND event_id = %s ORDER BY id",
+        (source, event_id),
+    ).fetchall()
+    return [CustodyEntry(*r) for r in rows]
+
+
+def record_custody(
+    conn,
+    source: str,
+    event_id: str,
+    *,
+    actor: str,
+    action: str,
+    ip: str | None = None,
+    details: Mapping[str, Any] | None = None,
+    audited: bool = True,
+) -> int:
+    """One custody entry and its audit entry (same transaction: both or neither).
+
+    audited=False leaves the audit entry to the caller (an export audits its manifest hash,
+    known only once the bundle is built)."""
+    if action not in CUSTODY_ACTIONS:
+        raise ValueError(f"unknown custody action {action!r}")
+    (entry_id,) = conn.execute(
+        "INSERT INTO evidence_custody (source, event_id, actor, action, ip, details) "
+        "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+        (source, event_id, actor, action, ip, Jsonb(dict(details or {}))),
+    ).fetchone()
+    if audited:
+        audit.record(conn, actor, AUDIT_ACTION[action], f"incident:{source}:{event_id}",
+                     dict(details or {}), ip)
+    return entry_id
+
+
+def add_review(conn, source: str, event_id: str, *, action: str, reason: str, actor: str,
+               ip: str | None = None) -> None:
+    """Verify or dismiss (action 'verify'/'dismiss') with a reason; checked by the caller."""
+    reason = reason.strip()[:MAX_REASON]
+    conn.execute(
+        "INSERT INTO incident_reviews (source, event_id, decision, reason, actor) "
+        "VALUES (%s, %s, %s, %s, %s)",
+        (source, event_id, DECISIONS[action], reason, actor),
+    )
+    record_custody(conn, source, event_id, actor=actor, action=action, ip=ip,
+                   details={"reason": reason})
+
+
+def add_note(conn, source: str, event_id: str, *, note: str, actor: str,
+             ip: str | None = None) -> None:
+    note = note.strip()[:MAX_NOTE]
+    conn.execute(
+        "INSERT INTO incident_notes (source, event_id, note, actor) VALUES (%s, %s, %s, %s)",
+        (source, event_id, note, actor),
+    )
+    record_custody(conn, source, event_id, actor=actor, action="note", ip=ip,
+                   details={"note": note})
+
+
+# -- exports -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ExportRecord:
+    id: int
+    bundle_id: str
+    source: str
+    event_id: str
+    manifest_sha256: str
+    bundle_sha256: str
+    files: int
+    size: int
+    signed: bool
+    actor: str
+    at: dt.datetime
+
+
+_EXPORT_COLUMNS = sql.SQL(
+    "id, bundle_id::text, source, event_id, manifest_sha256, bundle_sha256, files, size, signed, actor, at")
+
+
+def record_export(conn, source: str, event_id: str, *, bundle_id: str, manifest_sha256: str,
+                  bundle_sha256: str, files: int, size: int, signed: bool, actor: str,
+                  ip: str | None) -> int:
+    (export_id,) = conn.execute(
+        "INSERT INTO evidence_exports (bundle_id, source, event_id, manifest_sha256, "
+        "bundle_sha256, files, size, signed, actor, ip) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        (bundle_id, source, event_id, manifest_sha256, bundle_sha256, files, size, signed, actor, ip),
+    ).fetchone()
+    return export_id
+
+
+def find_exports(conn, manifest_sha256: str) -> list[ExportRecord]:
+    rows = conn.execute(
+        sql.SQL("SELECT {} FROM evidence_exports WHERE manifest_sha256 = %s ORDER BY id").format(
+            _EXPORT_COLUMNS),
+        (manifest_sha256,),
+    ).fetchall()
+    return [ExportRecord(*r) for r in rows]
