@@ -1,0 +1,439 @@
+"""What the leadership KPI page shows: tiles, the district table, the map, trends, the CSV.
+
+Two halves: `load_*` functions run the page's queries (kpi_values and the districts layer,
+index lookups only; `bench/kpi.py` times exactly these), and pure functions turn their results
+into view models and plotly figures, tested without a browser.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import plotly.graph_objects as go
+import psycopg
+
+from dashboards.i18n import t
+from ioc.kpi.catalogue import Catalogue, Kpi, goal_at, status_of, trend_of
+from ioc.kpi.periods import period_label
+from ioc.kpi.queries import (
+    Freshness,
+    Latest,
+    StoredValue,
+    all_breakdowns,
+    district_values,
+    latest_values,
+    page_meta,
+    series,
+    values_since,
+)
+from ioc.kpi.store import PROVINCE
+
+RANGES = (30, 90, 365)
+DEFAULT_TRENDS = ("aqi_today", "incidents_today", "visitors_today", "devices_online_pct")
+STATUS_COLOURS = {"good": "#3ddc97", "warn": "#ffb020", "bad": "#ff4d4f", "info": "#4aa8ff",
+                  "none": "#5b6b7b"}
+STATUS_ORDER = ("none", "info", "good", "warn", "bad")
+ARROWS = {"up": "▲", "down": "▼", "flat": "▶", "none": ""}
+
+
+# -- numbers --------------------------------------------------------------------------------------
+def fmt_number(value: float | None, decimals: int, lang: str) -> str:
+    """1.234,5 in Vietnamese, 1,234.5 in English; '–' for no value."""
+    if value is None:
+        return "–"
+    text = f"{value:,.{decimals}f}"
+    if lang == "vi":
+        text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+    return text
+
+
+def fmt_value(kpi: Kpi, value: float | None, lang: str) -> str:
+    return fmt_number(value, kpi.decimals, lang)
+
+
+def unit_of(kpi: Kpi, lang: str) -> str:
+    return kpi.unit.get(lang)
+
+
+def with_unit(kpi: Kpi, value: float | None, lang: str) -> str:
+    text = fmt_value(kpi, value, lang)
+    unit = unit_of(kpi, lang)
+    if value is None or not unit:
+        return text
+    return f"{text}{unit}" if unit in ("%", "/63") else f"{text} {unit}"
+
+
+def fmt_date(day: dt.date | None) -> str:
+    return day.strftime("%d/%m/%Y") if day else "–"
+
+
+def when_of(value: StoredValue) -> dt.date:
+    return value.period_end
+
+
+def district_names(districts: Mapping[str, Any] | None, lang: str) -> dict[str, str]:
+    """district id -> display name, from the districts layer (GeoJSON FeatureCollection)."""
+    out = {}
+    for f in (districts or {}).get("features", []):
+        props = f.get("properties") or {}
+        name = props.get("name_en") if lang == "en" and props.get("name_en") else props.get("name")
+        out[str(props.get("id"))] = name or str(props.get("id"))
+    return out
+
+
+# -- tiles ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Tile:
+    kpi_id: str
+    group: str
+    name: str
+    value: str
+    unit: str
+    status: str
+    status_text: str
+    target: str
+    target_value: str  # the target alone, for a table column headed "target"
+    period: str
+    trend: str
+    trend_tone: str  # better | worse | same | ''
+    detail: str
+    demo_target: bool
+    definition: str
+
+
+def _target_text(kpi: Kpi, when: dt.date, lang: str, label: bool = True) -> str:
+    if kpi.target is None:
+        return t("kpi.no_target", lang)
+    sign = "≥" if kpi.higher_is_better else "≤"
+    text = f"{sign} {with_unit(kpi, kpi.target, lang)}"
+    if label:
+        text = f"{t('kpi.target', lang)} {text}"
+    if kpi.due:
+        text += f" ({t('kpi.due', lang)} {fmt_date(kpi.due)})"
+    goal = goal_at(kpi, when)
+    if goal is not None and kpi.target is not None and abs(goal - kpi.target) > 1e-9:
+        text += " · " + t("kpi.on_path", lang, goal=with_unit(kpi, goal, lang))
+    if kpi.target_basis == "demo":
+        text += " *"
+    return text
+
+
+def _period_text(value: StoredValue, today: dt.date, lang: str) -> str:
+    if value.period == "day":
+        if value.period_start == today:
+            return t("kpi.today", lang)
+        return fmt_date(value.period_start)
+    return t("kpi.as_of", lang, period=period_label(value.period, value.period_start, lang))
+
+
+def _detail_text(kpi: Kpi, value: StoredValue, lang: str) -> str:
+    num, den = value.numerator, value.denominator
+    if kpi.id == "egov_services_online_pct" and num is not None and den is not None:
+        return t("kpi.detail.services", lang, n=fmt_number(num, 0, lang),
+                 d=fmt_number(den, 0, lang))
+    if kpi.id == "visitors_vs_last_year_pct" and num is not None and den is not None:
+        return t("kpi.detail.visitors", lang, n=fmt_number(num, 0, lang),
+                 d=fmt_number(den, 0, lang))
+    if kpi.id == "ack_median_min" and den is not None:
+        return t("kpi.detail.alerts", lang, n=fmt_number(den, 0, lang))
+    if num is not None and den is not None:
+        return f"{fmt_number(num, 0, lang)} / {fmt_number(den, 0, lang)}"
+    return ""
+
+
+def tile_for(kpi: Kpi, latest: Latest | None, today: dt.date, lang: str,
+             parts: Sequence[StoredValue] = ()) -> Tile:
+    """The tile of one KPI from its newest value (and the one before, for the trend)."""
+    current = latest.current if latest else None
+    when = when_of(current) if current else today
+    status = status_of(kpi, current.value if current else None, when)
+    trend, tone = "", ""
+    if latest is not None and latest.previous is not None:
+        direction, better = trend_of(kpi, latest.current.value, latest.previous.value)
+        delta = latest.current.value - latest.previous.value
+        since = (t("kpi.yesterday", lang) if latest.previous.period == "day"
+                 and latest.current.period_start - latest.previous.period_start
+                 == dt.timedelta(days=1) else _period_text(latest.previous, today, lang).lower())
+        sign = "+" if delta > 0 else ""
+        change = (t("kpi.unchanged", lang) if direction == "flat"
+                  else f"{sign}{fmt_value(kpi, delta, lang)}")
+        trend = f"{ARROWS[direction]} {change} " + t("kpi.vs", lang, period=since)
+        tone = {True: "better", False: "worse", None: "same"}[better]
+    detail = _detail_text(kpi, current, lang) if current else ""
+    if parts:
+        detail = " · ".join(
+            f"{(kpi.breakdown(p.breakdown).name.get(lang))} {fmt_value(kpi, p.value, lang)}"
+            for p in parts[:3]
+        ) + (" …" if len(parts) > 3 else "")
+    return Tile(
+        kpi_id=kpi.id, group=kpi.group, name=kpi.name.get(lang),
+        value=fmt_value(kpi, current.value if current else None, lang),
+        unit=unit_of(kpi, lang) if current else "", status=status,
+        status_text=t(f"kpi.status.{status}", lang), target=_target_text(kpi, when, lang),
+        target_value=_target_text(kpi, when, lang, label=False),
+        period=_period_text(current, today, lang) if current else "",
+        trend=trend, trend_tone=tone, detail=detail,
+        demo_target=kpi.target_basis == "demo", definition=kpi.definition.get(lang),
+    )
+
+
+# -- the page's data ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PageData:
+    latest: dict[str, Latest]
+    day: dt.date | None
+    by_district: dict[str, dict[str, StoredValue]]
+    parts: dict[str, list[StoredValue]]
+    fresh: Freshness
+    districts: dict | None = field(default=None, compare=False)
+
+
+def load_districts(conn: psycopg.Connection) -> dict:
+    """The districts layer from the database, else the demo province's committed file."""
+    from layers.store import load_layer
+
+    collection = load_layer(conn, "districts")
+    if not collection or not collection.get("features"):
+        collection = _demo_districts()
+    return collection
+
+
+@lru_cache(maxsize=1)
+def _demo_districts() -> dict:
+    """The committed demo districts, read once (used until `ioc layers seed` has run)."""
+    from layers.catalog import demo_layer_path
+
+    return json.loads(demo_layer_path("districts").read_text(encoding="utf-8"))
+
+
+def load_page(conn: psycopg.Connection, catalogue: Catalogue, *,
+              with_districts: bool = True) -> PageData:
+    """Every query of the page's first paint (tiles, district table, map, freshness)."""
+    day, fresh = page_meta(conn)
+    return PageData(
+        latest=latest_values(conn, catalogue), day=day,
+        by_district=district_values(conn, catalogue, day),
+        parts=all_breakdowns(conn, catalogue.kpis), fresh=fresh,
+        districts=load_districts(conn) if with_districts else None,
+    )
+
+
+def tiles(catalogue: Catalogue, data: PageData, today: dt.date, lang: str) -> dict[str, list[Tile]]:
+    """Tiles per group, in catalogue order."""
+    out: dict[str, list[Tile]] = {g.id: [] for g in catalogue.groups}
+    for kpi in catalogue.kpis:
+        out[kpi.group].append(
+            tile_for(kpi, data.latest.get(kpi.id), today, lang, data.parts.get(kpi.id, ())))
+    return out
+
+
+# -- the district table and the map --------------------------------------------------------------
+@dataclass(frozen=True)
+class Cell:
+    text: str
+    status: str
+
+
+@dataclass(frozen=True)
+class DistrictTable:
+    columns: list[tuple[str, str]]  # (kpi id, heading)
+    rows: list[tuple[str, str, list[Cell]]]  # (district id, name, cells)
+
+
+def district_kpis(catalogue: Catalogue) -> list[Kpi]:
+    return [k for k in catalogue.kpis if k.districts]
+
+
+def district_table(catalogue: Catalogue, data: PageData, lang: str) -> DistrictTable:
+    """One row per district (then the province), one column per district KPI with values."""
+    names = district_names(data.districts, lang)
+    kpis = [k for k in district_kpis(catalogue) if data.by_district.get(k.id)]
+    seen = {d for by in data.by_district.values() for d in by}
+    order = [d for d in names if d in seen] + sorted(seen - set(names))
+    columns = [(k.id, k.short(lang) + (f" ({unit_of(k, lang)})" if unit_of(k, lang) else ""))
+               for k in kpis]
+    rows = []
+    for district in order:
+        cells = []
+        for k in kpis:
+            v = data.by_district[k.id].get(district)
+            value = v.value if v else None
+            cells.append(Cell(fmt_value(k, value, lang),
+                              status_of(k, value, when_of(v)) if v else "none"))
+        rows.append((district, names.get(district, district), cells))
+    total = []
+    for k in kpis:
+        latest = data.latest.get(k.id)
+        same_day = latest is not None and (k.periods != ("day",)
+                                           or latest.current.period_start == data.day)
+        v = latest.current if same_day else None
+        total.append(Cell(fmt_value(k, v.value if v else None, lang),
+                          status_of(k, v.value, when_of(v)) if v else "none"))
+    if rows:
+        rows.append((PROVINCE, t("kpi.province_total", lang), total))
+    return DistrictTable(columns, rows)
+
+
+def map_figure(kpi: Kpi, values: Mapping[str, StoredValue], districts: Mapping[str, Any],
+               lang: str, height: int = 460) -> go.Figure:
+    """Districts coloured by the KPI's status against its target (dark, offline map)."""
+    from dashboards.map_figure import fit_view, map_style
+
+    ids, z, text = [], [], []
+    names = district_names(districts, lang)
+    for f in districts.get("features", []):
+        district = str(f["properties"]["id"])
+        v = values.get(district)
+        status = status_of(kpi, v.value, when_of(v)) if v else "none"
+        ids.append(district)
+        z.append(STATUS_ORDER.index(status))
+        lines = [f"<b>{names.get(district, district)}</b>",
+                 f"{kpi.name.get(lang)}: {with_unit(kpi, v.value if v else None, lang)}",
+                 t(f"kpi.status.{status}", lang)]
+        if f["properties"].get("approximate"):
+            lines.append(t("kpi.approximate_boundary", lang))
+        text.append("<br>".join(lines))
+    n = len(STATUS_ORDER) - 1
+    scale = []
+    for i, status in enumerate(STATUS_ORDER):
+        colour = STATUS_COLOURS[status]
+        scale += [[i / n - (0.5 / n if i else 0), colour], [min(1, i / n + 0.5 / n), colour]]
+    scale[0][0], scale[-1][0] = 0, 1
+    bbox = _bbox(districts)
+    centre, zoom = fit_view(bbox, 640, height) if bbox else ({"lon": 104.1, "lat": 22.35}, 7.6)
+    fig = go.Figure(go.Choroplethmap(
+        geojson=dict(districts), featureidkey="properties.id", locations=ids, z=z,
+        zmin=0, zmax=n, colorscale=scale, showscale=False, marker={"opacity": 0.55,
+                                                                   "line": {"width": 1.5,
+                                                                            "color": "#e6edf3"}},
+        text=text, hovertemplate="%{text}<extra></extra>", name="districts",
+    ))
+    fig.update_layout(
+        map={"style": map_style(), "center": centre, "zoom": zoom},
+        margin={"l": 0, "r": 0, "t": 0, "b": 0}, height=height,
+        paper_bgcolor="rgba(0,0,0,0)", font={"color": "#e6edf3", "size": 16},
+        hoverlabel={"bgcolor": "#131c26", "font": {"size": 16}},
+    )
+    return fig
+
+
+def _bbox(collection: Mapping[str, Any]) -> tuple[float, float, float, float] | None:
+    xs, ys = [], []
+
+    def walk(coords):
+        if coords and isinstance(coords[0], int | float):
+            xs.append(coords[0])
+            ys.append(coords[1])
+        else:
+            for c in coords:
+                walk(c)
+
+    for f in collection.get("features", []):
+        walk((f.get("geometry") or {}).get("coordinates", []))
+    return (min(xs), min(ys), max(xs), max(ys)) if xs else None
+
+
+# -- trends ---------------------------------------------------------------------------------------
+def load_trends(conn: psycopg.Connection, kpis: Sequence[Kpi], days: int,
+                today: dt.date) -> dict[str, list[StoredValue]]:
+    since = today - dt.timedelta(days=days - 1)
+    return {k.id: series(conn, k, since=since) for k in kpis}
+
+
+def trend_figure(kpi: Kpi, points: Sequence[StoredValue], lang: str, days: int,
+                 today: dt.date, height: int = 280) -> go.Figure:
+    """A KPI over time (daily: the last `days` days; reported: every period) with its goal."""
+    daily = kpi.periods == ("day",)
+    x = [p.period_start if daily else p.period_end for p in points]
+    y = [p.value for p in points]
+    fig = go.Figure()
+    colours = [STATUS_COLOURS[status_of(kpi, p.value, when_of(p))] for p in points]
+    fig.add_trace(go.Scatter(
+        x=x, y=y, mode="lines+markers", name=kpi.name.get(lang),
+        line={"color": "#4aa8ff", "width": 3}, marker={"size": 7 if daily else 12,
+                                                       "color": colours},
+        hovertemplate="%{x|%d/%m/%Y}: %{y:,." + str(kpi.decimals) + "f}<extra></extra>",
+    ))
+    if kpi.target is not None:
+        start = today - dt.timedelta(days=days - 1) if daily else (min(x) if x else today)
+        end = today if daily else max([*x, kpi.due or today])
+        gx = [start, end]
+        gy = [goal_at(kpi, start), goal_at(kpi, end)]
+        if kpi.baseline is not None and not daily and kpi.due and start < kpi.due < end:
+            gx.insert(1, kpi.due)
+            gy.insert(1, kpi.target)
+        fig.add_trace(go.Scatter(
+            x=gx, y=gy, mode="lines", name=t("kpi.target", lang),
+            line={"color": "#ffb020", "width": 2, "dash": "dash"}, hoverinfo="skip",
+        ))
+    xaxis: dict[str, Any] = {"gridcolor": "#223142", "linecolor": "#223142", "fixedrange": True,
+                             "tickformat": "%d/%m" if daily and days <= 90 else "%m/%Y"}
+    if daily:
+        xaxis["range"] = [today - dt.timedelta(days=days - 1), today + dt.timedelta(days=1)]
+    fig.update_layout(
+        height=height, margin={"l": 56, "r": 16, "t": 8, "b": 36},
+        paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
+        font={"color": "#e6edf3", "size": 15,
+              "family": "Noto Sans, DejaVu Sans, Arial, sans-serif"},
+        showlegend=False, xaxis=xaxis,
+        yaxis={"gridcolor": "#223142", "zeroline": False, "fixedrange": True,
+               "rangemode": "tozero"},
+        hoverlabel={"bgcolor": "#131c26"},
+    )
+    return fig
+
+
+# -- CSV export -----------------------------------------------------------------------------------
+EXPORT_COLUMNS = ("kpi_id", "kpi", "group", "district", "district_name", "breakdown", "period",
+                  "period_start", "value", "unit", "numerator", "denominator", "target", "due",
+                  "goal", "status", "higher_is_better", "source", "note")
+
+
+def export_csv(conn: psycopg.Connection, catalogue: Catalogue, days: int, today: dt.date,
+               lang: str, districts: Mapping[str, Any] | None = None) -> str:
+    """Every value of the last `days` days (reported figures: every period) as CSV text.
+
+    UTF-8 with a byte-order mark so that spreadsheet programs read the diacritics right.
+    """
+    since = today - dt.timedelta(days=days - 1)
+    names = district_names(districts, lang)
+    buf = io.StringIO()
+    buf.write("\ufeff")
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(EXPORT_COLUMNS)
+    kpis = {k.id: k for k in catalogue.kpis}
+    fixed = {k.id: (k.name.get(lang), k.group, unit_of(k, lang), _plain(k.target),
+                    k.due.isoformat() if k.due else "", "true" if k.higher_is_better else "false")
+             for k in catalogue.kpis}
+    province = t("kpi.province_total", lang)
+    for v in values_since(conn, list(kpis), since):
+        kpi = kpis[v.kpi_id]
+        name, group, unit, target, due, higher = fixed[v.kpi_id]
+        when = when_of(v)
+        writer.writerow([
+            v.kpi_id, name, group, v.district,
+            names.get(v.district, "") if v.district else province,
+            v.breakdown, v.period, v.period_start.isoformat(), _plain(v.value), unit,
+            _plain(v.numerator), _plain(v.denominator), target, due,
+            _plain(goal_at(kpi, when)), status_of(kpi, v.value, when) if not v.breakdown else "",
+            higher, v.source, v.note or "",
+        ])
+    return buf.getvalue()
+
+
+def _plain(x: float | None) -> str:
+    if x is None:
+        return ""
+    return f"{x:.6g}" if x != int(x) else str(int(x))
+
+
+def local_today(tz: str, now: dt.datetime | None = None) -> dt.date:
+    return (now or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(tz)).date()

@@ -1,0 +1,1 @@
+"""Leadership KPIs: the catalogue, values computed from telemetry, imported reported figures."""

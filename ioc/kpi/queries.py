@@ -1,0 +1,216 @@
+"""Reads of kpi_values for the leadership page, its exports and the API (index lookups only)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import psycopg
+from psycopg import sql
+
+from ioc.kpi.catalogue import Catalogue, Kpi, period_end
+from ioc.kpi.store import PROVINCE
+
+
+class StoredValue(NamedTuple):
+    """One row of kpi_values (a named tuple: thousands are read per export, cheaply)."""
+
+    kpi_id: str
+    district: str
+    breakdown: str
+    period: str
+    period_start: dt.date
+    value: float
+    numerator: float | None
+    denominator: float | None
+    note: str | None
+    source: str
+    updated_at: dt.datetime
+
+    @property
+    def period_end(self) -> dt.date:
+        return period_end(self.period, self.period_start)
+
+
+@dataclass(frozen=True, slots=True)
+class Latest:
+    """A KPI's newest value and the one before it (same period kind), for a tile."""
+
+    current: StoredValue
+    previous: StoredValue | None
+
+
+_NAMES = ("kpi_id", "district", "breakdown", "period", "period_start", "value", "numerator",
+          "denominator", "note", "source", "updated_at")
+_COLUMNS = sql.SQL(", ").join(sql.Identifier(n) for n in _NAMES)
+_V_COLUMNS = sql.SQL(", ").join(sql.Identifier("v", n) for n in _NAMES)
+
+
+def _values(cur: psycopg.Cursor) -> list[StoredValue]:
+    # psycopg's class_row (keywords per row) and frozen dataclasses cost several times more
+    return [StoredValue._make(row) for row in cur.fetchall()]
+
+
+def latest_values(conn: psycopg.Connection, catalogue: Catalogue, *,
+                  district: str = PROVINCE) -> dict[str, Latest]:
+    """Per KPI: the newest value (the period ending last) and the previous one of its kind."""
+    pairs = [(k.id, p) for k in catalogue.kpis for p in k.periods]
+    rows = conn.execute(
+        sql.SQL(
+            "SELECT {v_columns} "
+            "FROM unnest(%(kpis)s::text[], %(periods)s::text[]) AS k(kpi_id, period) "
+            "CROSS JOIN LATERAL ("
+            "  SELECT {columns} FROM kpi_values"
+            "  WHERE kpi_id = k.kpi_id AND district = %(district)s AND breakdown = ''"
+            "    AND period = k.period"
+            "  ORDER BY period_start DESC LIMIT 2) v"
+        ).format(v_columns=_V_COLUMNS, columns=_COLUMNS),
+        {"kpis": [p[0] for p in pairs], "periods": [p[1] for p in pairs], "district": district},
+        binary=True,
+    ).fetchall()
+    by_kind: dict[tuple[str, str], list[StoredValue]] = {}
+    for row in rows:
+        value = StoredValue(*row)
+        by_kind.setdefault((value.kpi_id, value.period), []).append(value)
+    out: dict[str, Latest] = {}
+    for (kpi_id, _period), values in by_kind.items():
+        values.sort(key=lambda v: v.period_start, reverse=True)
+        best = out.get(kpi_id)
+        if best is None or values[0].period_end > best.current.period_end:
+            out[kpi_id] = Latest(values[0], values[1] if len(values) > 1 else None)
+    return out
+
+
+def latest_day(conn: psycopg.Connection) -> dt.date | None:
+    """The newest day that has telemetry KPI values."""
+    row = conn.execute(
+        "SELECT period_start FROM kpi_values WHERE period = 'day' "
+        "ORDER BY period_start DESC LIMIT 1"
+    ).fetchone()
+    return row[0] if row else None
+
+
+def district_values(conn: psycopg.Connection, catalogue: Catalogue,
+                    day: dt.date | None) -> dict[str, dict[str, StoredValue]]:
+    """{kpi_id: {district: value}} for the district KPIs: telemetry of `day`, reported latest."""
+    daily = [k.id for k in catalogue.kpis if k.districts and k.periods == ("day",)]
+    other = [k.id for k in catalogue.kpis if k.districts and k.periods != ("day",)]
+    out: dict[str, dict[str, StoredValue]] = {}
+    with conn.cursor() as cur:
+        cur.execute(
+            sql.SQL(
+                "SELECT {columns} FROM kpi_values WHERE period = 'day' "
+                "AND period_start = %(day)s AND breakdown = '' AND district <> '' "
+                "AND kpi_id = ANY(%(daily)s) "
+                "UNION ALL "
+                "(SELECT DISTINCT ON (kpi_id, district) {columns} FROM kpi_values "
+                " WHERE kpi_id = ANY(%(other)s) AND district <> '' AND breakdown = '' "
+                " ORDER BY kpi_id, district, period_start DESC)"
+            ).format(columns=_COLUMNS),
+            {"day": day, "daily": daily if day is not None else [], "other": other},
+            binary=True,
+        )
+        for v in _values(cur):
+            out.setdefault(v.kpi_id, {})[v.district] = v
+    return out
+
+
+def series(conn: psycopg.Connection, kpi: Kpi, *, since: dt.date | None,
+           district: str = PROVINCE, breakdown: str = "") -> list[StoredValue]:
+    """A KPI's values in time order; daily KPIs from `since`, reported ones all of them."""
+    since = since if kpi.periods == ("day",) else None
+    with conn.cursor() as cur:
+        cur.execute(
+            sql.SQL(
+                "SELECT {} FROM kpi_values WHERE kpi_id = %(kpi)s AND district = %(district)s "
+                "AND breakdown = %(breakdown)s AND period = ANY(%(periods)s) "
+                "AND (%(since)s::date IS NULL OR period_start >= %(since)s::date) "
+                "ORDER BY period_start"
+            ).format(_COLUMNS),
+            {"kpi": kpi.id, "district": district, "breakdown": breakdown,
+             "periods": list(kpi.periods), "since": since},
+            binary=True,
+        )
+        return _values(cur)
+
+
+def breakdown_values(conn: psycopg.Connection, kpi: Kpi, *,
+                     district: str = PROVINCE) -> list[StoredValue]:
+    """The parts of the KPI's newest broken-down period, in catalogue order."""
+    return all_breakdowns(conn, [kpi], district=district).get(kpi.id, [])
+
+
+def all_breakdowns(conn: psycopg.Connection, kpis: Sequence[Kpi], *,
+                   district: str = PROVINCE) -> dict[str, list[StoredValue]]:
+    """{kpi_id: the parts of its newest broken-down period} for the KPIs with breakdowns."""
+    kpis = [k for k in kpis if k.breakdowns]
+    if not kpis:
+        return {}
+    with conn.cursor() as cur:
+        cur.execute(
+            sql.SQL(
+                "SELECT DISTINCT ON (kpi_id, breakdown) {} FROM kpi_values "
+                "WHERE kpi_id = ANY(%s) AND district = %s AND breakdown <> '' "
+                "ORDER BY kpi_id, breakdown, period_start DESC"
+            ).format(_COLUMNS),
+            ([k.id for k in kpis], district), binary=True,
+        )
+        found = {(v.kpi_id, v.breakdown): v for v in _values(cur)}
+    return {
+        k.id: [found[(k.id, b.id)] for b in k.breakdowns if (k.id, b.id) in found] for k in kpis
+    }
+
+
+def values_since(conn: psycopg.Connection, kpi_ids: Sequence[str],
+                 since: dt.date | None) -> list[StoredValue]:
+    """Every stored value of the KPIs (daily ones from `since`), for the CSV export.
+
+    Two index range scans (daily values by day, the few reported ones by period) rather than
+    one query with an OR that would read the whole table.
+    """
+    with conn.cursor() as cur:
+        cur.execute(
+            sql.SQL(
+                "SELECT {} FROM kpi_values WHERE period = 'day' AND period_start >= %(since)s "
+                "AND kpi_id = ANY(%(kpis)s) "
+                "UNION ALL "
+                "SELECT {} FROM kpi_values WHERE period IN ('week', 'month', 'quarter', 'year') "
+                "AND kpi_id = ANY(%(kpis)s) "
+                "ORDER BY kpi_id, district, breakdown, period, period_start"
+            ).format(_COLUMNS, _COLUMNS),
+            {"kpis": list(kpi_ids), "since": since or dt.date(1, 1, 1)},
+            binary=True,  # parsing timestamps from text costs more than the query
+        )
+        return _values(cur)
+
+
+@dataclass(frozen=True)
+class Freshness:
+    telemetry_at: dt.datetime | None  # when `ioc kpi refresh` last wrote
+    import_at: dt.datetime | None  # the last import of reported figures
+    import_source: str | None
+
+
+def page_meta(conn: psycopg.Connection) -> tuple[dt.date | None, Freshness]:
+    """The newest day with telemetry values, and the freshness of both kinds, in one query."""
+    row = conn.execute(
+        "WITH d AS (SELECT period_start FROM kpi_values WHERE period = 'day' "
+        "           ORDER BY period_start DESC LIMIT 1) "
+        "SELECT (SELECT period_start FROM d), "
+        "       (SELECT max(updated_at) FROM kpi_values "
+        "        WHERE period = 'day' AND period_start = (SELECT period_start FROM d)), "
+        "       r.updated_at, r.source "
+        "FROM (SELECT 1) one LEFT JOIN LATERAL ("
+        "  SELECT updated_at, source FROM kpi_values "
+        "  WHERE period IN ('week', 'month', 'quarter', 'year') "
+        "  ORDER BY updated_at DESC LIMIT 1) r ON true",
+        binary=True,
+    ).fetchone()
+    return row[0], Freshness(row[1], row[2], row[3])
+
+
+def freshness(conn: psycopg.Connection) -> Freshness:
+    """When the telemetry KPIs were last computed and the reported figures last imported."""
+    return page_meta(conn)[1]

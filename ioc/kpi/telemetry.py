@@ -1,0 +1,430 @@
+"""KPIs computed from telemetry per district and local day, from hourly rollups (never raw).
+
+Every computation reads an *hourly source*: the `reading_rollups` hours (what `ioc kpi refresh`
+uses), or the same hours aggregated from raw `readings` on the fly (what the benchmark's
+baseline and the equivalence test use). The KPI arithmetic on top is the same SQL and Python
+for both, so the two give identical values. Besides the rollups, the computations read only
+small tables: devices, alerts, camera_incidents and incident_reviews (by index).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import psycopg
+from psycopg import sql
+
+from ioc.aqi import category, vn_aqi_daily
+from ioc.kpi.store import PROVINCE, KpiValue, replace_days
+
+log = logging.getLogger(__name__)
+
+HourlySource = Literal["rollups", "readings"]
+COMPUTED: frozenset[str] = frozenset({
+    "aqi_today", "aqi_good_share", "incidents_today", "incidents_7d", "incidents_verified_pct",
+    "ack_median_min", "flood_alarms_active", "visitors_today", "visitors_vs_last_year_pct",
+    "devices_online_pct",
+})
+# A device is online while it has reported within this many expected intervals (the alerts
+# worker's silent-device rule uses the same number).
+ONLINE_INTERVALS = 3
+LAST_YEAR = dt.timedelta(days=364)  # the same weekday a year earlier
+PM_METRICS = ("pm25", "pm10")
+VISITOR_METRIC = "entries"
+# Camera incidents that count: all of our own JSON events (their label is the incident type);
+# from Frigate, fire and smoke, and objects whose sub_label names what the analytics recognised
+# (fight, crowd, ...); plain person/car tracking is not an incident.
+INCIDENT_FILTER = sql.SQL(
+    "NOT ci.false_positive AND (ci.source = 'ioc' OR ci.label IN ('fire', 'smoke') "
+    "OR ci.data->>'sub_label' IS NOT NULL)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """One local day: [start, end) in UTC, end cut at `now` for today."""
+
+    day: dt.date
+    start: dt.datetime
+    end: dt.datetime
+
+    @property
+    def complete(self) -> bool:
+        return self.end - self.start >= dt.timedelta(days=1)
+
+
+def day_windows(first: dt.date, last: dt.date, now: dt.datetime, zone: ZoneInfo) -> list[Window]:
+    """The local days first..last (inclusive) as UTC windows; a day after `now` is left out."""
+    out = []
+    day = first
+    while day <= last:
+        start = dt.datetime.combine(day, dt.time(), zone).astimezone(dt.UTC)
+        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.UTC)
+        if start >= now:
+            break
+        out.append(Window(day, start, min(end, now)))
+        day += dt.timedelta(days=1)
+    return out
+
+
+def air_window(w: Window) -> Window:
+    """The 24 hours the day's AQI is computed over: the day, or the last 24 hours for today."""
+    if w.complete:
+        return w
+    hour = w.end.replace(minute=0, second=0, microsecond=0)
+    return Window(w.day, hour - dt.timedelta(hours=23), w.end)
+
+
+# -- the hourly source ----------------------------------------------------------------------------
+def hourly_source(source: HourlySource, *, metrics: Sequence[str] | None) -> sql.Composable:
+    """Hourly (bucket, device_id, metric, n, total, last_time) rows, %(h_from)s..%(h_to)s."""
+    metric_filter = sql.SQL(" AND metric = ANY(%(metrics)s)") if metrics else sql.SQL("")
+    if source == "rollups":
+        return sql.SQL(
+            "SELECT bucket, device_id, metric, n, sum AS total, last_time FROM reading_rollups "
+            "WHERE width = 'hour' AND bucket >= %(h_from)s AND bucket < %(h_to)s{}"
+        ).format(metric_filter)
+    if source == "readings":
+        return sql.SQL(
+            "SELECT date_bin('1 hour', time, TIMESTAMPTZ '2000-01-01') AS bucket, device_id, "
+            "metric, count(*) AS n, sum(value) AS total, max(time) AS last_time FROM readings "
+            "WHERE value IS NOT NULL AND time >= %(h_from)s AND time < %(h_to)s{} "
+            "GROUP BY 1, 2, 3"
+        ).format(metric_filter)
+    raise ValueError(f"unknown hourly source {source!r}")
+
+
+def _window_params(windows: Sequence[Window]) -> dict:
+    return {
+        "days": [w.day for w in windows],
+        "w_starts": [w.start for w in windows],
+        "w_ends": [w.end for w in windows],
+    }
+
+
+_WINDOWS = sql.SQL(
+    "w (day, w_start, w_end) AS (SELECT * FROM unnest(%(days)s::date[], "
+    "%(w_starts)s::timestamptz[], %(w_ends)s::timestamptz[]))"
+)
+
+
+def _hour_floor(t: dt.datetime) -> dt.datetime:
+    return t.replace(minute=0, second=0, microsecond=0)
+
+
+def _hour_ceil(t: dt.datetime) -> dt.datetime:
+    floor = _hour_floor(t)
+    return floor if floor == t else floor + dt.timedelta(hours=1)
+
+
+# -- computations ---------------------------------------------------------------------------------
+class _Values:
+    """Collects KpiValues; rounding keeps stored figures tidy."""
+
+    def __init__(self) -> None:
+        self.out: list[KpiValue] = []
+
+    def add(self, kpi_id: str, day: dt.date, district: str | None, value: float,
+            numerator: float | None = None, denominator: float | None = None) -> None:
+        if district is None:
+            return  # a device or alert without a district counts for the province only
+        self.out.append(KpiValue(kpi_id, "day", day, round(float(value), 3), district=district,
+                                 numerator=numerator, denominator=denominator))
+
+
+def _sum_by_district(rows: Iterable[tuple]) -> dict[dt.date, dict[str, float]]:
+    """{day: {district: total, PROVINCE: total of all}} from (day, district or None, n) rows."""
+    out: dict[dt.date, dict[str, float]] = defaultdict(dict)
+    for day, district, total in rows:
+        by = out[day]
+        if district is not None:
+            by[district] = by.get(district, 0) + float(total)
+        by[PROVINCE] = by.get(PROVINCE, 0) + float(total)
+    return out
+
+
+def _fill(days: Iterable[dt.date], sums: dict[dt.date, dict[str, float]],
+          covered: set[str] | None) -> dict[dt.date, dict[str, float]]:
+    """Counts with 0 where nothing happened, for the districts that have the devices counted.
+
+    covered None: no such device is registered; days with counts still get their values.
+    """
+    if covered is None:
+        return dict(sums)
+    out = {}
+    for day in days:
+        by = dict(sums.get(day, {}))
+        for district in covered:
+            by.setdefault(district, 0.0)
+        by.setdefault(PROVINCE, 0.0)
+        out[day] = by
+    return out
+
+
+def _covered(conn: psycopg.Connection, where: sql.Composable) -> set[str] | None:
+    """Districts of the enabled devices matching `where`; None when there is no such device."""
+    query = sql.SQL("SELECT DISTINCT district FROM devices d WHERE d.enabled AND {}").format(where)
+    rows = conn.execute(query).fetchall()
+    if not rows:
+        return None
+    return {r[0] for r in rows if r[0] is not None}
+
+
+def air_values(conn: psycopg.Connection, windows: Sequence[Window], source: HourlySource,
+               out: _Values, wanted: set[str]) -> None:
+    """aqi_today (mean of station AQIs) and aqi_good_share, per district and the province."""
+    aw = [air_window(w) for w in windows]
+    if not aw:
+        return
+    query = sql.SQL(
+        "WITH {windows}, hourly AS ({hourly}) "
+        "SELECT w.day, h.device_id, d.district, "
+        "  sum(h.total) FILTER (WHERE h.metric = 'pm25') "
+        "    / nullif(sum(h.n) FILTER (WHERE h.metric = 'pm25'), 0), "
+        "  sum(h.total) FILTER (WHERE h.metric = 'pm10') "
+        "    / nullif(sum(h.n) FILTER (WHERE h.metric = 'pm10'), 0) "
+        "FROM w JOIN hourly h ON h.bucket >= w.w_start AND h.bucket < w.w_end "
+        "JOIN devices d ON d.device_id = h.device_id "
+        "GROUP BY 1, 2, 3"
+    ).format(windows=_WINDOWS, hourly=hourly_source(source, metrics=PM_METRICS))
+    params = {**_window_params(aw), "metrics": list(PM_METRICS),
+              "h_from": _hour_floor(min(w.start for w in aw)),
+              "h_to": _hour_ceil(max(w.end for w in aw))}
+    stations: dict[dt.date, dict[str | None, list[int]]] = defaultdict(lambda: defaultdict(list))
+    for day, _device, district, pm25, pm10 in conn.execute(query, params):
+        result = vn_aqi_daily(pm25_24h=pm25, pm10_24h=pm10)
+        if result is None:
+            continue
+        aqi = result.aqi
+        stations[day][district].append(aqi)
+        stations[day][PROVINCE].append(aqi)
+    for day, by in sorted(stations.items()):
+        for district, values in by.items():
+            if not values:
+                continue
+            if "aqi_today" in wanted:
+                out.add("aqi_today", day, district, sum(values) / len(values))
+            if "aqi_good_share" in wanted:
+                good = sum(1 for v in values if category(v).level == 1)
+                out.add("aqi_good_share", day, district, 100 * good / len(values), good,
+                        len(values))
+
+
+def visitor_values(conn: psycopg.Connection, windows: Sequence[Window], source: HourlySource,
+                   out: _Values, wanted: set[str]) -> None:
+    """visitors_today, and visitors_vs_last_year_pct where last year has visits."""
+    covered = _covered(conn, sql.SQL("d.kind = 'visitor_counter'"))
+    if not windows:
+        return
+    query = sql.SQL(
+        "WITH {windows}, hourly AS ({hourly}) "
+        "SELECT w.day, d.district, sum(h.total) "
+        "FROM w JOIN hourly h ON h.bucket >= w.w_start AND h.bucket < w.w_end "
+        "JOIN devices d ON d.device_id = h.device_id "
+        "GROUP BY 1, 2"
+    ).format(windows=_WINDOWS, hourly=hourly_source(source, metrics=(VISITOR_METRIC,)))
+
+    def totals(ws: Sequence[Window]) -> dict[dt.date, dict[str, float]]:
+        params = {**_window_params(ws), "metrics": [VISITOR_METRIC],
+                  "h_from": _hour_floor(min(w.start for w in ws)),
+                  "h_to": _hour_ceil(max(w.end for w in ws))}
+        return _sum_by_district(conn.execute(query, params))
+
+    now_totals = _fill((w.day for w in windows), totals(windows), covered)
+    last = [Window(w.day, w.start - LAST_YEAR, w.end - LAST_YEAR) for w in windows]
+    last_totals = totals(last)
+    for day, by in sorted(now_totals.items()):
+        for district, visits in by.items():
+            if "visitors_today" in wanted:
+                out.add("visitors_today", day, district, visits)
+            before = last_totals.get(day, {}).get(district)
+            if "visitors_vs_last_year_pct" in wanted and before:
+                out.add("visitors_vs_last_year_pct", day, district, 100 * visits / before,
+                        visits, before)
+
+
+def incident_values(conn: psycopg.Connection, windows: Sequence[Window], out: _Values,
+                    wanted: set[str]) -> None:
+    """incidents_today, incidents_7d and incidents_verified_pct, by the camera's district.
+
+    Incidents count by start time. Verified: the newest police review (incident_reviews) made
+    by the end of the day says `verified`; the share is of all the 7 days' incidents.
+    """
+    covered = _covered(conn, sql.SQL("d.family = 'camera'"))
+    if not windows:
+        return
+    query = sql.SQL(
+        "WITH {windows} "
+        "SELECT w.day, d.district, "
+        "  count(*) FILTER (WHERE ci.started_at >= w.w_start), count(*), "
+        "  count(*) FILTER (WHERE r.decision = 'verified') "
+        "FROM w JOIN camera_incidents ci "
+        "  ON ci.started_at >= w.w_start - interval '6 days' AND ci.started_at < w.w_end "
+        "LEFT JOIN devices d ON d.device_id = ci.device_id "
+        "LEFT JOIN LATERAL ("
+        "  SELECT ir.decision FROM incident_reviews ir "
+        "  WHERE ir.source = ci.source AND ir.event_id = ci.event_id AND ir.at < w.w_end "
+        "  ORDER BY ir.id DESC LIMIT 1) r ON true "
+        "WHERE {incident} "
+        "GROUP BY 1, 2"
+    ).format(windows=_WINDOWS, incident=INCIDENT_FILTER)
+    rows = conn.execute(query, _window_params(windows)).fetchall()
+    days = [w.day for w in windows]
+    today = _fill(days, _sum_by_district((r[0], r[1], r[2]) for r in rows), covered)
+    week = _fill(days, _sum_by_district((r[0], r[1], r[3]) for r in rows), covered)
+    for kpi_id, table in (("incidents_today", today), ("incidents_7d", week)):
+        if kpi_id in wanted:
+            for day, by in sorted(table.items()):
+                for district, count in by.items():
+                    out.add(kpi_id, day, district, count)
+    if "incidents_verified_pct" in wanted:
+        verified = _sum_by_district((r[0], r[1], r[4]) for r in rows)
+        for day, by in sorted(week.items()):
+            for district, count in by.items():
+                if count:
+                    done = verified.get(day, {}).get(district, 0.0)
+                    out.add("incidents_verified_pct", day, district, 100 * done / count, done,
+                            count)
+
+
+def ack_values(conn: psycopg.Connection, windows: Sequence[Window], out: _Values,
+               wanted: set[str]) -> None:
+    """ack_median_min: median minutes to acknowledge, alerts opened in the 7 days to the day."""
+    if not windows or "ack_median_min" not in wanted:
+        return
+    query = sql.SQL(
+        "WITH {windows} "
+        "SELECT w.day, a.district, grouping(a.district), "
+        "  percentile_cont(0.5) WITHIN GROUP ("
+        "    ORDER BY extract(epoch FROM a.acknowledged_at - a.opened_at) / 60), count(*) "
+        "FROM w JOIN alerts a ON a.opened_at >= w.w_start - interval '6 days' "
+        "  AND a.opened_at < w.w_end AND a.acknowledged_at IS NOT NULL "
+        "  AND a.acknowledged_at < w.w_end "
+        "GROUP BY GROUPING SETS ((w.day, a.district), (w.day))"
+    ).format(windows=_WINDOWS)
+    for day, district, is_total, median, count in conn.execute(query, _window_params(windows)):
+        out.add("ack_median_min", day, PROVINCE if is_total else district, median, None, count)
+
+
+def flood_values(conn: psycopg.Connection, windows: Sequence[Window], out: _Values,
+                 wanted: set[str]) -> None:
+    """flood_alarms_active: water-level alerts active at the end of the day (now, for today)."""
+    covered = _covered(conn, sql.SQL("d.kind = 'water_level'"))
+    if not windows or "flood_alarms_active" not in wanted:
+        return
+    query = sql.SQL(
+        "WITH {windows} "
+        "SELECT w.day, a.district, count(*) "
+        "FROM w JOIN alerts a ON a.kind = 'water_level' AND a.status <> 'false_alarm' "
+        "  AND a.opened_at < w.w_end AND (a.resolved_at IS NULL OR a.resolved_at >= w.w_end) "
+        "GROUP BY 1, 2"
+    ).format(windows=_WINDOWS)
+    rows = conn.execute(query, _window_params(windows)).fetchall()
+    table = _fill([w.day for w in windows], _sum_by_district(rows), covered)
+    for day, by in sorted(table.items()):
+        for district, count in by.items():
+            out.add("flood_alarms_active", day, district, count)
+
+
+def online_values(conn: psycopg.Connection, windows: Sequence[Window], source: HourlySource,
+                  out: _Values, wanted: set[str]) -> None:
+    """devices_online_pct: enabled devices heard from within 3 expected intervals of the end."""
+    if not windows or "devices_online_pct" not in wanted:
+        return
+    (longest,) = conn.execute(
+        "SELECT coalesce(max(expected_interval_s), 60) FROM devices WHERE enabled"
+    ).fetchone()
+    lookback = dt.timedelta(seconds=min(ONLINE_INTERVALS * longest, 2 * 86400)) + dt.timedelta(
+        hours=1)
+    query = sql.SQL(
+        "WITH {windows}, hourly AS ({hourly}), "
+        "seen AS ("
+        "  SELECT w.day, h.device_id, max(h.last_time) AS seen "
+        "  FROM w JOIN hourly h ON h.bucket >= w.w_end - %(lookback)s AND h.bucket < w.w_end "
+        "    AND h.last_time <= w.w_end "
+        "  GROUP BY 1, 2) "
+        "SELECT w.day, d.district, count(*), "
+        "  count(*) FILTER (WHERE greatest(s.seen, c.seen) "
+        "    > w.w_end - make_interval(secs => %(intervals)s * d.expected_interval_s)) "
+        "FROM w JOIN devices d ON d.enabled AND d.created_at <= w.w_end "
+        "LEFT JOIN seen s ON s.day = w.day AND s.device_id = d.device_id "
+        "LEFT JOIN LATERAL ("
+        "  SELECT max(ci.last_update) AS seen FROM camera_incidents ci "
+        "  WHERE d.family = 'camera' AND ci.device_id = d.device_id "
+        "    AND ci.last_update <= w.w_end AND ci.last_update > w.w_end - %(lookback)s) c ON true "
+        "GROUP BY 1, 2"
+    ).format(windows=_WINDOWS, hourly=hourly_source(source, metrics=None))
+    params = {**_window_params(windows), "lookback": lookback, "intervals": ONLINE_INTERVALS,
+              "h_from": _hour_floor(min(w.end for w in windows) - lookback),
+              "h_to": _hour_ceil(max(w.end for w in windows))}
+    totals: dict[dt.date, dict[str, list[float]]] = defaultdict(dict)
+    for day, district, total, online in conn.execute(query, params):
+        by = totals[day]
+        for key in ({district, PROVINCE} if district is not None else {PROVINCE}):
+            acc = by.setdefault(key, [0.0, 0.0])
+            acc[0] += online
+            acc[1] += total
+    for day, by in sorted(totals.items()):
+        for district, (online, total) in by.items():
+            if total:
+                out.add("devices_online_pct", day, district, 100 * online / total, online, total)
+
+
+# -- entry points ---------------------------------------------------------------------------------
+def compute_telemetry(conn: psycopg.Connection, windows: Sequence[Window], *,
+                      source: HourlySource = "rollups",
+                      kpis: Iterable[str] | None = None) -> list[KpiValue]:
+    """The telemetry KPI values of `windows`, per district and for the province."""
+    wanted = set(COMPUTED if kpis is None else kpis) & COMPUTED
+    out = _Values()
+    if wanted & {"aqi_today", "aqi_good_share"}:
+        air_values(conn, windows, source, out, wanted)
+    if wanted & {"visitors_today", "visitors_vs_last_year_pct"}:
+        visitor_values(conn, windows, source, out, wanted)
+    if wanted & {"incidents_today", "incidents_7d", "incidents_verified_pct"}:
+        incident_values(conn, windows, out, wanted)
+    ack_values(conn, windows, out, wanted)
+    flood_values(conn, windows, out, wanted)
+    online_values(conn, windows, source, out, wanted)
+    return out.out
+
+
+@dataclass(frozen=True)
+class RefreshReport:
+    first_day: dt.date | None
+    last_day: dt.date | None
+    values: int
+    elapsed_ms: float
+
+
+def refresh_kpis(conn: psycopg.Connection, *, days: int = 2, now: dt.datetime | None = None,
+                 catalogue=None) -> RefreshReport:
+    """Recompute the telemetry KPIs of the last `days` local days (today included) into kpi_values.
+
+    Reads hourly rollups, so run it after `ioc.db.rollups.refresh_rollups` (the alerts worker's
+    housekeeping does both). Idempotent; one transaction, so the page never sees half a day.
+    """
+    from ioc.kpi.catalogue import load_catalogue
+
+    if days < 1:
+        raise ValueError("days must be at least 1")
+    started = time.perf_counter()
+    catalogue = catalogue or load_catalogue()
+    now = now or dt.datetime.now(dt.UTC)
+    today = now.astimezone(catalogue.zone).date()
+    windows = day_windows(today - dt.timedelta(days=days - 1), today, now, catalogue.zone)
+    kpi_ids = [k.id for k in catalogue.telemetry()]
+    with conn.transaction():
+        values = compute_telemetry(conn, windows, kpis=kpi_ids)
+        replace_days(conn, kpi_ids, [w.day for w in windows], values, source="telemetry")
+    elapsed = (time.perf_counter() - started) * 1000
+    log.debug("kpi refresh: %d values for %d day(s) in %.0f ms", len(values), len(windows), elapsed)
+    return RefreshReport(windows[0].day if windows else None, windows[-1].day if windows else None,
+                         len(values), elapsed)

@@ -1,0 +1,196 @@
+"""The KPI page's data with a month of the demo province: tiles, districts, map, trends, CSV.
+
+`fill_province` is also what the browser test shows: the demo fleet, a month of PM and visitor
+counts (and the same weeks a year earlier), camera incidents and alerts, then the real rollups,
+`refresh_kpis` and the seed of reported figures.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+import pytest
+
+from dashboards.kpi_queries import (
+    district_table,
+    export_csv,
+    load_page,
+    load_trends,
+    map_figure,
+    tiles,
+    trend_figure,
+)
+from ioc.db.rollups import refresh_rollups
+from ioc.kpi.catalogue import DEFAULT_SEED, load_catalogue
+from ioc.kpi.importer import import_csv
+from ioc.kpi.telemetry import refresh_kpis
+
+pytestmark = pytest.mark.integration
+
+DAYS = 31
+
+
+def fill_province(conn, now: dt.datetime | None = None) -> dt.datetime:
+    """A month of the demo province in the database, KPIs computed; returns `now` used."""
+    from psycopg.types.json import Jsonb
+
+    from sensors_sim.fleet import load_fleet
+    from sensors_sim.registry import device_rows
+
+    now = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+    rows = device_rows(load_fleet())
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO devices (device_id, family, kind, name, lon, lat, district, metadata, "
+            "expected_interval_s, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, "
+            "now() - interval '2 years')",
+            [(*r[:7], Jsonb(r[7].obj), r[8]) for r in rows],
+        )
+    params = {"now": now, "start": now - dt.timedelta(days=DAYS)}
+    # PM every 15 minutes: the station's mean, a daily cycle and a slow weather swing
+    conn.execute(
+        """
+        INSERT INTO readings (time, device_id, metric, value)
+        SELECT ts, d.device_id, m.metric,
+               round((m.k * (d.metadata->>'pm25_mean')::float
+                 * (1 + 0.35 * sin(extract(epoch FROM ts) / 13751.0))
+                 * (1 + 0.45 * sin(extract(epoch FROM ts) / 432000.0 + length(d.device_id)))
+                 * (0.9 + 0.2 * random()))::numeric, 1)
+        FROM devices d
+        CROSS JOIN generate_series(%(start)s::timestamptz, %(now)s, interval '15 minutes') ts
+        CROSS JOIN (VALUES ('pm25', 1.0), ('pm10', 1.7)) m(metric, k)
+        WHERE d.kind = 'air_quality'
+        """,
+        params,
+    )
+    # visitors every 15 minutes in the daytime (local), now and the same weeks a year earlier
+    conn.execute(
+        """
+        INSERT INTO readings (time, device_id, metric, value)
+        SELECT ts - y.shift, d.device_id, 'entries',
+               round((d.metadata->>'daily_visitors')::float / 48 * y.k * (0.7 + 0.6 * random()))
+        FROM devices d
+        CROSS JOIN generate_series(%(start)s::timestamptz, %(now)s, interval '15 minutes') ts
+        CROSS JOIN (VALUES (interval '0 days', 1.0), (interval '364 days', 0.92)) y(shift, k)
+        WHERE d.kind = 'visitor_counter'
+          AND extract(hour FROM ts AT TIME ZONE 'Asia/Ho_Chi_Minh') BETWEEN 7 AND 18
+        """,
+        params,
+    )
+    # every device but those of Bát Xát (the outage scenario's district, silent for the last
+    # four days) reported just now and just before every hour
+    conn.execute(
+        "INSERT INTO readings (time, device_id, metric, value) "
+        "SELECT ts, device_id, 'heartbeat', 1 FROM devices CROSS JOIN ("
+        "  SELECT %(now)s - interval '20 seconds' AS ts UNION ALL"
+        "  SELECT generate_series(date_trunc('hour', %(start)s::timestamptz), %(now)s,"
+        "                         interval '1 hour') - interval '20 seconds') t "
+        "WHERE district IS DISTINCT FROM 'bat_xat' OR ts < %(now)s - interval '4 days' "
+        "ON CONFLICT DO NOTHING",
+        params,
+    )
+    # camera incidents: a few a day per camera, some of them false positives
+    conn.execute(
+        """
+        INSERT INTO camera_incidents (source, event_id, device_id, label, phase, first_seen,
+                                      started_at, last_update, false_positive)
+        SELECT 'ioc', d.device_id || '-' || n, d.device_id,
+               (ARRAY['traffic_violation', 'crowd', 'fight', 'intrusion', 'smoke'])[1 + n %% 5],
+               'end', ts, ts, ts + interval '3 minutes', n %% 9 = 0
+        FROM devices d
+        CROSS JOIN LATERAL (
+            SELECT n, %(start)s::timestamptz + n * interval '1 minute' * (170 + length(d.name))
+                   AS ts
+            FROM generate_series(0, 400) n) s
+        WHERE d.family = 'camera' AND ts < %(now)s
+        """,
+        params,
+    )
+    # the police verified most incidents within the hour and dismissed some
+    conn.execute(
+        "INSERT INTO incident_reviews (source, event_id, decision, reason, actor, at) "
+        "SELECT source, event_id, CASE WHEN false_positive THEN 'dismissed' ELSE 'verified' END, "
+        "       'checked the snapshot', 'police:test', started_at + interval '40 minutes' "
+        "FROM camera_incidents WHERE length(event_id) % 5 <> 0"
+    )
+    # alerts: an active flood alarm; earlier alerts acknowledged after a few minutes
+    conn.execute(
+        """
+        INSERT INTO alerts (rule_id, subject, kind, severity, title, district, status,
+                            opened_at, acknowledged_at, resolved_at)
+        SELECT 'device_silent', 'a' || n, 'device_silent', 'minor', 'silent',
+               (ARRAY['sa_pa', 'lao_cai_city', 'bac_ha', 'bao_thang'])[1 + n %% 4], 'resolved',
+               %(now)s - n * interval '5 hours',
+               %(now)s - n * interval '5 hours' + (2 + n %% 9) * interval '1 minute',
+               %(now)s - n * interval '5 hours' + interval '1 hour'
+        FROM generate_series(1, 140) n
+        """,
+        params,
+    )
+    conn.execute(
+        "INSERT INTO alerts (rule_id, subject, kind, severity, title, district, status, "
+        "opened_at, acknowledged_at) VALUES ('water_level_alarm', 'wl-red-pho-lu', "
+        "'water_level', 'moderate', 'Phố Lu: trên báo động I', 'bao_thang', 'acknowledged', "
+        "%(now)s - interval '5 hours', %(now)s - interval '296 minutes')",
+        params,
+    )
+    conn.commit()
+    refresh_rollups(conn, now - dt.timedelta(days=DAYS + 366))
+    refresh_kpis(conn, days=DAYS, now=now)
+    report = import_csv(conn, DEFAULT_SEED.read_bytes(), source="seed:test")
+    assert report.ok, report.messages()
+    conn.commit()
+    return now
+
+
+def test_the_page_data_of_a_month(db_conn):
+    now = fill_province(db_conn)
+    catalogue = load_catalogue()
+    today = now.astimezone(catalogue.zone).date()
+    data = load_page(db_conn, catalogue)
+    assert data.day == today
+    groups = tiles(catalogue, data, today, "vi")
+    by_id = {tile.kpi_id: tile for group in groups.values() for tile in group}
+    assert set(by_id) == {k.id for k in catalogue.kpis}
+    assert by_id["flood_alarms_active"].value == "1"
+    assert by_id["flood_alarms_active"].status == "warn"
+    assert by_id["egov_services_full_pct"].value == "37,3"
+    assert by_id["egov_services_full_pct"].period == "Số liệu 2020"
+    assert by_id["incidents_verified_pct"].value not in ("–", "0")
+    online = by_id["devices_online_pct"]
+    assert online.status in ("bad", "warn") and online.trend  # Bát Xát is silent
+    assert by_id["visitors_vs_last_year_pct"].value != "–"
+    assert "Tổ chức 660" in by_id["dsig_certificates"].detail
+    table = district_table(catalogue, data, "vi")
+    names = [row[1] for row in table.rows]
+    assert names[-1] == "Toàn tỉnh" and "Thị xã Sa Pa" in names and len(names) == 10
+    bat_xat = next(row for row in table.rows if row[0] == "bat_xat")
+    online_col = [c[0] for c in table.columns].index("devices_online_pct")
+    assert bat_xat[2][online_col].text == "0" and bat_xat[2][online_col].status == "bad"
+    fig = map_figure(catalogue.get("aqi_today"), data.by_district["aqi_today"], data.districts,
+                     "en")
+    assert fig.data[0].type == "choroplethmap" and len(fig.data[0].locations) == 9
+    assert fig.layout.map.style["layers"][0]["type"] == "background"  # offline: no tiles
+    kpis = [catalogue.get("aqi_today"), catalogue.get("egov_services_full_pct")]
+    for days in (30, 90, 365):
+        points = load_trends(db_conn, kpis, days, today)
+        assert len(points["aqi_today"]) == min(days, DAYS)
+        assert len(points["egov_services_full_pct"]) == 2  # reported: every period
+        assert trend_figure(kpis[0], points["aqi_today"], "vi", days, today).data
+
+
+def test_the_csv_export(db_conn):
+    now = fill_province(db_conn)
+    catalogue = load_catalogue()
+    today = now.astimezone(catalogue.zone).date()
+    text = export_csv(db_conn, catalogue, 30, today, "vi")
+    assert text.startswith("\ufeffkpi_id,kpi,group,district")
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    days = {r["period_start"] for r in rows if r["period"] == "day"}
+    assert len(days) == 30 and min(days) == (today - dt.timedelta(days=29)).isoformat()
+    full = [r for r in rows if r["kpi_id"] == "egov_services_full_pct"]
+    assert [(r["period_start"], r["value"], r["status"]) for r in full] == [
+        ("2019-01-01", "27.2", "good"), ("2020-01-01", "37.3", "warn")]
+    assert {r["district_name"] for r in rows if r["district"] == ""} == {"Toàn tỉnh"}

@@ -1,0 +1,64 @@
+"""The KPI page's view models: numbers in both languages, tiles, trend words (no browser)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from dashboards.kpi_queries import fmt_number, tile_for, trend_figure, with_unit
+from ioc.kpi.catalogue import load_catalogue
+from ioc.kpi.queries import Latest, StoredValue
+
+TODAY = dt.date(2026, 11, 18)
+NOW = dt.datetime(2026, 11, 18, 8, 0, tzinfo=dt.UTC)
+
+
+def value(kpi_id, v, day=TODAY, period="day", num=None, den=None) -> StoredValue:
+    return StoredValue(kpi_id, "", "", period, day, v, num, den, None, "telemetry", NOW)
+
+
+def test_numbers_use_the_languages_separators():
+    assert fmt_number(57741, 0, "vi") == "57.741"
+    assert fmt_number(57741, 0, "en") == "57,741"
+    assert fmt_number(37.31, 1, "vi") == "37,3"
+    assert fmt_number(1234.5, 1, "vi") == "1.234,5"
+    assert fmt_number(None, 0, "vi") == "–"
+    catalogue = load_catalogue()
+    assert with_unit(catalogue.get("aqi_good_share"), 33, "vi") == "33%"
+    assert with_unit(catalogue.get("incidents_today"), 85, "en") == "85 incidents"
+
+
+def test_a_tile_against_its_target_and_yesterday():
+    kpi = load_catalogue().get("aqi_today")
+    tile = tile_for(kpi, Latest(value("aqi_today", 120),
+                                value("aqi_today", 95, TODAY - dt.timedelta(days=1))), TODAY, "vi")
+    assert (tile.value, tile.status, tile.status_text) == ("120", "warn", "Cần chú ý")
+    assert tile.period == "Hôm nay"
+    assert tile.trend == "▲ +25 so với hôm qua" and tile.trend_tone == "worse"
+    assert tile.target.startswith("Mục tiêu ≤ 100") and tile.target.endswith("*")
+    assert tile.target_value.startswith("≤ 100")
+    flat = tile_for(kpi, Latest(value("aqi_today", 60.2),
+                                value("aqi_today", 60, TODAY - dt.timedelta(days=1))), TODAY, "en")
+    assert flat.trend == "▶ unchanged vs yesterday" and flat.trend_tone == "same"
+
+
+def test_a_reported_tile_says_its_period_and_its_path():
+    kpi = load_catalogue().get("egov_services_full_pct")
+    latest = Latest(value("egov_services_full_pct", 37.3, dt.date(2020, 1, 1), "year", 753, 2018),
+                    value("egov_services_full_pct", 27.2, dt.date(2019, 1, 1), "year"))
+    tile = tile_for(kpi, latest, TODAY, "vi")
+    assert tile.period == "Số liệu 2020" and tile.status == "warn"
+    assert "lộ trình: 39,4%" in tile.target
+    assert tile.trend.startswith("▲ +10,1 so với số liệu 2019")
+    assert tile.detail == "753 / 2.018"
+
+
+def test_a_tile_without_a_value_and_a_chart_of_reported_figures():
+    catalogue = load_catalogue()
+    tile = tile_for(catalogue.get("incidents_verified_pct"), None, TODAY, "vi")
+    assert (tile.value, tile.status, tile.status_text) == ("–", "none", "Chưa có số liệu")
+    kpi = catalogue.get("egov_services_full_pct")
+    points = [value(kpi.id, 27.2, dt.date(2019, 1, 1), "year"),
+              value(kpi.id, 37.3, dt.date(2020, 1, 1), "year")]
+    fig = trend_figure(kpi, points, "vi", 30, TODAY)
+    assert list(fig.data[0].y) == [27.2, 37.3]
+    assert list(fig.data[1].y) == [27.2, 100]  # the path from the baseline to the target
