@@ -1,0 +1,84 @@
+"""Schemathesis against /api/v1 in-process (WSGI): generated requests for every operation, valid
+and invalid, must never get a server error or a response that breaks the OpenAPI document, and
+invalid ones must be refused with a 4xx."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from dashboards.app import create_app
+from ioc.live import LiveState, open_redis
+from tests.integration.test_api_endpoints import ALL_SCOPES, make_token, seed
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+schemathesis = pytest.importorskip("schemathesis")
+
+# Examples per operation and generation mode; IOC_TEST_SCHEMATHESIS_EXAMPLES raises it for a
+# deeper run (the default keeps the whole test under about a minute on a shared machine).
+EXAMPLES = int(os.environ.get("IOC_TEST_SCHEMATHESIS_EXAMPLES", "25"))
+
+
+def test_schemathesis_finds_no_server_error_and_no_schema_violation(settings, db_conn):
+    from hypothesis import HealthCheck, given
+    from hypothesis import settings as hsettings
+    from hypothesis.errors import Unsatisfiable
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.core.result import Ok
+    from schemathesis.generation.modes import GenerationMode
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        negative_data_rejection,
+        response_headers_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    live = LiveState(open_redis(settings.redis), settings.redis)
+    seed(db_conn, live)
+    live.r.close()
+    server = create_app(settings).server
+    headers = {"Authorization": "Bearer " + make_token(db_conn, *ALL_SCOPES)}
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", server)
+    checks = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_headers_conformance,
+        response_schema_conformance,
+        negative_data_rejection,
+    ]
+    results = list(schema.get_all_operations())
+    assert [r.err() for r in results if not isinstance(r, Ok)] == []
+    operations = [r.ok() for r in results]
+    documented = server.test_client().get("/api/v1/openapi.json").json["paths"]
+    # every operation but the document itself (Schemathesis leaves out the schema's own URL)
+    assert len(operations) == sum(len(item) for item in documented.values()) - 1
+    calls = 0
+    skipped: list[str] = []
+    for operation in operations:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+
+            @hsettings(
+                max_examples=EXAMPLES,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                suppress_health_check=list(HealthCheck),
+            )
+            @given(case=operation.as_strategy(generation_mode=mode, headers=headers))
+            def run(case):
+                nonlocal calls
+                calls += 1
+                case.call_and_validate(checks=checks)
+
+            try:
+                run()
+            except Unsatisfiable:
+                # nothing to make invalid: no parameters (and the token header is fixed)
+                assert mode is GenerationMode.NEGATIVE
+                skipped.append(operation.label)
+    assert calls >= len(operations)
+    assert len(skipped) <= 3, skipped
