@@ -1,0 +1,1 @@
+"""The Dash web app: operations pages, wall display, and the HTTP API."""

@@ -1,0 +1,610 @@
+"""Read-only queries behind the operations pages (map, feed, devices, wall); no raw scans.
+
+Everything reads indexed, recent rows: the registry, active alerts, open camera incidents,
+recent CAP messages, hourly rollups; live values come from Redis (see live_mirror). The
+slow-moving results are cached per connection pool for a few seconds, so many browsers
+polling the same process cost the database one query per interval.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from alerts import queries as alert_queries
+from alerts.queries import Alert
+from dashboards.classify import alarm_levels_of, is_silent
+from dashboards.map_figure import BaseGeometry, MapDevice, WarningArea, circle_ring
+from ioc.live import LiveState
+
+ACTIVE = ("open", "acknowledged", "assigned")
+STATUSES = alert_queries.STATUSES
+SEVERITY_RANK = {"info": 0, "minor": 1, "moderate": 2, "severe": 3, "extreme": 4}
+FAMILIES = ("environment", "disaster", "camera", "tourism")
+INCIDENT_WINDOW = dt.timedelta(minutes=30)  # an incident with no update for this long is over
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+# -- a small per-pool cache ----------------------------------------------------------------------
+class _PoolCache:
+    """Results per (pool, key), each kept for its own time-to-live; thread-safe.
+
+    An expired result is still answered while one background thread computes the new one,
+    so a page's callback never waits for a slow query it has an answer for (the map's update
+    stays fast when the 5,000-device registry is read again).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._data: weakref.WeakKeyDictionary[Any, dict[Any, tuple[float, Any]]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._running: set[tuple[int, Any]] = set()
+
+    def get(self, owner: Any, key: Any, ttl_s: float, compute: Callable[[], T]) -> T:
+        now = time.monotonic()
+        with self._lock:
+            entry = self._data.setdefault(owner, {}).get(key)
+            if entry is not None and now - entry[0] < ttl_s:
+                return entry[1]
+            stale = entry is not None and ttl_s > 0
+            job = (id(owner), key)
+            if stale and job not in self._running:
+                self._running.add(job)
+                threading.Thread(
+                    target=self._refresh,
+                    args=(owner, key, compute, job),
+                    daemon=True,
+                    name=f"refresh-{key}",
+                ).start()
+        if stale:
+            return entry[1]
+        value = compute()
+        with self._lock:
+            self._data.setdefault(owner, {})[key] = (time.monotonic(), value)
+        return value
+
+    def _refresh(self, owner: Any, key: Any, compute: Callable[[], Any], job) -> None:
+        try:
+            value = compute()
+            with self._lock:
+                self._data.setdefault(owner, {})[key] = (time.monotonic(), value)
+        except Exception:  # the old answer stays; the next caller tries again
+            log.warning("background refresh of %s failed", key, exc_info=True)
+        finally:
+            with self._lock:
+                self._running.discard(job)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+CACHE = _PoolCache()
+
+
+# -- registry and geometry -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Registry:
+    devices: tuple[MapDevice, ...]
+    key: str  # changes when a device is added, removed, moved or renamed
+    min_interval_s: float = 60.0  # the shortest expected report interval among them
+    ids: tuple[str, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.ids:
+            object.__setattr__(self, "ids", tuple(d.device_id for d in self.devices))
+
+
+def _device_of(row: tuple) -> MapDevice:
+    device_id, family, kind, name, lon, lat, district, interval, metadata = row
+    metadata = metadata or {}
+    capacity = metadata.get("capacity")
+    return MapDevice(
+        device_id=device_id,
+        family=family,
+        kind=kind,
+        name=name,
+        lon=float(lon),
+        lat=float(lat),
+        district=district,
+        expected_interval_s=int(interval),
+        alarm_levels=alarm_levels_of(metadata) if kind == "water_level" else None,
+        capacity=float(capacity) if isinstance(capacity, int | float) else None,
+        warning=metadata.get("warning") if isinstance(metadata.get("warning"), dict) else None,
+    )
+
+
+def load_registry(conn: psycopg.Connection) -> Registry:
+    """Enabled devices that have a position (the ones a map can show)."""
+    rows = conn.execute(
+        "SELECT device_id, family, kind, name, lon, lat, district, expected_interval_s, metadata "
+        "FROM devices WHERE enabled AND lon IS NOT NULL AND lat IS NOT NULL ORDER BY device_id"
+    ).fetchall()
+    devices = tuple(_device_of(r) for r in rows)
+    key = str(
+        hash(
+            tuple(
+                (d.device_id, d.kind, d.name, d.lon, d.lat, d.district, d.alarm_levels, d.capacity)
+                for d in devices
+            )
+        )
+    )
+    shortest = min((d.expected_interval_s for d in devices), default=60)
+    return Registry(devices, key, float(shortest))
+
+
+def registry(pool: ConnectionPool, ttl_s: float = 15) -> Registry:
+    def compute():
+        with pool.connection() as conn:
+            return load_registry(conn)
+
+    return CACHE.get(pool, "registry", ttl_s, compute)
+
+
+def load_geometry(conn: psycopg.Connection) -> BaseGeometry:
+    """The province's stored layers (`ioc layers seed`/`import`), else the committed demo files."""
+    from layers.catalog import demo_layers
+    from layers.store import load_layer
+
+    stored = {name: load_layer(conn, name) for name in ("districts", "province", "rivers", "towns")}
+    if not stored["districts"]["features"]:
+        demo = demo_layers()
+        stored = {name: demo[name] for name in stored}
+    return BaseGeometry(stored["districts"], stored["province"], stored["rivers"], stored["towns"])
+
+
+def geometry(pool: ConnectionPool, ttl_s: float = 300) -> BaseGeometry:
+    def compute():
+        with pool.connection() as conn:
+            return load_geometry(conn)
+
+    return CACHE.get(pool, "geometry", ttl_s, compute)
+
+
+def district_names(geo: BaseGeometry, lang: str = "vi") -> dict[str, str]:
+    out = {}
+    for f in geo.districts.get("features", []):
+        p = f["properties"]
+        out[str(p["id"])] = (p.get("name_en") if lang == "en" else None) or p.get("name") or p["id"]
+    return out
+
+
+# -- district disaster levels, air-quality indices ----------------------------------------------
+def load_district_levels(conn: psycopg.Connection) -> dict[str, int]:
+    """Disaster risk level 1..5 per district, as the alerts worker computed it."""
+    return {h.district: h.level for h in alert_queries.district_hazard_levels(conn) if h.level}
+
+
+def district_levels(pool: ConnectionPool, ttl_s: float = 3) -> dict[str, int]:
+    def compute():
+        with pool.connection() as conn:
+            return load_district_levels(conn)
+
+    return CACHE.get(pool, "district_levels", ttl_s, compute)
+
+
+def station_aqi(pool: ConnectionPool, ttl_s: float = 10) -> dict[str, int]:
+    """The hourly VN_AQI of each air-quality station (NowCast, computed by the alerts worker)."""
+
+    def compute():
+        with pool.connection() as conn:
+            return {s.device_id: s.aqi for s in alert_queries.air_quality_indices(conn)}
+
+    return CACHE.get(pool, "station_aqi", ttl_s, compute)
+
+
+# -- camera incidents, rain, CAP ---------------------------------------------------------------------
+def load_open_incidents(conn: psycopg.Connection) -> dict[str, str]:
+    """device -> type of its newest open incident (no end message, updated in the last 30 min)."""
+    out: dict[str, str] = {}
+    for device_id, kind in conn.execute(
+        "SELECT device_id, coalesce(data->>'type', label) FROM camera_incidents "
+        "WHERE ended_at IS NULL AND NOT false_positive AND last_update > now() - %s "
+        "ORDER BY last_update",
+        (INCIDENT_WINDOW,),
+    ):
+        out[device_id] = kind
+    return out
+
+
+def open_incidents(pool: ConnectionPool, ttl_s: float = 2) -> dict[str, str]:
+    def compute():
+        with pool.connection() as conn:
+            return load_open_incidents(conn)
+
+    return CACHE.get(pool, "incidents", ttl_s, compute)
+
+
+def load_rain_24h(conn: psycopg.Connection) -> dict[str, float]:
+    """Rain per gauge over the last 24 hours, from the hourly rollups."""
+    return {
+        device_id: round(float(total), 1)
+        for device_id, total in conn.execute(
+            "SELECT device_id, sum(sum) FROM reading_rollups WHERE width = 'hour' "
+            "AND metric = 'rain_mm' AND bucket >= date_trunc('hour', now()) - interval '23 hours' "
+            "GROUP BY device_id"
+        )
+    }
+
+
+def rain_24h(pool: ConnectionPool, ttl_s: float = 30) -> dict[str, float]:
+    def compute():
+        with pool.connection() as conn:
+            return load_rain_24h(conn)
+
+    return CACHE.get(pool, "rain_24h", ttl_s, compute)
+
+
+def load_water_earlier(conn: psycopg.Connection) -> dict[str, tuple[float, float]]:
+    """device -> (level, Unix time) of its newest hourly rollup at least 30 minutes old."""
+    return {
+        device_id: (float(last), last_time.timestamp())
+        for device_id, last, last_time in conn.execute(
+            "SELECT DISTINCT ON (device_id) device_id, last, last_time FROM reading_rollups "
+            "WHERE width = 'hour' AND metric = 'water_level_m' "
+            "AND bucket >= date_trunc('hour', now()) - interval '3 hours' "
+            "AND last_time <= now() - interval '30 minutes' ORDER BY device_id, bucket DESC"
+        )
+    }
+
+
+def water_earlier(pool: ConnectionPool, ttl_s: float = 60) -> dict[str, tuple[float, float]]:
+    def compute():
+        with pool.connection() as conn:
+            return load_water_earlier(conn)
+
+    return CACHE.get(pool, "water_earlier", ttl_s, compute)
+
+
+@dataclass(frozen=True)
+class CapRow:
+    sender: str
+    identifier: str
+    sent: dt.datetime
+    msg_type: str
+    status: str
+    refs: tuple[str, ...]
+    parsed: Mapping[str, Any] = field(hash=False, compare=False)
+
+
+def load_recent_caps(conn: psycopg.Connection, days: int = 7, limit: int = 500) -> list[CapRow]:
+    return [
+        CapRow(sender, identifier, sent, msg_type, status, tuple(refs or ()), parsed)
+        for sender, identifier, sent, msg_type, status, refs, parsed in conn.execute(
+            "SELECT sender, identifier, sent, msg_type, status, refs, parsed FROM cap_messages "
+            "WHERE sent > now() - make_interval(days => %s) ORDER BY sent DESC LIMIT %s",
+            (days, limit),
+        )
+    ]
+
+
+def _cap_ref(sender: str, identifier: str) -> tuple[str, str]:
+    return sender, identifier
+
+
+def active_warning_areas(
+    caps: Sequence[CapRow], now: dt.datetime, districts: Mapping[str, Any]
+) -> list[WarningArea]:
+    """Areas of the CAP warnings in force (pure).
+
+    In force: status Actual, msgType Alert or Update, not superseded by a later Update or
+    Cancel that references it, and not past its `expires`. An area is drawn from its polygons,
+    else its circles, else a `district` geocode naming one of our districts.
+    """
+    superseded = set()
+    for c in caps:
+        for ref in c.refs:
+            parts = ref.split(",")
+            if len(parts) == 3:
+                superseded.add(_cap_ref(parts[0], parts[1]))
+    by_district = {str(f["properties"]["id"]): f["geometry"] for f in districts.get("features", [])}
+    areas: list[WarningArea] = []
+    for c in sorted(caps, key=lambda c: c.sent, reverse=True):
+        if c.status != "Actual" or c.msg_type not in ("Alert", "Update"):
+            continue
+        if _cap_ref(c.sender, c.identifier) in superseded:
+            continue
+        for i, info in enumerate(c.parsed.get("info", [])):
+            expires = info.get("expires")
+            if expires and dt.datetime.fromisoformat(expires) < now:
+                continue
+            for j, area in enumerate(info.get("area", [])):
+                rings = [ring for ring in area.get("polygons_lonlat", []) if len(ring) >= 4]
+                rings += [
+                    circle_ring(x["lon"], x["lat"], x["radius_km"])
+                    for x in area.get("circles", [])
+                    if x.get("radius_km", 0) > 0
+                ]
+                if rings:
+                    geometry = {"type": "MultiPolygon", "coordinates": [[r] for r in rings]}
+                else:
+                    named = [
+                        g.get("value")
+                        for g in area.get("geocode", [])
+                        if g.get("valueName") == "district" and g.get("value") in by_district
+                    ]
+                    if not named:
+                        continue
+                    geometry = by_district[named[0]]
+                areas.append(
+                    WarningArea(
+                        area_id=f"{c.identifier}/{i}/{j}",
+                        severity=str(info.get("severity", "")).lower(),
+                        headline=info.get("headline") or info.get("event") or "",
+                        area_desc=area.get("areaDesc", ""),
+                        expires=_short_time(expires),
+                        geometry=geometry,
+                    )
+                )
+    return areas
+
+
+def _short_time(iso: str | None) -> str | None:
+    if not iso:
+        return None
+    try:
+        return dt.datetime.fromisoformat(iso).strftime("%H:%M %d/%m")
+    except ValueError:
+        return iso
+
+
+def warning_areas(pool: ConnectionPool, geo: BaseGeometry, ttl_s: float = 10) -> list[WarningArea]:
+    def compute():
+        with pool.connection() as conn:
+            caps = load_recent_caps(conn)
+        return active_warning_areas(caps, dt.datetime.now(dt.UTC), geo.districts)
+
+    return CACHE.get(pool, "warning_areas", ttl_s, compute)
+
+
+# -- one device: detail, 24 h series, its alerts ---------------------------------------------------
+PRIMARY_METRIC = {
+    "air_quality": "pm25",
+    "weather": "temperature",
+    "rain_gauge": "rain_mm",
+    "water_level": "water_level_m",
+    "landslide": "soil_moisture_pct",
+    "camera": "people_count",
+    "visitor_counter": "occupancy",
+    "accommodation": "checkins",
+}
+SUMMED_METRICS = frozenset({"rain_mm", "checkins", "entries", "exits"})
+
+
+@dataclass(frozen=True)
+class HourPoint:
+    bucket: dt.datetime
+    mean: float
+    minimum: float
+    maximum: float
+    total: float
+    n: int
+
+
+def hourly_series(
+    conn: psycopg.Connection, device_id: str, metric: str, hours: int = 24
+) -> list[HourPoint]:
+    """The device's hourly rollups of `metric` over the last `hours` hours, oldest first."""
+    return [
+        HourPoint(bucket, total / n if n else 0.0, lo, hi, total, n)
+        for bucket, n, total, lo, hi in conn.execute(
+            "SELECT bucket, n, sum, min, max FROM reading_rollups "
+            "WHERE width = 'hour' AND device_id = %s AND metric = %s "
+            "AND bucket >= date_trunc('hour', now()) - make_interval(hours => %s) "
+            "ORDER BY bucket",
+            (device_id, metric, hours - 1),
+        )
+    ]
+
+
+def device_alerts(conn: psycopg.Connection, device_id: str, limit: int = 20) -> list[Alert]:
+    """The active alerts about one device (storm children included), most severe first."""
+    ids = [
+        row[0]
+        for row in conn.execute(
+            "SELECT id FROM alerts WHERE device_id = %s AND status IN ('open', 'acknowledged', "
+            "'assigned') ORDER BY opened_at DESC LIMIT %s",
+            (device_id, limit),
+        )
+    ]
+    found = [a for a in (alert_queries.get_alert(conn, i) for i in ids) if a is not None]
+    return sorted(found, key=lambda a: -SEVERITY_RANK.get(a.severity, 0))
+
+
+def _chosen(values, allowed=None) -> list[str] | None:
+    """Dropdown values as a filter: None (any) when nothing (known) is chosen."""
+    kept = [v for v in values or () if allowed is None or v in allowed]
+    return kept or None
+
+
+def feed_alerts(
+    conn: psycopg.Connection,
+    *,
+    families=None,
+    districts=None,
+    severities=None,
+    statuses=None,
+    limit: int = 200,
+) -> list[Alert]:
+    """The feed's alerts, newest first; empty filters mean any (statuses: active by default)."""
+    return alert_queries.list_alerts(
+        conn,
+        status="active" if statuses is None else _chosen(statuses, STATUSES),
+        family=_chosen(families, FAMILIES),
+        district=_chosen(districts),
+        severity=_chosen(severities, SEVERITY_RANK),
+        limit=limit,
+    )
+
+
+def load_device(conn: psycopg.Connection, device_id: str) -> MapDevice | None:
+    row = conn.execute(
+        "SELECT device_id, family, kind, name, coalesce(lon, 0), coalesce(lat, 0), district, "
+        "expected_interval_s, metadata FROM devices WHERE device_id = %s",
+        (device_id,),
+    ).fetchone()
+    return _device_of(row) if row else None
+
+
+# -- device health -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DeviceHealth:
+    device_id: str
+    name: str
+    family: str
+    kind: str
+    district: str | None
+    expected_interval_s: int
+    last_seen: float | None  # Unix seconds of its newest reading (Redis last_seen)
+    silent: bool
+    event_driven: bool = False  # speaks only when something happens (a Frigate camera)
+
+    @property
+    def never_seen(self) -> bool:
+        """Never heard from, although it should report periodically."""
+        return self.last_seen is None and not self.event_driven
+
+
+@dataclass(frozen=True)
+class HealthGroup:
+    district: str
+    family: str
+    total: int
+    online: int
+    silent: int
+    never_seen: int
+
+
+@dataclass(frozen=True)
+class FeedFreshness:
+    feed: str  # family name, "cap" or "rollups"
+    newest: float | None  # Unix seconds
+    expected_s: float  # a newer item is expected at least this often
+    devices: int
+
+    def age_s(self, now: float) -> float | None:
+        return None if self.newest is None else max(0.0, now - self.newest)
+
+    def late(self, now: float) -> bool:
+        if self.expected_s == float("inf"):  # sent only when there is something to say
+            return False
+        age = self.age_s(now)
+        return age is None or age > self.expected_s
+
+
+def load_health_devices(conn: psycopg.Connection) -> list[tuple]:
+    return conn.execute(
+        "SELECT device_id, name, family, kind, district, expected_interval_s, "
+        "coalesce((metadata->>'event_driven')::boolean, false) FROM devices "
+        "WHERE enabled ORDER BY device_id"
+    ).fetchall()
+
+
+def device_health(
+    rows: Iterable[tuple], last_seen: Mapping[str, float], now: float
+) -> list[DeviceHealth]:
+    """Each enabled device with its last-seen time and whether it has gone silent (pure)."""
+    out = []
+    for device_id, name, family, kind, district, interval, *rest in rows:
+        seen = last_seen.get(device_id)
+        out.append(
+            DeviceHealth(
+                device_id,
+                name,
+                family,
+                kind,
+                district,
+                int(interval),
+                seen,
+                is_silent(seen, interval, now),
+                bool(rest and rest[0]),
+            )
+        )
+    return out
+
+
+def health_groups(devices: Iterable[DeviceHealth]) -> list[HealthGroup]:
+    """Counts per (district, family), districts and families in name order (pure)."""
+    groups: dict[tuple[str, str], list[DeviceHealth]] = {}
+    for d in devices:
+        groups.setdefault((d.district or "", d.family), []).append(d)
+    out = []
+    for (district, family), items in sorted(groups.items()):
+        silent = sum(d.silent for d in items)
+        never = sum(d.never_seen for d in items)
+        out.append(
+            HealthGroup(district, family, len(items), len(items) - silent - never, silent, never)
+        )
+    return out
+
+
+def feed_freshness(
+    devices: Iterable[DeviceHealth], cap_newest: float | None, rollup_newest: float | None
+) -> list[FeedFreshness]:
+    """Newest data per feed: each device family (from last_seen), CAP warnings, rollups (pure).
+
+    A family is late when nothing arrived for 3x the shortest report interval among its
+    devices; rollups are late after 3 minutes (the worker refreshes them every minute). CAP
+    warnings are sent only when there is something to warn about, so they are never late.
+    """
+    out = []
+    by_family: dict[str, list[DeviceHealth]] = {}
+    for d in devices:
+        by_family.setdefault(d.family, []).append(d)
+    for family in FAMILIES:
+        items = by_family.get(family, [])
+        seen = [d.last_seen for d in items if d.last_seen is not None]
+        interval = min((d.expected_interval_s for d in items), default=60)
+        out.append(FeedFreshness(family, max(seen, default=None), 3.0 * interval, len(items)))
+    out.append(FeedFreshness("cap", cap_newest, float("inf"), 0))
+    out.append(FeedFreshness("rollups", rollup_newest, 180.0, 0))
+    return out
+
+
+def load_feed_times(conn: psycopg.Connection) -> tuple[float | None, float | None]:
+    """(newest CAP message received, newest rollup data time), both via their indexes."""
+    cap = conn.execute(
+        "SELECT extract(epoch FROM received_at) FROM cap_messages ORDER BY sent DESC LIMIT 1"
+    ).fetchone()
+    rollup = conn.execute(
+        "SELECT extract(epoch FROM max(last_time)) FROM (SELECT last_time FROM reading_rollups "
+        "WHERE width = 'hour' ORDER BY bucket DESC LIMIT 500) recent"
+    ).fetchone()
+    return (
+        float(cap[0]) if cap else None,
+        float(rollup[0]) if rollup and rollup[0] is not None else None,
+    )
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    devices: list[DeviceHealth]
+    groups: list[HealthGroup]
+    feeds: list[FeedFreshness]
+    now: float
+
+
+def health_report(pool: ConnectionPool, live: LiveState, ttl_s: float = 2) -> HealthReport:
+    def compute():
+        with pool.connection() as conn:
+            rows = load_health_devices(conn)
+            cap_newest, rollup_newest = load_feed_times(conn)
+        now = time.time()
+        devices = device_health(rows, live.last_seen(), now)
+        return HealthReport(
+            devices, health_groups(devices), feed_freshness(devices, cap_newest, rollup_newest), now
+        )
+
+    return CACHE.get(pool, "health", ttl_s, compute)

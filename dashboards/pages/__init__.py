@@ -1,0 +1,1 @@
+"""One module per page; each `layout` is a function so data is read per request."""

@@ -1,0 +1,278 @@
+"""Device health: silent devices and when they were last heard, counts by district and family,
+and how fresh each data feed is (Redis last_seen plus the devices table, never raw readings)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import dash
+from dash import Input, Output, State, callback, dcc, html, no_update
+
+from dashboards import ops_queries as q
+from dashboards.context import context
+from dashboards.i18n import pick_language, t
+from dashboards.map_figure import ui_label
+from dashboards.page_parts import fmt_age, fmt_int, fmt_time, page_header
+
+log = logging.getLogger(__name__)
+
+dash.register_page(
+    __name__,
+    path="/devices",
+    name="Thiết bị",
+    title="IOC Lào Cai – Tình trạng thiết bị",
+    nav_order=30,
+    nav_label_key="nav.devices",
+)
+
+SILENT_LIST_MAX = 300
+
+
+def _tile(label: str, value: str, tile_id: str, tone: str = "") -> html.Div:
+    return html.Div(
+        [
+            html.Div(value, className="tile-value", id=tile_id),
+            html.Div(label, className="tile-label"),
+        ],
+        className=f"tile {tone}".strip(),
+    )
+
+
+def render_report(
+    report: q.HealthReport,
+    lang: str,
+    tz: str,
+    names: dict[str, str],
+    family: list[str] | None = None,
+    district: list[str] | None = None,
+) -> list:
+    """The page body for one health report, filtered by family and district (pure)."""
+    devices = [
+        d
+        for d in report.devices
+        if (not family or d.family in family) and (not district or d.district in district)
+    ]
+    silent = sorted((d for d in devices if d.silent), key=lambda d: d.last_seen or 0)
+    never = [d for d in devices if d.never_seen]
+    online = len(devices) - len(silent) - len(never)
+    tiles = html.Div(
+        [
+            _tile(t("devices", lang), fmt_int(len(devices), lang), "devices-total"),
+            _tile(t("devices.online", lang), fmt_int(online, lang), "devices-online", "tone-live"),
+            _tile(
+                t("devices.silent", lang),
+                fmt_int(len(silent), lang),
+                "devices-silent",
+                "tone-alert" if silent else "",
+            ),
+            _tile(
+                t("devices.never", lang),
+                fmt_int(len(never), lang),
+                "devices-never",
+                "tone-warn" if never else "",
+            ),
+        ],
+        className="tile-row",
+    )
+
+    feeds = html.Table(
+        [
+            html.Thead(
+                html.Tr(
+                    [
+                        html.Th(t("devices.feed", lang)),
+                        html.Th(t("devices.newest", lang)),
+                        html.Th(t("devices.age", lang)),
+                        html.Th(t("devices.state", lang)),
+                    ]
+                )
+            ),
+            html.Tbody(
+                [
+                    html.Tr(
+                        [
+                            html.Td(t(f"source.{f.feed}", lang)),
+                            html.Td(fmt_time(f.newest, tz)),
+                            html.Td(fmt_age(f.age_s(report.now), lang)),
+                            html.Td(_feed_state(f, report.now, lang)),
+                        ],
+                        id=f"devices-feed-{f.feed}",
+                    )
+                    for f in report.feeds
+                    if f.feed in ("cap", "rollups") or f.devices
+                ]
+            ),
+        ],
+        className="data-table",
+    )
+
+    families = [f for f in q.FAMILIES if any(d.family == f for d in devices)]
+    groups = {(g.district, g.family): g for g in q.health_groups(devices)}
+    districts = sorted({g[0] for g in groups}, key=lambda d: names.get(d, d))
+    matrix = html.Table(
+        [
+            html.Thead(
+                html.Tr(
+                    [html.Th(t("devices.district", lang))]
+                    + [html.Th(t(f"family.{f}", lang)) for f in families]
+                )
+            ),
+            html.Tbody(
+                [
+                    html.Tr(
+                        [html.Td(names.get(d, d or "–"))]
+                        + [_group_cell(groups.get((d, f)), lang) for f in families]
+                    )
+                    for d in districts
+                ]
+            ),
+        ],
+        className="data-table matrix",
+    )
+
+    silent_rows = [
+        html.Tr(
+            [
+                html.Td(d.name),
+                html.Td(d.device_id, className="muted"),
+                html.Td(ui_label("kind", d.kind, lang)),
+                html.Td(names.get(d.district or "", d.district or "–")),
+                html.Td(fmt_time(d.last_seen, tz)),
+                html.Td(fmt_age(report.now - d.last_seen, lang), className="num state-bad-text"),
+            ]
+        )
+        for d in silent[:SILENT_LIST_MAX]
+    ]
+    silent_table = (
+        html.Table(
+            [
+                html.Thead(
+                    html.Tr(
+                        [
+                            html.Th(t(f"devices.col.{c}", lang))
+                            for c in ("name", "id", "kind", "district", "last_seen", "silent_for")
+                        ]
+                    )
+                ),
+                html.Tbody(silent_rows),
+            ],
+            className="data-table",
+            id="devices-silent-table",
+        )
+        if silent_rows
+        else html.Div(t("devices.none_silent", lang), className="muted big-ok")
+    )
+    return [
+        tiles,
+        html.Div(
+            [
+                html.Section(
+                    [
+                        html.H2(t("devices.silent_list", lang), className="section-title"),
+                        silent_table,
+                    ],
+                    className="devices-silent",
+                ),
+                html.Div(
+                    [
+                        html.Section(
+                            [
+                                html.H2(t("devices.freshness", lang), className="section-title"),
+                                feeds,
+                            ]
+                        ),
+                        html.Section(
+                            [
+                                html.H2(t("devices.by_district", lang), className="section-title"),
+                                matrix,
+                            ]
+                        ),
+                    ],
+                    className="devices-side",
+                ),
+            ],
+            className="devices-grid",
+        ),
+        html.Div(f"{t('updated', lang)}: {fmt_time(report.now, tz)}", className="updated"),
+    ]
+
+
+def _feed_state(feed: q.FeedFreshness, now: float, lang: str):
+    if feed.newest is None and not feed.late(now):
+        return html.Span("–", className="muted")
+    late = feed.late(now)
+    return html.Span(
+        t("devices.late" if late else "devices.fresh", lang),
+        className="state " + ("state-bad" if late else "state-ok"),
+    )
+
+
+def _group_cell(group: q.HealthGroup | None, lang: str) -> html.Td:
+    if group is None:
+        return html.Td("–", className="muted")
+    parts = [html.Span(f"{group.online}/{group.total}", className="num")]
+    if group.silent:
+        parts.append(
+            html.Span(
+                f" ⚠ {group.silent}", className="state-bad-text", title=t("devices.silent", lang)
+            )
+        )
+    return html.Td(parts, className="cell-bad" if group.silent else "")
+
+
+def layout(lang: str | None = None, **_query) -> html.Div:
+    c = context()
+    lang = pick_language(lang, c.settings.web.language)
+    names = q.district_names(q.geometry(c.pool), lang)
+    dropdown = {"multi": True, "clearable": True, "className": "filter"}
+    return html.Div(
+        [
+            page_header("devices", "devices.title", lang, "/devices"),
+            html.Div(
+                [
+                    dcc.Dropdown(
+                        id="devices-family",
+                        options=[{"label": t(f"family.{f}", lang), "value": f} for f in q.FAMILIES],
+                        placeholder=t("feed.all_families", lang),
+                        **dropdown,
+                    ),
+                    dcc.Dropdown(
+                        id="devices-district",
+                        options=[
+                            {"label": n, "value": d}
+                            for d, n in sorted(names.items(), key=lambda kv: kv[1])
+                        ],
+                        placeholder=t("feed.all_districts", lang),
+                        **dropdown,
+                    ),
+                ],
+                className="feed-filters",
+            ),
+            html.Div(id="devices-body"),
+            dcc.Store(id="devices-lang-store", data=lang),
+            dcc.Interval(id="devices-tick", interval=max(c.settings.web.refresh_ms, 2000)),
+        ],
+        className="page page-devices",
+    )
+
+
+@callback(
+    Output("devices-body", "children"),
+    Output("devices-clock", "children"),
+    Input("devices-tick", "n_intervals"),
+    Input("devices-family", "value"),
+    Input("devices-district", "value"),
+    State("devices-lang-store", "data"),
+)
+def refresh(_n, family, district, lang):
+    lang = pick_language(lang)
+    c = context()
+    tz = c.settings.web.timezone
+    try:
+        report = q.health_report(c.pool, c.live)
+        names = q.district_names(q.geometry(c.pool), lang)
+    except Exception:
+        log.warning("device health unavailable", exc_info=True)
+        return [html.Div(t("db_unavailable", lang), className="banner banner-error")], no_update
+    return render_report(report, lang, tz, names, family, district), fmt_time(time.time(), tz)

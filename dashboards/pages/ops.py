@@ -1,0 +1,583 @@
+"""Live map: districts by disaster level, stations and cameras by state, CAP warning areas;
+a click on a device opens its latest values, 24-hour chart and open alerts."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import dash
+from dash import (
+    ClientsideFunction,
+    Input,
+    Output,
+    Patch,
+    State,
+    callback,
+    clientside_callback,
+    ctx,
+    dcc,
+    html,
+    no_update,
+)
+from dash.exceptions import PreventUpdate
+
+from alerts import queries as alert_queries
+from dashboards import alert_actions, map_live
+from dashboards import ops_queries as q
+from dashboards.access import may_act
+from dashboards.auth import current_role
+from dashboards.charts import day_chart
+from dashboards.classify import is_silent
+from dashboards.context import context
+from dashboards.i18n import pick_language, t
+from dashboards.map_figure import (
+    DEFAULT_LAYERS,
+    LEGENDS,
+    TOGGLE_LAYERS,
+    TRACE_INDEX,
+    build_map_figure,
+    fit_view,
+    ui_label,
+)
+from dashboards.page_parts import (
+    action_bar,
+    action_message,
+    fmt_age,
+    fmt_int,
+    fmt_time,
+    page_header,
+    severity_pill,
+    stale_badge,
+)
+
+log = logging.getLogger(__name__)
+
+dash.register_page(
+    __name__,
+    path="/ops",
+    name="Bản đồ",
+    title="IOC Lào Cai – Bản đồ vận hành",
+    nav_order=10,
+    nav_label_key="nav.ops",
+)
+
+LIVE_TICK_MS = 500  # the map asks "anything new?" this often; an answer with nothing is tiny
+CHART_TICK_MS = 30_000
+MAP_CONFIG = {"displaylogo": False, "scrollZoom": True, "modeBarButtonsToRemove": ["toImage"]}
+
+
+def _ctx_lang(lang: str | None) -> str:
+    return pick_language(lang, context().settings.web.language)
+
+
+def _tile_url() -> str | None:
+    return context().settings.web.map_tile_url
+
+
+def full_figure(
+    lang: str, visible=DEFAULT_LAYERS, selected: str | None = None, size: dict | None = None
+):
+    """(figure, client state) of the whole map from the process's renderer."""
+    c = context()
+    snap = map_live.read_snapshot(c.pool, c.live)
+    renderer = map_live.renderer_for(c.live, lang, c.settings.web.timezone)
+    renderer.advance(snap)
+    state, arrays, live, areas = renderer.full_parts()
+    fig = build_map_figure(
+        snap.registry.devices,
+        live,
+        snap.geo,
+        lang=lang,
+        tz=c.settings.web.timezone,
+        visible=visible,
+        warning_areas=areas,
+        selected=selected,
+        tile_url=_tile_url(),
+        arrays=arrays,
+        revision="ops",
+        size_px=(size["w"], size["h"]) if size and size.get("w") else (1180, 900),
+    )
+    return fig, state
+
+
+def _layer_options(lang: str) -> list[dict]:
+    options = []
+    for layer in TOGGLE_LAYERS:
+        swatches = [
+            html.Span(
+                [
+                    html.I(className="swatch", style={"background": colour}),
+                    t(f"legend.{layer}.{key}", lang),
+                ],
+                className="legend-item",
+            )
+            for key, colour in LEGENDS[layer]
+        ]
+        options.append(
+            {
+                "label": html.Span(
+                    [
+                        html.Span(t(f"layer.{layer}", lang), className="layer-name"),
+                        html.Span(swatches, className="legend"),
+                    ],
+                    className="layer-option",
+                ),
+                "value": layer,
+            }
+        )
+    return options
+
+
+def layout(lang: str | None = None, device: str | None = None, **_query) -> html.Div:
+    lang = _ctx_lang(lang)
+    settings = context().settings
+    can_act = may_act(current_role(), "ops")
+    try:
+        figure, state = full_figure(lang, selected=device)
+        error = None
+    except Exception:  # the page still opens; the live tick retries
+        log.warning("map unavailable", exc_info=True)
+        figure, state, error = {}, None, t("db_unavailable", lang)
+    return html.Div(
+        [
+            page_header("ops", "ops.title", lang, "/ops"),
+            html.Div(
+                [
+                    html.Aside(
+                        [
+                            html.H2(t("ops.layers", lang), className="panel-title"),
+                            dcc.Checklist(
+                                id="ops-layers",
+                                options=_layer_options(lang),
+                                value=list(DEFAULT_LAYERS),
+                                className="layer-list",
+                                inputClassName="layer-check",
+                            ),
+                        ],
+                        className="ops-layers-panel",
+                    ),
+                    html.Div(
+                        [
+                            dcc.Graph(
+                                id="ops-map",
+                                figure=figure,
+                                config=MAP_CONFIG,
+                                className="ops-map",
+                                responsive=True,
+                            ),
+                            html.Div(
+                                [
+                                    stale_badge("ops-map-stale", error is not None, lang),
+                                    html.Span(error or "", id="ops-map-error"),
+                                ],
+                                className="map-badges",
+                            ),
+                            html.Div(t("map.approximate_note", lang), className="map-note"),
+                        ],
+                        className="ops-map-wrap",
+                    ),
+                    html.Aside(
+                        [
+                            html.Div(
+                                id="ops-overview",
+                                className="ops-overview hidden" if device else "ops-overview",
+                            ),
+                            html.Div(
+                                [
+                                    html.Button(
+                                        "×",
+                                        id="ops-close",
+                                        className="panel-close",
+                                        title=t("ops.close", lang),
+                                        n_clicks=0,
+                                    ),
+                                    html.Div(id="ops-device-head"),
+                                    html.Div(id="ops-device-values"),
+                                    html.H3(t("ops.chart_24h", lang), className="panel-sub"),
+                                    dcc.Graph(
+                                        id="ops-chart",
+                                        config={"displayModeBar": False},
+                                        className="ops-chart",
+                                        style={"height": "220px"},
+                                    ),
+                                    html.H3(t("ops.device_alerts", lang), className="panel-sub"),
+                                    dcc.RadioItems(
+                                        id="ops-alert-pick", options=[], className="alert-pick"
+                                    ),
+                                    html.Div(
+                                        t("ops.no_alerts", lang),
+                                        id="ops-no-alerts",
+                                        className="muted",
+                                    ),
+                                    html.Div(
+                                        action_bar("ops", lang, assign=False) if can_act else None,
+                                        id="ops-actions",
+                                        className="hidden",
+                                    ),
+                                ],
+                                id="ops-device",
+                                className="ops-device" if device else "ops-device hidden",
+                            ),
+                        ],
+                        className="ops-side-panel",
+                    ),
+                ],
+                className="ops-body",
+            ),
+            dcc.Store(id="ops-lang-store", data=lang),
+            dcc.Store(id="ops-map-state", data=state),
+            dcc.Store(id="ops-selected", data=device),
+            dcc.Interval(id="ops-live", interval=LIVE_TICK_MS),
+            dcc.Interval(id="ops-slow", interval=settings.web.refresh_ms),
+            dcc.Interval(id="ops-chart-tick", interval=CHART_TICK_MS),
+            dcc.Interval(id="ops-size-tick", interval=500),
+            dcc.Store(id="ops-size"),
+            dcc.Store(id="ops-graph-id", data="ops-map"),
+        ],
+        className="page page-ops",
+    )
+
+
+# -- the map ---------------------------------------------------------------------------------------
+@callback(
+    Output("ops-map", "figure"),
+    Output("ops-map-state", "data"),
+    Output("ops-map-stale", "className"),
+    Output("ops-map-error", "children"),
+    Input("ops-live", "n_intervals"),
+    State("ops-map-state", "data"),
+    State("ops-lang-store", "data"),
+    State("ops-layers", "value"),
+    State("ops-selected", "data"),
+    State("ops-size", "data"),
+    prevent_initial_call=True,
+)
+def refresh_map(_n, client, lang, visible, selected, size):
+    lang = pick_language(lang)
+    c = context()
+    try:
+        snap = map_live.read_snapshot(c.pool, c.live)
+        renderer = map_live.renderer_for(c.live, lang, c.settings.web.timezone)
+        renderer.advance(snap)
+        update = renderer.update_for(client)
+    except Exception:
+        log.warning("map refresh failed", exc_info=True)
+        error = {**(client or {}), "stale": True, "error": True}
+        return no_update, error, "stale-badge", t("db_unavailable", lang)
+    stale = snap.mirror.is_stale(time.time())
+    badge = "stale-badge" if stale else "stale-badge hidden"
+    state = {**update.state, "stale": stale, "error": False}
+    recovered = bool((client or {}).get("error"))
+    if update.kind == "none":
+        if stale == bool((client or {}).get("stale")) and not recovered:
+            raise PreventUpdate
+        return no_update, state, badge, ""
+    if update.kind == "patch":
+        return update.patch, state, badge, ""
+    figure, full_state = full_figure(lang, visible or [], selected, size)
+    return figure, {**full_state, "stale": stale, "error": False}, badge, ""
+
+
+@callback(
+    Output("ops-map", "figure", allow_duplicate=True),
+    Input("ops-layers", "value"),
+    prevent_initial_call=True,
+)
+def toggle_layers(visible):
+    shown = set(visible or [])
+    patch = Patch()
+    for layer in TOGGLE_LAYERS:
+        patch["data"][TRACE_INDEX[layer]]["visible"] = layer in shown
+    return patch
+
+
+@callback(
+    Output("ops-selected", "data"),
+    Input("ops-map", "clickData"),
+    Input("ops-close", "n_clicks"),
+    prevent_initial_call=True,
+)
+def select_device(click, _close):
+    if ctx.triggered_id == "ops-close":
+        return None
+    for point in (click or {}).get("points", []):
+        device_id = point.get("customdata")
+        if isinstance(device_id, list):
+            device_id = device_id[0] if device_id else None
+        if isinstance(device_id, str):
+            return device_id
+    raise PreventUpdate
+
+
+@callback(
+    Output("ops-map", "figure", allow_duplicate=True),
+    Output("ops-device", "className"),
+    Output("ops-overview", "className"),
+    Input("ops-selected", "data"),
+    prevent_initial_call=True,
+)
+def show_selection(device_id):
+    c = context()
+    device = None
+    if device_id:
+        device = next((d for d in q.registry(c.pool).devices if d.device_id == device_id), None)
+    patch = Patch()
+    halo = patch["data"][TRACE_INDEX["selected"]]
+    halo["lon"] = [device.lon] if device else []
+    halo["lat"] = [device.lat] if device else []
+    if device_id:
+        return patch, "ops-device", "ops-overview hidden"
+    return patch, "ops-device hidden", "ops-overview"
+
+
+# -- the side panel ------------------------------------------------------------------------------
+def _overview(lang: str) -> list:
+    c = context()
+    tz = c.settings.web.timezone
+    with c.pool.connection() as conn:
+        counts = alert_queries.count_active(conn)
+        alerts = q.feed_alerts(conn, limit=8)
+    names = q.district_names(q.geometry(c.pool), lang)
+    tiles = [
+        html.Div(
+            [
+                html.Div(fmt_int(counts.get(s, 0), lang), className="mini-value"),
+                html.Div(t(f"severity.{s}", lang), className="mini-label"),
+            ],
+            className=f"mini-tile sev-{s}" + (" is-zero" if not counts.get(s) else ""),
+        )
+        for s in ("extreme", "severe", "moderate", "minor")
+    ]
+    items = [
+        html.Li(
+            [
+                severity_pill(a.severity, lang),
+                html.Div(
+                    [
+                        html.Div(a.title, className="alert-title"),
+                        html.Div(
+                            " · ".join(
+                                x
+                                for x in (
+                                    names.get(a.district or "", a.district or ""),
+                                    fmt_time(a.opened_at, tz),
+                                    t("alert_status." + a.status, lang),
+                                )
+                                if x
+                            ),
+                            className="alert-meta",
+                        ),
+                    ]
+                ),
+            ],
+            className=f"alert-item sev-{a.severity}",
+        )
+        for a in alerts
+    ]
+    return [
+        html.H2(t("ops.overview", lang), className="panel-title"),
+        html.Div(tiles, className="mini-tiles"),
+        html.H3(t("alerts.open", lang), className="panel-sub"),
+        html.Ul(items, className="alert-list")
+        if items
+        else html.Div(t("ops.no_alerts", lang), className="muted"),
+        html.Div(t("ops.pick_hint", lang), className="hint"),
+    ]
+
+
+def _device_parts(device_id: str, lang: str):
+    c = context()
+    tz = c.settings.web.timezone
+    with c.pool.connection() as conn:
+        device = q.load_device(conn, device_id)
+        alerts = q.device_alerts(conn, device_id)
+    if device is None:
+        return html.Div(t("ops.unknown_device", lang), className="muted"), [], []
+    values = c.live.latest(device_id)
+    names = q.district_names(q.geometry(c.pool), lang)
+    seen = max((v.time for v in values.values()), default=None)
+    silent = is_silent(seen, device.expected_interval_s, time.time())
+    state = (
+        t("devices.silent", lang)
+        if silent
+        else t("devices.never", lang)
+        if seen is None
+        else t("devices.online", lang)
+    )
+    head = html.Div(
+        [
+            html.H2(device.name, className="panel-title"),
+            html.Div(
+                f"{ui_label('kind', device.kind, lang)} · "
+                f"{names.get(device.district or '', device.district or '–')} · {device.device_id}",
+                className="muted",
+            ),
+            html.Div(
+                [
+                    html.Span(state, className="state " + ("state-bad" if silent else "state-ok")),
+                    html.Span(
+                        f" {t('devices.last_seen', lang)}: {fmt_time(seen, tz)} "
+                        f"({fmt_age(time.time() - seen if seen else None, lang)})"
+                    ),
+                ],
+                className="device-state",
+            ),
+        ]
+    )
+    rows = [
+        html.Tr(
+            [
+                html.Td(ui_label("metric", metric, lang)),
+                html.Td(_value_text(v.value, lang), className="num"),
+                html.Td(fmt_time(v.time, tz, with_date=False), className="muted"),
+            ]
+        )
+        for metric, v in sorted(values.items())
+    ]
+    table = (
+        html.Table(html.Tbody(rows), className="values-table")
+        if rows
+        else html.Div(t("map.no_data", lang), className="muted")
+    )
+    options = [
+        {
+            "label": html.Span(
+                [
+                    severity_pill(a.severity, lang),
+                    f" {a.title} · {t('alert_status.' + a.status, lang)}",
+                ]
+            ),
+            "value": a.id,
+        }
+        for a in alerts
+    ]
+    return head, table, options
+
+
+def _value_text(value, lang: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    digits = 0 if float(value).is_integer() else 2
+    text = f"{value:,.{digits}f}"
+    return (
+        text.replace(",", "\x00").replace(".", ",").replace("\x00", ".") if lang == "vi" else text
+    )
+
+
+@callback(
+    Output("ops-overview", "children"),
+    Output("ops-device-head", "children"),
+    Output("ops-device-values", "children"),
+    Output("ops-alert-pick", "options"),
+    Output("ops-clock", "children"),
+    Input("ops-selected", "data"),
+    Input("ops-slow", "n_intervals"),
+    State("ops-lang-store", "data"),
+)
+def refresh_panel(device_id, _n, lang):
+    lang = pick_language(lang)
+    clock = fmt_time(time.time(), context().settings.web.timezone)
+    try:
+        if device_id:
+            head, table, options = _device_parts(device_id, lang)
+            return no_update, head, table, options, clock
+        return _overview(lang), no_update, no_update, no_update, clock
+    except Exception:
+        log.warning("panel refresh failed", exc_info=True)
+        banner = html.Div(t("db_unavailable", lang), className="banner banner-error")
+        return banner, banner, no_update, no_update, clock
+
+
+@callback(
+    Output("ops-actions", "className"),
+    Output("ops-no-alerts", "className"),
+    Input("ops-alert-pick", "options"),
+)
+def show_actions(options):
+    """The action bar only when the device has an open alert to act on."""
+    if options:
+        return "", "hidden"
+    return "hidden", "muted"
+
+
+@callback(
+    Output("ops-chart", "figure"),
+    Input("ops-selected", "data"),
+    Input("ops-chart-tick", "n_intervals"),
+    State("ops-lang-store", "data"),
+)
+def refresh_chart(device_id, _n, lang):
+    if not device_id:
+        raise PreventUpdate
+    lang = pick_language(lang)
+    c = context()
+    with c.pool.connection() as conn:
+        device = q.load_device(conn, device_id)
+        if device is None:
+            raise PreventUpdate
+        metric = q.PRIMARY_METRIC.get(device.kind, "")
+        points = q.hourly_series(conn, device_id, metric)
+    latest = c.live.latest(device_id).get(metric)
+    return day_chart(device, metric, points, latest, lang, c.settings.web.timezone)
+
+
+# -- acting on the device's alerts (needs the `act` permission) --------------------------------------
+@callback(
+    Output("ops-act-result", "children"),
+    Output("ops-alert-pick", "options", allow_duplicate=True),
+    Input("ops-act-ack", "n_clicks"),
+    Input("ops-act-resolve", "n_clicks"),
+    Input("ops-act-false", "n_clicks"),
+    State("ops-alert-pick", "value"),
+    State("ops-act-note", "value"),
+    State("ops-selected", "data"),
+    State("ops-lang-store", "data"),
+    prevent_initial_call=True,
+)
+def act_on_alert(_ack, _resolve, _false, alert_id, note, device_id, lang):
+    lang = pick_language(lang)
+    action = {
+        "ops-act-ack": "acknowledge",
+        "ops-act-resolve": "resolve",
+        "ops-act-false": "false_alarm",
+    }.get(ctx.triggered_id)
+    if action is None:
+        raise PreventUpdate
+    result = alert_actions.act(
+        context().pool,
+        alert_id,
+        action,
+        actor=alert_actions.current_actor(),
+        note=note,
+    )
+    options = no_update
+    if result.ok and device_id:
+        _head, _table, options = _device_parts(device_id, lang)
+    return action_message(result.ok, result.reason, result.alert_id, lang), options
+
+
+# The map's size on screen (measured in the browser: assets/ops_map.js) ...
+clientside_callback(
+    ClientsideFunction(namespace="iocMap", function_name="size"),
+    Output("ops-size", "data"),
+    Input("ops-size-tick", "n_intervals"),
+    State("ops-size", "data"),
+    State("ops-graph-id", "data"),
+)
+
+
+# ... and the province fitted into it.
+@callback(
+    Output("ops-map", "figure", allow_duplicate=True),
+    Input("ops-size", "data"),
+    prevent_initial_call=True,
+)
+def fit_map(size):
+    if not size or not size.get("w") or not size.get("h"):
+        raise PreventUpdate
+    centre, zoom = fit_view(q.geometry(context().pool).bbox(), size["w"], size["h"])
+    patch = Patch()
+    patch["layout"]["map"]["center"] = centre
+    patch["layout"]["map"]["zoom"] = zoom
+    return patch

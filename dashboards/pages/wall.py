@@ -1,0 +1,600 @@
+"""Wall display: no interaction, legible from across the room at 1920x1080 and 3840x2160.
+
+Views rotate on a clock shared by every screen; unacknowledged extreme alerts take
+over the screen; every panel shows a stale badge when its data is late, and the whole wall
+shows one when the server stops answering (checked in the browser).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import dash
+from dash import (
+    ClientsideFunction,
+    Input,
+    Output,
+    State,
+    callback,
+    clientside_callback,
+    dcc,
+    html,
+    no_update,
+)
+from dash.exceptions import PreventUpdate
+
+from alerts import queries as alert_queries
+from alerts.queries import Alert
+from dashboards import map_live
+from dashboards import ops_queries as q
+from dashboards import wall_state as w
+from dashboards.classify import SEVERITY_COLOURS
+from dashboards.context import context
+from dashboards.i18n import pick_language, t
+from dashboards.map_figure import LEGENDS, build_map_figure
+from dashboards.page_parts import fmt_age, fmt_int, fmt_time, severity_pill
+
+log = logging.getLogger(__name__)
+
+dash.register_page(
+    __name__,
+    path="/wall",
+    name="Màn hình tường",
+    title="IOC Lào Cai – Màn hình tường",
+    nav_order=90,
+    nav_label_key="nav.wall",
+    full_screen=True,
+)
+
+MAP_TICK_MS = 1000
+# No interaction on the wall; not staticPlot, which the MapLibre map does not support.
+WALL_MAP_CONFIG = {
+    "displayModeBar": False,
+    "scrollZoom": False,
+    "doubleClick": False,
+    "showTips": False,
+    "responsive": True,
+}
+REFERENCE_WIDTH = 1920  # the wall is laid out for this many CSS pixels and scaled from it
+VIEW_KINDS = {
+    "water": ("water_level",),
+    "air": ("air_quality",),
+    "tourism": ("visitor_counter",),
+    "map": None,
+    "devices": None,
+}
+
+
+def layout(lang: str | None = None, view: str | None = None, **_query) -> html.Div:
+    """`?view=map` (or water, air, tourism, devices) pins one view instead of rotating."""
+    c = context()
+    lang = pick_language(lang, c.settings.web.language)
+    pinned = view if view in w.VIEWS else None
+    views = [
+        html.Section(
+            [
+                html.H2(t(f"wall.view.{v}", lang), className="wall-view-title"),
+                w_badge(f"wall-stale-{v}", lang),
+                html.Div(id=f"wall-body-{v}", className=f"wall-body wall-body-{v}")
+                if v != "map"
+                else html.Div(
+                    [
+                        dcc.Graph(id="wall-map", config=WALL_MAP_CONFIG, className="wall-map"),
+                        html.Div(_map_legend(lang), className="wall-legend"),
+                    ],
+                    className="wall-body wall-body-map",
+                ),
+            ],
+            id=f"wall-view-{v}",
+            className="wall-view" + (" active" if v == (pinned or "map") else ""),
+        )
+        for v in w.VIEWS
+    ]
+    return html.Div(
+        [
+            html.Header(
+                [
+                    html.Div(
+                        [
+                            html.Div(t("app.title", lang), className="wall-title"),
+                            html.Div(t("province", lang), className="wall-subtitle"),
+                        ]
+                    ),
+                    html.Div(
+                        [html.Span(className=f"dot dot-{v}", id=f"wall-dot-{v}") for v in w.VIEWS],
+                        className="wall-dots",
+                    ),
+                    html.Div(
+                        [
+                            html.Div(id="wall-clock", className="wall-clock"),
+                            html.Div(
+                                t("wall.offline", lang),
+                                id="wall-conn",
+                                className="stale-badge wall-conn hidden",
+                            ),
+                        ],
+                        className="wall-header-right",
+                    ),
+                ],
+                className="wall-header",
+            ),
+            html.Div(id="wall-banner", className="wall-banner hidden"),
+            html.Div(
+                [
+                    html.Div(views, className="wall-stage"),
+                    html.Aside(
+                        [
+                            html.H2(t("alerts.open", lang), className="wall-view-title"),
+                            w_badge("wall-stale-alerts", lang),
+                            html.Div(id="wall-alerts", className="wall-alerts-body"),
+                        ],
+                        className="wall-alerts",
+                    ),
+                ],
+                className="wall-main",
+            ),
+            html.Div(id="wall-takeover", className="wall-takeover hidden"),
+            dcc.Store(id="wall-seen", data={}),
+            dcc.Store(id="wall-pin", data=pinned),
+            dcc.Store(id="wall-lang-store", data=lang),
+            dcc.Store(id="wall-map-state"),
+            dcc.Store(id="wall-screen"),
+            dcc.Store(id="wall-served"),
+            dcc.Store(id="wall-graph-id", data="wall-map"),
+            dcc.Interval(id="wall-tick", interval=max(2000, c.settings.web.refresh_ms)),
+            dcc.Interval(id="wall-map-tick", interval=MAP_TICK_MS),
+            dcc.Interval(id="wall-watchdog", interval=1000),
+        ],
+        className="page-wall",
+        id="wall-root",
+        **{"data-refresh-ms": str(max(2000, c.settings.web.refresh_ms))},
+    )
+
+
+def w_badge(badge_id: str, lang: str) -> html.Span:
+    return html.Span(t("stale", lang), id=badge_id, className="stale-badge hidden")
+
+
+def _map_legend(lang: str) -> list:
+    groups = []
+    for layer, keys in (("districts", None), ("water", None), ("aqi", None)):
+        entries = [(k, c) for k, c in LEGENDS[layer] if keys is None or k in keys]
+        groups.append(
+            html.Div(
+                [html.Span(t(f"layer.{layer}", lang), className="legend-title")]
+                + [
+                    html.Span(
+                        [
+                            html.I(className="swatch", style={"background": c}),
+                            t(f"legend.{layer}.{k}", lang),
+                        ],
+                        className="legend-item",
+                    )
+                    for k, c in entries
+                ],
+                className="legend-group",
+            )
+        )
+    return groups
+
+
+# -- the rotating views and the alert column ------------------------------------------------------
+def _water(rows: list[w.WaterRow], lang: str) -> list:
+    if not rows:
+        return [html.Div(t("map.no_data", lang), className="wall-empty")]
+    out = []
+    for r in rows:
+        a = r.device.alarm_levels
+        marks = []
+        if a is not None:
+            lo, hi = a.level_1 - 2.0, a.level_3
+            for name, value in (("I", a.level_1), ("II", a.level_2), ("III", a.level_3)):
+                marks.append(
+                    html.Span(
+                        name,
+                        className="mark",
+                        style={"left": f"{100 * (value - lo) / (hi - lo):.1f}%"},
+                    )
+                )
+        trend = ""
+        if r.rate_m_per_h is not None and abs(r.rate_m_per_h) >= 0.01:
+            arrow = "▲" if r.rate_m_per_h > 0 else "▼"
+            trend = f"{arrow} {_decimal(abs(r.rate_m_per_h), 2, lang)} {t('wall.m_per_h', lang)}"
+        out.append(
+            html.Div(
+                [
+                    html.Div(w.short_name(r.device.name), className="row-name"),
+                    html.Div(
+                        [
+                            html.Div(
+                                className="bar-fill",
+                                style={"width": f"{100 * r.fraction:.1f}%", "background": r.colour},
+                            ),
+                            *marks,
+                        ],
+                        className="bar",
+                    ),
+                    html.Div(
+                        [
+                            html.Span(
+                                _decimal(r.level_m, 2, lang),
+                                className="big-num",
+                                style={"color": r.colour},
+                            ),
+                            html.Span(" m", className="unit"),
+                        ],
+                        className="row-value",
+                    ),
+                    html.Div(
+                        [
+                            html.Div(
+                                t(f"wall.water.level_{r.alarm}", lang)
+                                if r.level_m is not None
+                                else "",
+                                style={"color": r.colour},
+                            ),
+                            html.Div(
+                                trend,
+                                className="row-trend"
+                                + (" rising" if (r.rate_m_per_h or 0) > 0 else ""),
+                            ),
+                        ],
+                        className="row-class",
+                    ),
+                ],
+                className=f"wall-row alarm-{r.alarm}",
+            )
+        )
+    return out
+
+
+def _decimal(value: float | None, digits: int, lang: str) -> str:
+    if value is None:
+        return "–"
+    text = f"{value:.{digits}f}"
+    return text.replace(".", ",") if lang == "vi" else text
+
+
+def _air(rows: list[w.AirRow], lang: str) -> list:
+    if not rows:
+        return [html.Div(t("map.no_data", lang), className="wall-empty")]
+    return [
+        html.Div(
+            [
+                html.Div(w.short_name(r.device.name), className="card-name"),
+                html.Div(
+                    str(r.aqi) if r.aqi is not None else "–",
+                    className="card-num",
+                    style={"color": r.cls.colour},
+                ),
+                html.Div(
+                    t(f"legend.aqi.{r.cls.key}", lang),
+                    className="card-class",
+                    style={"background": r.cls.colour},
+                ),
+            ],
+            className="wall-card",
+        )
+        for r in rows
+    ]
+
+
+def _tourism(rows: list[w.SiteRow], lang: str) -> list:
+    if not rows:
+        return [html.Div(t("map.no_data", lang), className="wall-empty")]
+    return [
+        html.Div(
+            [
+                html.Div(r.device.name, className="card-name"),
+                html.Div(
+                    f"{r.ratio:.0%}" if r.ratio is not None else "–",
+                    className="card-num",
+                    style={"color": r.cls.colour},
+                ),
+                html.Div(
+                    f"{fmt_int(r.occupancy, lang)} / {fmt_int(r.device.capacity, lang)}",
+                    className="card-sub",
+                ),
+                html.Div(
+                    html.Div(
+                        className="bar-fill",
+                        style={
+                            "width": f"{min(100, 100 * (r.ratio or 0)):.0f}%",
+                            "background": r.cls.colour,
+                        },
+                    ),
+                    className="bar",
+                ),
+            ],
+            className="wall-card",
+        )
+        for r in rows
+    ]
+
+
+def _devices(report: q.HealthReport, lang: str, names: dict[str, str]) -> list:
+    tiles = []
+    for family in q.FAMILIES:
+        items = [d for d in report.devices if d.family == family]
+        if not items:
+            continue
+        silent = sum(d.silent for d in items)
+        feed = next(f for f in report.feeds if f.feed == family)
+        tiles.append(
+            html.Div(
+                [
+                    html.Div(t(f"family.{family}", lang), className="card-name"),
+                    html.Div(
+                        f"{len(items) - silent - sum(d.never_seen for d in items)}/{len(items)}",
+                        className="card-num",
+                    ),
+                    html.Div(
+                        t("wall.silent_n", lang, n=silent) if silent else t("wall.all_ok", lang),
+                        className="card-sub " + ("state-bad-text" if silent else "state-ok-text"),
+                    ),
+                    html.Div(
+                        t("wall.newest", lang, age=fmt_age(feed.age_s(report.now), lang)),
+                        className="card-sub " + ("state-bad-text" if feed.late(report.now) else ""),
+                    ),
+                ],
+                className="wall-card",
+            )
+        )
+    silent = sorted((d for d in report.devices if d.silent), key=lambda d: d.last_seen or 0)
+    rows = [
+        html.Li(
+            [
+                html.Span(d.name),
+                html.Span(
+                    f" · {names.get(d.district or '', d.district or '')} · "
+                    f"{fmt_age(report.now - d.last_seen, lang)}",
+                    className="muted",
+                ),
+            ]
+        )
+        for d in silent[:8]
+    ]
+    more = len(silent) - len(rows)
+    listing = (
+        [
+            html.H3(t("devices.silent_list", lang), className="wall-sub"),
+            html.Ul(
+                rows + ([html.Li(t("wall.more", lang, n=more))] if more > 0 else []),
+                className="wall-silent-list",
+            ),
+        ]
+        if rows
+        else [html.Div(t("devices.none_silent", lang), className="wall-empty ok")]
+    )
+    return [html.Div(tiles, className="wall-cards"), *listing]
+
+
+def _alerts_column(
+    alerts: list[Alert], counts: dict[str, int], lang: str, tz: str, names: dict[str, str]
+) -> list:
+    tiles = [
+        html.Div(
+            [
+                html.Div(fmt_int(counts.get(s, 0), lang), className="count-num"),
+                html.Div(t(f"severity.{s}", lang), className="count-label"),
+            ],
+            className=f"count sev-{s}" + (" is-zero" if not counts.get(s) else ""),
+            style={"--sev": SEVERITY_COLOURS[s]},
+        )
+        for s in ("extreme", "severe", "moderate", "minor")
+    ]
+    ranked = sorted(
+        alerts, key=lambda a: (-q.SEVERITY_RANK.get(a.severity, 0), -a.opened_at.timestamp())
+    )[:6]
+    items = [
+        html.Li(
+            [
+                severity_pill(a.severity, lang),
+                html.Div(a.title, className="wall-alert-title"),
+                html.Div(
+                    " · ".join(
+                        x
+                        for x in (names.get(a.district or "", ""), fmt_time(a.opened_at, tz, False))
+                        if x
+                    ),
+                    className="wall-alert-meta",
+                ),
+            ],
+            className=f"wall-alert sev-{a.severity}",
+            style={"--sev": SEVERITY_COLOURS[a.severity]},
+        )
+        for a in ranked
+    ]
+    return [
+        html.Div(tiles, className="wall-counts"),
+        html.Ul(items, className="wall-alert-list")
+        if items
+        else html.Div(t("ops.no_alerts", lang), className="wall-empty"),
+    ]
+
+
+def _takeover(alerts: list[Alert], lang: str, tz: str, names: dict[str, str]):
+    if not alerts:
+        return [], "wall-takeover hidden"
+    a = alerts[0]
+    more = len(alerts) - 1
+    return [
+        html.Div(t("wall.takeover", lang), className="takeover-kicker"),
+        html.Div(a.title, className="takeover-title", id="wall-takeover-title"),
+        html.Div(
+            " · ".join(
+                x
+                for x in (
+                    names.get(a.district or "", a.district or ""),
+                    t(f"severity.{a.severity}", lang),
+                    t("wall.since", lang, time=fmt_time(a.opened_at, tz, False)),
+                )
+                if x
+            ),
+            className="takeover-meta",
+        ),
+        html.Div(t("wall.takeover_more", lang, n=more) if more else "", className="takeover-more"),
+        html.Div(t("wall.takeover_hint", lang), className="takeover-hint"),
+    ], f"wall-takeover sev-{a.severity}"
+
+
+def _banner(alerts: list[Alert], lang: str, names: dict[str, str]):
+    if not alerts:
+        return [], "wall-banner hidden"
+    a = alerts[0]
+    text = " · ".join(x for x in (a.title, names.get(a.district or "", "")) if x)
+    if len(alerts) > 1:
+        text += " · " + t("wall.takeover_more", lang, n=len(alerts) - 1)
+    return [
+        html.Span(t("wall.unacknowledged", lang), className="banner-kicker"),
+        html.Span(text, className="banner-text"),
+    ], "wall-banner"
+
+
+_STALE = ["stale-badge hidden", "stale-badge"]
+
+
+@callback(
+    *[Output(f"wall-view-{v}", "className") for v in w.VIEWS],
+    *[Output(f"wall-dot-{v}", "className") for v in w.VIEWS],
+    *[Output(f"wall-stale-{v}", "className") for v in w.VIEWS],
+    Output("wall-body-water", "children"),
+    Output("wall-body-air", "children"),
+    Output("wall-body-tourism", "children"),
+    Output("wall-body-devices", "children"),
+    Output("wall-alerts", "children"),
+    Output("wall-stale-alerts", "className"),
+    Output("wall-takeover", "children"),
+    Output("wall-takeover", "className"),
+    Output("wall-banner", "children"),
+    Output("wall-banner", "className"),
+    Output("wall-seen", "data"),
+    Output("wall-clock", "children"),
+    Output("wall-served", "data"),
+    Input("wall-tick", "n_intervals"),
+    State("wall-lang-store", "data"),
+    State("wall-seen", "data"),
+    State("wall-pin", "data"),
+)
+def refresh_wall(_n, lang, seen, pinned):
+    lang = pick_language(lang)
+    c = context()
+    tz = c.settings.web.timezone
+    now = time.time()
+    current = pinned if pinned in w.VIEWS else w.view_at(now)
+    view_classes = ["wall-view" + (" active" if v == current else "") for v in w.VIEWS]
+    dots = [f"dot dot-{v}" + (" active" if v == current else "") for v in w.VIEWS]
+    clock = fmt_time(now, tz, with_date=False)
+    try:
+        snap = map_live.read_snapshot(c.pool, c.live)
+        devices, latest = snap.registry.devices, snap.live.latest
+        names = q.district_names(snap.geo, lang)
+        report = q.health_report(c.pool, c.live)
+        stale = [
+            _STALE[w.panel_data(devices, latest, VIEW_KINDS[v]).stale(now)]
+            if VIEW_KINDS[v]
+            else _STALE[snap.mirror.is_stale(now)]
+            for v in w.VIEWS
+        ]
+        bodies = [
+            _water(w.water_rows(devices, latest, q.water_earlier(c.pool)), lang),
+            _air(w.air_rows(devices, latest, snap.live.aqi), lang),
+            _tourism(w.site_rows(devices, latest), lang),
+            _devices(report, lang, names),
+        ]
+    except Exception:
+        log.warning("wall data unavailable", exc_info=True)
+        stale = [_STALE[1]] * len(w.VIEWS)
+        bodies = [no_update] * 4
+        names = {}
+    try:
+        with c.pool.connection() as conn:
+            alerts = q.feed_alerts(conn, limit=200)
+            counts = alert_queries.count_active(conn)
+        alert_parts = _alerts_column(alerts, counts, lang, tz, names)
+        urgent = w.takeover(alerts, seen, now)
+        takeover = (
+            *_takeover(urgent.full, lang, tz, names),
+            *_banner(urgent.banner, lang, names),
+            urgent.seen,
+        )
+        alerts_stale = _STALE[0]
+    except Exception:
+        log.warning("wall alerts unavailable", exc_info=True)
+        alert_parts, alerts_stale = no_update, _STALE[1]
+        takeover = (no_update,) * 5
+    return (
+        *view_classes,
+        *dots,
+        *stale,
+        *bodies,
+        alert_parts,
+        alerts_stale,
+        *takeover,
+        clock,
+        int(now * 1000),
+    )
+
+
+@callback(
+    Output("wall-map", "figure"),
+    Output("wall-map-state", "data"),
+    Input("wall-map-tick", "n_intervals"),
+    Input("wall-screen", "data"),
+    State("wall-map-state", "data"),
+    State("wall-lang-store", "data"),
+)
+def refresh_map(_n, screen, client, lang):
+    lang = pick_language(lang)
+    c = context()
+    try:
+        snap = map_live.read_snapshot(c.pool, c.live)
+        renderer = map_live.renderer_for(c.live, lang, c.settings.web.timezone)
+        renderer.advance(snap)
+        update = renderer.update_for(client)
+    except Exception:
+        log.warning("wall map refresh failed", exc_info=True)
+        raise PreventUpdate from None
+    screen = screen or {}
+    scale = max(1.0, float(screen.get("width", REFERENCE_WIDTH)) / REFERENCE_WIDTH)
+    size = [screen.get("w") or 1400, screen.get("h") or 860]
+    if (client or {}).get("scale") != scale or (client or {}).get("size") != size:
+        update.kind = "full"
+    if update.kind == "none":
+        raise PreventUpdate
+    if update.kind == "patch":
+        return update.patch, {**update.state, "scale": scale, "size": size}
+    state, arrays, live, areas = renderer.full_parts()
+    figure = build_map_figure(
+        snap.registry.devices,
+        live,
+        snap.geo,
+        lang=lang,
+        tz=c.settings.web.timezone,
+        visible=("districts", "cap", "water", "rain", "landslide", "aqi", "cameras", "tourism"),
+        warning_areas=areas,
+        tile_url=c.settings.web.map_tile_url,
+        arrays=arrays,
+        size_px=tuple(size),
+        marker_scale=scale * 1.15,
+        revision="wall",
+    )
+    return figure, {**state, "scale": scale, "size": size}
+
+
+# Screen size once (for the map zoom and marker size), and a watchdog that shows the
+# offline badge when the server has not answered for three refresh intervals.
+clientside_callback(
+    ClientsideFunction(namespace="iocMap", function_name="size"),
+    Output("wall-screen", "data"),
+    Input("wall-watchdog", "n_intervals"),
+    State("wall-screen", "data"),
+    State("wall-graph-id", "data"),
+)
+clientside_callback(
+    ClientsideFunction(namespace="iocWall", function_name="watchdog"),
+    Output("wall-conn", "className"),
+    Input("wall-watchdog", "n_intervals"),
+    State("wall-served", "data"),
+)

@@ -1,0 +1,229 @@
+"""The live map figure builder (pure): one trace per layer, colours from the latest values,
+offline base style, CAP warning areas."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+
+import plotly.graph_objects as go
+import pytest
+
+from dashboards import classify
+from dashboards.map_figure import (
+    DEVICE_LAYERS,
+    TRACE_INDEX,
+    TRACE_ORDER,
+    BaseGeometry,
+    LiveInputs,
+    MapDevice,
+    build_map_figure,
+    circle_ring,
+    fit_view,
+    layer_rows,
+    map_style,
+    render_device,
+)
+from dashboards.ops_queries import CapRow, active_warning_areas
+from ioc.live import LatestValue
+from layers.catalog import demo_layers
+
+NOW = time.time()
+TZ = "Asia/Ho_Chi_Minh"
+
+
+@pytest.fixture(scope="module")
+def geo() -> BaseGeometry:
+    layers = demo_layers()
+    return BaseGeometry(layers["districts"], layers["province"], layers["rivers"], layers["towns"])
+
+
+def _device(device_id: str, kind: str, **kw) -> MapDevice:
+    return MapDevice(
+        device_id,
+        kw.pop("family", "disaster"),
+        kind,
+        kw.pop("name", device_id),
+        kw.pop("lon", 104.0),
+        kw.pop("lat", 22.4),
+        kw.pop("district", "sa_pa"),
+        kw.pop("interval", 60),
+        **kw,
+    )
+
+
+def _values(device_id: str, age_s: float = 10, **metrics) -> dict[str, LatestValue]:
+    return {m: LatestValue(device_id, m, v, NOW - age_s) for m, v in metrics.items()}
+
+
+WATER = _device(
+    "wl-1",
+    "water_level",
+    name="Trạm Lào Cai",
+    alarm_levels=classify.alarm_levels_of({"alarm_levels": [80, 82, 83.5]}),
+)
+AQ = _device("aq-1", "air_quality", family="environment", name="Cốc Lếu")
+CAM = _device("cam-1", "camera", family="camera")
+SITE = _device("cnt-1", "visitor_counter", family="tourism", capacity=1000.0)
+RAIN = _device("rain-1", "rain_gauge")
+WX = _device("wx-1", "weather", family="environment")
+
+
+def _live(**kw) -> LiveInputs:
+    latest = {
+        "wl-1": _values("wl-1", water_level_m=82.4),
+        "aq-1": _values("aq-1", pm25=30.0, pm10=40.0),
+        "cam-1": _values("cam-1", people_count=12),
+        "cnt-1": _values("cnt-1", age_s=3600, occupancy=1200),  # silent for an hour
+        "rain-1": _values("rain-1", rain_mm=0.4),
+    }
+    return LiveInputs(latest=latest, now=NOW, **kw)
+
+
+def test_one_trace_per_layer_in_a_fixed_order(geo):
+    devices = [WATER, AQ, CAM, SITE, RAIN, WX]
+    fig = build_map_figure(devices, _live(), geo, tz=TZ)
+    assert [t["name"] for t in fig["data"]] == list(TRACE_ORDER)
+    water = fig["data"][TRACE_INDEX["water"]]
+    assert water["customdata"] == ["wl-1"] and water["lon"] == [WATER.lon]
+    go.Figure(fig)  # plotly accepts every property
+
+
+def test_colours_follow_the_latest_values(geo):
+    fig = build_map_figure(
+        [WATER, AQ, CAM, SITE, RAIN],
+        _live(incidents={"cam-1": "fire"}, rain_24h={"rain-1": 60.0}, aqi={"aq-1": 120}),
+        geo,
+        tz=TZ,
+    )
+    colour = {
+        name: fig["data"][TRACE_INDEX[name]]["marker"]["color"][0]
+        for name in ("water", "aqi", "cameras", "tourism", "rain")
+    }
+    assert colour["water"] == classify.WATER_COLOURS[2]  # 82.4 m: alarm II
+    assert colour["aqi"] == "#FF7E00"  # the hourly index (120) wins over the live estimate
+    assert colour["cameras"] == classify.CAMERA_COLOURS["serious"]
+    assert colour["tourism"] == classify.SILENT  # silent for an hour: grey, whatever it says
+    assert colour["rain"] == "#3f4bff"  # 60 mm in 24 h: heavy
+
+
+def test_hover_text_says_what_and_when(geo):
+    zone = __import__("zoneinfo").ZoneInfo(TZ)
+    colour, text = render_device(WATER, _live().latest["wl-1"], _live(), "vi", zone)
+    assert "Trạm Lào Cai" in text and "82,40 m" in text and "Báo động II" in text
+    _colour, text_en = render_device(WATER, _live().latest["wl-1"], _live(), "en", zone)
+    assert "82.40 m" in text_en and "Alarm II" in text_en
+    _colour, silent = render_device(SITE, _live().latest["cnt-1"], _live(), "vi", zone)
+    assert "Mất tín hiệu" in silent
+    colour, nodata = render_device(WX, {}, _live(), "vi", zone)
+    assert colour == classify.NO_DATA and "Chưa có số liệu" in nodata
+    _colour, estimate = render_device(AQ, _live().latest["aq-1"], _live(), "vi", zone)
+    assert "VN_AQI ≈" in estimate  # no hourly index yet: marked as an estimate
+
+
+def test_layers_visible_as_asked_and_selection_halo(geo):
+    fig = build_map_figure([WATER, AQ], _live(), geo, visible=["water"], selected="aq-1")
+    visible = {t["name"]: t.get("visible", True) for t in fig["data"]}
+    assert visible["water"] is True and visible["aqi"] is False and visible["districts"] is False
+    halo = fig["data"][TRACE_INDEX["selected"]]
+    assert halo["lon"] == [AQ.lon] and halo["lat"] == [AQ.lat]
+
+
+def test_district_levels_colour_the_districts(geo):
+    fig = build_map_figure([], _live(district_levels={"bat_xat": 3}), geo, lang="en")
+    districts = fig["data"][TRACE_INDEX["districts"]]
+    i = districts["locations"].index("bat_xat")
+    assert districts["z"][i] == 3 and sum(districts["z"]) == 3
+    assert "Disaster risk level: 3" in districts["hovertext"][i]
+    assert "approximate boundary" in districts["hovertext"][i]  # the demo boundaries are
+
+
+def test_offline_by_default_tiles_only_when_configured(geo):
+    fig = build_map_figure([WATER], _live(), geo)
+    text = json.dumps(fig)
+    assert "http" not in text  # no style URL, no glyphs, no sprites: nothing to fetch
+    assert fig["layout"]["map"]["style"]["layers"][0]["type"] == "background"
+    assert all(t.get("mode") in ("markers", "lines") for t in fig["data"] if "mode" in t)
+    style = map_style("https://tiles.example.org/{z}/{x}/{y}.png")
+    assert style["sources"]["tiles"]["tiles"] == ["https://tiles.example.org/{z}/{x}/{y}.png"]
+    assert style["layers"][-1]["type"] == "raster"
+    assert map_style()["sources"]  # never empty (plotly would drop it; MapLibre refuses that)
+
+
+def test_five_thousand_devices_stay_five_thousand_points_in_few_traces(geo):
+    kinds = [k for layer in DEVICE_LAYERS for k in layer.kinds]
+    devices = [_device(f"d{i:05d}", kinds[i % len(kinds)]) for i in range(5000)]
+    fig = build_map_figure(devices, LiveInputs({}, NOW), geo)
+    assert len(fig["data"]) == len(TRACE_ORDER)
+    assert sum(len(fig["data"][TRACE_INDEX[layer.key]]["lon"]) for layer in DEVICE_LAYERS) == 5000
+    rows = layer_rows(devices)
+    assert all(rows[k] == sorted(rows[k], key=lambda d: d.device_id) for k in rows)
+
+
+def test_fit_view_shows_the_whole_province(geo):
+    centre, zoom = fit_view(geo.bbox(), 1200, 900)
+    assert 103.9 < centre["lon"] < 104.3 and 22.2 < centre["lat"] < 22.5
+    assert 8.5 < zoom < 10
+    assert fit_view(geo.bbox(), 2400, 1800)[1] == pytest.approx(zoom + 1, abs=0.01)
+
+
+def _cap(
+    identifier,
+    sent_min,
+    *,
+    msg_type="Alert",
+    refs=(),
+    expires=None,
+    area=None,
+    severity="Severe",
+    status="Actual",
+) -> CapRow:
+    info = {
+        "severity": severity,
+        "headline": f"Cảnh báo {identifier}",
+        "event": "Lũ quét",
+        "area": [
+            area
+            or {
+                "areaDesc": "Huyện Bát Xát",
+                "geocode": [{"valueName": "district", "value": "bat_xat"}],
+            }
+        ],
+    }
+    if expires:
+        info["expires"] = expires
+    sent = dt.datetime(2025, 6, 1, 9, 0, tzinfo=dt.UTC) + dt.timedelta(minutes=sent_min)
+    return CapRow(
+        "pctt@laocai.gov.vn", identifier, sent, msg_type, status, tuple(refs), {"info": [info]}
+    )
+
+
+def test_cap_warning_areas_in_force(geo):
+    now = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.UTC)
+    polygon = {
+        "areaDesc": "Y Tý",
+        "polygons_lonlat": [[[103.6, 22.6], [103.7, 22.6], [103.7, 22.7], [103.6, 22.6]]],
+    }
+    circle = {"areaDesc": "Sa Pa", "circles": [{"lat": 22.33, "lon": 103.84, "radius_km": 5}]}
+    caps = [
+        _cap("A", 0),  # superseded by B
+        _cap("B", 10, msg_type="Update", refs=["pctt@laocai.gov.vn,A,2025-06-01T16:00:00+07:00"]),
+        _cap("C", 20, area=polygon, severity="Extreme"),
+        _cap("D", 30, area=circle, expires="2025-06-01T10:00:00+00:00"),  # expired
+        _cap("E", 40, area=circle),
+        _cap("F", 50, msg_type="Cancel", refs=["pctt@laocai.gov.vn,E,2025-06-01T16:40:00+07:00"]),
+        _cap("G", 60, status="Exercise"),
+    ]
+    areas = active_warning_areas(caps, now, geo.districts)
+    assert [a.area_id.split("/")[0] for a in areas] == ["C", "B"]
+    assert areas[0].severity == "extreme" and areas[0].geometry["type"] == "MultiPolygon"
+    bat_xat = next(f for f in geo.districts["features"] if f["properties"]["id"] == "bat_xat")
+    assert areas[1].geometry == bat_xat["geometry"]  # by district geocode
+
+
+def test_circle_ring_is_closed_and_about_the_radius():
+    ring = circle_ring(104.0, 22.0, 10.0)
+    assert ring[0] == ring[-1] and len(ring) == 49
+    lat_span_km = (max(p[1] for p in ring) - min(p[1] for p in ring)) * 111.32
+    assert lat_span_km == pytest.approx(20.0, rel=0.01)
