@@ -119,14 +119,11 @@ class Receiver:
     def ack(self, inbounds: list[Inbound]) -> int:
         """Acknowledge messages whose records are committed; returns how many PUBACKs went out."""
         generation = self.mqtt.connect_count
-        sent = 0
-        ack = self.mqtt.ack
-        for inbound in inbounds:
-            if inbound.generation == generation and inbound.handle is not None:
-                ack(inbound.handle)
-                sent += 1
+        handles = [i.handle for i in inbounds
+                   if i.generation == generation and i.handle is not None]
+        self.mqtt.ack_many(handles)
         self.release(len(inbounds))
-        return sent
+        return len(handles)
 
     def release(self, count: int) -> None:
         """Forget `count` messages without acknowledging them (the broker will redeliver)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,6 +19,113 @@ from ioc.config import MqttSettings
 log = logging.getLogger(__name__)
 
 MessageCallback = Callable[[paho.MQTTMessage], None]
+
+_PUBACK_HEAD = bytes((paho.PUBACK, 2))  # fixed header of a success PUBACK (MQTT 3.1.1 and 5)
+
+
+class _BufferedClient(paho.Client):
+    """paho's client with chunked socket reads and batched PUBACKs; packet handling unchanged.
+
+    paho reads every packet with three or more `recv` calls (command byte, each length byte,
+    body) and goes back to `select` after each packet, and each PUBACK is its own queued
+    packet with its own wake-up and `send`. At thousands of messages a second those system
+    calls are most of an ingest worker's CPU. Here `recv` takes up to 64 KiB at a time, paho's
+    small reads are served from that chunk, and `loop_read` drains the chunk before returning
+    to `select`; `ack_many` queues the PUBACKs of a committed batch as one write. A PUBLISH
+    without properties is decoded here with no per-message `Properties` object (its message's
+    `properties` is None); every other packet goes through paho's own code.
+    """
+
+    READ_CHUNK = 65536
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._rbuf = b""
+        self._rpos = 0
+        self._filtered = False
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        start = self._rpos
+        available = len(self._rbuf) - start
+        if available <= 0:
+            chunk = super()._sock_recv(max(bufsize, self.READ_CHUNK))
+            if not chunk:  # the peer closed the connection: paho treats b"" as lost
+                return chunk
+            self._rbuf, start, available = chunk, 0, len(chunk)
+        end = start + min(bufsize, available)
+        self._rpos = end
+        return self._rbuf[start:end]
+
+    @property
+    def buffered(self) -> int:
+        """Bytes read from the socket that paho has not consumed yet."""
+        return len(self._rbuf) - self._rpos
+
+    def loop_read(self, max_packets: int = 1) -> paho.MQTTErrorCode:
+        rc = super().loop_read(max_packets)
+        # select() cannot see bytes already in our buffer: handle them before going back to it.
+        while rc == paho.MQTT_ERR_SUCCESS and self._sock is not None and self.buffered > 0:
+            rc = super().loop_read(max_packets)
+        return rc
+
+    def message_callback_add(self, sub, callback) -> None:
+        self._filtered = True  # the lean path below knows only `on_message`
+        super().message_callback_add(sub, callback)
+
+    def _handle_publish(self) -> paho.MQTTErrorCode:
+        """A PUBLISH without MQTT 5 properties (nearly all of them), decoded without building
+        paho's Properties and message-info objects per message; anything else goes to paho."""
+        header = self._in_packet["command"]
+        packet = self._in_packet["packet"]
+        qos = (header & 0x06) >> 1
+        size = len(packet)
+        if self._protocol != paho.MQTTv5 or qos == 2 or self._filtered or size < 2:
+            return super()._handle_publish()
+        topic_len = (packet[0] << 8) | packet[1]
+        pos = 2 + topic_len
+        mid = 0
+        if qos:
+            if size < pos + 2:
+                return super()._handle_publish()
+            mid = (packet[pos] << 8) | packet[pos + 1]
+            pos += 2
+        if topic_len == 0 or size <= pos or packet[pos] != 0:  # properties, or malformed
+            return super()._handle_publish()
+        message = paho.MQTTMessage.__new__(paho.MQTTMessage)
+        message.timestamp = time.monotonic()
+        message.state = paho.mqtt_ms_invalid
+        message.info = None  # only outgoing messages have one
+        message.dup = bool(header & 0x08)
+        message.qos = qos
+        message.retain = bool(header & 0x01)
+        message.mid = mid
+        message._topic = bytes(packet[2 : 2 + topic_len])  # paho's buffer is a bytearray
+        message.payload = bytes(packet[pos + 1 :])
+        message.properties = None  # the packet carried none
+        on_message = self.on_message
+        if on_message is not None:
+            with self._in_callback_mutex:
+                try:
+                    on_message(self, self._userdata, message)
+                except Exception:
+                    log.exception("MQTT on_message failed")
+                    if not self.suppress_exceptions:
+                        raise
+        if qos == 1 and not self._manual_ack:
+            return self._send_puback(mid)
+        return paho.MQTT_ERR_SUCCESS
+
+    def reconnect(self) -> paho.MQTTErrorCode:
+        self._rbuf, self._rpos = b"", 0  # bytes of the old connection mean nothing on the new
+        return super().reconnect()
+
+    def ack_many(self, mids: list[int]) -> None:
+        """Queue the PUBACKs of QoS 1 messages `mids` as one write."""
+        if not mids:
+            return
+        head = _PUBACK_HEAD
+        data = b"".join([head + mid.to_bytes(2, "big") for mid in mids])
+        self._packet_queue(paho.PUBACK, data, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -57,7 +165,7 @@ class MqttClient:
         self.prefix = settings.topic_prefix
         self.persistent = persistent
         self.client_id = f"{settings.client_id_prefix}-{client_id}"
-        self._client = paho.Client(
+        self._client = _BufferedClient(
             paho.CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
             protocol=paho.MQTTv5,
@@ -188,6 +296,14 @@ class MqttClient:
         """Send the PUBACK for a message received with manual_ack=True."""
         if message.qos > 0:
             self._client.ack(message.mid, message.qos)
+
+    def ack_many(self, messages: list[paho.MQTTMessage]) -> None:
+        """Acknowledge several messages received with manual_ack=True in one socket write."""
+        qos1 = [m.mid for m in messages if m.qos == 1]
+        self._client.ack_many(qos1)
+        for m in messages:
+            if m.qos == 2:
+                self._client.ack(m.mid, 2)
 
     @property
     def paho(self) -> paho.Client:

@@ -83,14 +83,14 @@ def _start(dash_duo, settings, web_users, role: str, path: str) -> None:
     dash_duo.driver.get(dash_duo.server_url + path)
 
 
-@pytest.mark.xfail(reason="flaky in a clean-clone CI run (timing of the live map update); under investigation", strict=False)
 def test_map_live_updates_and_side_panel(dash_duo, settings, web_users, province):
     live, ids = province
     _start(dash_duo, settings, web_users, "operator", "/ops")
-    dash_duo.wait_for_element("#ops-map .maplibregl-canvas", timeout=15)
+    dash_duo.wait_for_element("#ops-map .maplibregl-canvas", timeout=45)
     assert dash_duo.find_element("h1").text == "Bản đồ vận hành"
     _wait(
         lambda: "82,60 m" in (dash_duo.driver.execute_script(HOVER_OF, "wl-lc") or ""),
+        timeout=45,
         what="the water level on the map",
     )
     # a new reading reaches the map without a reload, as a patch of that one point
@@ -101,27 +101,27 @@ def test_map_live_updates_and_side_panel(dash_duo, settings, web_users, province
     )
     _wait(
         lambda: "83,90 m" in (dash_duo.driver.execute_script(HOVER_OF, "wl-lc") or ""),
-        timeout=10,
+        timeout=30,
         what="the new reading on the map",
     )
     assert "Báo động III" in dash_duo.driver.execute_script(HOVER_OF, "wl-lc")
     # the overview lists the open alerts; a click on a marker opens the device
-    dash_duo.wait_for_contains_text("#ops-overview", "cam-mk: fire", timeout=10)
+    dash_duo.wait_for_contains_text("#ops-overview", "cam-mk: fire", timeout=30)
     x, y = dash_duo.driver.execute_script(MARKER_AT, 103.80, 22.60)
     ActionChains(dash_duo.driver).move_by_offset(0, 0).perform()
     builder = ActionBuilder(dash_duo.driver)
     builder.pointer_action.move_to_location(int(x), int(y)).click()
     builder.perform()
-    dash_duo.wait_for_contains_text("#ops-device-head", "Cảnh báo sạt lở Bản Xèo", timeout=10)
+    dash_duo.wait_for_contains_text("#ops-device-head", "Cảnh báo sạt lở Bản Xèo", timeout=30)
     assert "Độ ẩm đất (%)" in dash_duo.find_element("#ops-device-values").text
-    dash_duo.wait_for_element("#ops-chart .main-svg", timeout=10)
+    dash_duo.wait_for_element("#ops-chart .main-svg", timeout=30)
     # a device with an open alert: acknowledge it from the panel
     dash_duo.driver.get(dash_duo.server_url + "/ops?device=cam-mk")
-    dash_duo.wait_for_contains_text("#ops-device-head", "Chợ Cốc Lếu", timeout=15)
-    dash_duo.wait_for_element(f"#ops-alert-pick input[value='{ids['fire']}']", timeout=10).click()
+    dash_duo.wait_for_contains_text("#ops-device-head", "Chợ Cốc Lếu", timeout=30)
+    dash_duo.wait_for_element(f"#ops-alert-pick input[value='{ids['fire']}']", timeout=30).click()
     dash_duo.find_element("#ops-act-ack").click()
-    dash_duo.wait_for_contains_text("#ops-act-result", f"#{ids['fire']}", timeout=10)
-    dash_duo.wait_for_contains_text("#ops-alert-pick", "Đã tiếp nhận", timeout=10)
+    dash_duo.wait_for_contains_text("#ops-act-result", f"#{ids['fire']}", timeout=30)
+    dash_duo.wait_for_contains_text("#ops-alert-pick", "Đã tiếp nhận", timeout=30)
     SHOTS.mkdir(exist_ok=True)
     dash_duo.driver.save_screenshot(str(SHOTS / "ops-vi.png"))
     # layers switch off and on without a round trip to rebuild the map
@@ -131,13 +131,15 @@ def test_map_live_updates_and_side_panel(dash_duo, settings, web_users, province
             "const gd = document.querySelector('#ops-map .js-plotly-plot');"
             "return gd.data.find(t => t.name === 'water').visible === false"
         ),
+        timeout=30,
         what="layer off",
     )
     # English
     dash_duo.find_element("#ops-lang").click()
-    dash_duo.wait_for_text_to_equal("h1", "Operations map", timeout=15)
+    dash_duo.wait_for_text_to_equal("h1", "Operations map", timeout=30)
     _wait(
         lambda: "Alarm III" in (dash_duo.driver.execute_script(HOVER_OF, "wl-lc") or ""),
+        timeout=30,
         what="English hover text",
     )
     _only_local_requests(dash_duo)

@@ -52,6 +52,81 @@ def test_persistent_session_keeps_messages_while_away(mqtt_settings):
         again.close()
 
 
+def test_messages_with_and_without_properties_arrive_whole(mqtt_settings):
+    """The lean decoder handles plain PUBLISH packets; ones with MQTT 5 properties, QoS 0 and
+    payloads larger than one socket read must come through paho's path unchanged."""
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    got: queue.Queue = queue.Queue()
+    sub = MqttClient(mqtt_settings, "sub-lean").connect()
+    pub = MqttClient(mqtt_settings, "pub-lean").connect()
+    try:
+        sub.subscribe("ioc/v1/#", lambda m: got.put(m), qos=1)
+        time.sleep(0.3)
+        props = Properties(PacketTypes.PUBLISH)
+        props.ContentType = "application/json"
+        big = bytes(range(256)) * 1000  # 256 kB: several 64 KiB reads
+        pub.publish("ioc/v1/a/plain", b'{"x":1}').wait_for_publish(5)
+        pub.paho.publish(pub.topic("ioc/v1/a/props"), b'{"x":2}', qos=1,
+                         properties=props).wait_for_publish(5)
+        pub.publish("ioc/v1/a/qos0", b"zero", qos=0)
+        pub.publish("ioc/v1/a/big", big).wait_for_publish(10)
+        seen = {}
+        for _ in range(4):
+            m = got.get(timeout=10)
+            seen[sub.relative(m.topic)] = m
+        assert seen["ioc/v1/a/plain"].payload == b'{"x":1}'
+        assert all(type(m.payload) is bytes for m in seen.values())
+        assert seen["ioc/v1/a/plain"].properties is None and seen["ioc/v1/a/plain"].qos == 1
+        assert seen["ioc/v1/a/props"].payload == b'{"x":2}'
+        assert seen["ioc/v1/a/props"].properties.ContentType == "application/json"
+        assert seen["ioc/v1/a/qos0"].payload == b"zero" and seen["ioc/v1/a/qos0"].qos == 0
+        assert seen["ioc/v1/a/big"].payload == big
+    finally:
+        sub.close()
+        pub.close()
+
+
+def test_ack_many_acknowledges_exactly_those_messages(mqtt_settings):
+    """Acked messages are gone from the session; the rest come back on the next connection."""
+    first_round: queue.Queue = queue.Queue()
+    worker = MqttClient(mqtt_settings, "acker", persistent=True, manual_ack=True)
+    worker.subscribe("ioc/v1/#", first_round.put)
+    worker.connect()
+    pub = MqttClient(mqtt_settings, "pub-ack").connect()
+    try:
+        time.sleep(0.3)
+        for i in range(300):
+            pub.publish(f"ioc/v1/environment/d{i % 7}", str(i))
+        pub.publish("ioc/v1/environment/last", b"end").wait_for_publish(10)
+        messages = [first_round.get(timeout=10) for _ in range(301)]
+        acked = [m for m in messages if m.payload != b"end" and int(m.payload) % 3 == 0]
+        worker.ack_many(acked)
+        time.sleep(1.0)  # the PUBACKs reach the broker before we drop the connection
+    finally:
+        worker.paho.disconnect()  # a clean DISCONNECT keeps the session and its unacked messages
+        worker.paho.loop_stop()
+    again: queue.Queue = queue.Queue()
+    back = MqttClient(mqtt_settings, "acker", persistent=True, manual_ack=True)
+    back.subscribe("ioc/v1/#", again.put)
+    back.connect()
+    try:
+        redelivered = set()
+        while True:
+            try:
+                m = again.get(timeout=3)
+            except queue.Empty:
+                break
+            redelivered.add(m.payload)
+            back.ack(m)
+        expected = {m.payload for m in messages} - {m.payload for m in acked}
+        assert redelivered == expected and len(acked) == 100
+    finally:
+        back.close()
+        pub.close()
+
+
 def test_live_state_keeps_the_newest(redis_settings):
     live = LiveState(open_redis(redis_settings), redis_settings)
     live.record([LatestValue("st-1", "water_level_m", 81.2, 200.0)], [{"type": "t", "n": 1}])

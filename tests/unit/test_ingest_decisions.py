@@ -212,7 +212,7 @@ def test_acks_only_go_out_on_the_connection_the_message_came_in_on():
                  ingest=IngestSettings(max_pending=100))
     receiver = Receiver(s, "unit")
     sent = []
-    receiver.mqtt.ack = sent.append
+    receiver.mqtt.ack_many = sent.extend
     receiver.mqtt.connect_count = 2
     receiver._pending = 3
     old, new = Inbound("t", b"", 0.0, "old", 1), Inbound("t", b"", 0.0, "new", 2)
