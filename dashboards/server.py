@@ -11,7 +11,8 @@ from ioc.config import Settings, settings_env
 log = logging.getLogger("dashboards")
 
 
-def gunicorn_argv(host: str, port: int, workers: int = 1, threads: int = 8) -> list[str]:
+def gunicorn_argv(host: str, port: int, workers: int = 1, threads: int = 8,
+                  access_log: bool = False) -> list[str]:
     return [
         sys.executable, "-m", "gunicorn",
         "--bind", f"{host}:{port}",
@@ -20,7 +21,7 @@ def gunicorn_argv(host: str, port: int, workers: int = 1, threads: int = 8) -> l
         "--threads", str(threads),
         "--timeout", "60",
         "--graceful-timeout", "10",
-        "--access-logfile", "-" if os.environ.get("IOC_WEB_ACCESS_LOG") else "/dev/null",
+        "--access-logfile", "-" if access_log else "/dev/null",
         "--error-logfile", "-",
         "--log-level", "warning",
         "dashboards.wsgi:application",
@@ -32,6 +33,6 @@ def run_server(settings: Settings, host: str | None = None, port: int | None = N
     port = settings.web.port if port is None else port
     env = {**os.environ, **settings_env(settings), "IOC_WEB_HOST": host, "IOC_WEB_PORT": str(port)}
     log.info("web serving on http://%s:%d/", host, port)
-    argv = gunicorn_argv(host, port)
+    argv = gunicorn_argv(host, port, access_log=settings.web.access_log)
     os.execve(argv[0], argv, env)
     return 0  # not reached

@@ -1,9 +1,35 @@
-"""WSGI entry point for production servers: `gunicorn dashboards.wsgi:application`."""
+"""WSGI entry point for production servers: `gunicorn dashboards.wsgi:application`.
 
-from dashboards.app import create_app
-from ioc.config import load_settings
-from ioc.logs import setup_logging
+The application is built when the server first asks for it, not at import time, so a wrong
+setting stops the server with one line naming it instead of an import traceback.
+"""
 
-_settings = load_settings()
-setup_logging(_settings, "web")
-application = create_app(_settings).server
+from __future__ import annotations
+
+import sys
+
+_application = None
+
+
+def create_application():
+    """The Flask server of the Dash app, with settings from the environment (and config file)."""
+    from dashboards.app import create_app
+    from ioc.config import ConfigError, load_settings
+    from ioc.logs import setup_logging
+
+    try:
+        settings = load_settings()
+    except ConfigError as err:
+        print(f"ioc: configuration error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    setup_logging(settings, "web")
+    return create_app(settings).server
+
+
+def __getattr__(name: str):
+    global _application
+    if name == "application":
+        if _application is None:
+            _application = create_application()
+        return _application
+    raise AttributeError(name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +36,12 @@ class LiveState:
     - ``last_seen`` sorted set, device_id -> unix seconds of its newest message
     - ``events`` stream of live events (readings batches, alerts, incidents) for the
       alerts worker and the dashboards; capped at about ``stream_maxlen`` entries.
+    - ``stored:<bucket>`` readings stored in each 10-second bucket (by commit time, from the
+      ``readings`` events), kept two hours: the status page's rates without scanning readings.
     """
+
+    COUNT_BUCKET_S = 10
+    COUNT_KEEP_S = 7200
 
     def __init__(self, client: redis.Redis, settings: RedisSettings) -> None:
         self.r = client
@@ -79,6 +85,12 @@ class LiveState:
             )
         if seen:
             pipe.zadd(self.key("last_seen"), seen, gt=True)
+        events = list(events)
+        stored = sum(int(e.get("count", 0)) for e in events if e.get("type") == "readings")
+        if stored:
+            bucket = self.key("stored", str(int(time.time()) // self.COUNT_BUCKET_S))
+            pipe.incrby(bucket, stored)
+            pipe.expire(bucket, self.COUNT_KEEP_S)
         for event in events:
             pipe.xadd(
                 self.events_key,
@@ -118,6 +130,16 @@ class LiveState:
                 values[metric.decode()] = LatestValue(device_id, metric.decode(), item["v"], item["t"])
             out[device_id] = values
         return out
+
+    def stored_counts(self, now: float | None = None) -> tuple[int, int]:
+        """Readings stored in the last minute and the last hour (10-second buckets, so the
+        minute is the current bucket and the five before it)."""
+        now = time.time() if now is None else now
+        current = int(now) // self.COUNT_BUCKET_S
+        per_hour = 3600 // self.COUNT_BUCKET_S
+        keys = [self.key("stored", str(current - i)) for i in range(per_hour)]
+        values = [int(v) if v is not None else 0 for v in self.r.mget(keys)]
+        return sum(values[: 60 // self.COUNT_BUCKET_S]), sum(values)
 
     def last_seen(self) -> dict[str, float]:
         return {k.decode(): v for k, v in self.r.zrange(self.key("last_seen"), 0, -1, withscores=True)}

@@ -155,6 +155,7 @@ class WebSettings(Section):
         None, description="Session signing key; required in production, generated in the demo."
     )
     refresh_ms: int = Field(2000, ge=250, le=60000, description="Live panel refresh interval.")
+    access_log: bool = Field(False, description="Log every HTTP request of `ioc web` to stdout.")
     map_tile_url: str | None = Field(
         None,
         description="Raster tile URL template ({z}/{x}/{y}) drawn under the live map, for "

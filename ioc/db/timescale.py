@@ -40,7 +40,9 @@ def apply(conn: psycopg.Connection, db: DatabaseSettings) -> str | None:
     if version is None and available(conn):
         try:
             with conn.transaction():
-                conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+                # In public, not in the first schema of the search path: that may be a
+                # deployment's (or a test's) own schema, which can be dropped.
+                conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb SCHEMA public")
         except psycopg.Error as err:
             log.warning("TimescaleDB is available but could not be enabled (%s)", err)
             return None

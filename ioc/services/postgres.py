@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 from ioc.services.process import ServerProcess, ServiceError, free_port, stored_secret
 
@@ -156,7 +157,7 @@ class EmbeddedPostgres(ServerProcess):
     def _ensure_database(self) -> None:
         with self._connect("postgres") as conn:
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)).fetchone():
-                conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB_NAME)))
 
     def stop(self, timeout: float = 30.0, sig: int = signal.SIGINT) -> None:
         # SIGINT is PostgreSQL's "fast" shutdown: roll back clients, checkpoint, exit.

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
 from dashboards.app import create_app
+from ioc.live import LatestValue, LiveState, open_redis
 from tests.fixtures.fix_web import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -19,10 +21,16 @@ def test_status_page_shows_live_counts(dash_duo, settings, db_conn, web_users):
         "INSERT INTO devices (device_id, family, kind, name) VALUES "
         "('aq-1', 'environment', 'air_quality', 'Trạm Cốc Lếu'), ('wl-1', 'disaster', 'water_level', 'Trạm Lào Cai')"
     )
-    db_conn.execute(
-        "INSERT INTO readings (time, device_id, metric, value) VALUES (now(), 'aq-1', 'pm25', 21)"
-    )
     db_conn.commit()
+    live = LiveState(open_redis(settings.redis), settings.redis)
+
+    def stored(metric: str, value: float) -> None:
+        """What an ingest worker does after committing one reading."""
+        now = time.time()
+        live.record([LatestValue("aq-1", metric, value, now)],
+                    [{"type": "readings", "count": 1, "readings": [["aq-1", metric, value, now]]}])
+
+    stored("pm25", 21)
     app = create_app(settings)
     dash_duo.start_server(app)
     login(dash_duo, web_users["operator"].username, web_users["operator"].password)
@@ -31,10 +39,7 @@ def test_status_page_shows_live_counts(dash_duo, settings, db_conn, web_users):
     assert "Trung tâm điều hành thông minh" in dash_duo.find_element("h1").text
     assert dash_duo.find_element("#status-family-disaster").text == "1"
     # a new reading shows up without a reload
-    db_conn.execute(
-        "INSERT INTO readings (time, device_id, metric, value) VALUES (now(), 'aq-1', 'pm10', 40)"
-    )
-    db_conn.commit()
+    stored("pm10", 40)
     dash_duo.wait_for_text_to_equal("#status-rpm", "2", timeout=10)
     SHOTS.mkdir(exist_ok=True)
     dash_duo.driver.save_screenshot(str(SHOTS / "status-vi.png"))

