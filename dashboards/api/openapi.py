@@ -468,6 +468,11 @@ SCHEMAS: dict[str, dict] = {
                         "numerator": {"type": ["number", "string"]},
                         "denominator": {"type": ["number", "string"]},
                         "note": TEXT,
+                        "as_reported": {
+                            "type": ["boolean", "string"],
+                            "description": "true: keep the reported value although the counts "
+                            "give another; the note must say why.",
+                        },
                     },
                 },
             }
@@ -641,10 +646,10 @@ KPI_VALUE_EXAMPLE = {
     "breakdown": None,
     "period": "year",
     "period_start": "2020-01-01",
-    "value": 37.3,
+    "value": 37.0,
     "numerator": 753.0,
     "denominator": 2018.0,
-    "note": "753 of 2,018 procedures at level 4 (2020)",
+    "note": "753 of 2,018 procedures at level 4 (2020); reported as 37% (the counts give 37.3%)",
     "source": "api:so-tttt",
     "updated_at": "2025-06-01T02:00:00+00:00",
     "target": 80.0,

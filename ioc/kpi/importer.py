@@ -24,11 +24,16 @@ from ioc.kpi.periods import PeriodError, parse_period_start
 from ioc.kpi.store import KpiValue, upsert_values
 
 COLUMNS = ("kpi_id", "district", "breakdown", "period", "period_start", "value", "numerator",
-           "denominator", "note")
+           "denominator", "note", "as_reported")
 REQUIRED_COLUMNS = ("kpi_id", "period", "period_start")
 MAX_ROWS = 50_000
 MAX_NOTE = 500
 MAX_PROBLEMS_SHOWN = 50
+# How far a percentage may be from 100·numerator/denominator: a figure rounded as reports round
+# it (37.31 % written as 37) passes; a value that belongs to other counts does not.
+PERCENT_TOLERANCE = 0.5
+_YES = frozenset({"yes", "true", "1"})
+_NO = frozenset({"", "no", "false", "0"})
 _DISTRICT = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
@@ -178,6 +183,30 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
+def _flag(row: Mapping[str, object], key: str) -> bool:
+    """A yes/no column: JSON true/false, or yes/no, true/false, 1/0 (empty: no)."""
+    raw = row.get(key)
+    if raw is None or isinstance(raw, bool):
+        return bool(raw)
+    text = str(raw).strip().lower()
+    if text in _YES:
+        return True
+    if text in _NO:
+        return False
+    raise ValueError(f"{raw!r}: write yes or no (or leave it empty)")
+
+
+def fraction_conflict(value: float, numerator: float, denominator: float) -> str | None:
+    """Why a percentage contradicts its own counts, or None when they agree (pure)."""
+    from_counts = 100 * numerator / denominator
+    if abs(value - from_counts) <= PERCENT_TOLERANCE + 1e-9:
+        return None
+    return (f"{_fmt(value)} contradicts numerator/denominator {_fmt(numerator)}/"
+            f"{_fmt(denominator)} = {from_counts:.2f} % (more than {_fmt(PERCENT_TOLERANCE)} "
+            "percentage points apart); correct the value or the counts, or, when the report "
+            "itself gives both, set as_reported to yes and say in note how they differ")
+
+
 def check_row(row: Mapping[str, object], line: int, catalogue: Catalogue,
               districts: set[str] | None,
               today: dt.date) -> tuple[KpiValue | None, list[RowProblem]]:
@@ -268,6 +297,21 @@ def check_row(row: Mapping[str, object], line: int, catalogue: Catalogue,
     note = _text(row, "note")
     if len(note) > MAX_NOTE:
         bad("note", f"longer than {MAX_NOTE} characters")
+    try:
+        as_reported = _flag(row, "as_reported")
+    except ValueError as err:
+        bad("as_reported", str(err))
+        as_reported = True  # no second complaint about the fraction for this row
+    # Only a percentage has a defined relation to its counts (value = 100·n/d); for other
+    # units numerator and denominator are context, shown as given.
+    if (fraction_ok and kpi is not None and kpi.is_percent and value is not None
+            and not math.isnan(value)):
+        conflict = fraction_conflict(value, num, den)  # type: ignore[arg-type]
+        if conflict is not None and not as_reported:
+            bad("value", conflict)
+        elif conflict is not None and not note:
+            bad("note", "required with as_reported: say how the reported value differs from "
+                        "its counts")
     if problems or kpi is None or start is None or value is None:
         return None, problems
     return KpiValue(kpi_id=kpi.id, period=period, period_start=start, value=value,

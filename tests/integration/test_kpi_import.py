@@ -52,8 +52,13 @@ def test_seed_stores_the_reported_figures_once(cli_env, db_conn, capsys):
     catalogue = load_catalogue()
     latest = latest_values(db_conn, catalogue)
     full = latest["egov_services_full_pct"]
-    assert (full.current.value, full.current.period_start.year) == (37.3, 2020)
+    assert (full.current.value, full.current.period_start.year) == (37, 2020)
     assert full.previous.value == 27.2
+    # the percentages as the province reported them, the counts kept beside them
+    (online_2019,) = db_conn.execute(
+        "SELECT value, numerator, denominator, note FROM kpi_values "
+        "WHERE kpi_id = 'egov_services_online_pct' AND period_start = '2019-01-01'").fetchall()
+    assert online_2019[:3] == (41.36, 850, 2000) and "42.5%" in online_2019[3]
     parts = breakdown_values(db_conn, catalogue.get("dsig_certificates"))
     assert [(p.breakdown, p.value) for p in parts] == [
         ("organisation", 660), ("personal", 1600), ("sim_ca", 459)]
@@ -89,6 +94,25 @@ def test_a_bad_file_stores_nothing_and_names_every_bad_line(cli_env, db_conn, tm
     assert _count(db_conn) == 0  # line 2 was good, and it was not stored either
 
 
+CONTRADICTING = """kpi_id,district,breakdown,period,period_start,value,numerator,denominator,note
+egov_edocs_month,,,month,2021-03,90500,,,
+dx_tasks_done_pct,,awareness,year,2022,90,18,20,
+dx_tasks_done_pct,,institutions,year,2022,90,1,20,typed in the wrong column
+egov_services_full_pct,,,year,2021,45,900,2000,
+"""
+
+
+def test_a_value_against_its_own_counts_refuses_the_file(cli_env, db_conn, tmp_path, capsys):
+    path = tmp_path / "contradicting.csv"
+    path.write_text(CONTRADICTING, encoding="utf-8")
+    assert main(["kpi", "import", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "contradicting.csv was not imported: 1 problem(s) in 4 row(s); nothing was stored" in err
+    assert ("line 4: value: 90 contradicts numerator/denominator 1/20 = 5.00 % (more than 0.5 "
+            "percentage points apart)") in err
+    assert _count(db_conn) == 0  # lines 2, 3 and 5 were good, and were not stored either
+
+
 def test_missing_file_and_unknown_district(cli_env, db_conn, tmp_path, capsys):
     assert main(["kpi", "import", str(tmp_path / "none.csv")]) == 1
     assert "cannot read" in capsys.readouterr().err
@@ -118,3 +142,23 @@ def test_import_rows_for_the_api(db_conn):
     assert db_conn.execute(
         "SELECT actor, target FROM audit_log WHERE action = 'kpi.import'").fetchone() == (
         "user:alice", "api:test")
+
+
+def test_import_rows_refuses_a_value_against_its_counts(db_conn):
+    rows = [
+        {"kpi_id": "egov_edocs_month", "period": "month", "period_start": "2021-04",
+         "value": 91000},
+        {"kpi_id": "egov_services_full_pct", "period": "year", "period_start": "2021",
+         "value": 90, "numerator": 1, "denominator": 20},
+    ]
+    report = import_rows(db_conn, rows, source="api:test")
+    assert not report.ok and report.stored == 0
+    (problem,) = report.to_dict()["problems"]
+    assert (problem["row"], problem["column"]) == (2, "value")
+    assert problem["reason"].startswith("90 contradicts numerator/denominator 1/20 = 5.00 %")
+    assert _count(db_conn) == 0
+    # the report's own figure beside counts that disagree: accepted when said so, with a note
+    rows[1] = {**rows[1], "value": 77, "numerator": 10, "denominator": 14, "as_reported": True,
+               "note": "reported as 77 %; 10/14 is 71.4 %"}
+    report = import_rows(db_conn, rows, source="api:test")
+    assert report.ok and report.stored == 2
