@@ -191,13 +191,19 @@ class DistrictHazard:
     updated_at: datetime
 
 
-def district_hazard_levels(conn: psycopg.Connection) -> list[DistrictHazard]:
-    """The disaster risk level (0..5, Decision 18/2021 colours) of every district computed."""
+def district_hazard_levels(conn: psycopg.Connection,
+                           max_age_s: float | None = None) -> list[DistrictHazard]:
+    """The disaster risk level (0..5, Decision 18/2021 colours) of every district computed;
+    with `max_age_s`, only levels the alerts worker refreshed that recently (a stopped worker
+    must not leave yesterday's level looking current)."""
     return [
         DistrictHazard(*row)
         for row in conn.execute(
             "SELECT district, level, base_level, uplift, colour, label, hazards, basis, "
-            "changed_at, updated_at FROM district_hazard_levels ORDER BY level DESC, district")
+            "changed_at, updated_at FROM district_hazard_levels "
+            "WHERE %(age)s::float8 IS NULL "
+            "   OR updated_at > now() - make_interval(secs => %(age)s::float8) "
+            "ORDER BY level DESC, district", {"age": max_age_s})
     ]
 
 
@@ -212,11 +218,15 @@ class StationAqi:
     computed_at: datetime
 
 
-def air_quality_indices(conn: psycopg.Connection, standard: str = "vn_aqi") -> list[StationAqi]:
-    """The latest index of every air-quality station on one scale (vn_aqi or us_epa)."""
+def air_quality_indices(conn: psycopg.Connection, standard: str = "vn_aqi",
+                        max_age_s: float | None = None) -> list[StationAqi]:
+    """The latest index of every air-quality station on one scale (vn_aqi or us_epa); with
+    `max_age_s`, only indices computed that recently."""
     return [
         StationAqi(*row)
         for row in conn.execute(
             "SELECT device_id, standard, aqi, category, dominant, sub_indices, computed_at "
-            "FROM air_quality_index WHERE standard = %s ORDER BY aqi DESC", (standard,))
+            "FROM air_quality_index WHERE standard = %(standard)s AND (%(age)s::float8 IS NULL "
+            "   OR computed_at > now() - make_interval(secs => %(age)s::float8)) "
+            "ORDER BY aqi DESC", {"standard": standard, "age": max_age_s})
     ]
