@@ -10,6 +10,11 @@ commit sends them again: at least once).
 - MQTT: ``ioc/v1/out/alerts/<district or province>/<kind>/<alert id>``, QoS 1, not retained;
 - webhooks: changes of top-level alerts only (storm children reach people through their
   parent), as a JSON POST.
+
+A camera alert's details hold personal data (Decree 13/2023/ND-CP) that stays on the server:
+what goes out carries the plate masked as for a role without the right
+(`ioc.evidence.privacy.mask_plate`) and no snapshot reference (its SHA-256 or URL); police
+follow the alert to the police page, which shows them by role.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from ioc.evidence.privacy import mask_plate
 from ioc.live import LiveState
 
 log = logging.getLogger(__name__)
@@ -45,12 +51,34 @@ _CLAIM = sql.SQL(
 ).format(sql.SQL(", ").join(sql.Identifier("a", c) for c in _COLUMNS))
 
 
+# Keys of alert details and event data that never leave the server: a snapshot's content
+# address and URL lead to the image of a person or a vehicle.
+WITHHELD_KEYS = frozenset({"snapshot_sha256", "snapshot_url"})
+
+
 def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
+def outbound_details(details: Any) -> Any:
+    """Alert details (or event data) as they may leave the server: plate masked, snapshot
+    references dropped (pure; anything but a mapping is returned unchanged)."""
+    if not isinstance(details, Mapping):
+        return details
+    out = {k: v for k, v in details.items() if k not in WITHHELD_KEYS}
+    if "plate" in out:
+        plate = out["plate"]
+        out["plate"] = mask_plate(plate) if isinstance(plate, str) else None
+    return out
+
+
 def alert_message(event: Mapping[str, Any], alert: Mapping[str, Any]) -> dict[str, Any]:
-    """The one JSON shape of an alert change, for Redis, MQTT and webhooks (pure)."""
+    """The one JSON shape of an alert change, for Redis, MQTT and webhooks (pure).
+
+    Personal data is masked here, once, so no channel can forget it (see the module doc)."""
+    body = {k: _iso(v) for k, v in alert.items()}
+    if "details" in body:
+        body["details"] = outbound_details(body["details"])
     return {
         "type": "alert",
         "event_id": event["id"],
@@ -58,9 +86,9 @@ def alert_message(event: Mapping[str, Any], alert: Mapping[str, Any]) -> dict[st
         "actor": event["actor"],
         "note": event["note"],
         "at": _iso(event["at"]),
-        "data": event["data"] or {},
+        "data": outbound_details(event["data"] or {}),
         "alert_id": alert["id"],
-        "alert": {k: _iso(v) for k, v in alert.items()},
+        "alert": body,
     }
 
 

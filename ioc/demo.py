@@ -12,6 +12,8 @@ import threading
 import time
 import urllib.request
 
+from pydantic import SecretStr
+
 from ioc.config import ConfigError, Settings, settings_env
 from ioc.db.migrate import migrate
 from ioc.services.process import ServiceError, free_port, port_open, stored_secret
@@ -79,6 +81,12 @@ def run_demo(settings: Settings, *, scenario: str, speed: float, port: int | Non
         settings = settings.model_copy(
             update={"web": settings.web.model_copy(update={"secret_key": key})}
         )
+    if settings.evidence.hmac_key is None:
+        # Demo evidence bundles are signed, so `ioc evidence verify` can prove their origin;
+        # the key stays in the state directory (see docs/police.md).
+        key = stored_secret(settings.state_dir / "evidence-hmac-key")
+        settings = settings.model_copy(update={"evidence": settings.evidence.model_copy(
+            update={"hmac_key": SecretStr(key)})})
     started = time.monotonic()
     settings, stack = _start_services(settings)
     supervisor: Supervisor | None = None

@@ -554,6 +554,28 @@ def _incident_json(row: dict, zone: dt.tzinfo) -> dict:
     return out
 
 
+def _audit_incident_read(conn, rows: list[dict]) -> None:
+    """Incidents carry whole plates and places (personal data, Decree 13/2023): every read
+    is an `incident.read` entry (which incidents, with which query), committed with the
+    read's transaction."""
+    from ioc.security import audit
+
+    audit.record(
+        conn,
+        auth.current_caller().actor,
+        "incident.read",
+        "incidents",
+        {
+            "via": "api",
+            "query": request.args.to_dict(flat=True),
+            "count": len(rows),
+            "with_plate": sum(1 for r in rows if r["plate"]),
+            "incidents": [f"{r['source']}:{r['event_id']}" for r in rows],
+        },
+        request.remote_addr,
+    )
+
+
 def incidents():
     query = parse_query(IncidentsQuery, request.args)
     after = _after(query, ["time", "str", "str"])
@@ -568,7 +590,9 @@ def incidents():
     )
     with connection() as conn:
         rows = queries.incidents_page(conn, where, after, query.limit)
-    rows, cursor = _page(rows, query, lambda r: [r["last_update"], r["source"], r["event_id"]])
+        rows, cursor = _page(rows, query,
+                             lambda r: [r["last_update"], r["source"], r["event_id"]])
+        _audit_incident_read(conn, rows)
     data = [_incident_json(r, query.zone) for r in rows]
     return page_response(
         data,
@@ -601,7 +625,8 @@ def snapshot(sha256: str):
     return Response(
         bytes(row["content"]),
         mimetype=row["content_type"],
-        headers={"Cache-Control": "private, max-age=3600"},
+        # evidence is personal data: no copy in any cache, the browser's included
+        headers={"Cache-Control": "no-store"},
     )
 
 

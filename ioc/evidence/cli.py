@@ -15,7 +15,12 @@ EXIT_OK, EXIT_TAMPERED, EXIT_USAGE = 0, 1, 2
 
 
 def check_recorded(settings: Settings, report: VerifyReport) -> None:
-    """Compare the manifest hash with the exports recorded in the database."""
+    """Compare the bundle with the exports recorded in the database.
+
+    The manifest's hash must be one this installation exported, and the whole file's
+    SHA-256 the `bundle_sha256` recorded with it: bytes added before or after the archive,
+    a changed ZIP comment or a re-packed archive leave every entry intact but not the file.
+    """
     from ioc.db import connect
     from ioc.evidence.store import find_exports
 
@@ -32,6 +37,29 @@ def check_recorded(settings: Settings, report: VerifyReport) -> None:
         report.notes.append(
             f"recorded export #{e.id} (bundle {e.bundle_id}) by {e.actor} at "
             f"{e.at.isoformat()}, {e.files} files, {'signed' if e.signed else 'unsigned'}")
+    if report.bundle_sha256 is None:
+        return
+    same = [e for e in exports if e.bundle_sha256 == report.bundle_sha256]
+    if same:
+        report.recorded_export = same[0].id
+        return
+    e = exports[-1]
+    report.problems.append(
+        f"bundle file: its SHA-256 {report.bundle_sha256} ({report.bundle_size} bytes) is not "
+        f"the {e.bundle_sha256} ({e.size} bytes) recorded at export #{e.id} (bytes added "
+        "before or after the archive, its ZIP comment changed, or the archive re-packed)")
+
+
+def report_json(report: VerifyReport, name: str) -> dict:
+    """What `ioc evidence verify --json` prints."""
+    return {
+        "bundle": name, "ok": report.ok, "origin_proven": report.origin_proven,
+        "assurance": report.assurance, "origin": report.origin,
+        "bundle_sha256": report.bundle_sha256, "bundle_size": report.bundle_size,
+        "manifest_sha256": report.manifest_sha256, "recorded_export": report.recorded_export,
+        "files_listed": report.files_listed, "files_ok": report.files_ok,
+        "signature": report.signature, "problems": report.problems, "notes": report.notes,
+    }
 
 
 def verify_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -47,11 +75,7 @@ def verify_command(settings: Settings, args: argparse.Namespace) -> int:
             return EXIT_USAGE
         check_recorded(settings, report)
     if args.json:
-        print(json.dumps({
-            "bundle": str(path), "ok": report.ok, "manifest_sha256": report.manifest_sha256,
-            "files_listed": report.files_listed, "files_ok": report.files_ok,
-            "signature": report.signature, "problems": report.problems, "notes": report.notes,
-        }, ensure_ascii=False, indent=2))
+        print(json.dumps(report_json(report, str(path)), ensure_ascii=False, indent=2))
     else:
         print(format_report(report, str(path)))
     return EXIT_OK if report.ok else EXIT_TAMPERED
@@ -66,6 +90,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--check-db", action="store_true",
-        help="also require the manifest's hash to be one this installation recorded at export",
+        help="also require the manifest's hash and the whole file's SHA-256 to be those this "
+        "installation recorded at export",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")

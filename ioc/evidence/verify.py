@@ -3,9 +3,14 @@
 Detected: a file whose bytes or size differ from the manifest, a listed file that is missing,
 a file that the manifest does not list, two entries under one name, a manifest that no
 longer matches manifest.sha256, and (with the key) a manifest.hmac that does not match -- or
-is missing although the verifier holds the key. Without the key, a manifest edited *and*
-re-hashed can only be caught by comparing its hash with the one recorded at export time
-(`ioc evidence verify --check-db`, or the hash written down when the bundle was handed over).
+is missing although the verifier holds the key or the manifest says the bundle was signed.
+A damaged archive (a flipped byte fails an entry's CRC-32 or its deflate stream, a truncated
+file loses its central directory) is reported as tampered, never raised.
+
+Without the key, a manifest edited *and* re-hashed can only be caught by comparing its hash with
+the one recorded at export time (`ioc evidence verify --check-db`, or the hash written down when
+the bundle was handed over). So the report says what it proves: `origin_proven` only with a
+valid signature or a whole-file match with a recorded export; otherwise "integrity only".
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import hmac
 import io
 import json
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -32,6 +38,19 @@ from ioc.evidence.bundle import (
 MAX_ENTRY_BYTES = 256 * 1024 * 1024  # larger entries are not read (a bundle is far smaller)
 MAX_MANIFEST_BYTES = 32 * 1024 * 1024
 
+# What reading a damaged archive raises: a bad CRC-32 or header (BadZipFile), a broken deflate
+# stream (zlib.error), a cut-off entry (EOFError), an encrypted entry (RuntimeError), an
+# unknown compression method (NotImplementedError), unreadable bytes (OSError), nonsense
+# offsets or sizes (ValueError).
+READ_ERRORS: tuple[type[Exception], ...] = (
+    zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, RuntimeError,
+    NotImplementedError, OSError, ValueError,
+)
+
+UNSIGNED = "integrity only: not signed, cannot prove origin"
+NOT_CHECKED = "integrity only: signed, but the signature was not checked (no evidence key), " \
+    "cannot prove origin"
+
 
 @dataclass
 class VerifyReport:
@@ -42,10 +61,43 @@ class VerifyReport:
     files_ok: int = 0
     signature: str = "none"  # valid | invalid | missing | not_checked | none
     manifest: dict[str, Any] | None = None
+    bundle_sha256: str | None = None  # of the whole file, as recorded in evidence_exports
+    bundle_size: int | None = None
+    recorded_export: int | None = None  # evidence_exports.id of a byte-identical export
 
     @property
     def ok(self) -> bool:
+        """Nothing changed since the manifest was written (says nothing about who wrote it)."""
         return not self.problems
+
+    @property
+    def origin_proven(self) -> bool:
+        """Unchanged *and* made by this installation: signed under the evidence key, or the
+        very file recorded at export (`--check-db`)."""
+        return self.ok and (self.signature == "valid" or self.recorded_export is not None)
+
+    @property
+    def assurance(self) -> str:
+        """signed | recorded | integrity_only | none (tampered)."""
+        if not self.ok:
+            return "none"
+        if self.signature == "valid":
+            return "signed"
+        if self.recorded_export is not None:
+            return "recorded"
+        return "integrity_only"
+
+    @property
+    def origin(self) -> str:
+        """One sentence on what the check proves about where the bundle comes from."""
+        if not self.ok:
+            return "not proven: the bundle was changed or is damaged"
+        if self.signature == "valid":
+            return "proven: HMAC-SHA256 signature valid under the evidence key"
+        if self.recorded_export is not None:
+            return (f"proven: byte-identical to export #{self.recorded_export} recorded by this "
+                    "installation")
+        return NOT_CHECKED if self.signature == "not_checked" else UNSIGNED
 
 
 def _read_capped(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> tuple[bytes, bool]:
@@ -53,6 +105,11 @@ def _read_capped(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> tuple[
     with zf.open(info) as fh:
         data = fh.read(cap + 1)
     return data[:cap], len(data) <= cap
+
+
+def _damaged(name: str, err: Exception) -> str:
+    return (f"{name}: damaged in the archive, cannot be read "
+            f"({type(err).__name__}: {err or 'no detail'})")
 
 
 def _hash_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[str, int] | None:
@@ -75,14 +132,46 @@ def verify_bundle(
 ) -> VerifyReport:
     """Check the bundle at `source` (a path, its bytes or an open binary file)."""
     report = VerifyReport()
-    fileobj = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
     try:
+        fileobj = _whole_file(source, report)
         zf = zipfile.ZipFile(fileobj)
-    except (zipfile.BadZipFile, OSError) as err:
-        report.problems.append(f"not a readable ZIP archive: {err}")
+    except READ_ERRORS as err:
+        report.problems.append(
+            f"not a readable ZIP archive ({type(err).__name__}: {err or 'no detail'})")
         return report
     with zf:
-        return _verify(zf, report, key, require_signature)
+        try:
+            return _verify(zf, report, key, require_signature)
+        except READ_ERRORS as err:  # a damage that no entry-level check caught
+            report.problems.append(_damaged("archive", err))
+            return report
+
+
+def _whole_file(source: str | Path | bytes | IO[bytes], report: VerifyReport) -> IO[bytes]:
+    """An open binary file of the bundle, after hashing all of it into `report`."""
+    if isinstance(source, bytes | bytearray):
+        fileobj: IO[bytes] = io.BytesIO(source)
+    elif isinstance(source, str | Path):
+        fileobj = io.BytesIO(Path(source).read_bytes())
+    else:
+        fileobj = source
+    start = fileobj.tell()
+    digest, size = hashlib.sha256(), 0
+    while chunk := fileobj.read(1 << 20):
+        digest.update(chunk)
+        size += len(chunk)
+    fileobj.seek(start)
+    report.bundle_sha256, report.bundle_size = digest.hexdigest(), size
+    return fileobj
+
+
+def _read_small(zf: zipfile.ZipFile, info: zipfile.ZipInfo, report: VerifyReport) -> bytes | None:
+    """The first 4 KiB of a small entry, or None (and a problem) when it cannot be read."""
+    try:
+        return _read_capped(zf, info, 4096)[0]
+    except READ_ERRORS as err:
+        report.problems.append(_damaged(info.filename, err))
+        return None
 
 
 def _verify(zf: zipfile.ZipFile, report: VerifyReport, key: bytes | None,
@@ -97,7 +186,11 @@ def _verify(zf: zipfile.ZipFile, report: VerifyReport, key: bytes | None,
     if MANIFEST not in entries:
         report.problems.append(f"{MANIFEST}: missing")
         return report
-    manifest_bytes, complete = _read_capped(zf, entries[MANIFEST], MAX_MANIFEST_BYTES)
+    try:
+        manifest_bytes, complete = _read_capped(zf, entries[MANIFEST], MAX_MANIFEST_BYTES)
+    except READ_ERRORS as err:
+        report.problems.append(_damaged(MANIFEST, err))
+        return report
     if not complete:
         report.problems.append(f"{MANIFEST}: larger than {MAX_MANIFEST_BYTES} bytes")
         return report
@@ -107,8 +200,7 @@ def _verify(zf: zipfile.ZipFile, report: VerifyReport, key: bytes | None,
     # -- the manifest's own hash and signature -------------------------------------------------
     if MANIFEST_HASH not in entries:
         report.problems.append(f"{MANIFEST_HASH}: missing")
-    else:
-        text, _ = _read_capped(zf, entries[MANIFEST_HASH], 4096)
+    elif (text := _read_small(zf, entries[MANIFEST_HASH], report)) is not None:
         recorded = text.decode("utf-8", "replace").split()[:1]
         if recorded != [digest]:
             report.problems.append(
@@ -119,8 +211,10 @@ def _verify(zf: zipfile.ZipFile, report: VerifyReport, key: bytes | None,
         if key is None:
             report.signature = "not_checked"
             report.notes.append(f"{MANIFEST_HMAC}: not checked (no evidence key given)")
+            _read_small(zf, entries[MANIFEST_HMAC], report)  # a damaged entry is still damage
+        elif (text := _read_small(zf, entries[MANIFEST_HMAC], report)) is None:
+            report.signature = "invalid"
         else:
-            text, _ = _read_capped(zf, entries[MANIFEST_HMAC], 4096)
             sent = text.decode("utf-8", "replace").strip()
             if sent.startswith(HMAC_PREFIX) and hmac.compare_digest(
                 sent, manifest_hmac(key, manifest_bytes)
@@ -149,6 +243,12 @@ def _verify(zf: zipfile.ZipFile, report: VerifyReport, key: bytes | None,
         report.problems.append(f"{MANIFEST}: not an {FORMAT} manifest")
         return report
     report.manifest = manifest
+    if manifest.get("signature") and MANIFEST_HMAC not in entries and report.signature == "none":
+        # the manifest itself says it was signed: the signature was stripped (no key needed)
+        report.signature = "missing"
+        report.problems.append(
+            f"{MANIFEST_HMAC}: missing, but {MANIFEST} says the bundle was signed "
+            f"({manifest.get('signature')}): the signature was removed")
     listed = manifest.get("files")
     if not isinstance(listed, list) or not all(isinstance(f, dict) for f in listed):
         report.problems.append(f"{MANIFEST}: 'files' is not a list of files")
@@ -167,7 +267,11 @@ def _verify(zf: zipfile.ZipFile, report: VerifyReport, key: bytes | None,
         if info is None:
             report.problems.append(f"{path}: missing (listed in the manifest)")
             continue
-        got = _hash_entry(zf, info)
+        try:
+            got = _hash_entry(zf, info)
+        except READ_ERRORS as err:
+            report.problems.append(_damaged(path, err))
+            continue
         if got is None:
             report.problems.append(f"{path}: larger than {MAX_ENTRY_BYTES} bytes")
             continue
@@ -187,6 +291,8 @@ def _verify(zf: zipfile.ZipFile, report: VerifyReport, key: bytes | None,
 def format_report(report: VerifyReport, name: str) -> str:
     """The text `ioc evidence verify` prints."""
     lines = [f"bundle: {name}"]
+    if report.bundle_sha256:
+        lines.append(f"file SHA-256: {report.bundle_sha256} ({report.bundle_size} bytes)")
     if report.manifest_sha256:
         lines.append(f"manifest SHA-256: {report.manifest_sha256}")
     m = report.manifest or {}
@@ -203,11 +309,14 @@ def format_report(report: VerifyReport, name: str) -> str:
         "invalid": "HMAC-SHA256 INVALID",
         "missing": "MISSING",
         "not_checked": "present, not checked (set IOC_EVIDENCE_HMAC_KEY to check it)",
-        "none": "none",
+        "none": "none (the bundle is not signed)",
     }[report.signature])
     lines += [f"note: {n}" for n in report.notes]
-    if report.ok:
-        lines.append("RESULT: OK - no change detected")
+    lines.append(f"origin: {report.origin}")
+    if report.origin_proven:
+        lines.append("RESULT: OK - no change detected, origin proven")
+    elif report.ok:
+        lines.append(f"RESULT: OK - no change detected ({report.origin})")
     else:
         lines.append(f"RESULT: TAMPERED - {len(report.problems)} problem(s):")
         lines += [f"  - {p}" for p in report.problems]

@@ -13,7 +13,7 @@ import pytest
 from dashboards.app import create_app
 from ioc.evidence import store
 from ioc.evidence.cli import check_recorded
-from ioc.evidence.verify import verify_bundle
+from ioc.evidence.verify import format_report, verify_bundle
 from tests.fixtures.fix_web import csrf_cookie, find_callback, login_client, post_callback
 from tests.integration.test_police_ingest import WANTED, seed_incident_scenario
 
@@ -216,6 +216,7 @@ def test_exported_bundle_verifies_and_tampering_is_caught(world, db_conn, settin
     # the database knows the manifest: an edited and re-hashed manifest is caught there
     check_recorded(settings, report)
     assert report.ok and report.notes[-1].startswith(f"recorded export #{exports[0].id}")
+    assert report.origin_proven and report.recorded_export == exports[0].id
     manifest["incident"]["device_id"] = "cam-somewhere-else"
     forged = json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True).encode() + b"\n"
     out = io.BytesIO()
@@ -230,9 +231,12 @@ def test_exported_bundle_verifies_and_tampering_is_caught(world, db_conn, settin
                 data = f"{hashlib.sha256(forged).hexdigest()}  manifest.json\n".encode()
             dst.writestr(name, data)
     forged_report = verify_bundle(out.getvalue())
-    assert forged_report.ok  # consistent on its own ...
+    # consistent on its own, but unsigned: integrity only, nothing proves where it came from ...
+    assert forged_report.ok and forged_report.signature == "none"
+    assert not forged_report.origin_proven and forged_report.assurance == "integrity_only"
+    assert "integrity only: not signed, cannot prove origin" in format_report(forged_report, "f")
     check_recorded(settings, forged_report)
-    assert not forged_report.ok  # ... but not what this IOC exported
+    assert not forged_report.ok  # ... and not what this IOC exported
     assert "not among the bundles" in forged_report.problems[0]
 
 

@@ -80,6 +80,12 @@ def test_fresh_bundle_verifies():
     assert report.files_listed == report.files_ok == 3  # README + two snapshots
     assert report.manifest_sha256 == bundle.manifest_sha256
     assert report.signature == "none"
+    assert report.bundle_sha256 == bundle.bundle_sha256
+    assert report.bundle_size == len(bundle.content)
+    assert not report.origin_proven and report.assurance == "integrity_only"
+    text = format_report(report, "b.zip")
+    assert "integrity only: not signed, cannot prove origin" in text
+    assert "RESULT: OK - no change detected (integrity only" in text
     assert set(names(bundle.content)) == {MANIFEST, MANIFEST_HASH, "README.txt",
                                           *(f["path"] for f in bundle.manifest["files"][1:])}
     manifest = json.loads(zipfile.ZipFile(io.BytesIO(bundle.content)).read(MANIFEST))
@@ -169,8 +175,12 @@ def test_rehashed_manifest_is_caught_by_the_hmac():
     edited = _edit_manifest(bundle.content, lambda m: m["custody"].clear())
     tampered = rewrite(bundle.content, replace={
         MANIFEST: edited, MANIFEST_HASH: f"{sha256_hex(edited)}  manifest.json\n".encode()})
-    assert verify_bundle(tampered).ok  # without the key, a consistent forgery passes ...
-    report = verify_bundle(tampered, key=KEY)  # ... with it, it does not
+    # without the key, a consistent forgery is intact -- but nothing proves where it came from
+    unproven = verify_bundle(tampered)
+    assert unproven.ok and unproven.signature == "not_checked"
+    assert not unproven.origin_proven and unproven.assurance == "integrity_only"
+    assert "cannot prove origin" in format_report(unproven, "b.zip")
+    report = verify_bundle(tampered, key=KEY)  # ... with the key, it fails
     assert report.signature == "invalid"
     assert [p.split(":")[0] for p in report.problems] == [MANIFEST_HMAC]
 
@@ -180,21 +190,29 @@ def test_stripped_signature_is_caught_when_the_key_is_known():
     stripped = rewrite(bundle.content, drop={MANIFEST_HMAC})
     assert verify_bundle(stripped, key=KEY).signature == "missing"
     assert not verify_bundle(stripped, require_signature=True).ok
-    assert verify_bundle(stripped).ok
+    # the manifest says it was signed: a stripped signature is caught even without the key
+    report = verify_bundle(stripped)
+    assert report.signature == "missing"
+    assert [p.split(":")[0] for p in report.problems] == [MANIFEST_HMAC]
+    assert "says the bundle was signed" in report.problems[0]
 
 
 def test_wrong_key_fails_and_no_key_is_reported():
     bundle = make_bundle(key=KEY)
     assert not verify_bundle(bundle.content, key=b"another-key").ok
     report = verify_bundle(bundle.content)
-    assert report.ok and report.signature == "not_checked"
+    assert report.ok and report.signature == "not_checked" and not report.origin_proven
     assert "not checked" in format_report(report, "b.zip")
+    proven = verify_bundle(bundle.content, key=KEY)
+    assert proven.origin_proven and proven.assurance == "signed"
+    assert "RESULT: OK - no change detected, origin proven" in format_report(proven, "b.zip")
 
 
 @pytest.mark.parametrize("data", [b"", b"PK\x03\x04 broken", b"plain text"])
 def test_not_a_zip(data):
     report = verify_bundle(data)
     assert not report.ok and "not a readable ZIP" in report.problems[0]
+    assert not report.origin_proven and report.assurance == "none"
 
 
 def test_missing_manifest_and_bad_json():
@@ -229,6 +247,9 @@ def test_cli_exit_codes(tmp_path, capsys):
     code, _ = _cli(tmp_path, bundle.content, json=True)
     report = json.loads(capsys.readouterr().out)
     assert code == 0 and report["ok"] and report["signature"] == "not_checked"
+    assert report["origin_proven"] is False and report["assurance"] == "integrity_only"
+    assert "cannot prove origin" in report["origin"]
+    assert report["bundle_sha256"] == bundle.bundle_sha256
     settings = SimpleNamespace(evidence=None, database=SimpleNamespace(url=None))
     args = SimpleNamespace(bundle=tmp_path / "nope.zip", require_signature=False,
                            check_db=False, json=False)
@@ -257,3 +278,30 @@ def test_ioc_command_end_to_end(tmp_path, capsys, monkeypatch):
     assert main(["evidence", "verify", str(bad)]) == 1
     out = capsys.readouterr().out
     assert "note.txt: added" in out and bundle.manifest_sha256 in out
+
+
+def test_with_a_key_configured_a_bundle_forged_without_it_fails(tmp_path, capsys):
+    """A forger without the key rewrites the manifest, re-hashes it and drops the signature
+    (also its mention in the manifest): alone it is consistent, but a verifier holding the
+    key refuses it; without the key it is reported as unsigned, never as proven."""
+    bundle = make_bundle(key=KEY)
+
+    def forge(m):
+        m["incident"].update(device_id="cam-other")
+        m["signature"] = None
+
+    edited = _edit_manifest(bundle.content, forge)
+    forged = rewrite(bundle.content, drop={MANIFEST_HMAC}, replace={
+        MANIFEST: edited, MANIFEST_HASH: f"{sha256_hex(edited)}  manifest.json\n".encode()})
+    code, _ = _cli(tmp_path, forged, key=KEY.decode())
+    out = capsys.readouterr().out
+    assert code == 1 and "RESULT: TAMPERED" in out and "manifest.hmac: missing" in out
+    fake_key = b"forger-own-key-0123456789"
+    resigned = make_bundle(key=fake_key)  # signed, but under another key
+    code, _ = _cli(tmp_path, resigned.content, key=KEY.decode(), json=True)
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 1 and doc["signature"] == "invalid" and not doc["origin_proven"]
+    code, _ = _cli(tmp_path, forged)
+    out = capsys.readouterr().out
+    assert code == 0 and "integrity only: not signed, cannot prove origin" in out
+    assert "origin proven" not in out
