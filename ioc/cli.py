@@ -60,6 +60,129 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     return run_worker(_settings(args))
 
 
+# -- alert rules in the alert_rules table (alerts.rules.store) --------------------------------
+def _rules_conn(settings: Settings):
+    from ioc.db import connect
+
+    if not settings.database.url:
+        raise ConfigError("IOC_DATABASE_URL: not set (the alert_rules table is in the database)")
+    return connect(settings.database, application_name="ioc-cli")
+
+
+def cmd_alerts_rules_list(args: argparse.Namespace) -> int:
+    from alerts.rules.store import list_rules
+
+    settings = _settings(args)
+    with _rules_conn(settings) as conn:
+        listing, problems = list_rules(conn, settings.alerts.rules_file)
+    print(f"{'id':<28} {'type':<16} {'state':<9} {'source':<11} changed by")
+    for item in listing:
+        state = "enabled" if item.rule.enabled else "disabled"
+        print(f"{item.rule.id:<28} {item.rule.type:<16} {state:<9} {item.source:<11} "
+              f"{item.updated_by or '-'}")
+    for problem in problems:
+        print(f"skipped: {problem}", file=sys.stderr)
+    return 0
+
+
+def cmd_alerts_rules_show(args: argparse.Namespace) -> int:
+    import yaml
+
+    from alerts.rules.store import list_rules
+
+    settings = _settings(args)
+    with _rules_conn(settings) as conn:
+        listing, _problems = list_rules(conn, settings.alerts.rules_file)
+    item = next((i for i in listing if i.rule.id == args.rule_id), None)
+    if item is None:
+        print(f"ioc alerts rules show: no rule {args.rule_id!r} (see `ioc alerts rules list`)",
+              file=sys.stderr)
+        return 1
+    definition = {"id": item.rule.id, "type": item.rule.type,
+                  **item.rule.model_dump(mode="json", exclude_defaults=True)}
+    changed = f", changed by {item.updated_by}" if item.updated_by else ""
+    print(f"# source: {item.source}{changed}")
+    print(yaml.safe_dump(definition, allow_unicode=True, sort_keys=False), end="")
+    return 0
+
+
+def _read_rule_file(path: str) -> list[dict]:
+    """The rule mappings in a YAML or JSON file: one rule, or `rules:` with several."""
+    import yaml
+
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise UsageError(f"{path}: cannot read ({err.strerror})") from None
+    try:
+        data = yaml.safe_load(text)  # JSON is YAML too
+    except yaml.YAMLError as err:
+        raise UsageError(f"{path}: neither YAML nor JSON ({err})") from None
+    if isinstance(data, dict) and set(data) == {"rules"} and isinstance(data["rules"], list):
+        data = data["rules"]
+    items = data if isinstance(data, list) else [data]
+    if not items or not all(isinstance(i, dict) for i in items):
+        raise UsageError(f"{path}: expected one rule (a mapping with id and type) or `rules:`")
+    return items
+
+
+def cmd_alerts_rules_set(args: argparse.Namespace) -> int:
+    from alerts.rules import RulesError
+    from alerts.rules.store import save_rule
+
+    settings = _settings(args)
+    definitions = _read_rule_file(args.file)
+    with _rules_conn(settings) as conn:
+        try:
+            with conn.transaction():  # every rule of the file, or none
+                saved = [save_rule(conn, d, _actor(args)) for d in definitions]
+        except RulesError as err:
+            print(f"ioc alerts rules set: {args.file}: {err}", file=sys.stderr)
+            return 1
+    for rule in saved:
+        state = "enabled" if rule.enabled else "disabled"
+        print(f"rule {rule.id} ({rule.type}) stored, {state}")
+    return 0
+
+
+def _rules_enable(args: argparse.Namespace, enabled: bool) -> int:
+    from alerts.rules import RulesError, load_rules
+    from alerts.rules.store import set_rule_enabled
+
+    settings = _settings(args)
+    with _rules_conn(settings) as conn:
+        try:
+            set_rule_enabled(conn, args.rule_id, enabled, _actor(args),
+                             base=load_rules(settings.alerts.rules_file))
+        except RulesError as err:
+            print(f"ioc alerts rules {args.rules_command}: {err}", file=sys.stderr)
+            return 1
+    print(f"rule {args.rule_id} {'enabled' if enabled else 'disabled'}")
+    return 0
+
+
+def cmd_alerts_rules_enable(args: argparse.Namespace) -> int:
+    return _rules_enable(args, True)
+
+
+def cmd_alerts_rules_disable(args: argparse.Namespace) -> int:
+    return _rules_enable(args, False)
+
+
+def cmd_alerts_rules_delete(args: argparse.Namespace) -> int:
+    from alerts.rules.store import delete_rule
+
+    settings = _settings(args)
+    with _rules_conn(settings) as conn:
+        deleted = delete_rule(conn, args.rule_id, _actor(args))
+    if not deleted:
+        print(f"ioc alerts rules delete: no rule {args.rule_id!r} in the alert_rules table "
+              "(a rule of the rules file cannot be deleted here: disable it)", file=sys.stderr)
+        return 1
+    print(f"rule {args.rule_id} deleted from the alert_rules table")
+    return 0
+
+
 def cmd_web(args: argparse.Namespace) -> int:
     from dashboards.server import run_server
 
@@ -75,13 +198,13 @@ def cmd_sim(args: argparse.Namespace) -> int:
 def cmd_layers_import(args: argparse.Namespace) -> int:
     from layers.cli import import_layer
 
-    return import_layer(_settings(args), args)
+    return import_layer(_settings(args), args, actor=_actor(args))
 
 
 def cmd_layers_seed(args: argparse.Namespace) -> int:
     from layers.cli import seed_layers
 
-    return seed_layers(_settings(args))
+    return seed_layers(_settings(args), actor=_cli_actor())
 
 
 def cmd_kpi_import(args: argparse.Namespace) -> int:
@@ -140,6 +263,12 @@ def _cli_actor() -> str:
         return f"cli:{getpass.getuser()}"
     except Exception:  # no user name in a bare container
         return "cli"
+
+
+def _actor(args: argparse.Namespace) -> str:
+    """Who an audited change is recorded as: `cli:<--actor>`, by default `cli:<OS user>`."""
+    name = (getattr(args, "actor", None) or "").strip()
+    return f"cli:{name}" if name else _cli_actor()
 
 
 def _security_conn(settings: Settings):
@@ -369,7 +498,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("ingest", cmd_ingest, "Run an ingest worker (MQTT to database and Redis).")
     p.add_argument("--name", default=None, help="worker name, stable across restarts so the broker session is found again (default: host name; give each worker on one host its own)")
 
-    add("alerts", cmd_alerts, "Run the alerts worker.")
+    _add_alerts_parsers(add)
 
     p = add("web", cmd_web, "Run the web dashboards and HTTP API (development server).")
     p.add_argument("--host", default=None, help="bind address (default from IOC_WEB_HOST)")
@@ -390,6 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["districts", "zones", "points", "poi", "lines", "rivers"],
         help="what the features are (sets the geometry type required)",
     )
+    _actor_option(li)
     li.set_defaults(func=cmd_layers_import)
     l_sub.add_parser(
         "seed", help="Store the demo province's layers if they are not there yet."
@@ -423,6 +553,62 @@ def build_parser() -> argparse.ArgumentParser:
     _add_security_parsers(add)
     _add_evidence_parsers(add)
     return parser
+
+
+def _actor_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--actor", metavar="NAME", default=None,
+                   help="who makes the change, recorded in the audit log as cli:NAME "
+                        "(default: your OS user name)")
+
+
+def _add_alerts_parsers(add: Callable) -> None:
+    p = add("alerts", cmd_alerts,
+            "Run the alerts worker; `ioc alerts rules ...` edits the admin's alert rules.")
+    p.usage = "%(prog)s [-h] [rules ACTION ...]"
+    # Optional: `ioc alerts` alone still runs the worker, as it always has.
+    a_sub = p.add_subparsers(dest="alerts_command", metavar="TASK")
+    rules = a_sub.add_parser(
+        "rules", help="Alert rules in the database (override or extend the rules file).",
+        description="Alert rules stored in the alert_rules table: they override the rules "
+        "file's rule of the same id, or add to it. Every change is validated like the rules "
+        "file and written to the audit log. Running workers pick changes up within "
+        "alerts.reload_s (30 s).",
+    )
+    r_sub = rules.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
+
+    r = r_sub.add_parser("list", help="List the effective rules and where each comes from.",
+                         description="List the effective rules: id, type, enabled or not, "
+                         "source (file, table, or table+file: a row overriding a file rule) and "
+                         "who last changed a row.")
+    r.set_defaults(func=cmd_alerts_rules_list)
+
+    r = r_sub.add_parser("show", help="Print one effective rule as YAML (usable with `set`).")
+    r.add_argument("rule_id", metavar="ID")
+    r.set_defaults(func=cmd_alerts_rules_show)
+
+    r = r_sub.add_parser(
+        "set", help="Validate a rule from a YAML or JSON file and store it.",
+        description="Validate FILE with the rules file's models and store it in the "
+        "alert_rules table (replacing a stored rule of the same id). FILE holds one rule "
+        "(a mapping with id and type, as one entry of the rules file), or `rules:` with "
+        "several (stored all or none); `-` reads standard input. A rule with enabled: false "
+        "is stored switched off. Exit 0 stored, 1 refused (the reason names rule and key).",
+    )
+    r.add_argument("file", metavar="FILE")
+    _actor_option(r)
+    r.set_defaults(func=cmd_alerts_rules_set)
+
+    for action, func, text in (
+        ("enable", cmd_alerts_rules_enable, "Switch a rule on."),
+        ("disable", cmd_alerts_rules_disable,
+         "Switch a rule off (a rule of the file gets a table row that overrides it)."),
+        ("delete", cmd_alerts_rules_delete,
+         "Delete a table row: a rule of the file comes back as the file has it."),
+    ):
+        r = r_sub.add_parser(action, help=text, description=text)
+        r.add_argument("rule_id", metavar="ID")
+        _actor_option(r)
+        r.set_defaults(func=func)
 
 
 def _add_security_parsers(add: Callable) -> None:
@@ -495,11 +681,79 @@ def _add_evidence_parsers(add: Callable) -> None:
     ev.set_defaults(func=cmd_evidence_verify)
 
 
+# -- errors from the services, as one line each ------------------------------------------------
+def _service_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions `main` reports as one line (imported only when something went wrong)."""
+    import psycopg
+    import redis
+
+    from ioc.db.migrate import MigrationError
+    from ioc.services.process import ServiceError
+
+    return (psycopg.OperationalError, MigrationError, ServiceError,
+            redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, ConnectionError)
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(line.strip() for line in str(err).splitlines() if line.strip()) or repr(err)
+
+
+def _db_address(url: str | None) -> str:
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        info = conninfo_to_dict(url or "")
+    except Exception:  # an unparsable URL: the error itself says more
+        return "?"
+    host = info.get("host") or info.get("hostaddr") or "localhost"
+    return f"{host}:{info.get('port') or 5432}"
+
+
+def _url_address(url: str | None, default_port: int) -> str:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url or "")
+        return f"{parts.hostname or 'localhost'}:{parts.port or default_port}"
+    except ValueError:
+        return "?"
+
+
+def service_error_message(err: BaseException, settings: Settings | None) -> str:
+    """One line for an unreachable service or a failed migration, naming the setting (pure)."""
+    import psycopg
+    import redis
+
+    from ioc.db.migrate import MigrationError
+    from ioc.services.process import ServiceError
+
+    detail = _one_line(err)
+    if isinstance(err, psycopg.OperationalError):
+        where = _db_address(settings.database.url if settings else None)
+        state = getattr(err, "sqlstate", None)
+        if state is None or state.startswith(("08", "28", "57P")):
+            return f"ioc: cannot reach the database at {where} (IOC_DATABASE_URL): {detail}"
+        return f"ioc: database error at {where} (IOC_DATABASE_URL): {detail}"
+    if isinstance(err, MigrationError):
+        return f"ioc: database migration failed: {detail}"
+    if isinstance(err, ServiceError):
+        return f"ioc: an embedded service could not be started: {detail}"
+    if isinstance(err, redis.exceptions.RedisError):
+        where = _url_address(settings.redis.url if settings else None, 6379)
+        return f"ioc: cannot reach Redis at {where} (IOC_REDIS_URL): {detail}"
+    if isinstance(err, ConnectionError) and detail.startswith("MQTT"):
+        where = _url_address(settings.mqtt.url if settings else None, 1883)
+        return f"ioc: cannot reach the MQTT broker at {where} (IOC_MQTT_URL): {detail}"
+    return f"ioc: connection failed: {detail}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    settings = None
     try:
-        setup_logging(load_settings(config_file=args.config))
+        settings = load_settings(config_file=args.config)
+        setup_logging(settings)
         return args.func(args) or 0
     except ConfigError as err:
         print(f"ioc: configuration error: {err}", file=sys.stderr)
@@ -509,6 +763,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except _service_errors() as err:
+        log.debug("%s", err, exc_info=True)
+        print(service_error_message(err, settings), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

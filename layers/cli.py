@@ -19,8 +19,11 @@ def _connect(settings: Settings):
     return connect(settings.database, application_name="ioc-layers")
 
 
-def import_layer(settings: Settings, args: argparse.Namespace) -> int:
-    """Validate args.file as a layer of args.kind and store it as args.name: 0 done, 1 refused."""
+def import_layer(settings: Settings, args: argparse.Namespace, *, actor: str) -> int:
+    """Validate args.file as a layer of args.kind and store it as args.name: 0 done, 1 refused.
+
+    The import is audited (`layer.import`) as done by `actor`, in the same transaction.
+    """
     try:
         check_layer_name(args.name)
         data = read_layer_file(args.file, kind=args.kind)
@@ -31,15 +34,16 @@ def import_layer(settings: Settings, args: argparse.Namespace) -> int:
         print(f"note: {note}")
     digest = hashlib.sha256(args.file.read_bytes()).hexdigest()[:16]
     with _connect(settings) as conn:
-        count = store_layer(conn, args.name, data, source=f"{args.file.name} sha256:{digest}")
+        count = store_layer(conn, args.name, data, source=f"{args.file.name} sha256:{digest}",
+                            actor=actor)
     print(f"layer {args.name!r}: {count} {args.kind} features stored from {args.file}")
     return 0
 
 
-def seed_layers(settings: Settings) -> int:
-    """Store the demo province's layers that are not stored yet."""
+def seed_layers(settings: Settings, *, actor: str = "demo") -> int:
+    """Store the demo province's layers that are not stored yet (audited as by `actor`)."""
     with _connect(settings) as conn:
-        stored = seed_demo_layers(conn)
+        stored = seed_demo_layers(conn, actor=actor)
     for layer, count in stored.items():
         print(f"layer {layer!r}: " + (f"{count} features stored" if count else "already present"))
     return 0

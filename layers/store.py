@@ -8,6 +8,7 @@ import re
 import psycopg
 from psycopg.types.json import Jsonb
 
+from ioc.security import audit
 from layers.catalog import DEMO_LAYER_KINDS, DEMO_LAYERS, demo_layer_path
 from layers.importer import LayerData, read_layer_file
 
@@ -18,6 +19,7 @@ DEMO_SOURCE = "ioc demo layers ({province}); see layers/data/{province}/SOURCE.m
 
 # One writer per layer at a time: the key is taken from the layer name inside the transaction.
 LOCK_LAYER = "SELECT pg_advisory_xact_lock(hashtext('layer_features:' || %s))"
+AUDIT_IMPORT = "layer.import"
 DELETE_LAYER = "DELETE FROM layer_features WHERE layer = %s"
 INSERT_FEATURE = """
     INSERT INTO layer_features
@@ -68,18 +70,27 @@ def _replace(cur: psycopg.Cursor, layer_name: str, data: LayerData, source: str)
     return len(rows)
 
 
-def store_layer(conn: psycopg.Connection, layer_name: str, data: LayerData, *, source: str) -> int:
+def _audit(conn: psycopg.Connection, actor: str, layer_name: str, data: LayerData,
+           source: str, count: int, **extra) -> None:
+    details = {"kind": data.kind, "features": count, "source": source, **extra}
+    audit.record(conn, actor, AUDIT_IMPORT, layer_name, details)
+
+
+def store_layer(conn: psycopg.Connection, layer_name: str, data: LayerData, *, source: str,
+                actor: str) -> int:
     """Replace a layer's features with `data` in one transaction; returns how many were stored.
 
-    Either every feature is stored or, on any error, the layer stays as it was. The transaction
-    is committed here, unless `conn` is already inside one (then it is a savepoint, and the
-    caller commits).
+    Either every feature is stored, with a `layer.import` audit entry naming `actor`, or, on
+    any error, the layer stays as it was and nothing is recorded. The transaction is committed
+    here, unless `conn` is already inside one (then it is a savepoint, and the caller commits).
     """
     check_layer_name(layer_name)
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(LOCK_LAYER, (layer_name,))
         count = _replace(cur, layer_name, data, source)
-    log.info("layer %s: %d %s features stored from %s", layer_name, count, data.kind, source)
+        _audit(conn, actor, layer_name, data, source, count)
+    log.info("layer %s: %d %s features stored from %s by %s", layer_name, count, data.kind,
+             source, actor)
     return count
 
 
@@ -100,10 +111,12 @@ def load_layer(conn: psycopg.Connection, layer_name: str) -> dict:
     return {"type": "FeatureCollection", "features": features}
 
 
-def seed_demo_layers(conn: psycopg.Connection, province: str = "lao_cai") -> dict[str, int]:
+def seed_demo_layers(conn: psycopg.Connection, province: str = "lao_cai", *,
+                     actor: str = "demo") -> dict[str, int]:
     """Store each committed demo layer that is not stored yet; returns features stored per layer.
 
-    A layer already present (the demo's, or a province's own import) is left alone (0).
+    A layer already present (the demo's, or a province's own import) is left alone (0); each
+    layer stored is audited as a `layer.import` by `actor`.
     """
     stored = {}
     source = DEMO_SOURCE.format(province=province)
@@ -116,5 +129,6 @@ def seed_demo_layers(conn: psycopg.Connection, province: str = "lao_cai") -> dic
                 continue
             data = read_layer_file(demo_layer_path(layer, province), kind=DEMO_LAYER_KINDS[layer])
             stored[layer] = _replace(cur, layer, data, source)
+            _audit(conn, actor, layer, data, source, stored[layer], seed=True)
     log.info("demo layers seeded: %s", stored)
     return stored

@@ -2,7 +2,7 @@
 
 Other packages call `record(conn, actor, action, ...)` inside the same transaction as the
 change they audit, so the change and its record are committed (or rolled back) together.
-Action names are dotted, `<object>.<verb>`; the ones used by ioc are listed in ACTIONS.
+Action names are dotted, `<object>.<what happened>`; every one ioc writes is in ACTIONS.
 """
 
 from __future__ import annotations
@@ -15,14 +15,17 @@ from zoneinfo import ZoneInfo
 
 from psycopg import sql
 
-# Known actions (others are allowed: the list is what the admin page offers as filters).
+# Every action ioc writes; the admin page offers them as filters. Others are allowed (the
+# log must never refuse), but a module that writes a new one adds it here and to
+# docs/security.md (tests/integration/test_security_store.py checks the writers' names).
 ACTIONS: tuple[str, ...] = (
+    # log-in and access (ioc.security.users, dashboards.auth, dashboards.api)
     "login.success",
     "login.failure",
     "login.limited",
     "logout",
-    "session.expired",
     "access.denied",
+    # people and API tokens (ioc.security.users, ioc.security.tokens)
     "user.create",
     "user.role",
     "user.disable",
@@ -30,14 +33,27 @@ ACTIONS: tuple[str, ...] = (
     "user.password",
     "token.create",
     "token.revoke",
-    "alert.acknowledge",
-    "alert.assign",
-    "alert.resolve",
+    # alert actions (alerts.lifecycle: `alert.<status reached>`, and notes)
+    "alert.acknowledged",
+    "alert.assigned",
+    "alert.resolved",
     "alert.false_alarm",
+    "alert.note",
+    # alert rules in the alert_rules table (alerts.rules.store, `ioc alerts rules`)
+    "alert_rule.save",
+    "alert_rule.enable",
+    "alert_rule.disable",
+    "alert_rule.delete",
+    # camera evidence and police review (ioc.evidence, dashboards.evidence, the API)
     "evidence.view",
     "evidence.export",
-    "rule.change",
+    "incident.verify",
+    "incident.dismiss",
+    "incident.note",
+    "incident.read",
+    # data loaded by an administrator (layers.store, ioc.kpi.importer)
     "layer.import",
+    "kpi.import",
 )
 
 MAX_TEXT = 500  # actor/action/target longer than this are cut (the log must never refuse)

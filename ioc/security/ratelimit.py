@@ -1,6 +1,7 @@
 """Log-in rate limiting: failures counted per username and per client address in a window.
 
-`decide` is the pure decision; `count_failures` and `note_attempt` are its storage.
+`decide` is the pure decision; `count_failures` and `note_attempt` are its storage, and
+`serialise` makes parallel attempts on one username or address take turns.
 """
 
 from __future__ import annotations
@@ -29,6 +30,25 @@ def decide(failures: Failures, settings: SecuritySettings) -> Decision:
     if failures.by_ip >= settings.login_max_failures_per_ip:
         return Decision(False, "ip")
     return Decision(True)
+
+
+# Transaction-scoped advisory locks, one per username and one per address; taken in this
+# order (username first) by every attempt, so two attempts never wait for each other in a
+# cycle. Hash collisions only make unrelated attempts wait a little.
+LOCK_USER = "SELECT pg_advisory_xact_lock(hashtextextended('login_attempts:user:' || %s, 0))"
+LOCK_IP = "SELECT pg_advisory_xact_lock(hashtextextended('login_attempts:ip:' || %s, 0))"
+
+
+def serialise(conn, username: str, ip: str | None) -> None:
+    """Make attempts for this username, and from this address, take turns until commit.
+
+    Without it, parallel attempts would all count the failures before any of them noted its
+    own, and together exceed the limit. Call it first in the attempt's transaction (a
+    connection in autocommit mode would release the locks at once).
+    """
+    conn.execute(LOCK_USER, (username,))
+    if ip is not None:
+        conn.execute(LOCK_IP, (ip,))
 
 
 def count_failures(conn, username: str, ip: str | None, settings: SecuritySettings) -> Failures:

@@ -201,9 +201,22 @@ def authenticate(
 ) -> LoginResult:
     """Check a log-in attempt, rate limited; records the attempt and an audit entry.
 
-    The caller commits (also on failure: the failure must be counted).
+    The caller commits (also on failure: the failure must be counted). Until then, parallel
+    attempts for the same username or from the same address wait (`ratelimit.serialise`),
+    so they cannot all be counted before any is recorded. On a connection in autocommit
+    mode the attempt runs in a transaction of its own.
     """
+    if conn.autocommit:
+        with conn.transaction():
+            return _authenticate(conn, username, password, ip=ip, settings=settings)
+    return _authenticate(conn, username, password, ip=ip, settings=settings)
+
+
+def _authenticate(
+    conn, username: str, password: str, *, ip: str | None, settings: SecuritySettings
+) -> LoginResult:
     name = normalise_username(username)[:200]
+    ratelimit.serialise(conn, name, ip)
     decision = ratelimit.decide(ratelimit.count_failures(conn, name, ip, settings), settings)
     if not decision.allowed:
         audit.record(conn, name or "?", "login.limited", name, {"by": decision.reason}, ip)

@@ -15,6 +15,7 @@ from alerts import lifecycle
 from alerts.engine import Engine, load_devices
 from alerts.queries import alert_history, district_hazard_levels, list_alerts
 from alerts.rules import load_rules, parse_rule, with_overrides
+from alerts.rules.store import effective_rules
 from ioc.db import connect
 from ioc.live import LatestValue, LiveState, open_redis
 from tests.unit.test_alerts_cap import SENDER, cap_event, vn_cap
@@ -336,3 +337,81 @@ def test_two_engines_never_open_the_same_alert_twice(env, db_settings):
     assert len(rows) == 20 and all(count == 10 for _, count in rows)  # 5 readings x 2 engines
     assert env.conn.execute(
         "SELECT count(*) FROM alert_events WHERE action = 'opened'").fetchone()[0] == 20
+
+
+# -- `ioc alerts rules` -------------------------------------------------------------------------
+@pytest.fixture
+def cli(settings, db_conn, monkeypatch, capsys):
+    """Runs `ioc ...` in this process against the test's schema: (exit code, out, err)."""
+    from ioc.cli import main
+    from ioc.config import settings_env
+
+    for var, value in settings_env(settings).items():
+        monkeypatch.setenv(var, value)
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main(list(argv))
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run
+
+
+def _audit(conn) -> list[tuple]:
+    return conn.execute("SELECT actor, action, target FROM audit_log ORDER BY id").fetchall()
+
+
+def test_rules_cli_edits_the_table_with_audit(cli, db_conn, tmp_path):
+    from ioc.cli import _cli_actor
+
+    code, out, _ = cli("alerts", "rules", "list")
+    assert code == 0 and "camera_incidents" in out and "file" in out
+    rule = tmp_path / "pm10.yaml"
+    rule.write_text("id: pm10_high\ntype: threshold\nmetric: pm10\n"
+                    "levels: [{value: 150, severity: moderate}]\n")
+    code, out, err = cli("alerts", "rules", "set", str(rule), "--actor", "ana")
+    assert (code, out) == (0, "rule pm10_high (threshold) stored, enabled\n"), err
+    code, out, _ = cli("alerts", "rules", "disable", "camera_incidents")  # a file rule
+    assert code == 0 and "disabled" in out
+    listed = {line.split()[0]: line.split()[1:] for line in cli("alerts", "rules", "list")[1]
+              .splitlines()[1:]}
+    assert listed["pm10_high"] == ["threshold", "enabled", "table", "cli:ana"]
+    assert listed["camera_incidents"][:3] == ["camera_incident", "disabled", "table+file"]
+    # `show` prints what `set` takes back.
+    code, shown, _ = cli("alerts", "rules", "show", "camera_incidents")
+    assert code == 0 and shown.startswith("# source: table+file") and "enabled: false" in shown
+    again = tmp_path / "again.yaml"
+    again.write_text(shown)
+    assert cli("alerts", "rules", "set", str(again))[0] == 0
+    assert cli("alerts", "rules", "enable", "camera_incidents")[0] == 0
+    rules, problems = effective_rules(db_conn)
+    assert problems == [] and rules.rule("camera_incidents").enabled
+    assert rules.rule("pm10_high").levels[0].value == 150
+    assert cli("alerts", "rules", "delete", "pm10_high", "--actor", "ana")[0] == 0
+    assert effective_rules(db_conn)[0].rule("pm10_high") is None
+    me = _cli_actor()
+    assert _audit(db_conn) == [
+        ("cli:ana", "alert_rule.save", "pm10_high"),
+        (me, "alert_rule.disable", "camera_incidents"),
+        (me, "alert_rule.save", "camera_incidents"),
+        (me, "alert_rule.enable", "camera_incidents"),
+        ("cli:ana", "alert_rule.delete", "pm10_high"),
+    ]
+
+
+def test_rules_cli_refuses_what_does_not_validate(cli, db_conn, tmp_path):
+    bad = tmp_path / "bad.json"
+    # JSON, two rules: the second has a typo, so neither is stored.
+    bad.write_text('{"rules": [{"id": "ok_rule", "type": "silence"}, '
+                   '{"id": "typo", "type": "silence", "intervalz": 3}]}')
+    code, out, err = cli("alerts", "rules", "set", str(bad))
+    assert code == 1 and out == ""
+    assert "rule 'typo'" in err and "intervalz: unknown key" in err
+    assert cli("alerts", "rules", "set", str(tmp_path / "missing.yaml"))[0] == 2
+    code, _, err = cli("alerts", "rules", "enable", "no_such_rule")
+    assert code == 1 and "no rule 'no_such_rule'" in err
+    code, _, err = cli("alerts", "rules", "delete", "camera_incidents")  # only in the file
+    assert code == 1 and "disable it" in err
+    assert cli("alerts", "rules", "show", "no_such_rule")[0] == 1
+    assert db_conn.execute("SELECT count(*) FROM alert_rules").fetchone() == (0,)
+    assert _audit(db_conn) == []

@@ -6,6 +6,7 @@ import json
 import time
 
 import pytest
+import redis
 from psycopg.types.json import Jsonb
 
 from alerts import lifecycle
@@ -81,8 +82,21 @@ def test_two_workers_split_the_stream_and_publish_every_change(stack, db_setting
             stops.append(stop)
         client = open_redis(settings.redis)
         live = LiveState(client, settings.redis)
-        assert wait_until(lambda: client.exists(live.events_key)
-                          and len(client.xinfo_consumers(live.events_key, "ioc-alerts")) >= 0)
+        group = settings.alerts.consumer_group
+
+        def consumers() -> set[str]:
+            if not client.exists(live.events_key):
+                return set()
+            try:
+                found = client.xinfo_consumers(live.events_key, group)
+            except redis.ResponseError:  # the group is not made yet
+                return set()
+            return {c["name"].decode() if isinstance(c["name"], bytes) else c["name"]
+                    for c in found}
+
+        # Both workers have joined the group before anything is published, so the stream
+        # is split between them from the first entry.
+        assert wait_until(lambda: consumers() == {"a", "b"}), consumers()
         now = time.time()
         entries = 0
         for k in range(1, 11):  # ten batches, each with every station above alarm level I

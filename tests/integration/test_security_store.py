@@ -3,13 +3,19 @@
 
 from __future__ import annotations
 
+import ast
 import io
+import re
+import threading
+from pathlib import Path
 
 import psycopg
+import psycopg.sql
 import pytest
 
 from ioc.cli import main
 from ioc.config.models import SecuritySettings
+from ioc.db import connect
 from ioc.security import audit, sessions, tokens, users
 from ioc.security.demo_users import ensure_demo_users, read_credentials
 
@@ -157,7 +163,139 @@ def test_audit_log_is_append_only(db_conn):
     with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
         db_conn.execute("DELETE FROM audit_log")
     db_conn.rollback()
+    with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+        db_conn.execute("TRUNCATE audit_log")
+    db_conn.rollback()
+    with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+        db_conn.execute("TRUNCATE users, audit_log CASCADE")  # not even in company
+    db_conn.rollback()
     assert len(audit.search(db_conn)) == 1
+
+
+def test_a_schema_with_an_audit_log_can_still_be_dropped(db_settings, pg_url):
+    """Removing a whole installation (as the fixtures do after each test) is not blocked."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        schema = psycopg.sql.Identifier(db_settings.schema_name)
+        conn.execute(psycopg.sql.SQL("INSERT INTO {}.audit_log (actor, action) "
+                                     "VALUES ('t', 'user.create')").format(schema))
+        conn.execute(psycopg.sql.SQL("DROP SCHEMA {} CASCADE").format(schema))
+        assert conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s",
+                            (db_settings.schema_name,)).fetchone() == (0,)
+
+
+def test_parallel_log_in_attempts_cannot_exceed_the_limit(db_conn, db_settings):
+    _add(db_conn)
+    db_conn.commit()
+    limit, attempts = 3, 8
+    s = SecuritySettings(login_max_failures_per_user=limit, login_max_failures_per_ip=limit)
+    conns = [connect(db_settings) for _ in range(attempts)]
+    barrier = threading.Barrier(attempts)
+    outcomes, errors = [], []
+
+    def attempt(conn, ip):
+        try:
+            barrier.wait()
+            outcomes.append(users.authenticate(conn, "alice", "wrong", ip=ip,
+                                               settings=s).outcome)
+            conn.commit()
+        except Exception as err:  # surfaced below
+            errors.append(err)
+
+    # One username from many addresses, then one username from one address.
+    for ips in ([f"10.1.0.{i}" for i in range(attempts)], ["10.2.0.1"] * attempts):
+        outcomes.clear()
+        threads = [threading.Thread(target=attempt, args=(c, ip))
+                   for c, ip in zip(conns, ips, strict=True)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert errors == []
+        assert sorted(outcomes) == ["bad_credentials"] * limit + ["limited"] * (attempts - limit)
+        assert db_conn.execute("SELECT count(*) FROM login_attempts").fetchone() == (limit,)
+        db_conn.execute("DELETE FROM login_attempts")  # not append-only: start afresh
+        db_conn.commit()
+    for conn in conns:
+        conn.close()
+
+
+def test_parallel_attempts_with_many_usernames_from_one_address(db_conn, db_settings):
+    limit, attempts = 2, 6
+    s = SecuritySettings(login_max_failures_per_user=100, login_max_failures_per_ip=limit)
+    conns = [connect(db_settings, autocommit=True) for _ in range(attempts)]
+    barrier = threading.Barrier(attempts)
+    outcomes = []
+
+    def attempt(conn, name):
+        barrier.wait()
+        outcomes.append(users.authenticate(conn, name, "x", ip="10.3.0.1", settings=s).outcome)
+
+    threads = [threading.Thread(target=attempt, args=(c, f"guess{i}"))
+               for i, c in enumerate(conns)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    for conn in conns:
+        conn.close()
+    assert sorted(outcomes) == ["bad_credentials"] * limit + ["limited"] * (attempts - limit)
+    assert db_conn.execute("SELECT count(*) FROM login_attempts").fetchone() == (limit,)
+
+
+# -- every audit action written is one the admin page offers ----------------------------------
+AUDIT_WRITERS = ("alerts", "dashboards", "ingest", "ioc", "layers", "sensors_sim")
+DOTTED = re.compile(r"^[a-z_]+\.[a-z_]+$")
+
+
+def _literal_actions(path: Path) -> set[str]:
+    """Action names written literally: `record(conn, actor, "x.y", ...)`, `_audit(...)`,
+    an `action = "x.y"` assignment, or a parameter of an `INSERT INTO audit_log`."""
+    found: set[str] = set()
+
+    def strings(node) -> set[str]:
+        return {n.value for n in ast.walk(node)
+                if isinstance(n, ast.Constant) and isinstance(n.value, str)
+                and DOTTED.match(n.value)}
+
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Call):
+            name = getattr(node.func, "attr", None) or getattr(node.func, "id", None)
+            if name in ("record", "_audit") and len(node.args) >= 3:
+                action = node.args[2]
+                if isinstance(action, ast.Constant) and isinstance(action.value, str):
+                    found.add(action.value)  # also undotted ones, such as `logout`
+                found |= strings(action)
+            first = node.args[0] if node.args else None
+            if (isinstance(first, ast.Constant) and isinstance(first.value, str)
+                    and "INSERT INTO audit_log" in first.value):
+                for arg in node.args[1:]:
+                    found |= strings(arg)
+                found |= {m for m in re.findall(r"'([a-z_]+\.[a-z_]+)'", first.value)}
+        elif isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "action" for t in node.targets):
+            found |= strings(node.value)
+    return found
+
+
+def test_every_audit_action_written_is_listed():
+    from alerts import lifecycle
+    from alerts.rules import store as rule_store
+    from ioc.evidence.store import AUDIT_ACTION
+    from layers import store as layer_store
+
+    root = Path(__file__).resolve().parents[2]
+    written: set[str] = set()
+    for package in AUDIT_WRITERS:
+        for path in (root / package).rglob("*.py"):
+            written |= _literal_actions(path)
+    # The names built at run time.
+    written |= {f"alert.{target}" for targets in lifecycle.TRANSITIONS.values()
+                for target in targets}
+    written |= set(AUDIT_ACTION.values()) | set(rule_store.AUDIT_ACTIONS)
+    written |= {layer_store.AUDIT_IMPORT}
+    assert written - set(audit.ACTIONS) == set(), "written but not offered as a filter"
+    assert set(audit.ACTIONS) - written == set(), "offered as a filter but never written"
+    assert {"alert.note", "kpi.import", "layer.import", "alert_rule.save"} <= written
 
 
 INJECTIONS = [

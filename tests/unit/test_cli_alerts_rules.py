@@ -1,0 +1,59 @@
+"""The `ioc alerts` command line: the worker as before, and `ioc alerts rules ...`."""
+
+from __future__ import annotations
+
+import pytest
+
+from ioc import cli
+
+
+def parse(*argv: str):
+    return cli.build_parser().parse_args(list(argv))
+
+
+def test_ioc_alerts_alone_still_runs_the_worker():
+    args = parse("alerts")
+    assert args.func is cli.cmd_alerts and args.alerts_command is None
+    assert parse("--config", "x.toml", "alerts").func is cli.cmd_alerts
+
+
+@pytest.mark.parametrize("argv, func", [
+    (("list",), cli.cmd_alerts_rules_list),
+    (("show", "pm25_high"), cli.cmd_alerts_rules_show),
+    (("set", "rule.yaml"), cli.cmd_alerts_rules_set),
+    (("enable", "pm25_high"), cli.cmd_alerts_rules_enable),
+    (("disable", "pm25_high"), cli.cmd_alerts_rules_disable),
+    (("delete", "pm25_high"), cli.cmd_alerts_rules_delete),
+])
+def test_rules_subcommands(argv, func):
+    assert parse("alerts", "rules", *argv).func is func
+
+
+@pytest.mark.parametrize("argv", [(), ("rules",), ("rules", "list"), ("rules", "show"),
+                                  ("rules", "set"), ("rules", "enable"), ("rules", "disable"),
+                                  ("rules", "delete")])
+def test_each_has_help(argv, capsys):
+    with pytest.raises(SystemExit) as done:
+        parse("alerts", *argv, "--help")
+    assert done.value.code == 0 and "usage: ioc alerts" in capsys.readouterr().out
+
+
+def test_the_actor_is_recorded_as_a_cli_actor(monkeypatch):
+    monkeypatch.setattr(cli, "_cli_actor", lambda: "cli:root")
+    assert cli._actor(parse("alerts", "rules", "enable", "x")) == "cli:root"
+    assert cli._actor(parse("alerts", "rules", "enable", "x", "--actor", "ana")) == "cli:ana"
+    assert cli._actor(parse("layers", "import", "f.geojson", "--name", "z", "--actor", "bo")) \
+        == "cli:bo"
+
+
+def test_rule_files_hold_one_rule_or_several(tmp_path):
+    one = tmp_path / "one.yaml"
+    one.write_text("id: a\ntype: silence\n")
+    assert cli._read_rule_file(str(one)) == [{"id": "a", "type": "silence"}]
+    many = tmp_path / "many.json"
+    many.write_text('{"rules": [{"id": "a", "type": "silence"}, {"id": "b", "type": "cap"}]}')
+    assert [r["id"] for r in cli._read_rule_file(str(many))] == ["a", "b"]
+    for text in ("- 1\n- 2\n", "just text\n", "{: broken"):
+        (tmp_path / "bad.yaml").write_text(text)
+        with pytest.raises(cli.UsageError):
+            cli._read_rule_file(str(tmp_path / "bad.yaml"))
