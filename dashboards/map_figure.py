@@ -1,7 +1,9 @@
 """The live map as a plotly figure: devices + latest values + levels -> Figure (pure, no I/O).
 
 One Scattermap trace per device layer with arrays (never one trace per device), districts and
-CAP warning areas as Choroplethmap traces, province outline and rivers as static line traces.
+CAP warning areas as Choroplethmap traces, province outline and rivers as static line traces,
+towns and points of interest as one marker trace, and every other stored layer (a province's
+own zones, lines or points from `ioc layers import`) as one thin overlay trace.
 Works with no internet: the base style is an inline MapLibre style with only a background
 (plus raster tiles when a tile URL is configured), markers are circles, and there is no text
 mode (text would need glyphs from a font server).
@@ -71,22 +73,38 @@ DEVICE_LAYERS: tuple[DeviceLayer, ...] = (
     DeviceLayer("other", ("weather", "accommodation"), 9, default_on=False),
 )
 # Trace order (fixed, so patches can address traces by index): areas first, then the static
-# outline/rivers, the selection halo, and the device layers on top.
+# overlays/outline/rivers, towns and places, the selection halo, and the device layers on top.
+# Each toggle is exactly one trace (the ops page flips `visible` on TRACE_INDEX[toggle]).
 TRACE_ORDER: tuple[str, ...] = (
     "districts",
     "cap",
+    "overlays",
     "outline",
     "rivers",
+    "places",
     "selected",
     *(layer.key for layer in DEVICE_LAYERS),
 )
 TRACE_INDEX = {key: i for i, key in enumerate(TRACE_ORDER)}
-TOGGLE_LAYERS: tuple[str, ...] = ("districts", "cap", *(layer.key for layer in DEVICE_LAYERS))
+TOGGLE_LAYERS: tuple[str, ...] = (
+    "districts",
+    "cap",
+    "places",
+    "overlays",
+    *(layer.key for layer in DEVICE_LAYERS),
+)
 DEFAULT_LAYERS: tuple[str, ...] = (
     "districts",
     "cap",
+    "places",
+    "overlays",
     *(layer.key for layer in DEVICE_LAYERS if layer.default_on),
 )
+# Towns and points of interest: quiet markers under the devices, told apart by colour only.
+TOWN_COLOUR = "#dfe7f0"
+POI_COLOUR = "#b48cf2"
+PLACE_SIZE = {"town": 9, "poi": 7}
+OVERLAY_COLOUR = "#e0a84a"
 _LAYER_OF_KIND = {kind: layer.key for layer in DEVICE_LAYERS for kind in layer.kinds}
 
 # Legend per layer: (class key, colour). Labels are i18n keys `legend.<layer>.<class>`.
@@ -100,6 +118,8 @@ LEGENDS: dict[str, tuple[tuple[str, str], ...]] = {
     "cameras": tuple(classify.CAMERA_COLOURS.items()),
     "tourism": tuple((key, colour) for _u, key, colour in classify.OCCUPANCY_CLASSES),
     "other": (("station", classify.OTHER_COLOUR),),
+    "places": (("town", TOWN_COLOUR), ("poi", POI_COLOUR)),
+    "overlays": (("feature", OVERLAY_COLOUR),),
 }
 
 
@@ -341,14 +361,34 @@ def _with_alpha(hex_colour: str, alpha: float) -> str:
 
 
 # -- base geometry -----------------------------------------------------------------------------
+def _no_features() -> dict[str, Any]:
+    return {"type": "FeatureCollection", "features": []}
+
+
 @dataclass(frozen=True)
 class BaseGeometry:
-    """The static layers: district polygons (coloured by level), outline, rivers, towns."""
+    """The static layers: district polygons (coloured by level), outline, rivers, towns, points
+    of interest, and `overlays`: every other stored layer as (layer name, FeatureCollection)."""
 
     districts: Mapping[str, Any] = field(hash=False, compare=False)
     province: Mapping[str, Any] = field(hash=False, compare=False)
     rivers: Mapping[str, Any] = field(hash=False, compare=False)
     towns: Mapping[str, Any] = field(hash=False, compare=False)
+    poi: Mapping[str, Any] = field(default_factory=_no_features, hash=False, compare=False)
+    overlays: tuple[tuple[str, Mapping[str, Any]], ...] = field(
+        default=(), hash=False, compare=False
+    )
+    # Static traces per language, built once per geometry (the geometry is cached for minutes).
+    _static: dict[str, dict[str, dict[str, Any]]] = field(
+        default_factory=dict, init=False, repr=False, hash=False, compare=False
+    )
+
+    def static_traces(self, lang: str) -> dict[str, dict[str, Any]]:
+        """The outline, rivers, places and overlays traces in `lang` (shared: do not mutate)."""
+        traces = self._static.get(lang)
+        if traces is None:
+            traces = self._static[lang] = _static_traces(self, lang)
+        return traces
 
     def bbox(self) -> tuple[float, float, float, float]:
         xs, ys = [], []
@@ -402,6 +442,156 @@ def _lines(collections: Iterable[Mapping[str, Any]]) -> tuple[list, list]:
                     for ring in poly:
                         add(ring)
     return lon, lat
+
+
+# -- towns, points of interest and imported layers ---------------------------------------------
+_APPROXIMATE_KEY = {
+    "Point": "map.approximate_location",
+    "MultiPoint": "map.approximate_location",
+    "LineString": "map.approximate_course",
+    "MultiLineString": "map.approximate_course",
+}
+
+
+def feature_label(feature: Mapping[str, Any], lang: str, *, kind_prefix: str | None = None) -> str:
+    """Hover text of one layer feature: its name in `lang`, what it is, and, when the data
+    marks it approximate, "(approximate location|course|boundary)" in `lang`."""
+    props = feature.get("properties") or {}
+    name = (props.get("name_en") if lang == "en" else None) or props.get("name") or props.get("id")
+    lines = [f"<b>{name}</b>"]
+    kind = props.get("kind")
+    if kind_prefix and isinstance(kind, str) and kind:
+        lines.append(ui_label(kind_prefix, kind, lang))
+    if _is_true(props.get("approximate")):
+        geometry_type = (feature.get("geometry") or {}).get("type")
+        lines.append(t(_APPROXIMATE_KEY.get(geometry_type, "map.approximate_boundary"), lang))
+    return "<br>".join(lines)
+
+
+def _is_true(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "1", "y", "t")
+    return value is True or value == 1
+
+
+def _points(features: Iterable[Mapping[str, Any]]) -> Iterable[tuple[Mapping[str, Any], list]]:
+    """(feature, [lon, lat]) for each point of the Point and MultiPoint features."""
+    for f in features:
+        g = f.get("geometry") or {}
+        if g.get("type") == "Point":
+            yield f, g["coordinates"]
+        elif g.get("type") == "MultiPoint":
+            for c in g["coordinates"]:
+                yield f, c
+
+
+def place_arrays(
+    towns: Mapping[str, Any], poi: Mapping[str, Any], lang: str
+) -> dict[str, list[Any]]:
+    """lon, lat, colour, size and hover text of towns then points of interest (pure)."""
+    out: dict[str, list[Any]] = {"lon": [], "lat": [], "color": [], "size": [], "hovertext": []}
+    for group, fc, colour in (("town", towns, TOWN_COLOUR), ("poi", poi, POI_COLOUR)):
+        for f, c in _points(fc.get("features", [])):
+            out["lon"].append(c[0])
+            out["lat"].append(c[1])
+            out["color"].append(colour)
+            out["size"].append(PLACE_SIZE[group])
+            out["hovertext"].append(feature_label(f, lang, kind_prefix="place"))
+    return out
+
+
+def overlay_arrays(
+    overlays: Sequence[tuple[str, Mapping[str, Any]]], lang: str
+) -> dict[str, list[Any]]:
+    """All imported layers as one lines+markers array set (pure): lines and polygon rings as
+    line parts separated by None (their vertices as invisible hover points), points as markers.
+    Each point's hover text is its feature's label and layer name."""
+    lon: list[float | None] = []
+    lat: list[float | None] = []
+    size: list[float] = []
+    text: list[str] = []
+
+    def add(c, s: float, label: str) -> None:
+        lon.append(c[0])
+        lat.append(c[1])
+        size.append(s)
+        text.append(label)
+
+    def gap() -> None:
+        lon.append(None)
+        lat.append(None)
+        size.append(0)
+        text.append("")
+
+    for layer_name, fc in overlays:
+        for f in fc.get("features", []):
+            g = f.get("geometry") or {}
+            label = feature_label(f, lang) + f"<br><i>{layer_name}</i>"
+            kind, coords = g.get("type"), g.get("coordinates") or []
+            if kind == "Point":
+                add(coords, 8, label)
+                gap()
+                continue
+            parts: list = []
+            if kind == "MultiPoint":
+                for c in coords:
+                    add(c, 8, label)
+                    gap()
+            elif kind == "LineString":
+                parts = [coords]
+            elif kind in ("MultiLineString", "Polygon"):
+                parts = list(coords)
+            elif kind == "MultiPolygon":
+                parts = [ring for poly in coords for ring in poly]
+            for part in parts:
+                for c in part:
+                    add(c, 0, label)
+                gap()
+    return {"lon": lon, "lat": lat, "size": size, "hovertext": text}
+
+
+def _static_traces(geo: BaseGeometry, lang: str) -> dict[str, dict[str, Any]]:
+    traces: dict[str, dict[str, Any]] = {}
+    overlay = overlay_arrays(geo.overlays, lang)
+    traces["overlays"] = {
+        "type": "scattermap",
+        "name": "overlays",
+        "lon": overlay["lon"],
+        "lat": overlay["lat"],
+        "mode": "lines+markers",
+        "hovertext": overlay["hovertext"],
+        "hoverinfo": "text",
+        "line": {"color": OVERLAY_COLOUR, "width": 1.2},
+        "marker": {"size": overlay["size"], "color": OVERLAY_COLOUR},
+        "connectgaps": False,
+    }
+    for name, source, line in (
+        ("outline", geo.province, {"color": "#7d93ab", "width": 2}),
+        ("rivers", geo.rivers, {"color": "#2f8fe8", "width": 2.5}),
+    ):
+        lon, lat = _lines([source])
+        traces[name] = {
+            "type": "scattermap",
+            "name": name,
+            "lon": lon,
+            "lat": lat,
+            "mode": "lines",
+            "hoverinfo": "skip",
+            "line": line,
+        }
+    places = place_arrays(geo.towns, geo.poi, lang)
+    traces["places"] = {
+        "type": "scattermap",
+        "name": "places",
+        "lon": places["lon"],
+        "lat": places["lat"],
+        "mode": "markers",
+        "hovertext": places["hovertext"],
+        "hoverinfo": "text",
+        # no customdata: a click on a place must not select it as a device
+        "marker": {"size": places["size"], "color": places["color"], "opacity": 0.9},
+    }
+    return traces
 
 
 def fit_view(
@@ -536,22 +726,17 @@ def build_map_figure(
             "visible": "cap" in shown,
         }
     )
-    for name, source, line in (
-        ("outline", geo.province, {"color": "#7d93ab", "width": 2}),
-        ("rivers", geo.rivers, {"color": "#2f8fe8", "width": 2.5}),
-    ):
-        lon, lat = _lines([source])
-        traces.append(
-            {
-                "type": "scattermap",
-                "name": name,
-                "lon": lon,
-                "lat": lat,
-                "mode": "lines",
-                "hoverinfo": "skip",
-                "line": line,
+    static = geo.static_traces(lang)
+    for name in ("overlays", "outline", "rivers", "places"):
+        trace = dict(static[name])  # shallow: the arrays are shared, never changed in place
+        if name in TOGGLE_LAYERS:
+            trace["visible"] = name in shown
+        if name == "places":
+            trace["marker"] = {
+                **trace["marker"],
+                "size": [s * marker_scale for s in trace["marker"]["size"]],
             }
-        )
+        traces.append(trace)
     sel = next((d for d in devices if d.device_id == selected), None)
     traces.append(
         {

@@ -153,16 +153,32 @@ def registry(pool: ConnectionPool, ttl_s: float = 15) -> Registry:
     return CACHE.get(pool, "registry", ttl_s, compute)
 
 
+BASE_LAYERS = ("districts", "province", "rivers", "towns", "poi")
+OTHER_LAYERS = "SELECT DISTINCT layer FROM layer_features WHERE layer <> ALL(%s) ORDER BY layer"
+
+
 def load_geometry(conn: psycopg.Connection) -> BaseGeometry:
-    """The province's stored layers (`ioc layers seed`/`import`), else the committed demo files."""
+    """The province's stored layers (`ioc layers seed`/`import`), else the committed demo files.
+
+    Every stored layer besides the base ones (a province's flood zones, evacuation points ...)
+    comes along as an overlay, in name order.
+    """
     from layers.catalog import demo_layers
     from layers.store import load_layer
 
-    stored = {name: load_layer(conn, name) for name in ("districts", "province", "rivers", "towns")}
+    stored = {name: load_layer(conn, name) for name in BASE_LAYERS}
     if not stored["districts"]["features"]:
         demo = demo_layers()
         stored = {name: demo[name] for name in stored}
-    return BaseGeometry(stored["districts"], stored["province"], stored["rivers"], stored["towns"])
+    others = [row[0] for row in conn.execute(OTHER_LAYERS, (list(BASE_LAYERS),))]
+    return BaseGeometry(
+        stored["districts"],
+        stored["province"],
+        stored["rivers"],
+        stored["towns"],
+        poi=stored["poi"],
+        overlays=tuple((name, load_layer(conn, name)) for name in others),
+    )
 
 
 def geometry(pool: ConnectionPool, ttl_s: float = 300) -> BaseGeometry:
@@ -182,9 +198,16 @@ def district_names(geo: BaseGeometry, lang: str = "vi") -> dict[str, str]:
 
 
 # -- district disaster levels, air-quality indices ----------------------------------------------
+# The alerts worker refreshes both every minute or so; older values mean it has stopped, and the
+# map shows "no data" rather than an old colour as if it were current.
+HAZARD_MAX_AGE_S = 30 * 60
+AQI_MAX_AGE_S = 2 * 3600  # an hourly index
+
+
 def load_district_levels(conn: psycopg.Connection) -> dict[str, int]:
-    """Disaster risk level 1..5 per district, as the alerts worker computed it."""
-    return {h.district: h.level for h in alert_queries.district_hazard_levels(conn) if h.level}
+    """Disaster risk level 1..5 per district, as the alerts worker computed it (recently)."""
+    return {h.district: h.level
+            for h in alert_queries.district_hazard_levels(conn, HAZARD_MAX_AGE_S) if h.level}
 
 
 def district_levels(pool: ConnectionPool, ttl_s: float = 3) -> dict[str, int]:
@@ -200,7 +223,8 @@ def station_aqi(pool: ConnectionPool, ttl_s: float = 10) -> dict[str, int]:
 
     def compute():
         with pool.connection() as conn:
-            return {s.device_id: s.aqi for s in alert_queries.air_quality_indices(conn)}
+            return {s.device_id: s.aqi
+                    for s in alert_queries.air_quality_indices(conn, max_age_s=AQI_MAX_AGE_S)}
 
     return CACHE.get(pool, "station_aqi", ttl_s, compute)
 

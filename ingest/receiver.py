@@ -16,6 +16,7 @@ from ioc.mqtt import MqttClient
 log = logging.getLogger(__name__)
 
 TOPICS = ("ioc/v1/#",)
+OUTBOUND = "ioc/v1/out/"  # ioc's own outputs, under the same wildcard (GUIDE: topics out)
 
 
 def subscription_topics(settings: Settings, *, shared: bool) -> list[str]:
@@ -60,6 +61,7 @@ class Receiver:
         self._stopping = False
         self._unsubscribe: list = []
         self._on_received = on_received or (lambda: None)
+        self.skipped_outbound = 0
         self.shared = True
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -102,15 +104,21 @@ class Receiver:
         return self._pending
 
     def _on_message(self, message: paho.MQTTMessage) -> None:
+        topic = message.topic
+        prefix = self.mqtt.prefix
+        if prefix and topic.startswith(prefix):
+            topic = topic[len(prefix):]
+        if topic.startswith(OUTBOUND):
+            # What ioc itself publishes (alert changes, hazard levels) falls under the same
+            # wildcard; it is not data to store. Acknowledged at once, counted, not kept.
+            self.mqtt.ack(message)
+            self.skipped_outbound += 1
+            return
         room = self._room
         with room:
             while self._pending >= self.max_pending and not self._stopping:
                 room.wait(0.5)  # holds the network thread: nothing more is read meanwhile
             self._pending += 1
-        topic = message.topic
-        prefix = self.mqtt.prefix
-        if prefix and topic.startswith(prefix):
-            topic = topic[len(prefix):]
         self.inbox.put(
             Inbound(topic, message.payload, time.time(), message, self.mqtt.connect_count)
         )

@@ -290,3 +290,42 @@ def test_live_mirror_and_renderer_on_real_redis(env):
     assert first.kind == "full"
     renderer.advance(read_snapshot(pool, live))
     assert renderer.update_for(first.state).kind == "none"
+
+
+def test_geometry_brings_towns_places_and_every_imported_layer(env, db_conn, tmp_path):
+    import json
+
+    from dashboards.map_figure import TRACE_INDEX, LiveInputs, build_map_figure
+    from layers.importer import read_layer_file
+    from layers.store import seed_demo_layers, store_layer
+
+    pool, _live, _ids = env
+    seed_demo_layers(db_conn)
+    zones = tmp_path / "vung_ngap.geojson"
+    ring = [[103.95, 22.48], [103.99, 22.48], [103.99, 22.51], [103.95, 22.48]]
+    zones.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"id": "z1", "name": "Vùng ngập Cốc Lếu", "approximate": 1},
+                        "geometry": {"type": "Polygon", "coordinates": [ring]},
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    data = read_layer_file(zones, kind="zones")
+    store_layer(db_conn, "flood_zones", data, source="test", actor="test")
+    geo = q.geometry(pool, ttl_s=0)
+    assert len(geo.towns["features"]) == 9 and len(geo.poi["features"]) > 10
+    assert [name for name, _fc in geo.overlays] == ["flood_zones"]  # not the demo layers
+    fig = build_map_figure([], LiveInputs({}, time.time()), geo)
+    overlay = fig["data"][TRACE_INDEX["overlays"]]
+    assert len(overlay["lon"]) == 5 and "Vùng ngập Cốc Lếu" in overlay["hovertext"][0]
+    assert "(ranh giới gần đúng)" in overlay["hovertext"][0]
+    places = fig["data"][TRACE_INDEX["places"]]
+    assert len(places["lon"]) == len(geo.towns["features"]) + len(geo.poi["features"])

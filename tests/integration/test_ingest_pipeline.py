@@ -212,6 +212,18 @@ def test_unknown_and_disabled_devices_are_dead_lettered(db_conn, worker, publish
     assert worker.metrics.dead_lettered.labels("unknown_device")._value.get() == 1
 
 
+def test_our_own_outbound_messages_are_not_taken_as_data(db_conn, worker, publisher):
+    """Alert changes go out on ioc/v1/out/..., inside the ingest's ioc/v1/# subscription."""
+    register(db_conn, [("env-ok", "environment")])
+    t = time.time() - 5
+    publisher.send("ioc/v1/out/alerts/sa_pa/water_level/7", {"type": "alert", "alert_id": 7})
+    publisher.send("ioc/v1/out/hazard/sa_pa", {"district": "sa_pa", "level": 3})
+    publisher.send("ioc/v1/environment/env-ok", reading(3.0, t))
+    wait_count(db_conn, "SELECT count(*) FROM readings", 1, 20)
+    wait_for(lambda: worker.receiver.skipped_outbound == 2, 10, "outbound messages skipped")
+    assert count(db_conn, "SELECT count(*) FROM dead_letters") == 0
+
+
 def test_auto_register_registers_unknown_devices(settings, db_conn):
     s = with_ingest(settings, flush_interval_ms=50, auto_register=True)
     running = RunningWorker(s, "auto")

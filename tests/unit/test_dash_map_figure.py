@@ -11,8 +11,12 @@ import plotly.graph_objects as go
 import pytest
 
 from dashboards import classify
+from dashboards.i18n import t
 from dashboards.map_figure import (
+    DEFAULT_LAYERS,
     DEVICE_LAYERS,
+    LEGENDS,
+    TOGGLE_LAYERS,
     TRACE_INDEX,
     TRACE_ORDER,
     BaseGeometry,
@@ -20,9 +24,12 @@ from dashboards.map_figure import (
     MapDevice,
     build_map_figure,
     circle_ring,
+    feature_label,
     fit_view,
     layer_rows,
     map_style,
+    overlay_arrays,
+    place_arrays,
     render_device,
 )
 from dashboards.ops_queries import CapRow, active_warning_areas
@@ -36,7 +43,13 @@ TZ = "Asia/Ho_Chi_Minh"
 @pytest.fixture(scope="module")
 def geo() -> BaseGeometry:
     layers = demo_layers()
-    return BaseGeometry(layers["districts"], layers["province"], layers["rivers"], layers["towns"])
+    return BaseGeometry(
+        layers["districts"],
+        layers["province"],
+        layers["rivers"],
+        layers["towns"],
+        poi=layers["poi"],
+    )
 
 
 def _device(device_id: str, kind: str, **kw) -> MapDevice:
@@ -144,7 +157,8 @@ def test_offline_by_default_tiles_only_when_configured(geo):
     text = json.dumps(fig)
     assert "http" not in text  # no style URL, no glyphs, no sprites: nothing to fetch
     assert fig["layout"]["map"]["style"]["layers"][0]["type"] == "background"
-    assert all(t.get("mode") in ("markers", "lines") for t in fig["data"] if "mode" in t)
+    # markers and lines only: text would need glyphs from a font server
+    assert all("text" not in t["mode"].split("+") for t in fig["data"] if "mode" in t)
     style = map_style("https://tiles.example.org/{z}/{x}/{y}.png")
     assert style["sources"]["tiles"]["tiles"] == ["https://tiles.example.org/{z}/{x}/{y}.png"]
     assert style["layers"][-1]["type"] == "raster"
@@ -227,3 +241,134 @@ def test_circle_ring_is_closed_and_about_the_radius():
     assert ring[0] == ring[-1] and len(ring) == 49
     lat_span_km = (max(p[1] for p in ring) - min(p[1] for p in ring)) * 111.32
     assert lat_span_km == pytest.approx(20.0, rel=0.01)
+
+
+# -- towns, points of interest, imported layers ------------------------------------------------
+def _feature(geometry_type, coordinates, **props):
+    return {
+        "type": "Feature",
+        "properties": props,
+        "geometry": {"type": geometry_type, "coordinates": coordinates},
+    }
+
+
+FLOOD_ZONES = {
+    "type": "FeatureCollection",
+    "features": [
+        _feature(
+            "Polygon",
+            [[[103.9, 22.4], [104.0, 22.4], [104.0, 22.5], [103.9, 22.4]]],
+            id="z1",
+            name="Vùng ngập Cốc Lếu",
+            approximate=True,
+        ),
+        _feature(
+            "MultiPolygon",
+            [[[[104.1, 22.3], [104.2, 22.3], [104.2, 22.4], [104.1, 22.3]]]],
+            id="z2",
+            name="Vùng ngập Phố Lu",
+            approximate=False,
+        ),
+    ],
+}
+SHELTERS = {
+    "type": "FeatureCollection",
+    "features": [_feature("Point", [103.95, 22.45], id="s1", name="Trường THCS Kim Tân")],
+}
+ROADS = {
+    "type": "FeatureCollection",
+    "features": [
+        _feature(
+            "LineString", [[103.8, 22.3], [103.9, 22.35]], id="r1", name="QL4D", approximate="yes"
+        ),
+    ],
+}
+
+
+def test_every_toggle_is_one_trace_with_a_legend_and_a_name():
+    assert set(TOGGLE_LAYERS) <= set(TRACE_ORDER) and set(DEFAULT_LAYERS) <= set(TOGGLE_LAYERS)
+    assert {"places", "overlays"} <= set(DEFAULT_LAYERS)
+    for layer in TOGGLE_LAYERS:
+        assert LEGENDS[layer]
+        for lang in ("vi", "en"):
+            assert t(f"layer.{layer}", lang) != f"layer.{layer}"
+            for key, _colour in LEGENDS[layer]:
+                assert t(f"legend.{layer}.{key}", lang) != f"legend.{layer}.{key}"
+
+
+def test_towns_and_points_of_interest_are_drawn_with_their_labels(geo):
+    fig = build_map_figure([WATER], _live(), geo, tz=TZ)
+    places = fig["data"][TRACE_INDEX["places"]]
+    layers = demo_layers()
+    n_towns, n_poi = len(layers["towns"]["features"]), len(layers["poi"]["features"])
+    assert len(places["lon"]) == len(places["hovertext"]) == n_towns + n_poi
+    assert places["mode"] == "markers" and places["visible"] is True
+    assert "customdata" not in places  # a click on a place does not select a device
+    lao_cai = places["hovertext"][0]
+    assert lao_cai.startswith("<b>Lào Cai</b>") and "gần đúng" not in lao_cai  # GeoNames
+    texts = dict(
+        zip(
+            (f["properties"]["id"] for f in layers["poi"]["features"]),
+            places["hovertext"][n_towns:],
+            strict=True,
+        )
+    )
+    assert "Chợ" in texts["bac_ha_market"] and "(vị trí gần đúng)" in texts["bac_ha_market"]
+    assert "gần đúng" not in texts["sa_pa_town"]  # GeoNames: not approximate
+    approximate = sum(bool(f["properties"]["approximate"]) for f in layers["poi"]["features"])
+    assert sum("(vị trí gần đúng)" in x for x in places["hovertext"]) == approximate > 0
+    go.Figure(fig)
+
+
+def test_place_labels_follow_the_language():
+    layers = demo_layers()
+    arrays = place_arrays(layers["towns"], layers["poi"], "en")
+    market = next(x for x in arrays["hovertext"] if "Bac Ha" in x and "Market" in x)
+    assert "(approximate location)" in market
+    assert arrays["color"][0] != arrays["color"][-1]  # towns and places told apart
+
+
+def test_approximate_wording_follows_the_geometry():
+    line = feature_label(ROADS["features"][0], "en")
+    assert "(approximate course)" in line  # approximate="yes" read as true
+    zone = feature_label(FLOOD_ZONES["features"][0], "vi")
+    assert "(ranh giới gần đúng)" in zone
+    assert "gần đúng" not in feature_label(FLOOD_ZONES["features"][1], "vi")
+
+
+def test_imported_layers_are_one_thin_overlay_trace(geo):
+    overlays = (("evacuation_points", SHELTERS), ("flood_zones", FLOOD_ZONES), ("roads", ROADS))
+    with_overlays = BaseGeometry(
+        geo.districts, geo.province, geo.rivers, geo.towns, poi=geo.poi, overlays=overlays
+    )
+    fig = build_map_figure([WATER], _live(), with_overlays, tz=TZ)
+    trace = fig["data"][TRACE_INDEX["overlays"]]
+    assert trace["mode"] == "lines+markers" and trace["line"]["width"] <= 1.5
+    assert "customdata" not in trace
+    n = len(trace["lon"])
+    assert len(trace["lat"]) == len(trace["marker"]["size"]) == len(trace["hovertext"]) == n
+    # a shelter point (a marker), a 4-point ring, a 4-point ring, a 2-point line: parts by None
+    assert trace["lon"].count(None) == 4 and n == 1 + 4 + 4 + 2 + 4
+    assert trace["marker"]["size"][0] > 0 and set(trace["marker"]["size"][1:]) == {0}
+    assert "Trường THCS Kim Tân" in trace["hovertext"][0]
+    assert "evacuation_points" in trace["hovertext"][0]
+    assert "(ranh giới gần đúng)" in trace["hovertext"][2]
+    assert "(tuyến gần đúng)" in trace["hovertext"][-2]
+    go.Figure(fig)
+    hidden = build_map_figure([WATER], _live(), with_overlays, visible=["water"])
+    assert hidden["data"][TRACE_INDEX["overlays"]]["visible"] is False
+    assert hidden["data"][TRACE_INDEX["places"]]["visible"] is False
+    assert hidden["data"][TRACE_INDEX["rivers"]].get("visible", True) is True  # always drawn
+
+
+def test_no_imported_layers_is_an_empty_overlay():
+    assert overlay_arrays((), "vi") == {"lon": [], "lat": [], "size": [], "hovertext": []}
+
+
+def test_static_traces_are_built_once_per_language(geo):
+    first = geo.static_traces("vi")
+    assert geo.static_traces("vi") is first and geo.static_traces("en") is not first
+    fig = build_map_figure([WATER], _live(), geo, marker_scale=2.0)
+    places = fig["data"][TRACE_INDEX["places"]]
+    assert places["marker"]["size"][0] == 2 * first["places"]["marker"]["size"][0]
+    assert first["places"]["marker"]["size"][0] < places["marker"]["size"][0]  # not changed
