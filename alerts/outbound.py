@@ -3,8 +3,9 @@
 `alert_events` is the outbox. Whoever changes an alert (a rule in the worker, an operator in
 the web app through alerts.lifecycle) writes an event row in the same transaction; the
 publisher claims unpublished rows with FOR UPDATE SKIP LOCKED (so two workers never send one
-twice), sends them, and stamps `published_at` in the same transaction (a crash before the
-commit sends them again: at least once).
+twice), puts them on the Redis stream, queues their MQTT and webhook deliveries
+(`alerts.deliveries`, durable) and stamps `published_at`, all in one transaction (a crash
+before the commit sends them again: at least once).
 
 - Redis: ``{"type": "alert", ...}`` on the live event stream (the dashboards listen);
 - MQTT: ``ioc/v1/out/alerts/<district or province>/<kind>/<alert id>``, QoS 1, not retained;
@@ -22,13 +23,14 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
+from alerts import deliveries
 from ioc.evidence.privacy import mask_plate
 from ioc.live import LiveState
 
@@ -99,17 +101,21 @@ def alert_topic(alert: Mapping[str, Any]) -> str:
 
 
 class AlertPublisher:
-    """Sends unpublished alert events out; one per worker, called from its own thread."""
+    """Publishes unpublished alert events; one per worker, called from its own thread.
 
-    def __init__(self, live: LiveState | None, mqtt=None, webhooks=None) -> None:
+    The Redis stream gets each change at once; MQTT and webhooks get a row each in
+    `alert_deliveries`, in the same transaction, that `alerts.deliveries` sends durably.
+    """
+
+    def __init__(self, live: LiveState | None, destinations: Sequence = (), mqtt=None) -> None:
         self.live = live
-        self.mqtt = mqtt
-        self.webhooks = webhooks
+        self.destinations = list(destinations)
+        self.mqtt = mqtt  # retained district hazard levels (send_hazard)
         self.published = 0
-        self.mqtt_failures = 0
 
     def publish_pending(self, conn: psycopg.Connection, limit: int = 500) -> int:
-        """Claim, send and stamp up to `limit` events; returns how many."""
+        """Claim up to `limit` events, send them to Redis, queue their deliveries and stamp
+        them published, all or nothing; returns how many."""
         with conn.transaction():
             rows = conn.execute(_CLAIM, (limit,)).fetchall()
             if not rows:
@@ -120,29 +126,14 @@ class AlertPublisher:
                                  strict=True))
                 alert = dict(zip(_COLUMNS, row[6:], strict=True))
                 messages.append(alert_message(event, alert))
-            self.send(messages)
+            # Redis first: if it fails the transaction rolls back and everything is retried.
+            if self.live is not None:
+                self.live.record((), messages)
+            deliveries.queue(conn, messages, self.destinations)
             conn.execute("UPDATE alert_events SET published_at = now() WHERE id = ANY(%s)",
                          ([r[0] for r in rows],))
         self.published += len(messages)
         return len(messages)
-
-    def send(self, messages: list[dict[str, Any]]) -> None:
-        # Redis first: if it fails the transaction rolls back and everything is retried.
-        if self.live is not None:
-            self.live.record((), messages)
-        if self.mqtt is not None:
-            for m in messages:
-                info = self.mqtt.publish(alert_topic(m["alert"]),
-                                         json.dumps(m, ensure_ascii=False, default=str), qos=1)
-                if getattr(info, "rc", 0) != 0:
-                    self.mqtt_failures += 1
-                    if self.mqtt_failures == 1 or self.mqtt_failures % 100 == 0:
-                        log.warning("MQTT publish of alert changes failed (%d so far); is the "
-                                    "broker reachable?", self.mqtt_failures)
-        if self.webhooks is not None:
-            for m in messages:
-                if m["alert"].get("parent_id") is None:
-                    self.webhooks.enqueue(m)
 
     def send_hazard(self, message: dict[str, Any]) -> None:
         """A district's disaster level changed: Redis event and a retained MQTT message."""

@@ -22,13 +22,15 @@ import signal
 import socket
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 import psycopg
 import redis
 
+from alerts.deliveries import DeliveryLoop, MqttDestination, WebhookDestination
 from alerts.engine import Engine, load_devices, load_district_names
-from alerts.outbound import AlertPublisher
+from alerts.outbound import AlertPublisher, alert_topic
 from alerts.rules import RulesError, RuleSet, load_rules
 from alerts.rules.store import effective_rules
 from alerts.stream import EventStream
@@ -70,6 +72,9 @@ class Housekeeping:
             deleted = timescale.enforce_retention(conn, settings.database)
             if deleted:
                 log.info("retention: deleted %d raw readings", deleted)
+            # settled deliveries are kept a month for questions like "did the webhook get it?"
+            conn.execute("DELETE FROM alert_deliveries "
+                         "WHERE coalesce(delivered_at, failed_at) < now() - interval '30 days'")
             self.retention_at = now
 
 
@@ -105,7 +110,13 @@ class AlertWorker:
         self.mqtt = mqtt
         self.webhooks = webhooks
         self.housekeeping = Housekeeping() if housekeeping else None
-        self.publisher = AlertPublisher(self.live, mqtt, webhooks)
+        self.destinations: list = []
+        if mqtt is not None:
+            self.destinations.append(MqttDestination(mqtt, topic_of=alert_topic))
+        if webhooks is not None:
+            self.destinations += [WebhookDestination(webhooks, url) for url in webhooks.urls]
+        self.publisher = AlertPublisher(self.live, self.destinations, mqtt=mqtt)
+        self._queued = threading.Event()  # wakes the delivery loops
         self.stream = EventStream(self.live, settings.alerts.consumer_group, self.name)
         self.engine: Engine | None = None
         self.scheduler: Engine | None = None
@@ -129,6 +140,10 @@ class AlertWorker:
             threading.Thread(target=self._schedule_loop, name=f"alerts-sched-{self.name}",
                              daemon=True),
         ]
+        connect_db = partial(connect, self.settings.database, autocommit=True,
+                             application_name=f"ioc-alerts-out-{self.name}"[:63])
+        self._threads += [DeliveryLoop(connect_db, d, self._stop, self._queued)
+                          for d in self.destinations]
         for t in self._threads:
             t.start()
         return self
@@ -136,6 +151,7 @@ class AlertWorker:
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         self._changed.set()
+        self._queued.set()
         for t in self._threads:
             t.join(timeout)
 
@@ -293,6 +309,8 @@ class AlertWorker:
                                    application_name=f"ioc-alerts-pub-{self.name}"[:63])
                 sent = self.publisher.publish_pending(conn)
                 failures = 0
+                if sent:
+                    self._queued.set()
                 if sent >= 500:
                     continue
                 self._changed.wait(0.25)
@@ -338,15 +356,11 @@ def run_worker(settings: Settings) -> int:
         return 2
     mqtt = _mqtt_client(settings, name)
     webhooks = WebhookSender.from_settings(settings.alerts)
-    if webhooks is not None:
-        webhooks.start()
     worker = AlertWorker(settings, name, mqtt=mqtt, webhooks=webhooks)
     log.info("alerts worker %s running (group %s)", name, settings.alerts.consumer_group)
     try:
         worker.run(stop)
     finally:
-        if webhooks is not None:
-            webhooks.stop()
         if mqtt is not None:
             mqtt.close()
     return 0

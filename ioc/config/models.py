@@ -227,11 +227,8 @@ class AlertsSettings(Section):
     )
     webhook_timeout_s: float = Field(5.0, gt=0, le=60, description="Timeout of one POST.")
     webhook_max_attempts: int = Field(
-        6, ge=1, le=50, description="Attempts per webhook delivery (with exponential back-off)."
-    )
-    webhook_queue_size: int = Field(
-        1000, ge=1, le=1_000_000,
-        description="Deliveries waiting per URL; beyond it new ones are dropped and counted."
+        12, ge=1, le=50, description="Attempts per webhook delivery, 0.5 s apart doubling up to "
+        "60 s (12: about six minutes); deliveries wait in the database meanwhile."
     )
     cap_sender: str = Field(
         "ioc@localhost", description="CAP <sender> of the alerts we publish (no spaces, commas, "

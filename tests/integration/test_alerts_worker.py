@@ -59,13 +59,12 @@ def stack(settings, db_conn):
 
 def start_worker(settings, name: str):
     mqtt = MqttClient(settings.mqtt, f"alerts-{name}").connect()
-    webhooks = WebhookSender.from_settings(settings.alerts).start()
+    webhooks = WebhookSender.from_settings(settings.alerts)
     worker = AlertWorker(settings, name, mqtt=mqtt, webhooks=webhooks,
                          housekeeping=False).start()
 
     def stop():
         worker.stop()
-        webhooks.stop()
         mqtt.close()
         worker.live.r.close()
 

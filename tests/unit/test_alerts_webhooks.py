@@ -1,15 +1,15 @@
-"""Webhook deliveries against a local HTTP server: retries, back-off, signature, bounds."""
+"""Webhook posts against a local HTTP server: signature, what each answer means."""
 
 from __future__ import annotations
 
 import json
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from alerts.webhooks import WebhookSender, backoff_s, signature
+from alerts.deliveries import backoff_s
+from alerts.webhooks import WebhookSender, signature
 
 
 class Hook:
@@ -50,59 +50,30 @@ def hook():
     h.close()
 
 
-def wait_until(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
+def test_one_post_with_signature(hook):
+    sender = WebhookSender([hook.url], secret="s3cret")
+    body = sender.encode({"type": "alert", "alert_id": 1, "title": "Lũ"})
+    assert sender.post(hook.url, body) == ("ok", None)
+    received, headers = hook.received[0]
+    assert received["title"] == "Lũ"
+    assert headers["x-ioc-signature"] == signature("s3cret", body)
+    assert sender.stats.sent == 1
 
 
-def test_delivers_with_signature(hook):
-    sender = WebhookSender([hook.url], secret="s3cret").start()
-    try:
-        assert sender.enqueue({"type": "alert", "alert_id": 1, "title": "Lũ"}) == 1
-        assert wait_until(lambda: len(hook.received) == 1)
-        body, headers = hook.received[0]
-        assert body["title"] == "Lũ"
-        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-        assert headers["x-ioc-signature"] == signature("s3cret", raw)
-        assert sender.stats.sent == 1
-    finally:
-        sender.stop()
+def test_temporary_and_permanent_answers(hook):
+    sender = WebhookSender([hook.url])
+    hook.statuses = [503, 429, 400]
+    assert sender.post(hook.url, b"{}") == ("retry", "HTTP 503")
+    assert sender.post(hook.url, b"{}") == ("retry", "HTTP 429")
+    assert sender.post(hook.url, b"{}") == ("fail", "HTTP 400")
+    assert sender.post(hook.url, b"{}") == ("ok", None)
+    assert (sender.stats.retry, sender.stats.failed, sender.stats.sent) == (2, 1, 1)
 
 
-def test_temporary_errors_are_retried_permanent_ones_not(hook):
-    hook.statuses = [503, 500]
-    sender = WebhookSender([hook.url], backoff_base_s=0.05, max_attempts=5).start()
-    try:
-        sender.enqueue({"n": 1})
-        assert wait_until(lambda: sender.stats.sent == 1)
-        assert sender.stats.retried == 2
-        hook.statuses = [400]
-        sender.enqueue({"n": 2})
-        assert wait_until(lambda: sender.stats.failed == 1)
-        assert [b["n"] for b, _ in hook.received] == [1]
-    finally:
-        sender.stop()
-
-
-def test_unreachable_gives_up_after_max_attempts():
-    sender = WebhookSender(["http://127.0.0.1:9/nothing"], backoff_base_s=0.01,
-                           max_attempts=3, timeout_s=1).start()
-    try:
-        sender.enqueue({"n": 1})
-        assert wait_until(lambda: sender.stats.failed == 1)
-        assert sender.stats.retried == 2 and sender.pending() == 0
-    finally:
-        sender.stop()
-
-
-def test_queue_is_bounded():
-    sender = WebhookSender(["http://127.0.0.1:9/x"], queue_size=3)  # not started: nothing drains
-    assert [sender.enqueue({"n": i}) for i in range(5)] == [1, 1, 1, 0, 0]
-    assert sender.stats.dropped == 2 and sender.pending() == 3
+def test_unreachable_is_temporary():
+    sender = WebhookSender(["http://127.0.0.1:9/nothing"], timeout_s=1)
+    outcome, why = sender.post("http://127.0.0.1:9/nothing", b"{}")
+    assert outcome == "retry" and why
 
 
 def test_backoff_doubles_up_to_the_cap():

@@ -7,7 +7,9 @@ import datetime as dt
 import json
 from types import SimpleNamespace
 
-from alerts.outbound import AlertPublisher, alert_message, outbound_details
+from alerts.deliveries import MqttDestination, WebhookDestination
+from alerts.outbound import alert_message, alert_topic, outbound_details
+from alerts.webhooks import WebhookSender
 from ioc.evidence.privacy import mask_plate
 
 PLATE = "24A-686.68"
@@ -56,6 +58,11 @@ def test_outbound_details_edge_cases():
 
 
 class Recorder:
+    """Stands in for Redis, the MQTT client and the webhook sender: records what is sent."""
+
+    connected = True
+    max_attempts = 3
+
     def __init__(self):
         self.sent: list[str] = []
 
@@ -64,15 +71,22 @@ class Recorder:
 
     def publish(self, topic, payload, qos=0, retain=False):  # MQTT
         self.sent.append(topic + " " + payload)
-        return SimpleNamespace(rc=0)
+        return SimpleNamespace(rc=0, wait_for_publish=lambda timeout: None,
+                               is_published=lambda: True)
 
-    def enqueue(self, message):  # webhooks
-        self.sent.append(json.dumps(message, ensure_ascii=False, default=str))
+    encode = staticmethod(WebhookSender.encode)
+
+    def post(self, url, body):  # webhooks
+        self.sent.append(body.decode())
+        return "ok", None
 
 
 def test_every_channel_gets_the_masked_message():
     live, mqtt, hooks = Recorder(), Recorder(), Recorder()
-    AlertPublisher(live, mqtt, hooks).send([alert_message(EVENT, camera_alert())])
+    message = alert_message(EVENT, camera_alert())
+    live.record((), [message])  # what AlertPublisher puts on the Redis stream
+    assert MqttDestination(mqtt, topic_of=alert_topic).send([message]) == [("ok", None)]
+    assert WebhookDestination(hooks, "http://hook.invalid/x").send([message]) == [("ok", None)]
     for channel in (live, mqtt, hooks):
         assert len(channel.sent) == 1
         assert "24A-6**.**" in channel.sent[0]

@@ -1,0 +1,221 @@
+"""Durable delivery of alert changes to MQTT and webhooks (table `alert_deliveries`).
+
+The publisher queues one row per (event, destination) in the transaction that stamps the
+event published, so a change is either queued for every destination or for none. A
+`DeliveryLoop` per destination claims due rows with FOR UPDATE SKIP LOCKED (two workers never
+send one row at the same time), sends them, and in the same transaction marks each one
+delivered, due again after a back-off (temporary failure), or failed (permanent refusal, or
+out of attempts). A worker that dies leaves its rows for the next one: delivery is at least
+once, in event order except around retries.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["ok", "retry", "fail", "wait"]  # wait: not tried this time (no attempt used)
+
+MQTT_DESTINATION = "mqtt"
+
+
+def backoff_s(attempt: int, base: float = 0.5, cap: float = 60.0) -> float:
+    """Wait before attempt `attempt + 1` (attempt counts from 1): base·2^(attempt-1), capped."""
+    return min(cap, base * 2 ** (attempt - 1))
+
+
+class Destination(Protocol):
+    name: str
+    max_attempts: int
+
+    def wants(self, message: Mapping[str, Any]) -> bool: ...
+
+    def send(self, bodies: Sequence[Mapping[str, Any]]) -> list[tuple[Outcome, str | None]]: ...
+
+
+@dataclass(frozen=True)
+class Delivery:
+    event_id: int
+    body: dict[str, Any]
+    attempts: int
+
+
+# -- the table ---------------------------------------------------------------------------------
+def queue(conn: psycopg.Connection, messages: Iterable[Mapping[str, Any]],
+          destinations: Sequence[Destination]) -> int:
+    """Queue each message for every destination that wants it; returns rows queued."""
+    rows = [(m["event_id"], d.name, Jsonb(m)) for m in messages for d in destinations
+            if d.wants(m)]
+    if rows:
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO alert_deliveries (event_id, destination, body) VALUES (%s, %s, %s) "
+                "ON CONFLICT (event_id, destination) DO NOTHING", rows)
+    return len(rows)
+
+
+def deliver_due(conn: psycopg.Connection, destination: Destination, *, limit: int = 200,
+                backoff_base_s: float = 0.5, backoff_cap_s: float = 60.0) -> int:
+    """Claim, send and settle up to `limit` due deliveries; returns how many were settled."""
+    with conn.transaction():
+        rows = conn.execute(
+            "SELECT event_id, body, attempts FROM alert_deliveries "
+            "WHERE destination = %s AND delivered_at IS NULL AND failed_at IS NULL "
+            "AND next_at <= now() ORDER BY event_id LIMIT %s FOR UPDATE SKIP LOCKED",
+            (destination.name, limit)).fetchall()
+        if not rows:
+            return 0
+        due = [Delivery(*row) for row in rows]
+        outcomes = destination.send([d.body for d in due])
+        settled = 0
+        for delivery, (outcome, error) in zip(due, outcomes, strict=True):
+            if outcome == "wait":
+                continue
+            settled += 1
+            attempts = delivery.attempts + 1
+            if outcome == "ok":
+                conn.execute(
+                    "UPDATE alert_deliveries SET delivered_at = now(), attempts = %s, "
+                    "last_error = NULL WHERE event_id = %s AND destination = %s",
+                    (attempts, delivery.event_id, destination.name))
+            elif outcome == "retry" and attempts < destination.max_attempts:
+                delay = backoff_s(attempts, backoff_base_s, backoff_cap_s)
+                conn.execute(
+                    "UPDATE alert_deliveries SET attempts = %s, last_error = %s, "
+                    "next_at = now() + make_interval(secs => %s) "
+                    "WHERE event_id = %s AND destination = %s",
+                    (attempts, error, delay, delivery.event_id, destination.name))
+            else:
+                conn.execute(
+                    "UPDATE alert_deliveries SET attempts = %s, last_error = %s, "
+                    "failed_at = now() WHERE event_id = %s AND destination = %s",
+                    (attempts, error, delivery.event_id, destination.name))
+                log.warning("alert event %d: giving up on %s after %d attempt(s): %s",
+                            delivery.event_id, destination.name, attempts, error)
+    return settled
+
+
+def pending(conn: psycopg.Connection, destination: str | None = None) -> int:
+    """Deliveries neither delivered nor given up on."""
+    return conn.execute(
+        "SELECT count(*) FROM alert_deliveries WHERE delivered_at IS NULL "
+        "AND failed_at IS NULL AND (%(d)s::text IS NULL OR destination = %(d)s)",
+        {"d": destination}).fetchone()[0]
+
+
+# -- destinations --------------------------------------------------------------------------------
+class MqttDestination:
+    """Alert changes on `ioc/v1/out/alerts/...`, QoS 1; a message counts as delivered when the
+    broker has acknowledged it. While the client is disconnected nothing is handed to paho
+    (which would queue another copy on every retry); the rows simply stay due."""
+
+    name = MQTT_DESTINATION
+
+    def __init__(self, mqtt, *, topic_of: Callable[[Mapping[str, Any]], str],
+                 max_attempts: int = 1_000_000, confirm_timeout_s: float = 10.0) -> None:
+        self.mqtt = mqtt
+        self.topic_of = topic_of
+        self.max_attempts = max_attempts  # the broker comes back: keep trying
+        self.confirm_timeout_s = confirm_timeout_s
+
+    def wants(self, message: Mapping[str, Any]) -> bool:
+        return True
+
+    def send(self, bodies: Sequence[Mapping[str, Any]]) -> list[tuple[Outcome, str | None]]:
+        if not self.mqtt.connected:
+            return [("wait", None)] * len(bodies)
+        infos = [self.mqtt.publish(self.topic_of(b["alert"]),
+                                   json.dumps(b, ensure_ascii=False, default=str), qos=1)
+                 for b in bodies]
+        deadline = time.monotonic() + self.confirm_timeout_s
+        out: list[tuple[Outcome, str | None]] = []
+        for info in infos:
+            try:
+                info.wait_for_publish(max(0.0, deadline - time.monotonic()))
+            except (RuntimeError, ValueError) as err:
+                out.append(("retry", f"MQTT publish failed: {err}"))
+                continue
+            out.append(("ok", None) if info.is_published()
+                       else ("retry", "the broker did not acknowledge in time"))
+        return out
+
+
+class WebhookDestination:
+    """JSON POSTs of top-level alert changes (storm children reach people through their parent)
+    to one URL. After a temporary failure the rest of the batch waits, so one endpoint that is
+    down costs one timeout per round, not one per message."""
+
+    def __init__(self, sender, url: str) -> None:
+        self.sender = sender
+        self.url = url
+        self.name = f"webhook:{url}"
+        self.max_attempts = sender.max_attempts
+
+    def wants(self, message: Mapping[str, Any]) -> bool:
+        return message["alert"].get("parent_id") is None
+
+    def send(self, bodies: Sequence[Mapping[str, Any]]) -> list[tuple[Outcome, str | None]]:
+        out: list[tuple[Outcome, str | None]] = []
+        for body in bodies:
+            if out and out[-1][0] == "retry":
+                out.append(("wait", None))
+                continue
+            outcome, error = self.sender.post(self.url, self.sender.encode(body))
+            out.append((outcome, error))
+        return out
+
+
+# -- the loop ------------------------------------------------------------------------------------
+class DeliveryLoop(threading.Thread):
+    """Delivers one destination's due rows until stopped, on its own connection."""
+
+    def __init__(self, connect: Callable[[], psycopg.Connection], destination: Destination,
+                 stop: threading.Event, wake: threading.Event | None = None, *,
+                 idle_s: float = 0.5, backoff_base_s: float = 0.5,
+                 backoff_cap_s: float = 60.0) -> None:
+        super().__init__(name=f"alerts-deliver-{destination.name[:40]}", daemon=True)
+        self.connect = connect
+        self.destination = destination
+        self.stop_event = stop
+        self.wake = wake or threading.Event()
+        self.idle_s = idle_s
+        self.backoff = (backoff_base_s, backoff_cap_s)
+        self.delivered = 0
+
+    def run(self) -> None:
+        conn: psycopg.Connection | None = None
+        failures = 0
+        while not self.stop_event.is_set():
+            try:
+                if conn is None or conn.closed:
+                    conn = self.connect()
+                settled = deliver_due(conn, self.destination, backoff_base_s=self.backoff[0],
+                                      backoff_cap_s=self.backoff[1])
+                self.delivered += settled
+                failures = 0
+                if settled:
+                    continue
+                self.wake.wait(self.idle_s)
+                self.wake.clear()
+            except psycopg.Error as err:
+                failures += 1
+                log.warning("alert deliveries to %s: %s; retrying", self.destination.name, err)
+                if conn is not None:
+                    conn.close()
+                conn = None
+                self.stop_event.wait(min(10.0, 0.5 * 2 ** min(failures, 5)))
+            except Exception:
+                log.exception("alert deliveries to %s failed; retrying", self.destination.name)
+                self.stop_event.wait(1.0)
+        if conn is not None:
+            conn.close()
