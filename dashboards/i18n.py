@@ -317,6 +317,8 @@ TEXT.update({
     "feed.last_seen": {"vi": "Lần gần nhất", "en": "Last seen"},
     "feed.device": {"vi": "Thiết bị", "en": "Device"},
     "feed.history": {"vi": "Diễn biến", "en": "History"},
+    "feed.grouped": {"vi": "Gộp {n} cảnh báo đang mở", "en": "{n} open alerts grouped here"},
+    "feed.grouped_more": {"vi": "… và các cảnh báo khác", "en": "… and more"},
     "devices.title": {"vi": "Tình trạng thiết bị", "en": "Device health"},
     "devices.silent": {"vi": "Mất tín hiệu", "en": "Silent"},
     "devices.never": {"vi": "Chưa kết nối", "en": "Never heard from"},

@@ -29,6 +29,7 @@ from dashboards.page_parts import (
 )
 
 log = logging.getLogger(__name__)
+MAX_CHILDREN_SHOWN = 20
 
 dash.register_page(
     __name__,
@@ -288,6 +289,10 @@ def detail(alert_id: int | None, lang: str) -> tuple[list, str]:
     with c.pool.connection() as conn:
         alert = alert_queries.get_alert(conn, alert_id)
         events = list(reversed(alert_queries.alert_history(conn, alert_id))) if alert else []
+        # a storm parent: the alerts grouped under it, so the operator sees what it stands for
+        children = (alert_queries.list_alerts(conn, parent_id=alert_id, status=None,
+                                              limit=MAX_CHILDREN_SHOWN + 1)
+                    if alert else [])
     if alert is None:
         return [
             html.Div(t("act.not_found", lang, id=alert_id), className="muted")
@@ -324,6 +329,21 @@ def detail(alert_id: int | None, lang: str) -> tuple[list, str]:
         )
         for e in events
     ]
+    grouped = []
+    if children:
+        shown = children[:MAX_CHILDREN_SHOWN]
+        grouped = [
+            html.H3(t("feed.grouped", lang, n=alert.children), className="panel-sub"),
+            html.Ul(
+                [html.Li([severity_pill(c.severity, lang), " ", c.title,
+                          html.Span(f" · {fmt_time(c.opened_at, tz)} · "
+                                    f"{t(f'alert_status.{c.status}', lang)}", className="muted")])
+                 for c in shown]
+                + ([html.Li(t("feed.grouped_more", lang), className="muted")]
+                   if len(children) > MAX_CHILDREN_SHOWN else []),
+                className="event-list", id="feed-children",
+            ),
+        ]
     active = alert.status in q.ACTIVE
     return [
         html.Div(
@@ -331,6 +351,7 @@ def detail(alert_id: int | None, lang: str) -> tuple[list, str]:
         ),
         html.H2(alert.title, className="panel-title"),
         html.Dl([x for k, v in facts for x in (html.Dt(k), html.Dd(v))], className="facts"),
+        *grouped,
         html.H3(t("feed.history", lang), className="panel-sub"),
         html.Ul(history, className="event-list"),
     ], "feed-actions" if active else "feed-actions hidden"

@@ -208,3 +208,28 @@ def test_wall_callback_takeover_stale_badges_and_rotation(world):
     out = later.json["response"]
     assert out["wall-takeover"]["className"] == "wall-takeover hidden"
     assert out["wall-banner"]["className"] == "wall-banner"
+
+
+def test_a_storm_parent_lists_the_alerts_grouped_under_it(world, db_conn):
+    app, clients, ids = world
+    parent = ids["fire"]
+    children = []
+    for n in (1, 2):
+        (child,) = db_conn.execute(
+            "INSERT INTO alerts (rule_id, subject, kind, family, severity, status, title, "
+            "district, parent_id) VALUES ('camera_incidents', %s, 'camera_incident', 'camera', "
+            "'severe', 'open', %s, 'lao_cai_city', %s) RETURNING id",
+            (f"cam-storm-{n}:fight", f"Camera {n}: ẩu đả", parent)).fetchone()
+        children.append(child)
+    db_conn.commit()
+    key, spec = find_callback(app, "..feed-detail.children")
+    resp = post_callback(clients["operator"], key, spec, {("feed-selected", "data"): parent,
+                                                          ("feed-lang-store", "data"): "vi"})
+    assert resp.status_code == 200
+    text = json.dumps(resp.json, ensure_ascii=False)
+    assert "feed-children" in text and "Gộp 2 cảnh báo đang mở" in text
+    assert "Camera 1: ẩu đả" in text and "Camera 2: ẩu đả" in text
+    # an alert with nothing grouped under it has no such list
+    resp = post_callback(clients["operator"], key, spec, {("feed-selected", "data"): ids["crowd"],
+                                                          ("feed-lang-store", "data"): "vi"})
+    assert "feed-children" not in resp.get_data(as_text=True)
