@@ -500,7 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_alerts_parsers(add)
 
-    p = add("web", cmd_web, "Run the web dashboards and HTTP API (development server).")
+    p = add("web", cmd_web, "Run the web dashboards and HTTP API (gunicorn, as in production).")
     p.add_argument("--host", default=None, help="bind address (default from IOC_WEB_HOST)")
     p.add_argument("--port", type=_port, default=None, help="port (default from IOC_WEB_PORT)")
 

@@ -107,3 +107,13 @@ def test_one_open_alert_per_rule_and_subject(db_conn):
     db_conn.execute(insert)
     db_conn.execute("UPDATE alerts SET status = 'resolved'")
     db_conn.execute(insert)  # a new one may open once the old one is resolved
+
+
+@pytest.mark.parametrize("table", ["audit_log", "incident_reviews", "incident_notes",
+                                   "evidence_custody", "evidence_exports"])
+def test_append_only_records_refuse_truncate(db_conn, table):
+    from psycopg import sql
+
+    with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+        db_conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(table)))
+    db_conn.rollback()
