@@ -170,11 +170,10 @@ def alert_history(conn: psycopg.Connection, alert_id: int) -> list[AlertEvent]:
 
 def count_active(conn: psycopg.Connection, *, top_level: bool = True) -> dict[str, int]:
     """severity -> number of active alerts (storm children left out by default)."""
-    query = ("SELECT severity, count(*) FROM alerts WHERE status IN "
-             "('open', 'acknowledged', 'assigned')")
-    if top_level:
-        query += " AND parent_id IS NULL"
-    return dict(conn.execute(query + " GROUP BY severity"))
+    return dict(conn.execute(
+        "SELECT severity, count(*) FROM alerts WHERE status IN "
+        "('open', 'acknowledged', 'assigned') AND (NOT %s OR parent_id IS NULL) "
+        "GROUP BY severity", (top_level,)))
 
 
 @dataclass(frozen=True)

@@ -513,7 +513,8 @@ def build_parser() -> argparse.ArgumentParser:
     l_sub = p.add_subparsers(dest="layers_command", metavar="TASK", required=True)
     li = l_sub.add_parser("import", help="Load a GeoJSON, GeoPackage or Shapefile layer.")
     li.add_argument("file", type=Path, metavar="FILE")
-    li.add_argument("--name", required=True, help="layer name, e.g. districts or flood_zones")
+    li.add_argument("--name", default=None,
+                    help="layer name, e.g. districts or flood_zones (default: from the file name)")
     li.add_argument(
         "--kind", default="districts",
         choices=["districts", "zones", "points", "poi", "lines", "rivers"],

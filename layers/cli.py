@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import re
 import sys
+from pathlib import Path
 
 from ioc.config import ConfigError, Settings
 from layers.importer import LayerFileError, read_layer_file
@@ -19,13 +21,21 @@ def _connect(settings: Settings):
     return connect(settings.database, application_name="ioc-layers")
 
 
+def default_layer_name(path: Path) -> str:
+    """The layer name a file gets when none is given: its stem, lower case, other characters
+    as underscores (`Flood Zones 2025.gpkg` -> `flood_zones_2025`)."""
+    stem = re.sub(r"[^a-z0-9_]+", "_", path.stem.lower()).strip("_")
+    return (stem if stem[:1].isalpha() else f"layer_{stem}")[:63]
+
+
 def import_layer(settings: Settings, args: argparse.Namespace, *, actor: str) -> int:
     """Validate args.file as a layer of args.kind and store it as args.name: 0 done, 1 refused.
 
     The import is audited (`layer.import`) as done by `actor`, in the same transaction.
     """
+    name = args.name or default_layer_name(args.file)
     try:
-        check_layer_name(args.name)
+        check_layer_name(name)
         data = read_layer_file(args.file, kind=args.kind)
     except (LayerFileError, ValueError) as err:
         print(f"ioc layers import: {err}", file=sys.stderr)
@@ -34,9 +44,9 @@ def import_layer(settings: Settings, args: argparse.Namespace, *, actor: str) ->
         print(f"note: {note}")
     digest = hashlib.sha256(args.file.read_bytes()).hexdigest()[:16]
     with _connect(settings) as conn:
-        count = store_layer(conn, args.name, data, source=f"{args.file.name} sha256:{digest}",
+        count = store_layer(conn, name, data, source=f"{args.file.name} sha256:{digest}",
                             actor=actor)
-    print(f"layer {args.name!r}: {count} {args.kind} features stored from {args.file}")
+    print(f"layer {name!r}: {count} {args.kind} features stored from {args.file}")
     return 0
 
 

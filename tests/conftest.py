@@ -51,10 +51,15 @@ def pytest_setup_options():
 
 
 def pytest_collection_modifyitems(config, items):
+    import os
     import shutil
 
     if shutil.which("chromium") and shutil.which("chromedriver"):
         return
+    if os.environ.get("IOC_TEST_REQUIRE_BROWSER") and any("browser" in i.keywords for i in items):
+        # CI sets this: there, a missing browser must fail the run, not skip the UI tests.
+        raise pytest.UsageError("IOC_TEST_REQUIRE_BROWSER is set but chromium/chromedriver "
+                                "are missing (apt-get install chromium chromium-driver)")
     skip = pytest.mark.skip(reason="Chromium/chromedriver not installed (apt-get install chromium chromium-driver)")
     for item in items:
         if "browser" in item.keywords:

@@ -24,7 +24,7 @@ SCOPES: dict[str, str] = {
     "devices:read": "device registry and device state",
     "readings:read": "sensor readings and rollups",
     "alerts:read": "alerts and their history",
-    "alerts:write": "acknowledge, assign, resolve alerts",
+    "alerts:write": "reserved for alert actions over the API (no route uses it yet)",
     "incidents:read": "camera incidents (police)",
     "evidence:read": "camera evidence: snapshots, exports (police)",
     "kpi:read": "KPI values",

@@ -291,3 +291,16 @@ def test_points_and_lines_kinds(tmp_path):
     polygons = frame.set_geometry([Polygon(SQUARE)])
     polygons.to_file(tmp_path / "q.gpkg", driver="GPKG")
     assert read_layer_file(tmp_path / "q.gpkg", kind="districts").kind == "districts"
+
+
+def test_a_layer_is_named_after_its_file_when_no_name_is_given():
+    from pathlib import Path
+
+    from layers.cli import default_layer_name
+    from layers.store import check_layer_name
+
+    assert default_layer_name(Path("/x/Flood Zones 2025.gpkg")) == "flood_zones_2025"
+    assert default_layer_name(Path("vùng-sạt-lở.geojson")) == "v_ng_s_t_l"
+    assert default_layer_name(Path("2025_zones.shp")) == "layer_2025_zones"
+    for name in ("a" * 80 + ".geojson", "Ảnh.geojson", "__.geojson"):
+        check_layer_name(default_layer_name(Path(name)))  # always a valid name
