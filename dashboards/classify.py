@@ -13,7 +13,10 @@ from ioc.disaster_levels import RISK_LEVELS
 # Shared by every device layer: no value yet, or silent for too long.
 NO_DATA = "#4a5866"
 SILENT = "#2f3a46"
-SILENT_AFTER_INTERVALS = 3  # the alerts worker's rule: silent after 3 missed reports
+# The default `device_silent` rule (alerts/rules/default.yaml): silent after 3 missed reports,
+# and never before 2 minutes.
+SILENT_AFTER_INTERVALS = 3
+SILENT_AT_LEAST_S = 120
 
 # Natural-disaster risk levels 1..5 in the colours of Decision 18/2021/QĐ-TTg (ioc.disaster_levels);
 # level 0 (no declared risk) stays almost transparent over the dark map.
@@ -162,10 +165,12 @@ def landslide_class(values: Mapping[str, Any], warning: Mapping[str, Any] | None
 
 
 def is_silent(last_seen: float | None, expected_interval_s: float, now: float) -> bool:
-    """Heard from before, but not for SILENT_AFTER_INTERVALS report intervals."""
+    """Heard from before, but not for SILENT_AFTER_INTERVALS report intervals (and at least
+    SILENT_AT_LEAST_S), as the default silence rule decides."""
     if last_seen is None:
         return False
-    return now - last_seen > SILENT_AFTER_INTERVALS * max(1.0, expected_interval_s)
+    return now - last_seen > max(SILENT_AT_LEAST_S,
+                                 SILENT_AFTER_INTERVALS * max(1.0, expected_interval_s))
 
 
 # Alert severities (CAP words) -> colour; the same on every page.

@@ -104,3 +104,6 @@ def test_silent_after_three_missed_reports():
     assert not classify.is_silent(None, 60, 1000)  # never heard from: not silent
     assert not classify.is_silent(1000 - 180, 60, 1000)
     assert classify.is_silent(1000 - 181, 60, 1000)
+    # a device reporting every 10 s is silent after 2 minutes, not 30 s (the rule's floor)
+    assert not classify.is_silent(1000 - 119, 10, 1000)
+    assert classify.is_silent(1000 - 121, 10, 1000)
