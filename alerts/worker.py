@@ -344,11 +344,11 @@ def _mqtt_client(settings: Settings, name: str):
     return client
 
 
-def run_worker(settings: Settings) -> int:
+def run_worker(settings: Settings, name: str | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    name = f"{socket.gethostname()}-{os.getpid()}"
+    name = name or f"{socket.gethostname()}-{os.getpid()}"
     try:
         load_rules(settings.alerts.rules_file)
     except RulesError as err:

@@ -57,7 +57,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_alerts(args: argparse.Namespace) -> int:
     from alerts.worker import run_worker
 
-    return run_worker(_settings(args))
+    return run_worker(_settings(args), name=getattr(args, "name", None))
 
 
 # -- alert rules in the alert_rules table (alerts.rules.store) --------------------------------
@@ -565,7 +565,11 @@ def _actor_option(p: argparse.ArgumentParser) -> None:
 def _add_alerts_parsers(add: Callable) -> None:
     p = add("alerts", cmd_alerts,
             "Run the alerts worker; `ioc alerts rules ...` edits the admin's alert rules.")
-    p.usage = "%(prog)s [-h] [rules ACTION ...]"
+    p.usage = "%(prog)s [-h] [--name NAME] [rules ACTION ...]"
+    p.add_argument("--name", default=None,
+                   help="worker name, stable across restarts so the worker takes back its own "
+                   "unacknowledged stream entries at once (default: host name and process id; "
+                   "give each worker its own)")
     # Optional: `ioc alerts` alone still runs the worker, as it always has.
     a_sub = p.add_subparsers(dest="alerts_command", metavar="TASK")
     rules = a_sub.add_parser(

@@ -15,6 +15,9 @@ def test_ioc_alerts_alone_still_runs_the_worker():
     args = parse("alerts")
     assert args.func is cli.cmd_alerts and args.alerts_command is None
     assert parse("--config", "x.toml", "alerts").func is cli.cmd_alerts
+    named = parse("alerts", "--name", "alerts-1")
+    assert named.func is cli.cmd_alerts and named.name == "alerts-1"
+    assert parse("alerts").name is None  # host name and pid: unique per process
 
 
 @pytest.mark.parametrize("argv, func", [
