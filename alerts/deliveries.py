@@ -2,7 +2,7 @@
 
 The publisher queues one row per (event, destination) in the transaction that stamps the
 event published, so a change is either queued for every destination or for none. A
-`DeliveryLoop` per destination claims due rows with FOR UPDATE SKIP LOCKED (two workers never
+`alerts.polling.PollingLoop` per destination runs `deliver_due`, which claims due rows with FOR UPDATE SKIP LOCKED (two workers never
 send one row at the same time), sends them, and in the same transaction marks each one
 delivered, due again after a back-off (temporary failure), or failed (permanent refusal, or
 out of attempts). A worker that dies leaves its rows for the next one: delivery is at least
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,16 +21,13 @@ from typing import Any, Literal, Protocol
 import psycopg
 from psycopg.types.json import Jsonb
 
+from ioc.retry import backoff_s
+
 log = logging.getLogger(__name__)
 
 Outcome = Literal["ok", "retry", "fail", "wait"]  # wait: not tried this time (no attempt used)
 
 MQTT_DESTINATION = "mqtt"
-
-
-def backoff_s(attempt: int, base: float = 0.5, cap: float = 60.0) -> float:
-    """Wait before attempt `attempt + 1` (attempt counts from 1): base·2^(attempt-1), capped."""
-    return min(cap, base * 2 ** (attempt - 1))
 
 
 class Destination(Protocol):
@@ -173,49 +169,3 @@ class WebhookDestination:
             outcome, error = self.sender.post(self.url, self.sender.encode(body))
             out.append((outcome, error))
         return out
-
-
-# -- the loop ------------------------------------------------------------------------------------
-class DeliveryLoop(threading.Thread):
-    """Delivers one destination's due rows until stopped, on its own connection."""
-
-    def __init__(self, connect: Callable[[], psycopg.Connection], destination: Destination,
-                 stop: threading.Event, wake: threading.Event | None = None, *,
-                 idle_s: float = 0.5, backoff_base_s: float = 0.5,
-                 backoff_cap_s: float = 60.0) -> None:
-        super().__init__(name=f"alerts-deliver-{destination.name[:40]}", daemon=True)
-        self.connect = connect
-        self.destination = destination
-        self.stop_event = stop
-        self.wake = wake or threading.Event()
-        self.idle_s = idle_s
-        self.backoff = (backoff_base_s, backoff_cap_s)
-        self.delivered = 0
-
-    def run(self) -> None:
-        conn: psycopg.Connection | None = None
-        failures = 0
-        while not self.stop_event.is_set():
-            try:
-                if conn is None or conn.closed:
-                    conn = self.connect()
-                settled = deliver_due(conn, self.destination, backoff_base_s=self.backoff[0],
-                                      backoff_cap_s=self.backoff[1])
-                self.delivered += settled
-                failures = 0
-                if settled:
-                    continue
-                self.wake.wait(self.idle_s)
-                self.wake.clear()
-            except psycopg.Error as err:
-                failures += 1
-                log.warning("alert deliveries to %s: %s; retrying", self.destination.name, err)
-                if conn is not None:
-                    conn.close()
-                conn = None
-                self.stop_event.wait(min(10.0, 0.5 * 2 ** min(failures, 5)))
-            except Exception:
-                log.exception("alert deliveries to %s failed; retrying", self.destination.name)
-                self.stop_event.wait(1.0)
-        if conn is not None:
-            conn.close()

@@ -28,9 +28,11 @@ from pathlib import Path
 import psycopg
 import redis
 
-from alerts.deliveries import DeliveryLoop, MqttDestination, WebhookDestination
+from alerts import deliveries
+from alerts.deliveries import MqttDestination, WebhookDestination
 from alerts.engine import Engine, load_devices, load_district_names
 from alerts.outbound import AlertPublisher, alert_topic
+from alerts.polling import PollingLoop
 from alerts.rules import RulesError, RuleSet, load_rules
 from alerts.rules.store import effective_rules
 from alerts.stream import EventStream
@@ -135,15 +137,22 @@ class AlertWorker:
         self._threads = [
             threading.Thread(target=self._evaluate_loop, name=f"alerts-eval-{self.name}",
                              daemon=True),
-            threading.Thread(target=self._publish_loop, name=f"alerts-pub-{self.name}",
-                             daemon=True),
+            PollingLoop(f"alerts-pub-{self.name}",
+                        partial(connect, self.settings.database, autocommit=True,
+                                application_name=f"ioc-alerts-pub-{self.name}"[:63]),
+                        self._publish_step, self._stop, self._changed, idle_s=0.25,
+                        temporary=_TEMPORARY),
             threading.Thread(target=self._schedule_loop, name=f"alerts-sched-{self.name}",
                              daemon=True),
         ]
-        connect_db = partial(connect, self.settings.database, autocommit=True,
-                             application_name=f"ioc-alerts-out-{self.name}"[:63])
-        self._threads += [DeliveryLoop(connect_db, d, self._stop, self._queued)
-                          for d in self.destinations]
+        connect_out = partial(connect, self.settings.database, autocommit=True,
+                              application_name=f"ioc-alerts-out-{self.name}"[:63])
+        self._threads += [
+            PollingLoop(f"alerts-deliver-{d.name[:40]}", connect_out,
+                        partial(self._deliver_step, d), self._stop, self._queued,
+                        temporary=(psycopg.Error,))
+            for d in self.destinations
+        ]
         for t in self._threads:
             t.start()
         return self
@@ -299,34 +308,15 @@ class AlertWorker:
                 self.housekeeping.run_due(conn, self.settings)
 
     # -- the publisher ------------------------------------------------------------------------
-    def _publish_loop(self) -> None:
-        conn: psycopg.Connection | None = None
-        failures = 0
-        while not self._stop.is_set():
-            try:
-                if conn is None or conn.closed:
-                    conn = connect(self.settings.database, autocommit=True,
-                                   application_name=f"ioc-alerts-pub-{self.name}"[:63])
-                sent = self.publisher.publish_pending(conn)
-                failures = 0
-                if sent:
-                    self._queued.set()
-                if sent >= 500:
-                    continue
-                self._changed.wait(0.25)
-                self._changed.clear()
-            except _TEMPORARY as err:
-                failures += 1
-                log.warning("alert publisher: %s; retrying", err)
-                if conn is not None:
-                    conn.close()
-                conn = None
-                self._stop.wait(min(10.0, 0.5 * 2 ** min(failures, 5)))
-            except Exception:
-                log.exception("alert publisher failed; retrying")
-                self._stop.wait(1.0)
-        if conn is not None:
-            conn.close()
+    def _publish_step(self, conn: psycopg.Connection) -> bool:
+        sent = self.publisher.publish_pending(conn)
+        if sent:
+            self._queued.set()
+        return sent >= 500
+
+    @staticmethod
+    def _deliver_step(destination, conn: psycopg.Connection) -> bool:
+        return deliveries.deliver_due(conn, destination) > 0
 
 
 def _mqtt_client(settings: Settings, name: str):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ioc import retry
 from ioc.config import IngestSettings
 
 
@@ -46,7 +47,5 @@ class FlushPolicy:
 
 
 def backoff_s(attempt: int, *, base: float = 0.2, cap: float = 10.0) -> float:
-    """Exponential back-off before retry number `attempt` (1, 2, ...): 0.2 s doubling up to 10 s."""
-    if attempt < 1:
-        return 0.0
-    return min(cap, base * (2 ** min(attempt - 1, 30)))
+    """Back-off before retry number `attempt` (1, 2, ...): 0.2 s doubling up to 10 s."""
+    return retry.backoff_s(attempt, base, cap)

@@ -96,6 +96,13 @@ def _optional_module(name: str):
         return None
 
 
+def _located_page(data: list[dict], query, cursor, columns, name: str):
+    """A page of things with a location: JSON as they are, CSV with the point as lon/lat."""
+    as_csv = wants_csv(query.format)
+    return page_response([_flatten_location(d) for d in data] if as_csv else data,
+                         columns=columns, next_cursor=cursor, as_csv=as_csv, name=name)
+
+
 def _flatten_location(row: dict) -> dict:
     out = {k: v for k, v in row.items() if k != "location"}
     point = row.get("location")
@@ -189,15 +196,7 @@ def devices():
     with connection() as conn:
         rows = queries.devices_page(conn, where, after[0] if after else None, query.limit)
     rows, cursor = _page(rows, query, lambda r: [r["device_id"]])
-    data = [_device_json(r, query.zone) for r in rows]
-    as_csv = wants_csv(query.format)
-    return page_response(
-        [_flatten_location(d) for d in data] if as_csv else data,
-        columns=DEVICE_CSV,
-        next_cursor=cursor,
-        as_csv=as_csv,
-        name="devices",
-    )
+    return _located_page([_device_json(r, query.zone) for r in rows], query, cursor, DEVICE_CSV, "devices")
 
 
 def device(device_id: str):
@@ -469,15 +468,7 @@ def alerts():
     with connection() as conn:
         rows = queries.alerts_page(conn, where, after, query.limit)
     rows, cursor = _page(rows, query, lambda r: [r["opened_at"], r["id"]])
-    data = [_alert_json(r, query.zone) for r in rows]
-    as_csv = wants_csv(query.format)
-    return page_response(
-        [_flatten_location(d) for d in data] if as_csv else data,
-        columns=ALERT_CSV,
-        next_cursor=cursor,
-        as_csv=as_csv,
-        name="alerts",
-    )
+    return _located_page([_alert_json(r, query.zone) for r in rows], query, cursor, ALERT_CSV, "alerts")
 
 
 def alert(alert_id: int):
