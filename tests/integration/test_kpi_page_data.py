@@ -48,7 +48,11 @@ def fill_province(conn, now: dt.datetime | None = None) -> dt.datetime:
             "now() - interval '2 years')",
             [(*r[:7], Jsonb(r[7].obj), r[8]) for r in rows],
         )
-    params = {"now": now, "start": now - dt.timedelta(days=DAYS)}
+    # Bát Xát (the outage scenario's district) is silent for the last four days: none of its
+    # devices may report then, or the day's online share depends on the time of day (a
+    # visitor counter counts from 7:00 to 18:00 local).
+    params = {"now": now, "start": now - dt.timedelta(days=DAYS),
+              "silent": now - dt.timedelta(days=4)}
     # PM every 15 minutes: the station's mean, a daily cycle and a slow weather swing
     conn.execute(
         """
@@ -61,7 +65,7 @@ def fill_province(conn, now: dt.datetime | None = None) -> dt.datetime:
         FROM devices d
         CROSS JOIN generate_series(%(start)s::timestamptz, %(now)s, interval '15 minutes') ts
         CROSS JOIN (VALUES ('pm25', 1.0), ('pm10', 1.7)) m(metric, k)
-        WHERE d.kind = 'air_quality'
+        WHERE d.kind = 'air_quality' AND (d.district IS DISTINCT FROM 'bat_xat' OR ts < %(silent)s)
         """,
         params,
     )
@@ -76,6 +80,7 @@ def fill_province(conn, now: dt.datetime | None = None) -> dt.datetime:
         CROSS JOIN (VALUES (interval '0 days', 1.0), (interval '364 days', 0.92)) y(shift, k)
         WHERE d.kind = 'visitor_counter'
           AND extract(hour FROM ts AT TIME ZONE 'Asia/Ho_Chi_Minh') BETWEEN 7 AND 18
+          AND (d.district IS DISTINCT FROM 'bat_xat' OR ts - y.shift < %(silent)s)
         """,
         params,
     )
@@ -87,7 +92,7 @@ def fill_province(conn, now: dt.datetime | None = None) -> dt.datetime:
         "  SELECT %(now)s - interval '20 seconds' AS ts UNION ALL"
         "  SELECT generate_series(date_trunc('hour', %(start)s::timestamptz), %(now)s,"
         "                         interval '1 hour') - interval '20 seconds') t "
-        "WHERE district IS DISTINCT FROM 'bat_xat' OR ts < %(now)s - interval '4 days' "
+        "WHERE district IS DISTINCT FROM 'bat_xat' OR ts < %(silent)s "
         "ON CONFLICT DO NOTHING",
         params,
     )
@@ -105,6 +110,7 @@ def fill_province(conn, now: dt.datetime | None = None) -> dt.datetime:
                    AS ts
             FROM generate_series(0, 400) n) s
         WHERE d.family = 'camera' AND ts < %(now)s
+          AND (d.district IS DISTINCT FROM 'bat_xat' OR ts < %(silent)s)
         """,
         params,
     )
@@ -145,8 +151,14 @@ def fill_province(conn, now: dt.datetime | None = None) -> dt.datetime:
     return now
 
 
-def test_the_page_data_of_a_month(db_conn):
-    now = fill_province(db_conn)
+# 09:30 UTC (16:30 in Lào Cai, visitor counters still counting) once failed: the fill gave
+# the "silent" district's counters readings of today. The clock is faked to that time and to
+# one after the counters close, besides the real one.
+@pytest.mark.parametrize("clock", [None, (9, 30), (23, 30)], ids=["now", "0930utc", "2330utc"])
+def test_the_page_data_of_a_month(db_conn, clock):
+    fake = (dt.datetime.now(dt.UTC).replace(hour=clock[0], minute=clock[1], second=0)
+            if clock else None)
+    now = fill_province(db_conn, fake)
     catalogue = load_catalogue()
     today = now.astimezone(catalogue.zone).date()
     data = load_page(db_conn, catalogue)
