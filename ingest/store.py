@@ -25,10 +25,22 @@ _COPY_STAGE = (
     "FROM STDIN (FORMAT BINARY)"
 )
 _STAGE_TYPES = ["timestamptz", "text", "text", "float8", "text", "text"]
+# The same statement marks the (device, metric, hour) of every reading really added in
+# rollup_dirty, one row per key per batch, so `ioc maintain` refreshes exactly those rollups
+# (a late backlog included) and a redelivered reading marks nothing. Keys in order, so two
+# workers never wait on each other in a cycle.
 _MERGE_STAGE = """
-INSERT INTO readings (time, device_id, metric, value, value_text, unit)
-SELECT time, device_id, metric, value, value_text, unit FROM ingest_readings_stage
-ON CONFLICT (device_id, metric, time) DO NOTHING
+WITH added AS (
+    INSERT INTO readings (time, device_id, metric, value, value_text, unit)
+    SELECT time, device_id, metric, value, value_text, unit FROM ingest_readings_stage
+    ON CONFLICT (device_id, metric, time) DO NOTHING
+    RETURNING device_id, metric, time, value),
+marked AS (
+    INSERT INTO rollup_dirty (device_id, metric, hour)
+    SELECT DISTINCT device_id, metric, date_bin('1 hour', time, TIMESTAMPTZ '2000-01-01')
+    FROM added WHERE value IS NOT NULL ORDER BY 1, 2, 3
+    ON CONFLICT DO NOTHING)
+SELECT count(*) FROM added
 """
 
 _UPSERT_INCIDENT = """
@@ -180,8 +192,7 @@ def write_plan(conn: psycopg.Connection, plan: WritePlan) -> WriteCounts:
                 write_row = copy.write_row
                 for r in plan.readings:
                     write_row((r.time, r.device_id, r.metric, r.value, r.value_text, r.unit))
-            cur.execute(_MERGE_STAGE)
-            readings = cur.rowcount
+            readings = cur.execute(_MERGE_STAGE).fetchone()[0]
         if plan.camera_events:
             rows = merge_incidents(plan.camera_events)
             cur.executemany(

@@ -38,6 +38,7 @@ class MigrationReport:
     applied: list[str]
     already: int
     timescale: str | None
+    policy_changes: tuple[str, ...] = ()  # TimescaleDB policies changed to follow the settings
 
 
 class MigrationError(Exception):
@@ -110,8 +111,12 @@ def migrate(db: DatabaseSettings, *, timescale_enabled: bool = True) -> Migratio
                     ) from err
                 applied.append(f"{m.version:04d}_{m.name}")
             ts_version = None
+            changes: list[str] = []
             if timescale_enabled:
-                ts_version = timescale.apply(conn, db)
+                try:
+                    ts_version = timescale.apply(conn, db, changes)
+                except timescale.PolicyError as err:
+                    raise MigrationError(str(err)) from err
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
-    return MigrationReport(applied, len(migrations) - len(applied), ts_version)
+    return MigrationReport(applied, len(migrations) - len(applied), ts_version, tuple(changes))
