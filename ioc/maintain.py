@@ -219,7 +219,7 @@ class Maintainer:
             raise  # the connection: the loop reconnects
         except Exception as err:
             log.exception("maintenance job %s failed", job)
-            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
                 conn.rollback()
             record_run(conn, job, started=started, ok=False, error=str(err)[:1000],
                        ms=(time.perf_counter() - t0) * 1000, next_run=next_run)
@@ -243,7 +243,7 @@ class Maintainer:
         try:
             report = refresh_kpis(conn, days=kpi_days(refreshed, now), now=now)
         except Exception as err:
-            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
                 conn.rollback()
             record_run(conn, "kpis", started=now, ok=False, error=str(err)[:1000],
                        ms=(time.perf_counter() - t1) * 1000, next_run=next_run)
