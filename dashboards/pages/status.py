@@ -1,4 +1,5 @@
-"""Status page: live counts of devices, readings, rejected messages and open alerts."""
+"""Status page: live counts of devices, readings, rejected messages and open alerts, and the
+database maintenance jobs' last and next runs (`ioc maintain`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dash import Input, Output, State, callback, dcc, html
 
 from dashboards.context import context
 from dashboards.i18n import pick_language, t
+from dashboards.maintenance_jobs import render_jobs
 from dashboards.queries import LiveCounts, live_counts
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,17 @@ def render_counts(counts: LiveCounts | None, lang: str, tz: str) -> list:
     ]
 
 
+def _job_states(ctx) -> list | None:
+    from ioc.maintain import job_states
+
+    try:
+        with ctx.pool.connection() as conn:
+            return job_states(conn)
+    except Exception:
+        log.warning("maintenance jobs unavailable", exc_info=True)
+        return None
+
+
 def layout(lang: str | None = None, **_query) -> html.Div:
     ctx = context()
     lang = pick_language(lang, ctx.settings.web.language)
@@ -97,7 +110,9 @@ def _safe_render(lang: str) -> list:
     except Exception:
         log.warning("status counts unavailable", exc_info=True)
         counts = None
-    return render_counts(counts, lang, ctx.settings.web.timezone)
+    jobs = render_jobs(_job_states(ctx) if counts is not None else None, lang,
+                       ctx.settings.web.timezone)
+    return render_counts(counts, lang, ctx.settings.web.timezone) + jobs
 
 
 @callback(
