@@ -185,3 +185,36 @@ def job_runs(conn: psycopg.Connection) -> list[JobRun]:
         " LEFT JOIN timescaledb_information.job_stats s ON s.job_id = j.job_id"
         " WHERE j.hypertable_schema = current_schema() ORDER BY j.job_id"
     )]
+
+
+def compress_old_chunks(conn: psycopg.Connection, db: DatabaseSettings) -> int:
+    """Compress the readings chunks older than compress_after_days now, as the policy would
+    (benchmarks, tests); returns chunks compressed. 0 on plain PostgreSQL."""
+    if installed_version(conn) is None:
+        return 0
+    rows = conn.execute(
+        "SELECT compress_chunk(c, if_not_compressed => TRUE)"
+        " FROM show_chunks(%s::regclass, older_than => make_interval(days => %s)) c",
+        (f"{db.schema_name}.readings", db.compress_after_days),
+    ).fetchall()
+    return len(rows)
+
+
+def storage_kind(conn: psycopg.Connection, db: DatabaseSettings) -> str:
+    """What readings is: "hypertable+compressed", "hypertable" or "table" (benchmark JSON)."""
+    if installed_version(conn) is None:
+        return "table"
+    row = conn.execute(
+        "SELECT count(*), count(*) FILTER (WHERE is_compressed)"
+        " FROM timescaledb_information.chunks"
+        " WHERE hypertable_schema = %s AND hypertable_name = 'readings'",
+        (db.schema_name,),
+    ).fetchone()
+    hyper = conn.execute(
+        "SELECT 1 FROM timescaledb_information.hypertables"
+        " WHERE hypertable_schema = %s AND hypertable_name = 'readings'",
+        (db.schema_name,),
+    ).fetchone()
+    if hyper is None:
+        return "table"
+    return "hypertable+compressed" if row[1] else "hypertable"
