@@ -179,8 +179,10 @@ def job_runs(conn: psycopg.Connection) -> list[JobRun]:
         return []
     return [JobRun(*row) for row in conn.execute(
         "SELECT j.job_id, j.proc_name, j.hypertable_name, j.config, j.schedule_interval,"
-        " s.last_run_started_at, s.last_successful_finish, s.last_run_status,"
-        " coalesce(s.next_start, j.next_start), s.total_failures"
+        # job_stats says -infinity for "never", which Python's datetime cannot hold
+        " nullif(s.last_run_started_at, '-infinity'), nullif(s.last_successful_finish, '-infinity'),"
+        " s.last_run_status,"
+        " nullif(coalesce(s.next_start, j.next_start), '-infinity'), s.total_failures"
         " FROM timescaledb_information.jobs j"
         " LEFT JOIN timescaledb_information.job_stats s ON s.job_id = j.job_id"
         " WHERE j.hypertable_schema = current_schema() ORDER BY j.job_id"
