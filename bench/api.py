@@ -139,8 +139,8 @@ def load_data(settings: Settings, metrics: int, others: int, now: dt.datetime) -
         conn.commit()
         rolled = time.perf_counter() - t1
         timescale.compress_old_chunks(conn, settings.database)
-        conn.commit()
         storage = timescale.storage_kind(conn, settings.database)
+        conn.commit()
         conn.autocommit = True
         conn.execute("VACUUM ANALYZE readings")
         conn.execute("VACUUM ANALYZE reading_rollups")
