@@ -90,10 +90,10 @@ def test_writes_and_redeliveries_into_compressed_chunks_reach_the_rollups(ts_set
         with conn.transaction():
             assert write_plan(conn, WritePlan(entries=[], readings=rows[:3])).readings == 3
         refresh_dirty(conn)
-        conn.execute("SELECT compress_chunk(c, if_not_compressed => TRUE) "
-                     "FROM show_chunks(%s::regclass, older_than => interval '7 days') c",
-                     (f"{ts_settings.schema_name}.readings",))
+        assert timescale.storage_kind(conn, ts_settings) == "hypertable"
+        timescale.compress_old_chunks(conn, ts_settings)
         conn.commit()
+        assert timescale.storage_kind(conn, ts_settings) == "hypertable+compressed"
         (compressed,) = conn.execute(
             "SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_schema = %s "
             "AND hypertable_name = 'readings' AND is_compressed", (ts_settings.schema_name,)
