@@ -459,6 +459,16 @@ TEXT.update({
         "en": "Original images, incident data, custody log and each file's SHA-256; check it "
               "with: ioc evidence verify <file.zip>",
     },
+    "police.public_key": {
+        "vi": "Gói được ký (Ed25519). Khóa công khai để kiểm tra: {path} — dấu vân tay {key_id}",
+        "en": "Bundles are signed (Ed25519). Public key to check them: {path} — fingerprint "
+              "{key_id}",
+    },
+    "police.unsigned": {
+        "vi": "Gói KHÔNG được ký: chưa cấu hình khóa ký chứng cứ (IOC_EVIDENCE_SIGNING_KEY_FILE).",
+        "en": "Bundles are NOT signed: no evidence signing key is configured "
+              "(IOC_EVIDENCE_SIGNING_KEY_FILE).",
+    },
     "police.map": {"vi": "Bản đồ: camera và hành trình biển số",
                    "en": "Map: cameras and the plate's path"},
     "police.plate_path": {"vi": "Biển số {plate}: {n} lần ghi nhận trên {cameras} camera",

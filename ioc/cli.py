@@ -671,19 +671,23 @@ def _add_security_parsers(add: Callable) -> None:
 
 
 def _add_evidence_parsers(add: Callable) -> None:
-    from ioc.evidence.cli import add_arguments
+    from ioc.evidence.cli import add_arguments, add_subcommands
 
     p = add("evidence", None, "Camera evidence bundles exported from the police page.")
     e_sub = p.add_subparsers(dest="evidence_command", metavar="TASK", required=True)
     ev = e_sub.add_parser(
         "verify",
-        help="Check that an evidence bundle is exactly as exported (exit 1 when not).",
+        help="Check that an evidence bundle is exactly as exported and signed by this IOC.",
         description="Check every file's SHA-256 and size against the manifest, look for added "
-        "or removed files, check the manifest against manifest.sha256 and, when "
-        "IOC_EVIDENCE_HMAC_KEY is set, its HMAC. Exit 0: unchanged; 1: tampered; 2: usage.",
+        "or removed files, check the manifest against manifest.sha256 and its Ed25519 "
+        "signature against the trusted public key (--public-key, or the deployment's). "
+        "Exit 0: unchanged and signed by the trusted key; 1: tampered; 2: usage; "
+        "3: unchanged but origin not proven (unsigned or unknown key; 0 with --allow-unsigned).",
     )
     add_arguments(ev)
     ev.set_defaults(func=cmd_evidence_verify)
+    audit = add("audit", None, "The tamper-evident records: audit log and evidence exports.")
+    add_subcommands(e_sub, audit, _settings)
 
 
 # -- errors from the services, as one line each ------------------------------------------------

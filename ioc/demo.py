@@ -11,8 +11,7 @@ import sys
 import threading
 import time
 import urllib.request
-
-from pydantic import SecretStr
+from pathlib import Path
 
 from ioc.config import ConfigError, Settings, settings_env
 from ioc.db.migrate import migrate
@@ -81,12 +80,11 @@ def run_demo(settings: Settings, *, scenario: str, speed: float, port: int | Non
         settings = settings.model_copy(
             update={"web": settings.web.model_copy(update={"secret_key": key})}
         )
-    if settings.evidence.hmac_key is None:
+    if settings.evidence.signing_key_file is None:
         # Demo evidence bundles are signed, so `ioc evidence verify` can prove their origin;
-        # the key stays in the state directory (see docs/police.md).
-        key = stored_secret(settings.state_dir / "evidence-hmac-key")
+        # the key pair stays in the state directory (see docs/police.md).
         settings = settings.model_copy(update={"evidence": settings.evidence.model_copy(
-            update={"hmac_key": SecretStr(key)})})
+            update={"signing_key_file": demo_signing_key(settings.state_dir)})})
     started = time.monotonic()
     settings, stack = _start_services(settings)
     supervisor: Supervisor | None = None
@@ -141,6 +139,19 @@ def run_demo(settings: Settings, *, scenario: str, speed: float, port: int | Non
         stack.stop()
     log.info("demo stopped")
     return 0
+
+
+def demo_signing_key(state_dir: Path) -> Path:
+    """DEMO ONLY: the demo's evidence key pair in the state dir (made on first use), and its
+    public key beside it for `ioc evidence verify --public-key`."""
+    from ioc.evidence.signing import ensure_key_file
+
+    path = state_dir / "evidence-signing-key.pem"
+    key = ensure_key_file(path)
+    public = state_dir / "evidence-public-key.pem"
+    if not public.exists():
+        public.write_text(key.public.pem(), encoding="ascii")
+    return path
 
 
 def _os_env() -> dict[str, str]:

@@ -11,7 +11,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SecretStr,
     field_validator,
     model_validator,
 )
@@ -316,22 +315,13 @@ class SecuritySettings(Section):
 
 
 class EvidenceSettings(Section):
-    hmac_key: SecretStr | None = Field(
+    signing_key_file: Path | None = Field(
         None,
-        description="Key that signs exported evidence bundles (HMAC-SHA256 of manifest.json); "
-        "`ioc evidence verify` checks the signature when it is set, and then also refuses "
-        "unsigned bundles. At least 16 characters; the same on every web process. Unset: "
-        "bundles carry their hashes only (see docs/police.md).",
+        description="PEM file of the deployment's Ed25519 private key, which signs exported "
+        "evidence bundles and export records (on the web server only; `ioc evidence keygen "
+        "FILE` makes one). Required when env is production; `ioc demo` makes one in the state "
+        "directory. The public key is published at /evidence/public-key.pem (docs/police.md).",
     )
-
-    @field_validator("hmac_key")
-    @classmethod
-    def _key(cls, v: SecretStr | None) -> SecretStr | None:
-        if v is None or v.get_secret_value() == "":
-            return None
-        if len(v.get_secret_value()) < 16:
-            raise ValueError("must be at least 16 characters")
-        return v
 
 
 class Settings(Section):
