@@ -32,7 +32,8 @@ ARG IOC_UID=10001
 RUN groupadd --system --gid "${IOC_UID}" ioc \
  && useradd --system --uid "${IOC_UID}" --gid ioc --home-dir /home/ioc --create-home \
         --shell /usr/sbin/nologin ioc \
- && install -d -o ioc -g ioc -m 0750 /var/lib/ioc
+ && install -d -o ioc -g ioc -m 0750 /var/lib/ioc \
+ && install -d -o ioc -g ioc -m 0700 /var/lib/ioc-evidence
 
 COPY --from=build /opt/ioc /opt/ioc
 
