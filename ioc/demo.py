@@ -177,6 +177,8 @@ def _banner(url: str, settings: Settings, scenario: str, demo_users: list = ()) 
         "  ioc demo is running",
         f"  open {url}   (scenario: {scenario})",
         f"  state and logs: {settings.state_dir.resolve()}",
+        f"  evidence bundles are signed; check one with: ioc evidence verify FILE "
+        f"--public-key {settings.state_dir / 'evidence-public-key.pem'}",
         "  Ctrl-C stops everything",
         "",
     ]
