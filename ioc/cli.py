@@ -545,6 +545,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="local days to recompute, today included (default 2)")
     kr.add_argument("--catalogue", type=Path, metavar="FILE", help=catalogue_help)
     kr.set_defaults(func=cmd_kpi_refresh)
+    from ioc.kpi.cli import add_targets_parser
+
+    add_targets_parser(k_sub, catalogue_help, _actor_option,
+                       lambda f: lambda args: f(_settings(args), args, _actor(args)))
 
     p = add("config", None, "Settings.")
     c_sub = p.add_subparsers(dest="config_command", metavar="TASK", required=True)
