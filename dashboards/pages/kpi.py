@@ -214,6 +214,8 @@ def layout(lang: str | None = None, **_query) -> html.Div:
                                         className="kpi-button", n_clicks=0),
                             html.A(t("kpi.report", lang), href=f"/kpi/report?lang={lang}",
                                    className="kpi-button", id="kpi-report-link"),
+                            html.A(t("kpi.pdf", lang), href=f"/kpi/report.pdf?lang={lang}",
+                                   className="kpi-button", id="kpi-pdf-link", target="_blank"),
                             dcc.Link(t("lang.switch", lang), href=f"/kpi?lang={other}",
                                      className="lang-switch", id="kpi-lang"),
                         ],
@@ -336,6 +338,8 @@ def report_layout(lang: str | None = None, **_query) -> html.Div:
             html.Div(
                 [html.Button(t("kpi.print", lang), id="kpi-print-button", className="kpi-button",
                              n_clicks=0),
+                 html.A(t("kpi.pdf", lang), href=f"/kpi/report.pdf?lang={lang}",
+                        className="kpi-button", id="kpi-report-pdf"),
                  dcc.Link(t("kpi.back", lang), href=f"/kpi?lang={lang}", className="kpi-button",
                           id="kpi-report-back")],
                 className="kpi-actions kpi-no-print",
