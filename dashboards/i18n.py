@@ -88,6 +88,7 @@ TEXT: dict[str, dict[str, str]] = {
     "kpi.report_title": {"vi": "Báo cáo chỉ số điều hành", "en": "KPI report"},
     "kpi.generated": {"vi": "Lập lúc {time}", "en": "Generated at {time}"},
     "kpi.pdf": {"vi": "Tải PDF", "en": "Download PDF"},
+    "kpi.demo_history": {"vi": "○ Số liệu mẫu (demo) đến {day}", "en": "○ Demo values up to {day}"},
     "kpi.pdf.page": {"vi": "Trang {n}", "en": "Page {n}"},
     "kpi.pdf.table": {"vi": "Các chỉ số theo nhóm", "en": "KPIs by group"},
     "kpi.pdf.figures_of": {"vi": "Số liệu đến ngày {day}", "en": "Figures up to {day}"},

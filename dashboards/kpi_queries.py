@@ -31,6 +31,7 @@ from ioc.kpi.catalogue import (
     status_of,
     trend_of,
 )
+from ioc.kpi.history import SOURCE as HISTORY_SOURCE
 from ioc.kpi.periods import period_label
 from ioc.kpi.queries import (
     Freshness,
@@ -401,12 +402,21 @@ def trend_figure(kpi: Kpi, points: Sequence[StoredValue], lang: str, days: int,
             x=gx, y=gy, mode="lines", name=f"{t('kpi.target', lang)} {target.label()}",
             line={"color": "#ffb020", "width": 2, "dash": "dash"}, hoverinfo="skip",
         ))
+    demo = [p for p in points if p.source == HISTORY_SOURCE]
+    if demo:  # the seeded past of the demo: said so on the chart, and its points drawn hollow
+        last_demo = max(p.period_start if daily else p.period_end for p in demo)
+        fig.data[0].marker.symbol = ["circle-open" if p.source == HISTORY_SOURCE else "circle"
+                                     for p in points]
+        fig.add_annotation(
+            x=0, y=1.0, xref="paper", yref="paper", xanchor="left", yanchor="bottom",
+            showarrow=False, font={"size": 13, "color": "#9fb0c2"},
+            text=t("kpi.demo_history", lang, day=fmt_date(last_demo)))
     xaxis: dict[str, Any] = {"gridcolor": "#223142", "linecolor": "#223142", "fixedrange": True,
                              "tickformat": "%d/%m" if daily and days <= 90 else "%m/%Y"}
     if daily:
         xaxis["range"] = [today - dt.timedelta(days=days - 1), today + dt.timedelta(days=1)]
     fig.update_layout(
-        height=height, margin={"l": 56, "r": 16, "t": 8, "b": 36},
+        height=height, margin={"l": 56, "r": 16, "t": 28 if demo else 8, "b": 36},
         paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
         font={"color": "#e6edf3", "size": 15,
               "family": "Noto Sans, DejaVu Sans, Arial, sans-serif"},

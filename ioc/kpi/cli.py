@@ -52,12 +52,21 @@ def import_file(settings: Settings, path: Path, *, catalogue: Path | None = None
     return _print_report(report, "ioc kpi import")
 
 
-def seed(settings: Settings, *, catalogue: Path | None = None) -> int:
-    """Store the demo province's reported figures (idempotent: stored values are replaced)."""
+def seed(settings: Settings, *, catalogue: Path | None = None, history: int = 0) -> int:
+    """Store the demo province's reported figures (idempotent: stored values are replaced)
+    and, with `history`, that many days of demo telemetry KPIs before today."""
+    from ioc.kpi.history import seed_history
+
     cat = _catalogue(catalogue)
     with _connect(settings) as conn:
         report = import_csv(conn, DEFAULT_SEED.read_bytes(), source=f"seed:{DEFAULT_SEED.name}",
                             actor="seed", catalogue=cat)
+        if report.ok and history:
+            today = dt.datetime.now(cat.zone).date()
+            with conn.transaction():
+                stored = seed_history(conn, cat, days=history, today=today)
+            print(f"{stored} demo value(s) of the {history} days before today stored "
+                  "(source demo-history)")
     return _print_report(report, "ioc kpi seed")
 
 

@@ -404,6 +404,17 @@ class RefreshReport:
     elapsed_ms: float
 
 
+def first_data_time(conn: psycopg.Connection) -> dt.datetime | None:
+    """When the first telemetry the KPIs read was stored (hourly rollups, incidents, alerts)."""
+    row = conn.execute(
+        "SELECT least("
+        " (SELECT bucket FROM reading_rollups WHERE width = 'hour' ORDER BY bucket LIMIT 1),"
+        " (SELECT started_at FROM camera_incidents ORDER BY started_at LIMIT 1),"
+        " (SELECT opened_at FROM alerts ORDER BY opened_at LIMIT 1))"
+    ).fetchone()
+    return row[0] if row else None
+
+
 def refresh_kpis(conn: psycopg.Connection, *, days: int = 2, now: dt.datetime | None = None,
                  catalogue=None) -> RefreshReport:
     """Recompute the telemetry KPIs of the last `days` local days (today included) into kpi_values.
@@ -420,6 +431,11 @@ def refresh_kpis(conn: psycopg.Connection, *, days: int = 2, now: dt.datetime | 
     now = now or dt.datetime.now(dt.UTC)
     today = now.astimezone(catalogue.zone).date()
     windows = day_windows(today - dt.timedelta(days=days - 1), today, now, catalogue.zone)
+    # A day that began before the first data the IOC ever stored is not recomputed: its
+    # figures would be made of nothing (a "+178 vs yesterday" on a new installation's first
+    # day) and would overwrite the demo's seeded history (ioc.kpi.history).
+    first = first_data_time(conn)
+    windows = [w for w in windows if w.day == today or (first is not None and w.start >= first)]
     kpi_ids = [k.id for k in catalogue.telemetry()]
     with conn.transaction():
         values = compute_telemetry(conn, windows, kpis=kpi_ids)

@@ -195,3 +195,43 @@ def test_refresh_writes_kpi_values_once(db_conn):
     assert latest["incidents_today"].previous.value == 1
     districts = district_values(db_conn, catalogue, TODAY)
     assert districts["aqi_today"]["bac_ha"].value == 150
+
+
+def test_a_day_before_the_first_data_is_not_computed_and_keeps_the_demo_history(db_conn):
+    """A new installation's first day has no "vs yesterday" made of nothing, and the seeded
+    demo history of the days before it is not overwritten by empty figures."""
+    from dashboards.kpi_queries import tile_for
+    from ioc.kpi.catalogue import load_catalogue
+    from ioc.kpi.history import SOURCE, seed_history
+
+    _insert_devices(db_conn)
+    db_conn.execute(  # the first data ever: one visitor count this morning
+        "INSERT INTO readings (time, device_id, metric, value) VALUES (%s, 'cnt-a', 'entries', 40)",
+        (MIDNIGHT + dt.timedelta(hours=3),))
+    refresh_rollups(db_conn, MIDNIGHT - dt.timedelta(days=2))
+    report = refresh_kpis(db_conn, days=2, now=NOW)
+    assert (report.first_day, report.last_day) == (TODAY, TODAY)  # yesterday had no data
+    catalogue = load_catalogue()
+    latest = latest_values(db_conn, catalogue)["visitors_today"]
+    assert latest.current.value == 40 and latest.previous is None
+    assert tile_for(catalogue.get("visitors_today"), latest, TODAY, "vi").trend == ""
+
+    with db_conn.transaction():
+        stored = seed_history(db_conn, catalogue, days=30, today=TODAY)
+    units = 2  # sa_pa, bac_ha
+    per_unit = sum(1 for k in catalogue.telemetry() if k.districts)
+    assert stored == 30 * (len(catalogue.telemetry()) + units * per_unit)
+    refresh_kpis(db_conn, days=2, now=NOW)
+    (source,) = db_conn.execute(
+        "SELECT source FROM kpi_values WHERE kpi_id = 'visitors_today' AND district = '' "
+        "AND period_start = %s", (TODAY - dt.timedelta(days=1),)).fetchone()
+    assert source == SOURCE  # the refresh did not write over the seeded yesterday
+    latest = latest_values(db_conn, catalogue)["visitors_today"]
+    assert latest.current.value == 40 and latest.previous.source == SOURCE
+    # seeding a range that holds a real figure never replaces it
+    with db_conn.transaction():
+        seed_history(db_conn, catalogue, days=30, today=TODAY + dt.timedelta(days=1))
+    (value, source) = db_conn.execute(
+        "SELECT value, source FROM kpi_values WHERE kpi_id = 'visitors_today' AND district = '' "
+        "AND period_start = %s", (TODAY,)).fetchone()
+    assert (value, source) == (40, "telemetry")

@@ -80,3 +80,16 @@ def test_a_tile_without_a_value_and_a_chart_of_reported_figures():
     assert list(today_line.x) == [dt.date(2026, 1, 1), TODAY] and list(today_line.y) == [100, 100]
     # each point coloured against its own period: 2019 (the baseline year) has no target
     assert fig.data[0].marker.color[0] == "#4aa8ff"
+
+
+def test_the_demo_history_is_said_to_be_demo_on_the_chart():
+    kpi = load_catalogue().get("aqi_today")
+    yesterday = TODAY - dt.timedelta(days=1)
+    points = [StoredValue(kpi.id, "", "", "day", yesterday, 60, None, None, None,
+                          "demo-history", NOW),
+              value(kpi.id, 55)]
+    fig = trend_figure(kpi, points, "vi", 30, TODAY)
+    assert [a.text for a in fig.layout.annotations] == [
+        f"○ Số liệu mẫu (demo) đến {yesterday:%d/%m/%Y}"]
+    assert list(fig.data[0].marker.symbol) == ["circle-open", "circle"]
+    assert not trend_figure(kpi, [value(kpi.id, 55)], "vi", 30, TODAY).layout.annotations
