@@ -60,6 +60,10 @@ def day_values(day: dt.date, r: random.Random, share: float) -> dict[str, float]
         "visitors_vs_last_year_pct": round(max(60.0, 108 + 6 * _season(day, 7) + r.gauss(0, 6)),
                                            1),
         "devices_online_pct": round(max(70.0, min(100.0, 96 + r.gauss(0, 2))), 1),
+        "data_complete_pct": round(max(70.0, min(100.0, 96.5 + r.gauss(0, 2))), 1),
+        "data_live_pct": round(max(60.0, min(100.0, 95 + r.gauss(0, 3))), 1),
+        "data_clean_pct": round(max(85.0, min(100.0, 99.2 + r.gauss(0, 0.6))), 1),
+        "devices_silent_long": max(0, round(share * abs(r.gauss(0, 2)))),
     }
 
 
