@@ -216,7 +216,7 @@ def cmd_kpi_import(args: argparse.Namespace) -> int:
 def cmd_kpi_seed(args: argparse.Namespace) -> int:
     from ioc.kpi.cli import seed
 
-    return seed(_settings(args), catalogue=args.catalogue)
+    return seed(_settings(args), catalogue=args.catalogue, history=args.history)
 
 
 def cmd_kpi_refresh(args: argparse.Namespace) -> int:
@@ -537,6 +537,9 @@ def build_parser() -> argparse.ArgumentParser:
     ki.set_defaults(func=cmd_kpi_import)
     ks = k_sub.add_parser("seed", help="Store the demo province's reported figures and targets.")
     ks.add_argument("--catalogue", type=Path, metavar="FILE", help=catalogue_help)
+    ks.add_argument("--history", type=int, default=0, metavar="DAYS",
+                    help="also store DAYS days of demo telemetry KPIs before today, marked "
+                         "demo-history, where no real value exists (ioc demo: 365)")
     ks.set_defaults(func=cmd_kpi_seed)
     kr = k_sub.add_parser(
         "refresh", help="Recompute the telemetry KPIs of the last days from the hourly rollups."
@@ -545,6 +548,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="local days to recompute, today included (default 2)")
     kr.add_argument("--catalogue", type=Path, metavar="FILE", help=catalogue_help)
     kr.set_defaults(func=cmd_kpi_refresh)
+    from ioc.kpi.cli import add_targets_parser
+
+    add_targets_parser(k_sub, catalogue_help, _actor_option,
+                       lambda f: lambda args: f(_settings(args), args, _actor(args)))
 
     p = add("config", None, "Settings.")
     c_sub = p.add_subparsers(dest="config_command", metavar="TASK", required=True)

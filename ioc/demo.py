@@ -106,7 +106,7 @@ def run_demo(settings: Settings, *, scenario: str, speed: float, port: int | Non
         log.info("ingest metrics at http://127.0.0.1:%d/metrics", metrics_port)
         # One-shot set-up steps, each a process of its own like in production.
         for step in (["layers", "seed"], ["sim", "--register-only", "--scenario", scenario],
-                     ["kpi", "seed"]):
+                     ["kpi", "seed", "--history", "365"]):
             subprocess.run(ioc_argv(*step), env={**_os_env(), **env}, check=True)
         programs = [
             Program("ingest", ioc_argv("ingest", "--name", "demo-1"), {"IOC_PROCESS_NAME": "ingest"}),

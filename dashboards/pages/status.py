@@ -10,6 +10,7 @@ import dash
 from dash import Input, Output, State, callback, dcc, html
 
 from dashboards.context import context
+from dashboards.data_quality import latest_quality, render_quality
 from dashboards.i18n import pick_language, t
 from dashboards.queries import LiveCounts, live_counts
 
@@ -97,7 +98,17 @@ def _safe_render(lang: str) -> list:
     except Exception:
         log.warning("status counts unavailable", exc_info=True)
         counts = None
-    return render_counts(counts, lang, ctx.settings.web.timezone)
+    return render_counts(counts, lang, ctx.settings.web.timezone) + render_quality(
+        _quality(ctx) if counts is not None else None, lang)
+
+
+def _quality(ctx):
+    try:
+        with ctx.pool.connection() as conn:
+            return latest_quality(conn)
+    except Exception:
+        log.warning("data quality figures unavailable", exc_info=True)
+        return None
 
 
 @callback(
