@@ -36,15 +36,23 @@ def cmd_services(args: argparse.Namespace) -> int:
 
 
 def cmd_db_migrate(args: argparse.Namespace) -> int:
-    from ioc.db.migrate import migrate
+    from ioc.db.migrate import migrate, runtime_role
 
     settings = _settings(args)
-    if not settings.database.url:
+    db = settings.database
+    if not db.url and not db.owner_url:
         raise ConfigError("IOC_DATABASE_URL: not set (`ioc demo` starts an embedded database)")
-    report = migrate(settings.database)
+    if settings.env == "production" and not db.owner_url:
+        raise ConfigError(
+            "IOC_DATABASE_OWNER_URL: not set; production migrates as the owner of the schema "
+            "and runs the processes as the runtime role of IOC_DATABASE_URL (docs/security.md)"
+        )
+    report = migrate(db)
     applied = ", ".join(report.applied) or "none"
     ts = f"TimescaleDB {report.timescale}" if report.timescale else "plain PostgreSQL"
-    print(f"migrations applied: {applied}; already applied: {report.already}; {ts}")
+    role = runtime_role(db)
+    grants = f"; runtime role {role} granted" if role else ""
+    print(f"migrations applied: {applied}; already applied: {report.already}; {ts}{grants}")
     return 0
 
 
