@@ -115,8 +115,15 @@ def migrate(db: DatabaseSettings, *, timescale_enabled: bool = True) -> Migratio
         # A session-level advisory lock serialises concurrent migrators.
         conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
         try:
-            with conn.transaction():
-                _ensure_history(conn, db.schema_name)
+            try:
+                with conn.transaction():
+                    _ensure_history(conn, db.schema_name)
+            except psycopg.errors.InsufficientPrivilege as err:
+                raise MigrationError(
+                    f"role {conn.info.user!r} may not create or change schema "
+                    f"{db.schema_name} ({err.diag.message_primary}); migrations run as the "
+                    "owner: set IOC_DATABASE_OWNER_URL to the owner's URL (docs/security.md)"
+                ) from err
             done = {
                 row[0]: row[1]
                 for row in conn.execute("SELECT version, checksum FROM schema_migrations")

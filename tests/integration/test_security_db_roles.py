@@ -230,3 +230,9 @@ def test_the_compose_init_script_makes_a_runtime_role_migrate_accepts(db_setting
             if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone():
                 conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
                 conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+
+
+def test_migrating_with_only_the_runtime_url_names_the_missing_setting(db_settings):
+    only_runtime = db_settings.model_copy(update={"owner_url": None})
+    with pytest.raises(MigrationError, match="IOC_DATABASE_OWNER_URL"):
+        migrate(only_runtime)
