@@ -245,6 +245,8 @@ def cmd_config_show(args: argparse.Namespace) -> int:
     for section in ("database", "mqtt", "redis"):
         if data[section].get("url"):
             data[section]["url"] = _redact(data[section]["url"])
+    if data["database"].get("owner_url"):
+        data["database"]["owner_url"] = _redact(data["database"]["owner_url"])
     if data["web"].get("secret_key"):
         data["web"]["secret_key"] = "***"
     import json
