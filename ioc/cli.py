@@ -762,6 +762,36 @@ def service_error_message(err: BaseException, settings: Settings | None) -> str:
     return f"ioc: connection failed: {detail}"
 
 
+# Long-running processes: they must connect as the runtime role (docs/security.md).
+RUNTIME_COMMANDS = frozenset({"ingest", "alerts", "web", "sim"})
+
+
+def check_runtime_role(settings: Settings) -> None:
+    """Production refuses a process that would connect as a superuser or the tables' owner;
+    elsewhere it is a warning. Skipped when the database cannot be reached yet (the process
+    reports or waits for that itself)."""
+    import psycopg
+
+    from ioc.db import connect
+    from ioc.db.privileges import owner_powers
+
+    if not settings.database.url:
+        return
+    try:
+        with connect(settings.database, application_name="ioc-role-check") as conn:
+            reason = owner_powers(conn, settings.database.schema_name)
+    except psycopg.OperationalError as err:
+        log.debug("runtime role not checked: %s", err)
+        return
+    if reason is None:
+        return
+    message = (f"IOC_DATABASE_URL: {reason}; the processes must connect as the runtime role, "
+               "which owns nothing (docs/security.md, \"Database roles\")")
+    if settings.env == "production":
+        raise ConfigError(message)
+    log.warning("%s; append-only is not enforced against this process", message)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -769,6 +799,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(config_file=args.config)
         setup_logging(settings)
+        if args.command in RUNTIME_COMMANDS:
+            check_runtime_role(settings)
         return args.func(args) or 0
     except ConfigError as err:
         print(f"ioc: configuration error: {err}", file=sys.stderr)

@@ -187,3 +187,21 @@ def grant_runtime_privileges(conn: psycopg.Connection, schema: str, role: str) -
         _verify(conn, schema, role, append_only)
     log.info("runtime role %s: privileges on schema %s granted (%d append-only tables)",
              role, schema, len(append_only))
+
+
+def owner_powers(conn: psycopg.Connection, schema: str) -> str | None:
+    """Why the connected role is more than a runtime role (superuser, owner), or None."""
+    superuser, user = conn.execute(
+        "SELECT rolsuper, rolname FROM pg_roles WHERE rolname = current_user"
+    ).fetchone()
+    if superuser:
+        return f"{user!r} is a superuser"
+    owned = conn.execute(
+        "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND pg_has_role(current_user, c.relowner, 'USAGE')",
+        (schema,),
+    ).fetchone()[0]
+    if owned:
+        return f"{user!r} owns (or may act as the owner of) {owned} object(s) in schema {schema}"
+    return None
+

@@ -236,3 +236,15 @@ def test_migrating_with_only_the_runtime_url_names_the_missing_setting(db_settin
     only_runtime = db_settings.model_copy(update={"owner_url": None})
     with pytest.raises(MigrationError, match="IOC_DATABASE_OWNER_URL"):
         migrate(only_runtime)
+
+
+def test_a_process_started_as_the_owner_is_refused_in_production(settings, caplog):
+    from ioc.cli import check_runtime_role
+    from ioc.config import ConfigError
+
+    check_runtime_role(settings.model_copy(update={"env": "production"}))  # runtime role: fine
+    as_owner = settings.model_copy(update={"database": owner_settings(settings.database)})
+    with pytest.raises(ConfigError, match="superuser.*runtime role"):
+        check_runtime_role(as_owner.model_copy(update={"env": "production"}))
+    check_runtime_role(as_owner)  # outside production: a warning
+    assert "append-only is not enforced" in caplog.text
