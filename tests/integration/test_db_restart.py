@@ -115,13 +115,21 @@ def test_without_the_pool_check_a_read_is_retried_and_a_write_says_it_failed(
     shown = fresh.get(failed.headers["Location"])  # the log-in page itself needs no database
     assert shown.status_code == 200
     # the log-in page says why, in Vietnamese by default
-    from dashboards.pages import login  # a page module: importable once an app exists
-
-    key, style = login.MESSAGES["unavailable"]
+    key, style = _login_page_module().MESSAGES["unavailable"]
     assert style == "banner-error" and "Không kết nối được cơ sở dữ liệu" in t(key, "vi")
     own_pg.start()
     back = login_client(fresh, user.username, user.password)
     assert back.status_code == 303 and "error" not in back.headers["Location"]
+
+
+def _login_page_module():
+    """The log-in page as Dash loaded it (importing it again would register it twice)."""
+    import sys
+
+    import dash
+
+    page = next(p for p in dash.page_registry.values() if p["path"] == "/login")
+    return sys.modules[page["module"]]
 
 
 def test_an_alert_action_on_a_dead_connection_says_it_was_not_saved(own_pg, restart_settings):

@@ -41,11 +41,13 @@ def test_login_swap_keeps_host_and_escapes_the_password():
 
 
 def test_config_show_hides_both_database_passwords(monkeypatch, capsys):
-    from ioc.cli import main
+    import argparse
+
+    from ioc.cli import cmd_config_show
 
     monkeypatch.setenv("IOC_DATABASE_URL", RUNTIME)
     monkeypatch.setenv("IOC_DATABASE_OWNER_URL", OWNER)
-    assert main(["config", "show"]) == 0
+    assert cmd_config_show(argparse.Namespace(config=None)) == 0
     shown = json.loads(capsys.readouterr().out)["database"]
     assert shown["url"] == "postgresql://ioc_app:***@db:5432/ioc"
     assert shown["owner_url"] == "postgresql://ioc:***@db:5432/ioc"
