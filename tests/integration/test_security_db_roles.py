@@ -11,6 +11,8 @@ from ioc.db.migrate import MigrationError, migrate, owner_settings
 from ioc.db.privileges import APPEND_ONLY_TABLES, url_user
 from tests.fixtures.fix_db import RUNTIME_ROLE
 
+pytestmark = pytest.mark.integration
+
 Denied = psycopg.errors.InsufficientPrivilege
 
 
