@@ -36,15 +36,23 @@ def cmd_services(args: argparse.Namespace) -> int:
 
 
 def cmd_db_migrate(args: argparse.Namespace) -> int:
-    from ioc.db.migrate import migrate
+    from ioc.db.migrate import migrate, runtime_role
 
     settings = _settings(args)
-    if not settings.database.url:
+    db = settings.database
+    if not db.url and not db.owner_url:
         raise ConfigError("IOC_DATABASE_URL: not set (`ioc demo` starts an embedded database)")
-    report = migrate(settings.database)
+    if settings.env == "production" and not db.owner_url:
+        raise ConfigError(
+            "IOC_DATABASE_OWNER_URL: not set; production migrates as the owner of the schema "
+            "and runs the processes as the runtime role of IOC_DATABASE_URL (docs/security.md)"
+        )
+    report = migrate(db)
     applied = ", ".join(report.applied) or "none"
     ts = f"TimescaleDB {report.timescale}" if report.timescale else "plain PostgreSQL"
-    print(f"migrations applied: {applied}; already applied: {report.already}; {ts}")
+    role = runtime_role(db)
+    grants = f"; runtime role {role} granted" if role else ""
+    print(f"migrations applied: {applied}; already applied: {report.already}; {ts}{grants}")
     return 0
 
 
@@ -237,6 +245,8 @@ def cmd_config_show(args: argparse.Namespace) -> int:
     for section in ("database", "mqtt", "redis"):
         if data[section].get("url"):
             data[section]["url"] = _redact(data[section]["url"])
+    if data["database"].get("owner_url"):
+        data["database"]["owner_url"] = _redact(data["database"]["owner_url"])
     if data["web"].get("secret_key"):
         data["web"]["secret_key"] = "***"
     import json
@@ -763,6 +773,36 @@ def service_error_message(err: BaseException, settings: Settings | None) -> str:
     return f"ioc: connection failed: {detail}"
 
 
+# Long-running processes: they must connect as the runtime role (docs/security.md).
+RUNTIME_COMMANDS = frozenset({"ingest", "alerts", "web", "sim"})
+
+
+def check_runtime_role(settings: Settings) -> None:
+    """Production refuses a process that would connect as a superuser or the tables' owner;
+    elsewhere it is a warning. Skipped when the database cannot be reached yet (the process
+    reports or waits for that itself)."""
+    import psycopg
+
+    from ioc.db import connect
+    from ioc.db.privileges import owner_powers
+
+    if not settings.database.url:
+        return
+    try:
+        with connect(settings.database, application_name="ioc-role-check") as conn:
+            reason = owner_powers(conn, settings.database.schema_name)
+    except psycopg.OperationalError as err:
+        log.debug("runtime role not checked: %s", err)
+        return
+    if reason is None:
+        return
+    message = (f"IOC_DATABASE_URL: {reason}; the processes must connect as the runtime role, "
+               "which owns nothing (docs/security.md, \"Database roles\")")
+    if settings.env == "production":
+        raise ConfigError(message)
+    log.warning("%s; append-only is not enforced against this process", message)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -770,6 +810,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(config_file=args.config)
         setup_logging(settings)
+        if args.command in RUNTIME_COMMANDS:
+            check_runtime_role(settings)
         return args.func(args) or 0
     except ConfigError as err:
         print(f"ioc: configuration error: {err}", file=sys.stderr)

@@ -61,6 +61,8 @@ def run_services(settings: Settings) -> int:
         for var, value in settings_env(settings).items():
             if var.endswith("_URL"):
                 print(f"export {var}='{value}'", flush=True)
+        if settings.database.owner_url:  # for `ioc db migrate` only, never the processes
+            print(f"export IOC_DATABASE_OWNER_URL='{settings.database.owner_url}'", flush=True)
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -41,11 +41,22 @@ class DatabaseSettings(Section):
         description="PostgreSQL/TimescaleDB URL, postgresql://user:pass@host:port/db. "
         "Unset: `ioc demo` starts an embedded PostgreSQL under the state directory.",
     )
+    owner_url: str | None = Field(
+        None,
+        description="URL of the role that owns the schema, used only by `ioc db migrate` "
+        "(and `ioc demo`). The processes connect with `url`, as a runtime role that owns "
+        "nothing (docs/security.md). Unset: migrate connects with `url`.",
+    )
     schema_name: str = Field(
         "public", alias="schema", description="Schema holding the IOC tables (tests use their own)."
     )
     pool_min: int = Field(1, ge=1, le=100, description="Smallest connection pool size.")
     pool_max: int = Field(8, ge=1, le=200, description="Largest connection pool size.")
+    pool_timeout_s: float = Field(
+        30.0, gt=0, le=600,
+        description="How long a request waits for a pooled connection before it fails "
+        "with 'database unavailable'.",
+    )
     retention_days: int = Field(
         400, ge=1, description="Raw readings older than this are dropped (rollups are kept)."
     )
@@ -55,7 +66,7 @@ class DatabaseSettings(Section):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    @field_validator("url")
+    @field_validator("url", "owner_url")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
         return _check_url(v, ("postgresql", "postgres"), "postgresql://user:pass@host:5432/ioc")
