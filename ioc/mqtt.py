@@ -255,9 +255,16 @@ class MqttClient:
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
 
-    def close(self) -> None:
+    def close(self, *, end_session: bool = False) -> None:
+        """Disconnect; `end_session=True` also tells the broker to delete our persistent
+        session (MQTT 5 DISCONNECT with Session Expiry Interval 0), queue included."""
         try:
-            self._client.disconnect()
+            if end_session and self.persistent:
+                props = Properties(PacketTypes.DISCONNECT)
+                props.SessionExpiryInterval = 0
+                self._client.disconnect(properties=props)
+            else:
+                self._client.disconnect()
         finally:
             self._client.loop_stop()
 
@@ -280,6 +287,16 @@ class MqttClient:
             self._client.unsubscribe(wire)
 
         return unsubscribe
+
+    def forget(self, topic: str) -> None:
+        """Unsubscribe a filter we no longer use but a resumed session may still hold."""
+        if self.connected:
+            self._client.unsubscribe(self.topic(topic))
+
+    @property
+    def buffered(self) -> int:
+        """Bytes already read from the socket and not yet handled (0: none waiting)."""
+        return self._client.buffered
 
     def _on_message(self, client, userdata, message: paho.MQTTMessage) -> None:
         topic = message.topic
@@ -304,6 +321,10 @@ class MqttClient:
         for m in messages:
             if m.qos == 2:
                 self._client.ack(m.mid, 2)
+
+    def ack_mids(self, mids: list[int]) -> None:
+        """PUBACK QoS 1 messages by packet id in one write (current connection only)."""
+        self._client.ack_many(mids)
 
     @property
     def paho(self) -> paho.Client:
