@@ -31,7 +31,7 @@ class Heartbeat:
     rate: float  # messages per second received over the last heartbeat interval
     epoch: int
     member: bool
-    state: str = "running"  # running, leaving
+    state: str = "running"  # running, leaving, stopped (its session stays and queues)
     host: str = ""
     pid: int = 0
 
@@ -87,6 +87,10 @@ class SessionRow:
         return self.online and (self.rate > 0 or not self.queued)
 
 
+def is_online(beat: Heartbeat, now: float) -> bool:
+    return beat.state != "stopped" and now - beat.at <= ONLINE_WITHIN_S
+
+
 def queued_since(away: Heartbeat, witness: Heartbeat, samples: Iterable[Sample]) -> tuple[int, bool]:
     """(messages queued for `away`, is it only a lower bound), counted by a connected
     `witness` whose samples (any order) cover the time `away` was last seen (pure)."""
@@ -108,7 +112,7 @@ def session_rows(
 ) -> list[SessionRow]:
     """Every known session with its state and queue (pure)."""
     members = set(members)
-    online = {n: b for n, b in beats.items() if now - b.at <= ONLINE_WITHIN_S}
+    online = {n: b for n, b in beats.items() if is_online(b, now)}
     witness = max(online.values(), key=lambda b: b.stream, default=None)
     rows = []
     for name in sorted({*names, *members, *beats}):
@@ -166,7 +170,7 @@ class SessionBoard:
              now: float | None = None) -> list[SessionRow]:
         now = time.time() if now is None else now
         beats = self.heartbeats()
-        online = [b for b in beats.values() if now - b.at <= ONLINE_WITHIN_S]
+        online = [b for b in beats.values() if is_online(b, now)]
         witness = max(online, key=lambda b: b.stream, default=None)
         samples = {witness.name: self.samples(witness.name)} if witness else {}
         return session_rows(names, members, beats, samples, now)

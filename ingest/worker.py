@@ -18,7 +18,7 @@ import signal
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import psycopg
@@ -139,11 +139,15 @@ class IngestWorker:
         for t in self._threads:
             t.join(max(0.1, deadline - time.monotonic()))
         self.receiver.stop(end_session=end_session)
-        if end_session and self.board is not None:
+        if self.board is not None and self._heartbeat_thread is not None:
+            self._heartbeat_thread.join(HEARTBEAT_S + 1)
             try:
-                self.board.forget(self.name)
-            except Exception as err:  # Redis away: the listing shows it as away, no harm
-                log.warning("could not remove %s's heartbeat: %s", self.name, err)
+                if end_session:
+                    self.board.forget(self.name)
+                else:  # the session stays and queues: the listing shows it away at once
+                    self.board.beat(replace(self.heartbeat(), state="stopped"))
+            except Exception as err:  # Redis away: the listing shows it away later, no harm
+                log.warning("could not update %s's heartbeat: %s", self.name, err)
         if self.live is not None:
             self.live.stop(max(0.5, min(5.0, deadline - time.monotonic())))
         if self._conn is not None:
@@ -239,6 +243,7 @@ class IngestWorker:
         m = self.metrics
         last_rows = 0.0
         last_skipped = 0
+        failures = 0
         while not self._stopping.wait(HEARTBEAT_S):
             try:
                 self.receiver.flush_skipped()
@@ -254,7 +259,11 @@ class IngestWorker:
                     view = self.receiver.ownership.view
                     m.show_sessions(self.board.rows(view.members, view.members))
             except Exception as err:  # Redis away: the heartbeat is only for the listing
-                log.debug("heartbeat failed: %s", err)
+                failures += 1
+                if failures == 1 or failures % 100 == 0:
+                    log.warning("ingest heartbeat failed (%d times): %s", failures, err)
+            else:
+                failures = 0
 
     def run_until(self, stop: threading.Event) -> bool:
         """Wait for `stop`; False if a worker thread died meanwhile (a bug: exit and restart)."""
