@@ -84,6 +84,9 @@ class Receiver:
         self.skipped_other = 0  # messages another member stores
         self.stream = 0  # messages seen for the first time (not DUP): our place in the stream
         self.bad_control = 0
+        self._wire_prefix = self.mqtt.prefix.encode()
+        self._skip_cache: dict[bytes, bool] = {}
+        self.mqtt.skip_by_topic(self._others_share)
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self, timeout: float = 30.0) -> None:
@@ -115,6 +118,25 @@ class Receiver:
     def pending(self) -> int:
         return self._pending
 
+    def _others_share(self, wire_topic: bytes, dup: bool) -> bool:
+        """The network thread's first look at a message: True if another member stores it
+        (or it is our own output), so it is acknowledged without being delivered."""
+        skip = self._skip_cache.get(wire_topic)
+        if skip is None:
+            topic = wire_topic.decode(errors="replace")
+            if self.mqtt.prefix and topic.startswith(self.mqtt.prefix):
+                topic = topic[len(self.mqtt.prefix):]
+            skip = topic.startswith(OUTBOUND) or (
+                topic != CONTROL_TOPIC and not self.ownership.mine(topic))
+            if len(self._skip_cache) >= 200_000:
+                self._skip_cache = {}
+            self._skip_cache[wire_topic] = skip
+        if skip:
+            if not dup:
+                self.stream += 1
+            self.skipped_other += 1
+        return skip
+
     def _on_message(self, message: paho.MQTTMessage) -> None:
         topic = message.topic
         prefix = self.mqtt.prefix
@@ -142,6 +164,7 @@ class Receiver:
                             "worker sees the same order)", control.epoch,
                             self.ownership.view.epoch)
             self.ownership.view = control
+            self._skip_cache = {}  # decided under the previous list
             log.info("member list epoch %d: %s (%s)", control.epoch,
                      ", ".join(control.members) or "none", control.change)
         elif not self.ownership.mine(topic):
