@@ -34,10 +34,10 @@ from ingest.metrics import IngestMetrics
 from ingest.receiver import Receiver
 from ingest.records import PayloadError
 from ingest.registry import DeviceEntry, DeviceRegistry
-from ingest.sessions import HEARTBEAT_S, Heartbeat, SessionBoard
 from ingest.store import WriteCounts, prepare, write_plan
 from ioc.config import Settings
 from ioc.db.connect import connect
+from ioc.ingest_sessions import HEARTBEAT_S, Heartbeat, SessionBoard
 from ioc.live import LiveState, open_redis
 
 log = logging.getLogger(__name__)
@@ -572,7 +572,7 @@ def retire(settings: Settings, name: str, *, timeout: float = 600.0, force: bool
         beat = None
     finally:
         redis.close()
-    from ingest.sessions import ONLINE_WITHIN_S
+    from ioc.ingest_sessions import ONLINE_WITHIN_S
 
     if beat is not None and time.time() - beat.at <= ONLINE_WITHIN_S and not force:
         print(f"ingest worker {name!r} is running (heartbeat {time.time() - beat.at:.0f} s ago "

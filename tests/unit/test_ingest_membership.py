@@ -15,7 +15,7 @@ from ingest.membership import (
     left,
     owner,
 )
-from ingest.sessions import Heartbeat, Sample, queued_since, session_rows
+from ioc.ingest_sessions import Heartbeat, Sample, queued_since, session_rows
 
 TOPICS = [f"ioc/v1/environment/env-{i:04d}" for i in range(2000)]
 

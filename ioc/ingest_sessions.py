@@ -1,4 +1,4 @@
-"""The ingest sessions the broker holds for us: worker heartbeats in Redis, queue estimates.
+"""The ingest sessions the broker holds: worker heartbeats in Redis (a typed channel), queue estimates.
 
 Mosquitto 2 publishes no per-session figures ($SYS has only totals), so the workers tell:
 every `HEARTBEAT_S` each worker writes its heartbeat (its place in the stream, unacknowledged
