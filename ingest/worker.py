@@ -481,7 +481,7 @@ class IngestWorker:
             if n:
                 m.records_stored.labels(kind).inc(n)
         observe_lag = m.lag_seconds.observe
-        for plan in result.plans:
+        for plan, counts in zip(result.plans, result.counts, strict=True):
             for d in plan.dead_letters:
                 m.dead_lettered.labels(d.reason_class).inc()
             for entry in plan.entries:
@@ -491,7 +491,8 @@ class IngestWorker:
                     if t is not None:
                         observe_lag(committed_at - t.timestamp())
             if self.live is not None and (plan.stored_records or plan.dead_letters):
-                latest, events = live_updates(plan, worker=self.name, committed_at=committed_at)
+                latest, events = live_updates(plan, worker=self.name, committed_at=committed_at,
+                                              new_readings=counts.new_readings)
                 if latest or events:
                     self.live.add(latest, events)
         m.pending.set(self.receiver.pending)

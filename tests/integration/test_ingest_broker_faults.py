@@ -275,3 +275,35 @@ def test_a_malformed_member_list_changes_nothing(fast, db_conn):
         assert isinstance(before, View) and before.members == ("solo",)
     finally:
         w.stop()
+
+
+def test_a_reading_stored_before_is_not_announced_again(fast, db_conn, redis_client):
+    """Copies (a redelivery, a restored broker snapshot) are one row AND one live event, so
+    the alert rules and the live map do not see a reading twice."""
+    from ioc.live import LiveState
+
+    register(db_conn, [(d, "environment") for d in DEVICES])
+    t0 = time.time() - 3600
+    w = RunningWorker(fast, "once")
+    live = LiveState(redis_client, fast.redis)
+    try:
+        topic, payload = _message(0, t0)
+        pub = Publisher(fast)
+        pub.publish(topic, payload)
+        pub.publish(topic, payload)  # two copies, most likely in one batch
+        pub.flush(30)
+        _exactly(db_conn, 1, 30)
+        pub.send(topic, payload)  # a third copy, in a batch of its own
+        pub.send(*_message(1, t0))
+        _exactly(db_conn, 2, 30)
+        pub.close()
+
+        def announced() -> list:
+            return [r for _id, e in live.read_events("0", count=10_000)
+                    if e.get("type") == "readings" for r in e["readings"]]
+
+        wait_for(lambda: len(announced()) >= 2, 20, "the live events")
+        time.sleep(1.0)
+        assert sorted(r[2] for r in announced()) == [0, 1]
+    finally:
+        w.stop()
