@@ -108,6 +108,8 @@ class Bench:
         self.broker.stop(sig=sig)
         time.sleep(down_s)
         self.broker.start()
+        if self.pub is not None and down_s == 0.0:  # between phases: publish once reconnected
+            self.pub.wait_connected(60.0)
 
     # -- publishing ---------------------------------------------------------------------------
     def publisher(self) -> MqttClient:
@@ -136,8 +138,14 @@ class Bench:
             i = first + k
             payload = b'{"time":%d.%03d,"metrics":{"pm25":%d}}' % (
                 self.t0 + i // 1000, i % 1000, i % 500)
-            infos.append(pub.publish(f"ioc/v1/environment/{DEVICES[i % len(DEVICES)]}",
-                                     payload, qos=1))
+            topic = f"ioc/v1/environment/{DEVICES[i % len(DEVICES)]}"
+            info = pub.publish(topic, payload, qos=1)
+            deadline = time.monotonic() + 60
+            while info.rc != 0 and time.monotonic() < deadline:
+                # refused at once (not connected): a device tries again once it is connected
+                pub.wait_connected(5.0)
+                info = pub.publish(topic, payload, qos=1)
+            infos.append(info)
         return first, infos
 
     @staticmethod
@@ -148,7 +156,13 @@ class Bench:
                 info.wait_for_publish(max(0.01, deadline - time.monotonic()))
             except (RuntimeError, ValueError):
                 pass
-        return [info.is_published() for info in infos]
+        flags = []
+        for info in infos:
+            try:
+                flags.append(info.is_published())
+            except RuntimeError:  # publishing failed: never acknowledged
+                flags.append(False)
+        return flags
 
     # -- counting -----------------------------------------------------------------------------
     def stored(self, conn, first: int, count: int) -> tuple[set[int], int]:
