@@ -43,3 +43,24 @@ def test_a_session_that_queues_without_consuming_is_named(settings, db_conn, red
     assert metrics.session_consuming.labels("wb")._value.get() == 0
     assert metrics.session_queued.labels("wb")._value.get() == 1203
     assert metrics.session_online.labels("wa")._value.get() == 1
+
+
+def test_ioc_ingest_sessions_lists_what_each_session_queues(settings, db_conn, redis_client,
+                                                           capsys):
+    from ingest.worker import list_sessions
+
+    db_conn.execute("INSERT INTO ingest_membership (epoch, members, change) "
+                    "VALUES (3, ARRAY['wa', 'wb'], 'join wb')")
+    db_conn.commit()
+    board = SessionBoard(redis_client, settings.redis.key_prefix)
+    now = time.time()
+    board.beat(Heartbeat("wb", now - 60, "rb", 10, 0, 0.0, 3, True, "stopped"))
+    redis_client.lpush(f"{settings.redis.key_prefix}ingest:samples:wa", f"{now - 70:.3f} ra 100")
+    board.beat(Heartbeat("wa", now, "ra", 600, 2, 25.0, 3, True))
+    assert list_sessions(settings) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "members (epoch 3): wa, wb"
+    wa = next(line for line in out if line.startswith("wa "))
+    wb = next(line for line in out if line.startswith("wb "))
+    assert "online" in wa and wa.split()[-2] == "2"
+    assert "QUEUEING" in wb and wb.split()[-2] == "500"
