@@ -104,6 +104,19 @@ class Bench:
             time.sleep(0.05)
         raise RuntimeError("the broker did not autosave")
 
+    def autosave_periods(self, seconds: float = 10.0) -> list[float]:
+        """Seconds between the broker's consecutive persistence writes, watched for `seconds`."""
+        db = self.broker.root / "data" / "mosquitto.db"
+        seen, last = [], None
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            mtime = db.stat().st_mtime if db.exists() else None
+            if mtime != last:
+                seen.append(time.monotonic())
+                last = mtime
+            time.sleep(0.01)
+        return [round(b - a, 2) for a, b in zip(seen[1:], seen[2:], strict=False)]
+
     def restart_broker(self, sig: int, down_s: float = 0.0) -> None:
         self.broker.stop(sig=sig)
         time.sleep(down_s)
@@ -259,6 +272,7 @@ class Bench:
         print("autosave window: SIGKILL right after a burst, workers away ...", flush=True)
         for w in WORKERS:
             self.stop_worker(w)
+        periods = self.autosave_periods()
         self.autosaved_after(time.time())
         saved = time.monotonic()
         first, infos = self.publish(a.window_burst, 0)
@@ -277,6 +291,7 @@ class Bench:
         return {
             "per_fault": n, "rate": rate, "workers": len(WORKERS),
             "autosave_interval_s": 1,
+            "autosave_periods_s": periods,
             "faults": faults,
             "lost_total": sum(r["lost"] for r in faults),
             "duplicated_total": sum(r["duplicated"] for r in faults),
