@@ -39,6 +39,9 @@ def client_id_for(name: str) -> str:
     return f"ingest-{safe}"[:64]
 
 
+_MINE, _OTHERS, _OURS_OUT = "mine", "others", "ours-out"  # first-look verdicts per topic
+
+
 class Receiver:
     """Receives messages into `inbox` and acknowledges them when told.
 
@@ -85,7 +88,7 @@ class Receiver:
         self.stream = 0  # messages seen for the first time (not DUP): our place in the stream
         self.bad_control = 0
         self._wire_prefix = self.mqtt.prefix.encode()
-        self._skip_cache: dict[bytes, bool] = {}
+        self._skip_cache: dict[bytes, str] = {}
         self.mqtt.skip_by_topic(self._others_share)
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -121,21 +124,29 @@ class Receiver:
     def _others_share(self, wire_topic: bytes, dup: bool) -> bool:
         """The network thread's first look at a message: True if another member stores it
         (or it is our own output), so it is acknowledged without being delivered."""
-        skip = self._skip_cache.get(wire_topic)
-        if skip is None:
+        kind = self._skip_cache.get(wire_topic)
+        if kind is None:
             topic = wire_topic.decode(errors="replace")
             if self.mqtt.prefix and topic.startswith(self.mqtt.prefix):
                 topic = topic[len(self.mqtt.prefix):]
-            skip = topic.startswith(OUTBOUND) or (
-                topic != CONTROL_TOPIC and not self.ownership.mine(topic))
+            if topic.startswith(OUTBOUND):
+                kind = _OURS_OUT
+            elif topic != CONTROL_TOPIC and not self.ownership.mine(topic):
+                kind = _OTHERS
+            else:
+                kind = _MINE
             if len(self._skip_cache) >= 200_000:
                 self._skip_cache = {}
-            self._skip_cache[wire_topic] = skip
-        if skip:
-            if not dup:
-                self.stream += 1
+            self._skip_cache[wire_topic] = kind
+        if kind is _MINE:
+            return False
+        if not dup:
+            self.stream += 1
+        if kind is _OTHERS:
             self.skipped_other += 1
-        return skip
+        else:
+            self.skipped_outbound += 1
+        return True
 
     def _on_message(self, message: paho.MQTTMessage) -> None:
         topic = message.topic
