@@ -118,6 +118,9 @@ class IngestWorker:
         for t in self._threads:
             t.start()
         self.receiver.start()
+        if self.name in view.members and not self.receiver.mqtt.features.session_present:
+            log.warning("the broker had no session for member %s (expired, or lost in a broker "
+                        "kill before its first save): what it queued for us is gone", self.name)
         self._heartbeat_thread = threading.Thread(target=self._heartbeat_loop,
                                                   name="ingest-heartbeat", daemon=True)
         self._heartbeat_thread.start()
