@@ -106,3 +106,21 @@ def test_session_rows_flag_an_absent_member_that_queues():
     a, b = rows
     assert a.online and a.consuming and a.queued == 0
     assert not b.online and not b.consuming and b.queued == 1800 and b.member
+
+
+def test_the_receivers_first_look_skips_others_share_and_our_output_but_never_a_member_list():
+    from ingest.receiver import Receiver
+    from ioc.config import IngestSettings, MqttSettings, Settings
+
+    s = Settings(mqtt=MqttSettings(url="mqtt://127.0.0.1:1", topic_prefix="p/"),
+                 ingest=IngestSettings(max_pending=100))
+    r = Receiver(s, "a")
+    r.ownership.view = View(1, ("a", "b"))
+    mine = next(t for t in TOPICS if owner(t, ("a", "b")) == "a")
+    theirs = next(t for t in TOPICS if owner(t, ("a", "b")) == "b")
+    assert r._others_share(f"p/{mine}".encode(), False) is False
+    assert r._others_share(f"p/{theirs}".encode(), False) is True
+    assert r._others_share(f"p/{theirs}".encode(), True) is True  # a redelivery
+    assert r._others_share(b"p/ioc/v1/out/alerts/x", False) is True
+    assert r._others_share(f"p/{CONTROL_TOPIC}".encode(), False) is False
+    assert (r.skipped_other, r.skipped_outbound, r.stream) == (2, 1, 2)
