@@ -37,7 +37,7 @@ from ingest.registry import DeviceEntry, DeviceRegistry
 from ingest.store import WriteCounts, prepare, write_plan
 from ioc.config import Settings
 from ioc.db.connect import connect
-from ioc.ingest_sessions import HEARTBEAT_S, Heartbeat, SessionBoard
+from ioc.ingest_sessions import HEARTBEAT_S, ONLINE_WITHIN_S, Heartbeat, SessionBoard
 from ioc.live import LiveState, open_redis
 
 log = logging.getLogger(__name__)
@@ -576,8 +576,6 @@ def retire(settings: Settings, name: str, *, timeout: float = 600.0, force: bool
         beat = None
     finally:
         redis.close()
-    from ioc.ingest_sessions import ONLINE_WITHIN_S
-
     if beat is not None and time.time() - beat.at <= ONLINE_WITHIN_S and not force:
         print(f"ingest worker {name!r} is running (heartbeat {time.time() - beat.at:.0f} s ago "
               f"from {beat.host} pid {beat.pid}): stop it first, or run it with --leave-on-stop "
