@@ -111,7 +111,11 @@ class MqttSettings(Section):
     session_expiry_s: int = Field(
         86400, ge=0, description="Persistent-session expiry; queued QoS 1 messages live this long."
     )
-    shared_group: str = Field("ioc-ingest", description="Group name of `$share/` subscriptions.")
+    shared_group: str = Field(
+        "ioc-ingest",
+        description="Group of the `$share/` subscriptions earlier ingest versions used; a resumed "
+        "session drops them at start.",
+    )
 
     @field_validator("url")
     @classmethod

@@ -32,8 +32,9 @@ APPEND_ONLY_TABLES: tuple[str, ...] = (
     "evidence_custody",
     "evidence_exports",
 )
-# Tables the runtime role may only read.
-READ_ONLY_TABLES: tuple[str, ...] = ("schema_migrations",)
+# Tables the runtime role may only read. hash_chain_heads is written only by the chain
+# trigger (SECURITY DEFINER, migration 0011), never by the application itself.
+READ_ONLY_TABLES: tuple[str, ...] = ("schema_migrations", "hash_chain_heads")
 # What the runtime role gets on every other table of the schema (never TRUNCATE, TRIGGER,
 # REFERENCES or MAINTAIN).
 READ_WRITE = sql.SQL("SELECT, INSERT, UPDATE, DELETE")
