@@ -54,6 +54,9 @@ ACTIONS: tuple[str, ...] = (
     # data loaded by an administrator (layers.store, ioc.kpi.importer)
     "layer.import",
     "kpi.import",
+    # targets per plan period (ioc.kpi.targets, `ioc kpi targets`)
+    "kpi.target.set",
+    "kpi.target.remove",
 )
 
 MAX_TEXT = 500  # actor/action/target longer than this are cut (the log must never refuse)
