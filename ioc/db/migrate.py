@@ -12,7 +12,7 @@ import psycopg
 from psycopg import sql
 
 from ioc.config import DatabaseSettings
-from ioc.db import timescale
+from ioc.db import retention, timescale
 from ioc.db.connect import connect
 from ioc.db.privileges import PrivilegeError, grant_runtime_privileges, url_user
 
@@ -152,6 +152,8 @@ def migrate(db: DatabaseSettings, *, timescale_enabled: bool = True) -> Migratio
                         f"{err.diag.message_primary or err}"
                     ) from err
                 applied.append(f"{m.version:04d}_{m.name}")
+            with conn.transaction():
+                retention.store_record_periods(conn, db)
             ts_version = None
             changes: list[str] = []
             if timescale_enabled:

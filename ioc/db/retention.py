@@ -3,9 +3,10 @@
 Raw readings: a TimescaleDB retention policy drops old chunks; on plain PostgreSQL
 `ioc.db.timescale.enforce_retention` deletes them. Everything else is deleted here, on both
 databases, by `ioc maintain` once an hour. Rules that protect records:
-- the audit log and the police records are append-only; their trigger lets this module delete
-  rows older than `ioc.retention_before` (set per transaction below) and never younger than a
-  year;
+- the audit log and the police records are append-only (and the audit log and the export
+  records hash-chained): `prune_records()`, a function of the owner, deletes them after the
+  periods `ioc db migrate` stored, a chain's prefix only, and records where the chain now
+  starts; their triggers never let a row younger than a year go;
 - evidence (a camera incident and its snapshot) is never deleted while a police record or an
   evidence export refers to it: an incident goes only after its records have gone.
 """
@@ -30,7 +31,6 @@ class Rule:
     table: str  # what the report calls it
     setting: str  # the DatabaseSettings field, in days
     statements: tuple[str | sql.Composable, ...]  # each takes %(cutoff)s
-    protected: bool = False  # append-only: needs ioc.retention_before
 
 
 _POLICE = ("incident_reviews", "incident_notes", "evidence_custody", "evidence_exports")
@@ -40,17 +40,13 @@ _REFERENCED = sql.SQL(" AND ").join(
     for t in _POLICE
 )
 
-# In order: police records before the incidents they hold, deliveries before alert events.
+# The audit log and the police records first (prune_records), then, in order: incidents
+# after the police records that held them, deliveries before alert events.
 RULES: tuple[Rule, ...] = (
     Rule("reading_rollups (hour)", "rollup_hour_retention_days",
          ("DELETE FROM reading_rollups WHERE width = 'hour' AND bucket < %(cutoff)s",)),
     Rule("reading_rollups (day)", "rollup_day_retention_days",
          ("DELETE FROM reading_rollups WHERE width = 'day' AND bucket < %(cutoff)s",)),
-    Rule("audit_log", "audit_retention_days",
-         ("DELETE FROM audit_log WHERE at < %(cutoff)s",), protected=True),
-    Rule("police records", "police_retention_days",
-         tuple(sql.SQL("DELETE FROM {} WHERE at < %(cutoff)s").format(sql.Identifier(t))
-               for t in _POLICE), protected=True),
     Rule("camera_incidents", "incident_retention_days", (
         sql.SQL("DELETE FROM camera_incidents c WHERE c.last_update < %(cutoff)s AND {}")
         .format(_REFERENCED),
@@ -85,10 +81,25 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+# Periods `ioc db migrate` stores in retention_periods for prune_records() (migration 0012).
+RECORD_PERIODS = (("audit", "audit_retention_days"), ("police", "police_retention_days"))
+
+
 def settings_table(db: DatabaseSettings) -> list[tuple[str, str, int]]:
     """(table, setting, days) of every rule, raw readings first: for `ioc db status`."""
-    return [("readings", "retention_days", db.retention_days)] + [
+    return [("readings", "retention_days", db.retention_days),
+            ("audit_log", "audit_retention_days", db.audit_retention_days),
+            ("police records", "police_retention_days", db.police_retention_days)] + [
         (r.table, r.setting, getattr(db, r.setting)) for r in RULES]
+
+
+def store_record_periods(conn: psycopg.Connection, db: DatabaseSettings) -> None:
+    """As the owner (`ioc db migrate`): the audit and police periods prune_records() uses."""
+    for name, setting in RECORD_PERIODS:
+        conn.execute(
+            "INSERT INTO retention_periods (name, days) VALUES (%s, %s) "
+            "ON CONFLICT (name) DO UPDATE SET days = EXCLUDED.days",
+            (name, getattr(db, setting)))
 
 
 def enforce(conn: psycopg.Connection, db: DatabaseSettings, *,
@@ -106,18 +117,21 @@ def enforce(conn: psycopg.Connection, db: DatabaseSettings, *,
             deleted["readings"] = timescale.enforce_retention(conn, db)
     except psycopg.Error as err:
         errors.append(f"readings: {err}")
+    try:
+        # append-only and hash-chained: deleted by the owner's function, after the periods
+        # the owner stored (the runtime role can neither DELETE these rows nor change those)
+        with conn.transaction():
+            for table, n in conn.execute("SELECT tbl, deleted FROM prune_records()"):
+                deleted[table] = n
+    except psycopg.Error as err:
+        errors.append(f"audit and police records: {err}")
     for rule in RULES:
         cutoff = now - dt.timedelta(days=getattr(db, rule.setting))
         try:
             with conn.transaction():
-                if rule.protected:
-                    conn.execute("SELECT set_config('ioc.retention_before', %s, true)",
-                                 (cutoff.isoformat(),))
                 n = 0
                 for statement in rule.statements:
                     n += conn.execute(statement, {"cutoff": cutoff}).rowcount
-                if rule.protected:
-                    conn.execute("SELECT set_config('ioc.retention_before', '', true)")
             deleted[rule.table] = n
         except psycopg.Error as err:
             errors.append(f"{rule.table}: {err}")

@@ -14,6 +14,7 @@ from ioc.config import Settings
 from ioc.db.retention import RULES, enforce
 from ioc.db.status import status_lines
 from ioc.maintain import ALERT_RULE, Maintainer, MaintenanceMetrics, job_states, run_maintain
+from ioc.security.hash_chain import verify_chain
 
 pytestmark = pytest.mark.integration
 
@@ -94,6 +95,11 @@ def test_retention_deletes_only_what_is_past_its_setting(db_conn, db_settings):
     assert [r[0][0] for r in db_conn.execute("SELECT sha256 FROM camera_snapshots")] == ["a"]
     assert _count(db_conn, "evidence_exports") == 1 and _count(db_conn, "incident_reviews") == 0
     assert [r[0] for r in db_conn.execute("SELECT subject FROM alerts")] == ["open"]
+    # the hash chains lost their old prefix and still verify
+    for table in ("audit_log", "evidence_exports"):
+        assert verify_chain(db_conn, table).ok, verify_chain(db_conn, table).problems
+    db_conn.execute("INSERT INTO audit_log (actor, action) VALUES ('admin', 'after')")
+    assert verify_chain(db_conn, "audit_log").ok
     assert _count(db_conn, "alert_deliveries") == 0
     # the append-only tables still refuse a DELETE of young rows, and any UPDATE
     with pytest.raises(psycopg.errors.RaiseException):
@@ -108,14 +114,14 @@ def test_retention_deletes_only_what_is_past_its_setting(db_conn, db_settings):
 def test_a_job_failing_twice_opens_an_alert_and_its_success_resolves_it(db_conn, db_settings):
     settings = Settings(database=db_settings)
     maintainer = Maintainer(settings)
-    db_conn.execute("ALTER TABLE dead_letters RENAME TO dead_letters_away")
+    db_conn.execute("ALTER TABLE frigate_reviews RENAME TO frigate_reviews_away")
     db_conn.commit()
     for _ in range(2):
         maintainer.run_due(db_conn, force=True)
         db_conn.commit()
     states = {s.job: s for s in job_states(db_conn)}
     assert states["retention"].last_ok is False and states["retention"].consecutive_failures == 2
-    assert "dead_letters" in states["retention"].last_error
+    assert "frigate_reviews" in states["retention"].last_error
     assert states["rollups"].last_ok and states["kpis"].last_ok
     assert states["rollups"].next_run > states["rollups"].last_start
     alert = db_conn.execute(
@@ -134,7 +140,7 @@ def test_a_job_failing_twice_opens_an_alert_and_its_success_resolves_it(db_conn,
     assert 'ioc_maintenance_job_consecutive_failures{job="retention"} 2.0' in text
     assert 'ioc_maintenance_job_next_run_timestamp_seconds{job="rollups"}' in text
 
-    db_conn.execute("ALTER TABLE dead_letters_away RENAME TO dead_letters")
+    db_conn.execute("ALTER TABLE frigate_reviews_away RENAME TO frigate_reviews")
     db_conn.commit()
     maintainer.run_due(db_conn, force=True)
     db_conn.commit()
