@@ -71,10 +71,12 @@ class DatabaseSettings(Section):
         3660, ge=1, description="Daily rollups older than this are deleted.")
     audit_retention_days: int = Field(
         1826, ge=365, description="Audit log rows older than this are deleted (default 5 years; "
-        "set what the province's law on record keeping names; never under a year).")
+        "set what the province's law on record keeping names; never under a year; takes effect "
+        "at the next `ioc db migrate`).")
     police_retention_days: int = Field(
         1826, ge=365, description="Police records (reviews, notes, custody, export records) "
-        "older than this are deleted (default 5 years; never under a year).")
+        "older than this are deleted (default 5 years; never under a year; takes effect at the "
+        "next `ioc db migrate`).")
     incident_retention_days: int = Field(
         1826, ge=30, description="Camera incidents (and their snapshots) last updated before "
         "this are deleted, except those a police record or an evidence export still refers to.")

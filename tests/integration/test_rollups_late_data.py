@@ -155,10 +155,12 @@ def test_late_and_corrected_readings_match_raw_after_one_refresh(db_conn):
     unchanged = [k for k in hours_before if k[0] == "aq-a" and k[2] != fixed_hour]
     assert all(stored_hours[k] == hours_before[k] for k in unchanged)
 
-    # every telemetry KPI of the five days equals one computed from raw readings
+    # every telemetry KPI of the days the late readings fell in (the corrected hour's day to
+    # today) equals one computed from raw readings
     catalogue = load_catalogue()
     today = NOW.astimezone(ZONE).date()
-    windows = day_windows(today - dt.timedelta(days=5), today, NOW, ZONE)
+    windows = day_windows(fixed_hour.astimezone(ZONE).date(), today, NOW, ZONE)
+    assert len(windows) == 5
     kpi_ids = [k.id for k in catalogue.telemetry()]
     expected = {(v.kpi_id, v.district, v.breakdown, v.period_start): v.value
                 for v in compute_telemetry(conn, windows, source="readings", kpis=kpi_ids)}
@@ -169,7 +171,7 @@ def test_late_and_corrected_readings_match_raw_after_one_refresh(db_conn):
     assert stored.keys() == expected.keys()
     assert all(math.isclose(stored[k], expected[k], rel_tol=1e-9) for k in expected)
     far = [k for k in expected if k[0] == "aqi_today" and k[1] == "bat_xat"]
-    assert len(far) == 6  # the station's days are there, outage days included
+    assert len(far) == 5  # the station's days are there, outage days included
     kpis_after = dict(conn.execute(
         "SELECT kpi_id || '/' || district || '/' || period_start, value FROM kpi_values "
         "WHERE source = 'telemetry' AND kpi_id = 'aqi_today'").fetchall())
@@ -186,7 +188,7 @@ def test_late_and_corrected_readings_match_raw_after_one_refresh(db_conn):
         for k, (n, s, lo, hi, last) in got.items():
             assert (n, lo, hi, last) == (raw[k][0], raw[k][2], raw[k][3], raw[k][4])
             assert math.isclose(s, raw[k][1], rel_tol=1e-9)
-    midnights = [dt.datetime.combine(windows[0].day + dt.timedelta(days=i), dt.time(), ZONE)
+    midnights = [dt.datetime.combine(windows[0].day + dt.timedelta(days=i - 1), dt.time(), ZONE)
                  .astimezone(dt.UTC) for i in range(7)]
     local = api_queries.readings_local_days(conn, midnights, ids, None, None, 100_000)
     raw_local = {}
