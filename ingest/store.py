@@ -40,16 +40,16 @@ marked AS (
     SELECT DISTINCT device_id, metric, date_bin('1 hour', time, TIMESTAMPTZ '2000-01-01')
     FROM added WHERE value IS NOT NULL ORDER BY 1, 2, 3
     ON CONFLICT DO NOTHING)
-SELECT count(*) FROM added
+SELECT count(*),
+       -- which staged readings were new (the others were stored before: a redelivered or
+       -- overlapping copy), only when some were not; from RETURNING, so it also works in
+       -- TimescaleDB's compressed chunks (which have no xmin to ask)
+       CASE WHEN count(*) < %(staged)s THEN array_agg(device_id) END,
+       CASE WHEN count(*) < %(staged)s THEN array_agg(metric) END,
+       CASE WHEN count(*) < %(staged)s THEN array_agg(time) END
+FROM added
 """
 
-# Which staged readings this transaction inserted (the others were stored before: a redelivered
-# or overlapping copy). Only asked when the merge inserted fewer rows than were staged.
-_NEW_READINGS = """
-SELECT DISTINCT s.device_id, s.metric, s.time FROM ingest_readings_stage s
-JOIN readings r ON r.device_id = s.device_id AND r.metric = s.metric AND r.time = s.time
-WHERE r.xmin::text::bigint = txid_current() % 4294967296
-"""
 
 _UPSERT_INCIDENT = """
 INSERT INTO camera_incidents AS c (
@@ -204,9 +204,10 @@ def write_plan(conn: psycopg.Connection, plan: WritePlan) -> WriteCounts:
                 write_row = copy.write_row
                 for r in plan.readings:
                     write_row((r.time, r.device_id, r.metric, r.value, r.value_text, r.unit))
-            readings = cur.execute(_MERGE_STAGE).fetchone()[0]
+            readings, ids, metrics, times = cur.execute(
+                _MERGE_STAGE, {"staged": len(plan.readings)}).fetchone()
             if readings < len(plan.readings):
-                new_readings = frozenset(cur.execute(_NEW_READINGS).fetchall())
+                new_readings = frozenset(zip(ids or (), metrics or (), times or (), strict=True))
         if plan.camera_events:
             rows = merge_incidents(plan.camera_events)
             cur.executemany(

@@ -18,7 +18,7 @@ from ingest.records import Reading
 from ingest.store import prepare, write_plan
 from ioc.config import DatabaseSettings
 from ioc.db import connect, timescale
-from ioc.db.migrate import migrate
+from ioc.db.migrate import migrate, owner_settings
 from ioc.db.rollups import refresh_dirty
 from ioc.maintain import job_states, watch_timescale
 
@@ -91,8 +91,9 @@ def test_writes_and_redeliveries_into_compressed_chunks_reach_the_rollups(ts_set
             assert write_plan(conn, WritePlan(entries=[], readings=rows[:3])).readings == 3
         refresh_dirty(conn)
         assert timescale.storage_kind(conn, ts_settings) == "hypertable"
-        timescale.compress_old_chunks(conn, ts_settings)
         conn.commit()
+        with connect(owner_settings(ts_settings), autocommit=True) as owner:
+            timescale.compress_old_chunks(owner, ts_settings)  # the policy, as the owner
         assert timescale.storage_kind(conn, ts_settings) == "hypertable+compressed"
         (compressed,) = conn.execute(
             "SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_schema = %s "
@@ -118,12 +119,14 @@ def test_writes_and_redeliveries_into_compressed_chunks_reach_the_rollups(ts_set
 
 
 def test_the_policy_jobs_are_watched(ts_settings):
-    with connect(ts_settings, autocommit=True) as conn:
+    # the runtime role (what `ioc maintain` connects as) sees the jobs; the owner starts them
+    with connect(ts_settings, autocommit=True) as conn, \
+            connect(owner_settings(ts_settings), autocommit=True) as owner:
         jobs = timescale.job_runs(conn)
         assert {j.proc_name for j in jobs} == {"policy_compression", "policy_retention"}
         # run_job() in this session records no stats: let the scheduler run them now
         for job in jobs:
-            conn.execute("SELECT alter_job(%s, next_start => now())", (job.job_id,))
+            owner.execute("SELECT alter_job(%s, next_start => now())", (job.job_id,))
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not all(
                 j.last_status for j in timescale.job_runs(conn)):
