@@ -75,6 +75,8 @@ FROM rollup_claim c
 JOIN readings r ON r.device_id = c.device_id AND r.metric = c.metric
                AND r.time >= c.hour AND r.time < c.hour + interval '1 hour'
 WHERE r.value IS NOT NULL
+  -- the claimed range as constants: TimescaleDB leaves out the other chunks when planning
+  AND r.time >= %(lo)s AND r.time < %(hi)s::timestamptz + interval '1 hour'
 GROUP BY c.hour, c.device_id, c.metric
 """) + _SET + _CHANGED
 
@@ -85,6 +87,7 @@ WHERE h.width = 'hour' AND h.device_id = c.device_id AND h.metric = c.metric
   AND NOT EXISTS (SELECT 1 FROM readings r
                   WHERE r.device_id = c.device_id AND r.metric = c.metric
                     AND r.time >= c.hour AND r.time < c.hour + interval '1 hour'
+                    AND r.time >= %(lo)s AND r.time < %(hi)s::timestamptz + interval '1 hour'
                     AND r.value IS NOT NULL)
 """
 
@@ -167,7 +170,7 @@ def refresh_dirty(conn: psycopg.Connection, *, horizon: dt.datetime | None = Non
             n, lo, hi = conn.execute(_CLAIM_RANGE).fetchone()
             if n:
                 for statement in (_HOURS, _EMPTY_HOURS, _DAYS, _EMPTY_DAYS):
-                    rows += conn.execute(statement).rowcount
+                    rows += conn.execute(statement, {"lo": lo, "hi": hi}).rowcount
                 first = lo if first is None else min(first, lo)
                 last = hi if last is None else max(last, hi)
                 keys += n
