@@ -157,3 +157,21 @@ def test_ioc_maintain_once_runs_every_job(db_settings, db_conn, capsys):
     assert run_maintain(Settings(database=db_settings), once=True) == 0
     assert {s.job for s in job_states(db_conn)} == {"rollups", "kpis", "retention"}
     assert _count(db_conn, "rollup_dirty") == 0
+
+
+def test_the_runtime_role_prunes_records_but_cannot_change_their_periods(db_settings, db_conn):
+    from ioc.db import connect
+
+    _fill(db_conn)
+    with connect(db_settings) as runtime:  # what `ioc maintain` connects as
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            runtime.execute("UPDATE retention_periods SET days = 365")
+        runtime.rollback()
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            runtime.execute("DELETE FROM audit_log")
+        runtime.rollback()
+        deleted = dict(runtime.execute("SELECT tbl, deleted FROM prune_records()").fetchall())
+        runtime.commit()
+    assert deleted["audit_log"] == 1 and deleted["incident_reviews"] == 1
+    assert _count(db_conn, "audit_log") == 1
+    assert verify_chain(db_conn, "audit_log").ok
