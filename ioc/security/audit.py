@@ -54,6 +54,9 @@ ACTIONS: tuple[str, ...] = (
     # data loaded by an administrator (layers.store, ioc.kpi.importer)
     "layer.import",
     "kpi.import",
+    # ingest workers joining and retiring (ingest.members_store, `ioc ingest --retire`)
+    "ingest.join",
+    "ingest.retire",
     # targets per plan period (ioc.kpi.targets, `ioc kpi targets`)
     "kpi.target.set",
     "kpi.target.remove",
