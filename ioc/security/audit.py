@@ -54,6 +54,15 @@ ACTIONS: tuple[str, ...] = (
     # data loaded by an administrator (layers.store, ioc.kpi.importer)
     "layer.import",
     "kpi.import",
+    # the device registry (ioc.devices: `ioc devices`, the registry page)
+    "device.import",
+    "device.edit",
+    "device.alarm_levels",
+    "device.retire",
+    "device.restore",
+    "device.credential_create",
+    "device.credential_rotate",
+    "device.credential_revoke",
 )
 
 MAX_TEXT = 500  # actor/action/target longer than this are cut (the log must never refuse)
