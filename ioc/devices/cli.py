@@ -117,16 +117,20 @@ def show_command(settings: Settings, device_id: str) -> int:
 
 
 def _levels(text: str) -> AlarmLevels:
+    from pydantic import ValidationError
+
     try:
         values = [float(x) for x in text.replace(";", ",").split(",")]
-        return AlarmLevels(I=values[0], II=values[1], III=values[2]) if len(values) == 3 \
-            else _raise("expected three numbers I,II,III")
-    except (ValueError, IndexError) as err:
-        raise argparse.ArgumentTypeError(str(err).splitlines()[-1].strip()) from None
-
-
-def _raise(message: str):
-    raise ValueError(message)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected three numbers I,II,III, got {text!r}") \
+            from None
+    if len(values) != 3:
+        raise argparse.ArgumentTypeError(f"expected three numbers I,II,III, got {text!r}")
+    try:
+        return AlarmLevels(I=values[0], II=values[1], III=values[2])
+    except ValidationError as err:
+        raise argparse.ArgumentTypeError(
+            err.errors()[0]["msg"].removeprefix("Value error, ")) from None
 
 
 def _key_value(text: str) -> tuple[str, object]:
