@@ -172,7 +172,8 @@ def apply_action(conn: psycopg.Connection, action: str, device_id: str | None,
             if levels is not None and not reason:
                 return Outcome(False, "reason_levels")
             edit_device(conn, device_id, changes, actor=actor, reason=reason)
-            return Outcome(True, "saved", ", ".join(sorted(changes)))
+            what = [k for k in changes if k != "metadata"] + list(changes.get("metadata") or ())
+            return Outcome(True, "saved", ", ".join(sorted(what)))
         if action == "retire":
             if not reason:
                 return Outcome(False, "reason_retire")

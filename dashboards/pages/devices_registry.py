@@ -222,13 +222,13 @@ def _form(lang: str, can_act: bool) -> html.Div:
         html.H3(t("devices.reg.edit", lang), className="section-title"),
         field("name", t("devices.reg.col.name", lang)),
         html.Div([field("unit", t("devices.reg.col.unit", lang)),
-                  field("interval", t("devices.reg.interval", lang), type="number")],
+                  field("interval", t("devices.reg.interval", lang), inputMode="decimal")],
                  className="reg-pair"),
-        html.Div([field("lon", "lon", type="number"), field("lat", "lat", type="number")],
+        html.Div([field("lon", "lon", inputMode="decimal"), field("lat", "lat", inputMode="decimal")],
                  className="reg-pair"),
         html.Label(t("devices.reg.levels", lang), className="muted"),
-        html.Div([field("level_1", "I", type="number"), field("level_2", "II", type="number"),
-                  field("level_3", "III", type="number")], className="reg-triple"),
+        html.Div([field("level_1", "I", inputMode="decimal"), field("level_2", "II", inputMode="decimal"),
+                  field("level_3", "III", inputMode="decimal")], className="reg-triple"),
         html.Label(t("devices.reg.metadata", lang), className="muted"),
         dcc.Textarea(id="devices-form-metadata", className="admin-input reg-json"),
         dcc.Input(id="devices-form-reason", placeholder=t("devices.reg.reason", lang),
@@ -410,4 +410,5 @@ def act(*args):
                    html.Code(outcome.password, id="devices-reg-password",
                              className="reg-password")]
     css = "admin-message " + ("ok" if outcome.ok else "error")
-    return message, css, (version or 0) + 1
+    # Only a change reloads the form: after a refusal the admin's input stays to be fixed.
+    return message, css, (version or 0) + 1 if outcome.ok else no_update
