@@ -135,3 +135,22 @@ def test_new_levels_apply_without_restart_and_a_retired_station_stays_quiet(pipe
         assert _alert(conn, other) is None
         assert conn.execute("SELECT count(*) FROM alerts WHERE device_id = %s",
                             (other,)).fetchone()[0] == 0
+
+
+def test_a_station_imported_while_running_alerts_at_once(pipeline, tmp_path):
+    """No restart: ingest takes a device it has never seen (registry reload on a miss) and
+    the alerts worker binds its levels at its next reload."""
+    settings, pub, alerts = pipeline
+    new = tmp_path / "new.csv"
+    new.write_text("id,name,kind,unit,lon,lat,river,datum,alarm_level_1,alarm_level_2,"
+                   "alarm_level_3\nwl-ngoi-thia-van-chan,Trạm Ngòi Thia (thử),water_level,"
+                   "04279,104.5,21.6,Ngòi Thia,cao độ quốc gia,10,11,12\n", encoding="utf-8")
+    assert main(["devices", "import", str(new)]) == 0
+    wait_for(lambda: "wl-ngoi-thia-van-chan" in alerts.engine.devices, 60,
+             "the alerts worker to load the new station")
+    pub.send("ioc/v1/disaster/wl-ngoi-thia-van-chan",
+             {"time": time.time() - 5, "metrics": {"water_level_m": 11.0}})
+    with connect(settings.database, autocommit=True) as conn:
+        wait_for(lambda: _alert(conn, "wl-ngoi-thia-van-chan") is not None, 60, "its alert")
+        assert _alert(conn, "wl-ngoi-thia-van-chan")[:2] == (2, "severe")
+        assert conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0] == 0

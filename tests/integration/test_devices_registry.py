@@ -115,3 +115,33 @@ def test_list_csv_reads_back(cli_env, db_conn, tmp_path, capsys):
     exported.write_text(capsys.readouterr().out, encoding="utf-8")
     assert main(["devices", "import", str(exported)]) == 0
     assert "0 new, 0 updated, 2 unchanged" in capsys.readouterr().out
+
+
+def test_a_retired_device_is_never_silent(settings, db_conn, redis_settings):
+    """The silence rule skips retired devices; a quiet active one still gets its alert."""
+    from alerts.engine import Engine, load_devices
+    from alerts.rules import load_rules
+    from ioc.devices.formats import parse_registry
+    from ioc.devices.store import import_entries, retire_device
+    from ioc.live import LatestValue, LiveState, open_redis
+
+    entries = [e for _, e in parse_registry((DATA / "river_stations.yaml").read_bytes(),
+                                            "yaml").entries]
+    import_entries(db_conn, entries, actor="t", source="t")
+    retire_device(db_conn, "wl-thao-yen-bai", actor="t", reason="di dời")
+    db_conn.commit()
+    db_conn.autocommit = True
+    client = open_redis(redis_settings)
+    live = LiveState(client, redis_settings)
+    try:
+        now = 1_800_000_000.0
+        quiet = now - 3600  # an hour: 12 report intervals
+        live.record([LatestValue("wl-thao-yen-bai", "water_level_m", 29.0, quiet),
+                     LatestValue("wl-hong-lao-cai", "water_level_m", 78.0, quiet)], [])
+        engine = Engine(db_conn, live, load_rules(), load_devices(db_conn))
+        engine.tick(now, slow=False)
+        silent = db_conn.execute(
+            "SELECT subject FROM alerts WHERE rule_id = 'device_silent'").fetchall()
+        assert silent == [("wl-hong-lao-cai",)]
+    finally:
+        client.close()
