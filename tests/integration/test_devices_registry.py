@@ -145,3 +145,20 @@ def test_a_retired_device_is_never_silent(settings, db_conn, redis_settings):
         assert silent == [("wl-hong-lao-cai",)]
     finally:
         client.close()
+
+
+def test_the_simulator_does_not_bring_a_retired_device_back(settings, db_conn):
+    from ioc.devices.store import retire_device
+    from sensors_sim.fleet import load_fleet
+    from sensors_sim.registry import register_fleet
+
+    fleet = load_fleet()
+    register_fleet(settings.database, fleet)
+    device_id = fleet.devices[0].id
+    retire_device(db_conn, device_id, actor="t", reason="hỏng")
+    db_conn.commit()
+    register_fleet(settings.database, fleet)  # every `ioc sim` run registers again
+    device = get_device(db_conn, device_id)
+    assert device.retired and not device.enabled
+    assert "simulated" not in device.metadata
+    assert get_device(db_conn, fleet.devices[1].id).enabled
