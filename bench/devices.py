@@ -87,7 +87,7 @@ def row_by_row(conn: psycopg.Connection, entries) -> None:
         for e in entries:
             loc = e.location
             conn.execute(
-                "INSERT INTO devices AS d (device_id, family, kind, name, lon, lat, unit, "
+                "INSERT INTO devices AS d (device_id, family, kind, name, lon, lat, unit_id, "
                 "metadata, expected_interval_s) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
                 "ON CONFLICT (device_id) DO UPDATE SET name = EXCLUDED.name, "
                 "metadata = EXCLUDED.metadata, updated_at = now()",

@@ -396,11 +396,12 @@ def _is_registry_entry(item: Any) -> bool:
 
 def from_registry_entry(item: dict[str, Any]) -> dict[str, Any]:
     """A registry entry (id, name, kind, unit, location, metadata, simulation) as the flat
-    fleet-file device: `unit` is the area key, metadata and simulation keys are merged, and
+    fleet-file device: `unit` is the fleet's area key, metadata and simulation keys are merged, and
     a water-level station without a simulation block gets a quiet river below its level I."""
     flat: dict[str, Any] = {k: item[k] for k in ("id", "name", "kind") if k in item}
+    area = "unit_id" if "unit_id" in Device.model_fields else "district"  # the fleet's area key
     if "unit" in item:
-        flat["district"] = item["unit"]
+        flat[area] = item["unit"]
     location = item.get("location")
     if isinstance(location, dict):
         flat.update({k: location[k] for k in ("lon", "lat") if k in location})
@@ -416,7 +417,7 @@ def from_registry_entry(item: dict[str, Any]) -> dict[str, Any]:
     if flat.get("kind") == "water_level" and isinstance(levels, dict) and \
             isinstance(levels.get("I"), int | float):
         simulation.setdefault("normal_level_m", round(levels["I"] - 2.5, 2))
-        simulation.setdefault("catchment", [flat.get("district")])
+        simulation.setdefault("catchment", [flat.get(area)])
         simulation.setdefault("response_lag_h", 1.0)
         simulation.setdefault("response_spread_h", 1.0)
     flat.update(simulation)

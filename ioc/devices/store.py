@@ -59,7 +59,7 @@ class DeviceRecord:
     name: str
     family: str
     kind: str
-    unit: str | None
+    unit: str | None  # column devices.unit_id: the commune-level unit's code
     lon: float | None
     lat: float | None
     expected_interval_s: int
@@ -97,7 +97,7 @@ class LevelsVersion:
     reason: str | None
 
 
-_STAGE_COLUMNS = ("device_id", "family", "kind", "name", "lon", "lat", "unit", "metadata",
+_STAGE_COLUMNS = ("device_id", "family", "kind", "name", "lon", "lat", "unit_id", "metadata",
                   "expected_interval_s", "level_1", "level_2", "level_3", "datum")
 
 
@@ -120,7 +120,7 @@ def import_entries(conn: psycopg.Connection, entries: Sequence[RegistryEntry], *
     with conn.transaction():
         conn.execute(
             "CREATE TEMP TABLE devices_staged (device_id text PRIMARY KEY, family text, "
-            "kind text, name text, lon double precision, lat double precision, unit text, "
+            "kind text, name text, lon double precision, lat double precision, unit_id text, "
             "metadata jsonb, expected_interval_s integer, level_1 double precision, "
             "level_2 double precision, level_3 double precision, datum text) ON COMMIT DROP")
         with conn.cursor().copy(
@@ -129,19 +129,21 @@ def import_entries(conn: psycopg.Connection, entries: Sequence[RegistryEntry], *
             for e in entries:
                 copy.write_row(_stage_row(e))
         changed = conn.execute(
-            "INSERT INTO devices AS d (device_id, family, kind, name, lon, lat, unit, metadata, "
-            "expected_interval_s) SELECT device_id, family, kind, name, lon, lat, unit, "
+            "INSERT INTO devices AS d (device_id, family, kind, name, lon, lat, unit_id, "
+            "metadata, expected_interval_s) SELECT device_id, family, kind, name, lon, lat, "
+            "unit_id, "
             "metadata, expected_interval_s FROM devices_staged "
             "ON CONFLICT (device_id) DO UPDATE SET family = EXCLUDED.family, "
             "kind = EXCLUDED.kind, name = EXCLUDED.name, lon = EXCLUDED.lon, lat = EXCLUDED.lat, "
-            "unit = EXCLUDED.unit, metadata = EXCLUDED.metadata || "
+            "unit_id = EXCLUDED.unit_id, metadata = EXCLUDED.metadata || "
             "  coalesce(jsonb_build_object('alarm_levels_version', "
             "           d.metadata->'alarm_levels_version'), '{}'::jsonb), "
             "expected_interval_s = EXCLUDED.expected_interval_s, updated_at = now() "
-            "WHERE (d.family, d.kind, d.name, d.lon, d.lat, d.unit, "
+            "WHERE (d.family, d.kind, d.name, d.lon, d.lat, d.unit_id, "
             "       d.metadata - 'alarm_levels_version', d.expected_interval_s) "
             "  IS DISTINCT FROM (EXCLUDED.family, EXCLUDED.kind, EXCLUDED.name, EXCLUDED.lon, "
-            "       EXCLUDED.lat, EXCLUDED.unit, EXCLUDED.metadata, EXCLUDED.expected_interval_s) "
+            "       EXCLUDED.lat, EXCLUDED.unit_id, EXCLUDED.metadata, "
+            "       EXCLUDED.expected_interval_s) "
             "RETURNING d.device_id, (xmax = 0) AS inserted, d.retired_at IS NOT NULL"
         ).fetchall()
         levels = _record_levels(conn, actor, reason or f"import {source}")
@@ -183,7 +185,8 @@ def _record_levels(conn: psycopg.Connection, actor: str, reason: str) -> tuple[s
 
 
 _SELECT = (
-    "SELECT d.device_id, d.name, d.family, d.kind, d.unit, d.lon, d.lat, d.expected_interval_s, "
+    "SELECT d.device_id, d.name, d.family, d.kind, d.unit_id, d.lon, d.lat, "
+    "d.expected_interval_s, "
     "d.metadata, d.enabled, d.created_at, d.updated_at, d.retired_at, d.retired_by, "
     "d.retire_reason, c.state, c.changed_at FROM devices d "
     "LEFT JOIN device_credentials c ON c.device_id = d.device_id")
@@ -211,7 +214,7 @@ def list_devices(conn: psycopg.Connection, flt: DeviceFilter = DeviceFilter(), *
         pattern = "%" + flt.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         where.append(sql.SQL("(d.device_id ILIKE %s OR d.name ILIKE %s)"))
         params += [pattern, pattern]
-    for column, values in (("family", flt.families), ("unit", flt.units), ("kind", flt.kinds),
+    for column, values in (("family", flt.families), ("unit_id", flt.units), ("kind", flt.kinds),
                            ("device_id", flt.ids)):
         if values:
             where.append(sql.SQL("d.{} = ANY(%s)").format(sql.Identifier(column)))
@@ -295,7 +298,8 @@ def import_entries_one(conn: psycopg.Connection, entry: RegistryEntry, *, actor:
     """Write one checked entry (an edit) and version its levels; the caller audits."""
     levels = entry.alarm_levels
     conn.execute(
-        "UPDATE devices SET name = %s, unit = %s, lon = %s, lat = %s, expected_interval_s = %s, "
+        "UPDATE devices SET name = %s, unit_id = %s, lon = %s, lat = %s, "
+        "expected_interval_s = %s, "
         "metadata = %s || coalesce(jsonb_build_object('alarm_levels_version', "
         "metadata->'alarm_levels_version'), '{}'::jsonb), updated_at = now() "
         "WHERE device_id = %s",

@@ -20,6 +20,15 @@ def raw() -> dict:
     return yaml.safe_load(DEFAULT_FLEET_FILE.read_text(encoding="utf-8"))
 
 
+def _first_area(raw: dict) -> str:
+    """An area key of the fleet (its `units`, or `districts` before the 2025 reform)."""
+    return next(iter(raw.get("units") or raw["districts"]))
+
+
+def _area(device) -> str | None:
+    return getattr(device, "unit_id", getattr(device, "district", None))
+
+
 def _station(unit: str, **simulation) -> dict:
     entry = yaml.safe_load(STATIONS.read_text(encoding="utf-8"))["devices"][0]
     entry["unit"] = unit
@@ -29,11 +38,11 @@ def _station(unit: str, **simulation) -> dict:
 
 
 def test_a_registry_station_without_simulation_block_runs_below_its_level_i(raw):
-    district = next(iter(raw["districts"]))
+    district = _first_area(raw)
     raw["devices"].append(_station(district))
     fleet = fleet_from_data(raw)
     station = fleet.device("wl-hong-lao-cai")
-    assert station.district == district and station.interval_s == 300
+    assert _area(station) == district and station.interval_s == 300
     assert station.normal_level_m == 77.5 and station.catchment == [district]
     # What the simulator registers is a valid registry entry: no simulator keys, no flag.
     metadata = station.metadata()
@@ -44,7 +53,7 @@ def test_a_registry_station_without_simulation_block_runs_below_its_level_i(raw)
 
 
 def test_the_simulation_block_overrides_and_is_checked(raw):
-    district = next(iter(raw["districts"]))
+    district = _first_area(raw)
     raw["devices"].append(_station(district, normal_level_m=76.0, response_lag_h=3))
     assert fleet_from_data(raw).device("wl-hong-lao-cai").response_lag_h == 3
     raw["devices"][-1] = _station(district, wet_season_rise_m=5)

@@ -2,11 +2,12 @@
 -- retirement (history kept, no alerts, never "silent"), the versioned alarm levels of
 -- water-level stations, and the state of each device's MQTT credential (the password itself
 -- lives only, hashed, in the broker's password file).
-ALTER TABLE devices ADD COLUMN IF NOT EXISTS unit text;
+-- unit_id is the area key of issue 16 (0013 renames devices.district to it); added here
+-- only where that migration is absent.
+ALTER TABLE devices ADD COLUMN IF NOT EXISTS unit_id text;
 ALTER TABLE devices ADD COLUMN retired_at timestamptz;
 ALTER TABLE devices ADD COLUMN retired_by text;
 ALTER TABLE devices ADD COLUMN retire_reason text;
-CREATE INDEX IF NOT EXISTS devices_unit ON devices (unit);
 
 -- Every version of a station's alarm levels: who set them, when and why. The current one is
 -- also in devices.metadata (alarm_levels, alarm_levels_version), which is what the rules read.
