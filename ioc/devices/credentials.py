@@ -12,6 +12,8 @@ log who changed it; the password itself is printed once and stored nowhere in pl
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import hashlib
 import hmac
 import logging
@@ -21,6 +23,7 @@ import shlex
 import signal
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,6 +96,18 @@ def write_atomically(path: Path, text: str) -> None:
         raise
 
 
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on `<file>.lock` beside the password file, for read-change-write."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def reload_broker(settings: DevicesSettings) -> str:
     """Make the broker re-read its password file; returns what was done (for the user)."""
     if settings.mqtt_reload_command:
@@ -158,10 +173,11 @@ def change_credential(conn: psycopg.Connection, settings: DevicesSettings, devic
         audit.record(conn, actor, {"create": "device.credential_create",
                                    "rotate": "device.credential_rotate",
                                    "revoke": "device.credential_revoke"}[action], device_id, {})
-        text = path.read_text(encoding="utf-8") if path.exists() else ""
         hashed = hash_password(password, iterations=settings.mqtt_hash_iterations) \
             if password else None
-        write_atomically(path, set_line(text, device_id, hashed))
+        with _file_lock(path):  # the CLI and the web app may change it at the same moment
+            text = path.read_text(encoding="utf-8") if path.exists() else ""
+            write_atomically(path, set_line(text, device_id, hashed))
     # Committed: now the broker may see the new file.
     try:
         reloaded = reload_broker(settings)
