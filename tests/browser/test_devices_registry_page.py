@@ -110,4 +110,7 @@ def test_operator_reads_only(dash_duo, settings, web_users, registry):
     dash_duo.wait_for_contains_text("#devices-reg-detail", "Mất tín hiệu", timeout=15)
     assert "Chỉ quản trị viên được sửa." in dash_duo.find_element("#devices-reg-form").text
     assert dash_duo.driver.find_elements(By.CSS_SELECTOR, "#devices-act-save") == []
+    dash_duo.driver.get(dash_duo.server_url + "/devices/registry?lang=en")
+    dash_duo.wait_for_text_to_equal("h1", "Device registry", timeout=15)
+    dash_duo.wait_for_contains_text("#devices-reg-table", "Never connected", timeout=15)
     assert dash_duo.get_logs() == []
