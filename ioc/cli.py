@@ -237,6 +237,12 @@ def cmd_kpi_refresh(args: argparse.Namespace) -> int:
     return refresh(_settings(args), days=args.days, catalogue=args.catalogue)
 
 
+def cmd_devices(args: argparse.Namespace) -> int:
+    from ioc.devices.cli import run
+
+    return run(_settings(args), args, _actor(args))
+
+
 def cmd_evidence_verify(args: argparse.Namespace) -> int:
     from ioc.evidence.cli import verify_command
 
@@ -578,6 +584,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_security_parsers(add)
     _add_evidence_parsers(add)
+    _add_devices_parsers(add)
     return parser
 
 
@@ -713,6 +720,12 @@ def _add_evidence_parsers(add: Callable) -> None:
     ev.set_defaults(func=cmd_evidence_verify)
     audit = add("audit", None, "The tamper-evident records: audit log and evidence exports.")
     add_subcommands(e_sub, audit, _settings)
+
+
+def _add_devices_parsers(add: Callable) -> None:
+    from ioc.devices.cli import add_parsers
+
+    add_parsers(add, cmd_devices, _actor_option)
 
 
 # -- errors from the services, as one line each ------------------------------------------------

@@ -60,6 +60,15 @@ ACTIONS: tuple[str, ...] = (
     # targets per plan period (ioc.kpi.targets, `ioc kpi targets`)
     "kpi.target.set",
     "kpi.target.remove",
+    # the device registry (ioc.devices: `ioc devices`, the registry page)
+    "device.import",
+    "device.edit",
+    "device.alarm_levels",
+    "device.retire",
+    "device.restore",
+    "device.credential_create",
+    "device.credential_rotate",
+    "device.credential_revoke",
 )
 
 MAX_TEXT = 500  # actor/action/target longer than this are cut (the log must never refuse)
