@@ -58,7 +58,14 @@ from alerts.rules import (
     RuleSet,
     SilenceRule,
 )
-from alerts.store import ACTIVE, AlertDraft, active_alerts, open_or_update, resolve
+from alerts.store import (
+    ACTIVE,
+    REOPEN_S,
+    AlertDraft,
+    active_alerts,
+    open_or_update,
+    resolve,
+)
 from ioc import aqi as aqi_mod
 from ioc import disaster_levels as dl
 from ioc.live import LiveState
@@ -354,7 +361,7 @@ class Engine:
                 conn.execute("DELETE FROM alert_pending WHERE rule_id = %s AND subject = %s", key)
             for key in sorted(drafts):
                 draft = self._draft(key, drafts[key])
-                change = open_or_update(conn, draft)
+                change = open_or_update(conn, draft, reopen_s=self._reopen_s(draft.rule_id))
                 if change.opened:
                     result.opened.append(change.alert_id)
                     opened_rows.append((change.alert_id, draft.kind, draft.district,
@@ -427,7 +434,8 @@ class Engine:
                                district_name=self._district_name(action.district)),
             district=action.district, details={**action.details, "cap_keys": keys, "level": 1},
             public=rule.public)
-        change = open_or_update(self.conn, draft, actor="cap")
+        change = open_or_update(self.conn, draft, actor="cap",
+                                reopen_s=self._reopen_s(draft.rule_id))
         self.active[(rule.id, subject)] = 1
         if change.opened:
             result.opened.append(change.alert_id)
@@ -482,6 +490,11 @@ class Engine:
             return True
         return False
 
+    def _reopen_s(self, rule_id: str) -> float:
+        """The rule's `reopen_s` (how recent a person's "resolved" is re-opened)."""
+        rule = self.ruleset.rule(rule_id)
+        return rule.reopen_s if rule is not None else REOPEN_S
+
     def _locked(self, task: str, body: Callable[[], None]) -> None:
         with self.conn.transaction():
             got = self.conn.execute(
@@ -491,7 +504,7 @@ class Engine:
                 body()
 
     def _open(self, draft: AlertDraft, result: BatchResult, level: int) -> None:
-        change = open_or_update(self.conn, draft)
+        change = open_or_update(self.conn, draft, reopen_s=self._reopen_s(draft.rule_id))
         self.active[(draft.rule_id, draft.subject)] = level
         if change.opened:
             result.opened.append(change.alert_id)

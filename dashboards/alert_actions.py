@@ -82,3 +82,23 @@ def act(
         return ActionResult(False, "not_active", alert_id)
     log.info("alert %s: %s by %s", alert_id, action, actor)
     return ActionResult(True, "done", alert_id)
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    ok: bool
+    reason: str  # `act.<reason>`: bulk_done, no_selection
+    alert_ids: tuple[int, ...] = ()
+
+
+def acknowledge_all(pool: ConnectionPool, *, actor: str, device_id: str | None = None,
+                    unit: str | None = None, note: str | None = None) -> BulkResult:
+    """Acknowledge every unacknowledged alert of one station (device) or one unit at once."""
+    if not device_id and not unit:
+        return BulkResult(False, "no_selection")
+    note = (note or "").strip()[:MAX_NOTE] or None
+    with pool.connection() as conn:
+        ids = lifecycle.acknowledge_all(conn, actor, device_id=device_id or None,
+                                        unit=None if device_id else unit, note=note)
+    log.info("acknowledged %d alerts of %s by %s", len(ids), device_id or unit, actor)
+    return BulkResult(True, "bulk_done", tuple(ids))

@@ -371,6 +371,17 @@ def cmd_users_enable(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_users_unlock(args: argparse.Namespace) -> int:
+    from ioc.security import users
+
+    def change(conn, _s):
+        user, cleared = users.unlock(conn, args.username, actor=_cli_actor())
+        print(f"user {user.username}: {cleared} failed log-in attempts forgotten")
+        return user
+
+    return _user_change(args, change)
+
+
 def cmd_users_set_role(args: argparse.Namespace) -> int:
     from ioc.security import users
 
@@ -627,7 +638,7 @@ def _add_security_parsers(add: Callable) -> None:
         g.add_argument("--generate", action="store_true",
                        help="generate a random password and print it once")
 
-    p = add("users", None, "People who may log in: add, list, disable, enable, set-role.")
+    p = add("users", None, "People who may log in: add, list, disable, enable, unlock, set-role.")
     u_sub = p.add_subparsers(dest="users_command", metavar="TASK", required=True)
     ua = u_sub.add_parser(
         "add", help="Add a user (the password is prompted for, unless --password-stdin).",
@@ -645,6 +656,10 @@ def _add_security_parsers(add: Callable) -> None:
     ue = u_sub.add_parser("enable", help="Enable a disabled user.")
     ue.add_argument("username", metavar="NAME")
     ue.set_defaults(func=cmd_users_enable)
+    uu = u_sub.add_parser("unlock", help="Let a locked-out user log in again: enable them and "
+                          "forget their failed log-in attempts.")
+    uu.add_argument("username", metavar="NAME")
+    uu.set_defaults(func=cmd_users_unlock)
     ur = u_sub.add_parser("set-role", help="Change a user's role (ends their sessions).")
     ur.add_argument("username", metavar="NAME")
     ur.add_argument("role", choices=ROLES)

@@ -93,6 +93,9 @@ class RuleCommon(Model):
     title: str | None = Field(None, description="Title template, e.g. '{name}: {value:.1f}'.")
     select: Select = Field(default_factory=Select)
     auto_resolve: bool = Field(True, description="Resolve by itself when the condition clears.")
+    reopen_s: float = Field(
+        3600, ge=0, description="A person resolved the alert this recently and the condition "
+        "still holds: re-open the same alert instead of opening a second one (0: never).")
     escalation: list[EscalationStep] = Field(default_factory=list)
     public: bool = Field(False, description="A public-safety alert: published in the CAP feed.")
     cap: CapInfo | None = None

@@ -1,5 +1,7 @@
-"""Alert feed: newest first, coloured by severity, filtered; acknowledge, assign, resolve or
-dismiss the selected alert with a note, without leaving the page."""
+"""Alert feed in the operators' order (most severe, unacknowledged, waiting longest first),
+coloured by severity, filtered; acknowledge, assign, resolve or dismiss the selected alert with
+a note, or acknowledge all of its station or area at once, without leaving the page. The
+selection is the alert's id: the highlighted row follows it across refreshes."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from dash.exceptions import PreventUpdate
 
 from alerts import queries as alert_queries
 from alerts.queries import Alert
-from dashboards import alert_actions
+from dashboards import alert_actions, alert_texts  # noqa: F401  (alert_texts: its texts)
 from dashboards import ops_queries as q
 from dashboards.access import may_act
 from dashboards.auth import current_role
@@ -191,6 +193,30 @@ def _table(lang: str) -> dash_table.DataTable:
     )
 
 
+def _bulk_bar(lang: str) -> html.Div:
+    return html.Div(
+        [
+            html.Button(t("act.ack_device", lang), id="feed-act-ack-device",
+                        className="btn btn-ack-all", n_clicks=0),
+            html.Button(t("act.ack_unit", lang), id="feed-act-ack-unit",
+                        className="btn btn-ack-all", n_clicks=0),
+        ],
+        className="act-bulk",
+    )
+
+
+def cell_of(rows: list[dict], alert_id: int | None) -> dict | None:
+    """The table cell that stands for alert `alert_id` in `rows` (its title), or None when
+    the alert is not shown: the highlight follows the alert, never a row position."""
+    if alert_id is None:
+        return None
+    for i, row in enumerate(rows):
+        if row["id"] == alert_id:
+            return {"row": i, "column": COLUMNS.index("title"), "row_id": alert_id,
+                    "column_id": "title"}
+    return None
+
+
 def layout(lang: str | None = None, alert: str | None = None, **_query) -> html.Div:
     c = context()
     lang = pick_language(lang, c.settings.web.language)
@@ -207,7 +233,7 @@ def layout(lang: str | None = None, alert: str | None = None, **_query) -> html.
                         [
                             html.Div(id="feed-detail", className="feed-detail"),
                             html.Div(
-                                action_bar("feed", lang) if can_act else None,
+                                [action_bar("feed", lang), _bulk_bar(lang)] if can_act else None,
                                 id="feed-actions",
                                 className="feed-actions hidden",
                             ),
@@ -238,7 +264,9 @@ def _rows(family, district, severity, status, lang: str) -> tuple[list[dict], st
         )
     names = q.district_names(q.geometry(c.pool), lang)
     rows = table_rows(alerts, lang, c.settings.web.timezone, names)
-    count = t("feed.count", lang, n=fmt_int(len(rows), lang))
+    if not rows:
+        return rows, t("feed.empty", lang)
+    count = t("feed.count", lang, n=fmt_int(len(rows), lang)) + " · " + t("feed.order_hint", lang)
     if len(rows) == PAGE_SIZE:
         count += " " + t("feed.newest_only", lang, n=PAGE_SIZE)
     return rows, count
@@ -248,22 +276,27 @@ def _rows(family, district, severity, status, lang: str) -> tuple[list[dict], st
     Output("feed-table", "data"),
     Output("feed-count", "children"),
     Output("feed-clock", "children"),
+    Output("feed-table", "active_cell"),
+    Output("feed-table", "selected_cells"),
     Input("feed-tick", "n_intervals"),
     Input("feed-family", "value"),
     Input("feed-district", "value"),
     Input("feed-severity", "value"),
     Input("feed-status", "value"),
     State("feed-lang-store", "data"),
+    State("feed-selected", "data"),
 )
-def refresh_feed(_n, family, district, severity, status, lang):
+def refresh_feed(_n, family, district, severity, status, lang, selected):
     lang = pick_language(lang)
     clock = fmt_time(time.time(), context().settings.web.timezone)
     try:
         rows, count = _rows(family, district, severity, status, lang)
     except Exception:
         log.warning("feed refresh failed", exc_info=True)
-        return no_update, html.Span(t("db_unavailable", lang), className="act-refused"), clock
-    return rows, count, clock
+        return (no_update, html.Span(t("db_unavailable", lang), className="act-refused"), clock,
+                no_update, no_update)
+    cell = cell_of(rows, selected)
+    return rows, count, clock, cell, [cell] if cell else []
 
 
 @callback(
@@ -378,6 +411,8 @@ def refresh_detail(alert_id, _n, lang):
     Output("feed-act-result", "children"),
     Output("feed-table", "data", allow_duplicate=True),
     Output("feed-act-note", "value"),
+    Output("feed-table", "active_cell", allow_duplicate=True),
+    Output("feed-table", "selected_cells", allow_duplicate=True),
     Input("feed-act-ack", "n_clicks"),
     Input("feed-act-assign", "n_clicks"),
     Input("feed-act-resolve", "n_clicks"),
@@ -414,6 +449,46 @@ def act_on_alert(
     )
     message = action_message(result.ok, result.reason, result.alert_id, lang)
     if not result.ok:
-        return message, no_update, no_update
+        return message, no_update, no_update, no_update, no_update
     rows, _count = _rows(family, district, severity, status, lang)
-    return message, rows, ""
+    cell = cell_of(rows, alert_id)
+    return message, rows, "", cell, [cell] if cell else []
+
+
+@callback(
+    Output("feed-act-result", "children", allow_duplicate=True),
+    Output("feed-table", "data", allow_duplicate=True),
+    Input("feed-act-ack-device", "n_clicks"),
+    Input("feed-act-ack-unit", "n_clicks"),
+    State("feed-selected", "data"),
+    State("feed-act-note", "value"),
+    State("feed-family", "value"),
+    State("feed-district", "value"),
+    State("feed-severity", "value"),
+    State("feed-status", "value"),
+    State("feed-lang-store", "data"),
+    prevent_initial_call=True,
+)
+def acknowledge_all(_a, _b, alert_id, note, family, district, severity, status, lang):
+    """Acknowledge every unacknowledged alert of the selected alert's station or area."""
+    lang = pick_language(lang)
+    if ctx.triggered_id not in ("feed-act-ack-device", "feed-act-ack-unit") or not (_a or _b):
+        raise PreventUpdate
+    if alert_id is None:
+        return action_message(False, "no_selection", None, lang), no_update
+    with context().pool.connection() as conn:
+        alert = alert_queries.get_alert(conn, alert_id)
+    if alert is None:
+        return action_message(False, "not_found", alert_id, lang), no_update
+    by_device = ctx.triggered_id == "feed-act-ack-device"
+    result = alert_actions.acknowledge_all(
+        context().pool,
+        actor=alert_actions.current_actor(),
+        device_id=alert.device_id if by_device else None,
+        unit=None if by_device else alert.district,
+        note=note,
+    )
+    if not result.ok:
+        return action_message(False, result.reason, alert_id, lang), no_update
+    rows, _count = _rows(family, district, severity, status, lang)
+    return html.Div(t("act.bulk_done", lang, n=len(result.alert_ids)), className="act-ok"), rows

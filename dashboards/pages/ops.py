@@ -332,12 +332,19 @@ def show_selection(device_id):
 
 
 # -- the side panel ------------------------------------------------------------------------------
+OVERVIEW_ROWS = 8
+OVERVIEW_MAX_EXTREME = 40
+
+
 def _overview(lang: str) -> list:
     c = context()
     tz = c.settings.web.timezone
     with c.pool.connection() as conn:
         counts = alert_queries.count_active(conn)
-        alerts = q.feed_alerts(conn, limit=8)
+        alerts = q.feed_alerts(conn, limit=OVERVIEW_MAX_EXTREME)
+    # every extreme alert named (not only counted), then the next ones up to eight rows
+    extreme = sum(a.severity == "extreme" for a in alerts)
+    alerts = alerts[: max(OVERVIEW_ROWS, extreme)]
     names = q.district_names(q.geometry(c.pool), lang)
     tiles = [
         html.Div(
@@ -372,6 +379,7 @@ def _overview(lang: str) -> list:
                 ),
             ],
             className=f"alert-item sev-{a.severity}",
+            **{"data-alert-id": str(a.id)},
         )
         for a in alerts
     ]

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from alerts import lifecycle
 from dashboards.app import create_app
 from ioc.live import LatestValue, LiveState, open_redis
 from tests.fixtures.fix_web import find_callback, login_client, post_callback
@@ -176,7 +177,7 @@ def test_map_callback_answers_with_the_whole_figure_then_patches(world, settings
     )
 
 
-def test_wall_callback_takeover_stale_badges_and_rotation(world):
+def test_wall_callback_extreme_strip_stale_badges_and_rotation(world, db_conn):
     app, clients, ids = world
     key, spec = find_callback(app, "..wall-view-map.className")
     resp = post_callback(
@@ -187,17 +188,22 @@ def test_wall_callback_takeover_stale_badges_and_rotation(world):
     )
     assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
     out = resp.json["response"]
+    # a pinned view stays pinned, extreme alert or not
     assert out["wall-view-water"]["className"] == "wall-view active"
     assert out["wall-view-map"]["className"] == "wall-view"
     # every panel's data is fresh in this province: no stale badge
     for view in ("map", "water", "air", "tourism", "alerts"):
         assert "hidden" in out[f"wall-stale-{view}"]["className"], view
-    # the open fire (extreme) takes the screen; this wall now remembers when it showed it
-    assert out["wall-takeover"]["className"] == "wall-takeover sev-extreme"
-    assert "cam-mk: fire" in json.dumps(out["wall-takeover"]["children"], ensure_ascii=False)
+    # the open fire (extreme) is named in the strip beside the views; nothing covers them
+    assert "wall-takeover" not in out and "wall-banner" not in out
+    strip = json.dumps(out["wall-extreme"]["children"], ensure_ascii=False)
+    assert "cam-mk: fire" in strip and "Extreme, unacknowledged" in strip
     assert set(out["wall-seen"]["data"]) == {str(ids["fire"])}
+    assert out["wall-new"]["data"] == [ids["fire"]]
     assert "Alarm II" in json.dumps(out["wall-body-water"]["children"])
-    # two minutes later the same alert is a banner instead
+    # escalated to the duty officer: the strip says so; seen before: not new any more
+    db_conn.autocommit = True
+    assert lifecycle.escalate(db_conn, ids["fire"], 1, notify="truc_ban")
     seen = {str(ids["fire"]): time.time() - 500}
     later = post_callback(
         clients["leadership"],
@@ -206,8 +212,14 @@ def test_wall_callback_takeover_stale_badges_and_rotation(world):
         {("wall-lang-store", "data"): "en", ("wall-seen", "data"): seen},
     )
     out = later.json["response"]
-    assert out["wall-takeover"]["className"] == "wall-takeover hidden"
-    assert out["wall-banner"]["className"] == "wall-banner"
+    strip = json.dumps(out["wall-extreme"]["children"], ensure_ascii=False)
+    assert "Escalated to Duty officer" in strip and "fresh" not in strip
+    assert out["wall-new"]["data"] == []
+    # acknowledged: it leaves the strip
+    lifecycle.acknowledge(db_conn, ids["fire"], "t-operator")
+    out = post_callback(clients["leadership"], key, spec,
+                        {("wall-lang-store", "data"): "en"}).json["response"]
+    assert "No extreme alert waiting" in json.dumps(out["wall-extreme"]["children"])
 
 
 def test_a_storm_parent_lists_the_alerts_grouped_under_it(world, db_conn):

@@ -414,13 +414,15 @@ def test_every_other_flask_route_needs_a_session(app, web_users):
 STATE_CHANGING = {
     "pages.admin_users.act",
     "pages.feed.act_on_alert",
+    "pages.feed.acknowledge_all",
     "pages.ops.act_on_alert",
     "pages.police.decide",
     "pages.police.note",
 }
 # What a state change looks like in a callback's source; reading (and auditing a read) is not.
 WRITES = re.compile(r"\blifecycle\.|\b(INSERT|UPDATE|DELETE)\b|\bapply_action\(|"
-                    r"\balert_actions\.act\(|\.(set_role|disable_user|enable_user|create_user|"
+                    r"\balert_actions\.(act|acknowledge_all)\(|"
+                    r"\.(set_role|disable_user|enable_user|create_user|"
                     r"set_password|verify|dismiss|review|add_note|revoke|create_token|"
                     r"store_layer|import_rows|save_rule)\(")
 
