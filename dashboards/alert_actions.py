@@ -35,10 +35,12 @@ def current_actor() -> str:
     return actor()
 
 
-def check(action: str, note: str | None, assignee: str | None) -> str | None:
+def check(action: str, note: str | None, assignee: str | None,
+          allowed_assignees: frozenset[str] | None = None) -> str | None:
     """Why the request cannot be carried out as given, or None (pure).
 
-    Closing an alert (resolve, false alarm) needs a note: the next shift reads why.
+    Closing an alert (resolve, false alarm) needs a note: the next shift reads why. With
+    `allowed_assignees`, an alert is assigned only to one of them (a person or duty unit).
     """
     if action not in ACTIONS:
         return "unknown_action"
@@ -46,6 +48,9 @@ def check(action: str, note: str | None, assignee: str | None) -> str | None:
         return "note_required"
     if action == "assign" and not (assignee or "").strip():
         return "assignee_required"
+    if (action == "assign" and allowed_assignees is not None
+            and assignee.strip() not in allowed_assignees):
+        return "assignee_unknown"
     return None
 
 
@@ -57,11 +62,12 @@ def act(
     actor: str,
     note: str | None = None,
     assignee: str | None = None,
+    allowed_assignees: frozenset[str] | None = None,
 ) -> ActionResult:
     """Carry out one action on one alert; refused (ok=False) with a reason, never half-done."""
     if alert_id is None:
         return ActionResult(False, "no_selection")
-    problem = check(action, note, assignee)
+    problem = check(action, note, assignee, allowed_assignees)
     if problem:
         return ActionResult(False, problem, alert_id)
     note = (note or "").strip()[:MAX_NOTE] or None

@@ -24,6 +24,16 @@ TEXT = {
     "event.reopened": {"vi": "Mở lại (điều kiện vẫn còn)", "en": "Reopened (condition holds)"},
     "duty.truc_ban": {"vi": "Trực ban", "en": "Duty officer"},
     "duty.lanh_dao": {"vi": "Lãnh đạo", "en": "Leadership"},
+    "duty.cuu_ho": {"vi": "Đội cứu hộ", "en": "Rescue team"},
+    "duty.pccc": {"vi": "Cảnh sát PCCC", "en": "Fire and rescue police"},
+    "duty.y_te": {"vi": "Y tế", "en": "Health services"},
+    "duty.cong_an": {"vi": "Công an", "en": "Police"},
+    "assignee.unit": {"vi": "Đơn vị: {name}", "en": "Unit: {name}"},
+    "assignee.person": {"vi": "Người: {name}", "en": "Person: {name}"},
+    "act.assignee_unknown": {"vi": "Chỉ giao cho người hoặc đơn vị trong danh sách.",
+                             "en": "Assign only to a person or unit from the list."},
+    "feed.assigned_to_you": {"vi": "{n} cảnh báo giao cho bạn", "en": "{n} assigned to you"},
+    "event.assigned_to": {"vi": "giao cho {who}", "en": "to {who}"},
 }
 for _key, _value in TEXT.items():
     i18n.TEXT.setdefault(_key, _value)

@@ -19,20 +19,24 @@ class UsageError(Exception):
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(config_file=args.config)
+    """Settings; a service URL left unset is the running demo's (found in IOC_STATE_DIR)."""
+    from ioc.running import with_running_services
+
+    return with_running_services(load_settings(config_file=args.config))
 
 
 # -- subcommands -----------------------------------------------------------------------------------
 def cmd_demo(args: argparse.Namespace) -> int:
     from ioc.demo import run_demo
 
-    return run_demo(_settings(args), scenario=args.scenario, speed=args.speed, port=args.port)
+    return run_demo(load_settings(config_file=args.config), scenario=args.scenario,
+                    speed=args.speed, port=args.port, fresh=args.fresh)
 
 
 def cmd_services(args: argparse.Namespace) -> int:
     from ioc.demo import run_services
 
-    return run_services(_settings(args))
+    return run_services(load_settings(config_file=args.config))
 
 
 def cmd_db_migrate(args: argparse.Namespace) -> int:
@@ -498,6 +502,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenario", default="normal", choices=sorted(SCENARIOS), help="simulator scenario")
     p.add_argument("--speed", type=_positive_float, default=1.0, help="simulated seconds per second")
     p.add_argument("--port", type=_port, default=None, help="web port (default 8050, or a free one)")
+    p.add_argument("--fresh", action="store_true",
+                   help="start from empty embedded servers (a new database, broker and Redis in "
+                        "IOC_STATE_DIR); a scenario other than the last one does this by itself")
 
     add("services", cmd_services, "Start only the embedded database, broker and Redis; print URLs.")
 

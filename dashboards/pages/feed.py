@@ -15,6 +15,7 @@ from dash.exceptions import PreventUpdate
 from alerts import queries as alert_queries
 from alerts.queries import Alert
 from dashboards import alert_actions, alert_texts  # noqa: F401  (alert_texts: its texts)
+from dashboards import assignees as who
 from dashboards import ops_queries as q
 from dashboards.access import may_act
 from dashboards.auth import current_role
@@ -99,7 +100,8 @@ COLUMNS = (
 )
 
 
-def table_rows(alerts: list[Alert], lang: str, tz: str, names: dict[str, str]) -> list[dict]:
+def table_rows(alerts: list[Alert], lang: str, tz: str, names: dict[str, str],
+               people: list[who.Assignee] | None = None) -> list[dict]:
     """DataTable rows (one per alert; `id` is the alert id)."""
     return [
         {
@@ -112,7 +114,7 @@ def table_rows(alerts: list[Alert], lang: str, tz: str, names: dict[str, str]) -
             "family_text": t(f"family.{a.family}", lang) if a.family else "–",
             "status": a.status,
             "status_text": t(f"alert_status.{a.status}", lang),
-            "assigned_to": a.assigned_to or "",
+            "assigned_to": who.display_name(a.assigned_to, people or []),
             "count": a.count,
         }
         for a in alerts
@@ -222,6 +224,9 @@ def layout(lang: str | None = None, alert: str | None = None, **_query) -> html.
     lang = pick_language(lang, c.settings.web.language)
     selected = int(alert) if alert and alert.isdigit() else None
     can_act = may_act(current_role(), "feed")
+    if can_act:
+        with c.pool.connection() as conn:
+            picker = who.options(who.assignees(conn, lang), lang)
     return html.Div(
         [
             page_header("feed", "feed.title", lang, "/feed"),
@@ -233,7 +238,9 @@ def layout(lang: str | None = None, alert: str | None = None, **_query) -> html.
                         [
                             html.Div(id="feed-detail", className="feed-detail"),
                             html.Div(
-                                [action_bar("feed", lang), _bulk_bar(lang)] if can_act else None,
+                                [action_bar("feed", lang, assignees=picker), _bulk_bar(lang)]
+                                if can_act
+                                else None,
                                 id="feed-actions",
                                 className="feed-actions hidden",
                             ),
@@ -262,11 +269,17 @@ def _rows(family, district, severity, status, lang: str) -> tuple[list[dict], st
             statuses=status or [],
             limit=PAGE_SIZE,
         )
+        people = who.assignees(conn, lang)
     names = q.district_names(q.geometry(c.pool), lang)
-    rows = table_rows(alerts, lang, c.settings.web.timezone, names)
+    rows = table_rows(alerts, lang, c.settings.web.timezone, names, people)
     if not rows:
         return rows, t("feed.empty", lang)
     count = t("feed.count", lang, n=fmt_int(len(rows), lang)) + " · " + t("feed.order_hint", lang)
+    me = alert_actions.current_actor()
+    mine = sum(a.assigned_to == me and a.status == "assigned" for a in alerts)
+    if mine:  # the assignee learns it here, at every refresh (and other systems by MQTT/webhook)
+        count = [count, " · ", html.B(t("feed.assigned_to_you", lang, n=mine),
+                                      className="feed-mine", id="feed-mine")]
     if len(rows) == PAGE_SIZE:
         count += " " + t("feed.newest_only", lang, n=PAGE_SIZE)
     return rows, count
@@ -326,6 +339,7 @@ def detail(alert_id: int | None, lang: str) -> tuple[list, str]:
         children = (alert_queries.list_alerts(conn, parent_id=alert_id, status=None,
                                               limit=MAX_CHILDREN_SHOWN + 1)
                     if alert else [])
+        people = who.assignees(conn, lang)
     if alert is None:
         return [
             html.Div(t("act.not_found", lang, id=alert_id), className="muted")
@@ -337,7 +351,7 @@ def detail(alert_id: int | None, lang: str) -> tuple[list, str]:
         (t("feed.opened", lang), fmt_time(alert.opened_at, tz)),
         (t("feed.last_seen", lang), fmt_time(alert.last_seen_at, tz)),
         (t("feed.col.count", lang), str(alert.count)),
-        (t("feed.col.assigned_to", lang), alert.assigned_to or "–"),
+        (t("feed.col.assigned_to", lang), who.display_name(alert.assigned_to, people) or "–"),
     ]
     if alert.device_id:
         facts.append(
@@ -356,6 +370,9 @@ def detail(alert_id: int | None, lang: str) -> tuple[list, str]:
                 html.Span(fmt_time(e.at, tz), className="muted"),
                 " ",
                 html.B(t(f"event.{e.action}", lang)),
+                (" " + t("event.assigned_to", lang,
+                         who=who.display_name(e.data.get("assignee"), people))
+                 if e.data.get("assignee") else ""),
                 f" · {e.actor}",
                 html.Div(e.note, className="event-note") if e.note else None,
             ]
@@ -439,6 +456,10 @@ def act_on_alert(
     }.get(ctx.triggered_id)
     if action is None:
         raise PreventUpdate
+    allowed = None
+    if action == "assign":
+        with context().pool.connection() as conn:
+            allowed = frozenset(a.value for a in who.assignees(conn, lang))
     result = alert_actions.act(
         context().pool,
         alert_id,
@@ -446,6 +467,7 @@ def act_on_alert(
         actor=alert_actions.current_actor(),
         note=note,
         assignee=assignee,
+        allowed_assignees=allowed,
     )
     message = action_message(result.ok, result.reason, result.alert_id, lang)
     if not result.ok:

@@ -245,3 +245,39 @@ def test_a_storm_parent_lists_the_alerts_grouped_under_it(world, db_conn):
     resp = post_callback(clients["operator"], key, spec, {("feed-selected", "data"): ids["crowd"],
                                                           ("feed-lang-store", "data"): "vi"})
     assert "feed-children" not in resp.get_data(as_text=True)
+
+
+def test_assigning_picks_a_known_person_or_unit_and_the_history_says_to_whom(world, db_conn):
+    app, clients, ids = world
+    key, spec = find_callback(app, "..feed-act-result.children")
+    base = {("feed-act-assign", "n_clicks"): 1, ("feed-selected", "data"): ids["fire"],
+            ("feed-lang-store", "data"): "vi"}
+    refused = post_callback(clients["operator"], key, spec,
+                            {**base, ("feed-act-assignee", "value"): "ai_do"})
+    assert "Chỉ giao cho người hoặc đơn vị trong danh sách" in json.dumps(
+        refused.json, ensure_ascii=False)
+    assert db_conn.execute("SELECT assigned_to FROM alerts WHERE id = %s",
+                           (ids["fire"],)).fetchone() == (None,)
+    db_conn.commit()
+    done = post_callback(clients["operator"], key, spec,
+                         {**base, ("feed-act-assignee", "value"): "pccc"})
+    assert "act-ok" in json.dumps(done.json)
+    event = db_conn.execute(
+        "SELECT actor, data->>'assignee' FROM alert_events WHERE alert_id = %s "
+        "AND action = 'assigned'", (ids["fire"],)).fetchone()
+    assert event == ("t-operator", "pccc")  # who assigned it to whom (and the outbox row
+    db_conn.commit()                        # that MQTT and webhook deliveries announce)
+    # to a person: the picker lists the people who act on alerts
+    again = post_callback(clients["admin"], key, spec,
+                          {**base, ("feed-act-assignee", "value"): "t-operator"})
+    assert "act-ok" in json.dumps(again.json)
+    key, spec = find_callback(app, "..feed-detail.children")
+    detail = json.dumps(post_callback(clients["operator"], key, spec, {
+        ("feed-selected", "data"): ids["fire"], ("feed-lang-store", "data"): "vi"}).json,
+        ensure_ascii=False)
+    assert "giao cho Cảnh sát PCCC" in detail and detail.count("giao cho") == 2
+    # the assignee sees it in the feed's count line
+    key, spec = find_callback(app, "..feed-table.data")
+    feed = json.dumps(post_callback(clients["operator"], key, spec, {
+        ("feed-lang-store", "data"): "vi"}).json, ensure_ascii=False)
+    assert "1 cảnh báo giao cho bạn" in feed
