@@ -47,6 +47,7 @@ from alerts.decisions import (
     rain_trigger,
     render_title,
     silent_for,
+    titles_of,
     worst,
 )
 from alerts.rules import (
@@ -324,7 +325,7 @@ class Engine:
                 details["since"] = occ.since
             return AlertDraft(
                 rule_id=rule_id, subject=subject, kind=rule.alert_kind, severity=occ.severity,
-                title=render_title(rule.title, default, **fields), family=device.family,
+                title=render_title(titles_of(rule), default, **fields), family=device.family,
                 district=device.district, device_id=device.device_id, value=value,
                 details=details, public=rule.public, occurrences=occ.count, peak=occ.peak,
                 lower_is_worse=not b.above, level=occ.level)
@@ -334,7 +335,7 @@ class Engine:
         details.update(level=1, label=label, reading_time=occ.first_time)
         return AlertDraft(
             rule_id=rule_id, subject=subject, kind=rule.alert_kind, severity=occ.severity,
-            title=render_title(rule.title, f"{device.name}: {label_vi}", name=device.name,
+            title=render_title(titles_of(rule), f"{device.name}: {label_vi}", name=device.name,
                                device_id=device.device_id, district=device.district,
                                district_name=self._district_name(device.district),
                                label=label_vi, count=occ.count, value=occ.value),
@@ -427,7 +428,7 @@ class Engine:
                 keys = [action.key, *action.refs]
         draft = AlertDraft(
             rule_id=rule.id, subject=subject, kind=rule.alert_kind, severity=action.severity,
-            title=render_title(rule.title, action.title, headline=action.title,
+            title=render_title(titles_of(rule), action.title, headline=action.title,
                                event=action.details.get("cap_event"),
                                sender=action.details.get("sender"),
                                district=action.district,
@@ -574,7 +575,7 @@ class Engine:
                 quiet = silent_for(last_seen.get(device.device_id), now,
                                    device.expected_interval_s, rule.intervals, rule.min_silent_s)
                 if quiet is not None and key not in self.active:
-                    title = render_title(rule.title, f"{device.name}: mất tín hiệu",
+                    title = render_title(titles_of(rule), f"{device.name}: mất tín hiệu",
                                          name=device.name, device_id=device.device_id,
                                          district=device.district,
                                          district_name=self._district_name(device.district),
@@ -677,7 +678,7 @@ class Engine:
                 continue
             window, mm = rain_trigger(rule, sums, level, antecedent)
             title = render_title(
-                rule.title, f"{device.name}: mưa {mm:.0f} mm trong {window} giờ",
+                titles_of(rule), f"{device.name}: mưa {mm:.0f} mm trong {window} giờ",
                 name=device.name, device_id=device_id, district=device.district,
                 district_name=self._district_name(device.district), level=level, mm=mm,
                 window_h=window, value=mm)
@@ -741,7 +742,7 @@ class Engine:
                     continue
                 cat = aqi_mod.CATEGORIES[level - 1]
                 title = render_title(
-                    rule.title, f"{device.name}: AQI {res.aqi} – {cat.name_vi}", name=device.name,
+                    titles_of(rule), f"{device.name}: AQI {res.aqi} – {cat.name_vi}", name=device.name,
                     device_id=device.device_id, district=device.district,
                     district_name=self._district_name(device.district), aqi=res.aqi,
                     category=cat.name_vi, level=level, value=res.aqi)
@@ -881,7 +882,7 @@ class Engine:
             if level.level == current:
                 continue
             name = self._district_name(district)
-            title = render_title(rule.title, f"{name}: rủi ro thiên tai cấp {level.level}",
+            title = render_title(titles_of(rule), f"{name}: rủi ro thiên tai cấp {level.level}",
                                  district=district, district_name=name, level=level.level,
                                  value=level.level)
             self._open(AlertDraft(

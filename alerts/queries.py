@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from alerts.decisions import format_title
 from alerts.store import ACTIVE, SEVERITY_RANK
 
 STATUSES = ("open", "acknowledged", "assigned", "resolved", "false_alarm")
@@ -82,6 +83,23 @@ class AlertEvent:
     action: str
     note: str | None
     data: dict[str, Any]
+
+
+def title_in(alert: Alert, lang: str) -> str:
+    """The alert's title in the reader's language: its rule's template for `lang` filled with
+    the fields stored when it was written (`details.title_i18n`); the stored (Vietnamese)
+    title for older alerts, or when the rule has no template in that language."""
+    i18n = alert.details.get("title_i18n") if isinstance(alert.details, dict) else None
+    if not isinstance(i18n, dict):
+        return alert.title
+    template = (i18n.get("templates") or {}).get(lang)
+    params = i18n.get("params")
+    if not isinstance(template, str) or not isinstance(params, dict):
+        return alert.title
+    try:
+        return format_title(template, params, lang)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return alert.title
 
 
 def triage_key(alert: Alert) -> tuple:

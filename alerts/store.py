@@ -110,10 +110,15 @@ def open_or_update(conn: psycopg.Connection, draft: AlertDraft, actor: str = "sy
     inside a transaction (the engine does): the new row is replaced within it.
     """
     peak = draft.peak if draft.peak is not None else draft.value
+    details = draft.details
+    i18n = getattr(draft.title, "i18n", None)  # a RenderedTitle: its templates and fields
+    if i18n:
+        details = {**details, "title_i18n": i18n}
     params = {
         **draft.__dict__,
+        "title": str(draft.title),
         "peak": peak,
-        "details": json.dumps(draft.details, ensure_ascii=False, default=str),
+        "details": json.dumps(details, ensure_ascii=False, default=str),
     }
     row = conn.execute(_UPSERT, params).fetchone()
     alert_id, inserted, old_severity = row

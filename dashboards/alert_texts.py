@@ -11,6 +11,8 @@ TEXT = {
     "act.ack_unit": {"vi": "Tiếp nhận mọi cảnh báo của địa bàn này",
                      "en": "Acknowledge all of this area"},
     "act.bulk_done": {"vi": "Đã tiếp nhận {n} cảnh báo.", "en": "{n} alerts acknowledged."},
+    "feed.sound": {"vi": "Âm báo khi có cảnh báo khẩn cấp mới",
+                   "en": "Chime for a new extreme alert"},
     "feed.empty": {"vi": "Không có cảnh báo nào khớp bộ lọc.",
                    "en": "No alert matches the filters."},
     "feed.order_hint": {"vi": "Xếp theo: mức độ, chưa tiếp nhận, chờ lâu nhất",
@@ -43,3 +45,21 @@ def duty_name(who: str, lang: str) -> str:
     """A duty unit's name (`truc_ban` -> "Trực ban"); anything else as it is written."""
     key = f"duty.{who}"
     return i18n.t(key, lang) if key in i18n.TEXT else who
+
+
+# Dash's own texts inside a dropdown (English by default in Dash), per language.
+DROPDOWN_LABELS = {
+    "vi": {"select_all": "Chọn tất cả", "deselect_all": "Bỏ chọn tất cả",
+           "selected_count": "Đã chọn {num_selected}", "search": "Tìm",
+           "clear_search": "Xoá tìm kiếm", "clear_selection": "Bỏ chọn",
+           "no_options_found": "Không có lựa chọn nào"},
+    "en": {"select_all": "Select all", "deselect_all": "Deselect all",
+           "selected_count": "{num_selected} selected", "search": "Search",
+           "clear_search": "Clear search", "clear_selection": "Clear selection",
+           "no_options_found": "No options found"},
+}
+
+
+def dropdown_labels(lang: str) -> dict[str, str]:
+    """`labels` for dcc.Dropdown in the page's language."""
+    return DROPDOWN_LABELS.get(lang, DROPDOWN_LABELS["vi"])

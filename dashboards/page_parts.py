@@ -127,6 +127,8 @@ def action_bar(prefix: str, lang: str, *, assign: bool = True,
             maxLength=1000,
         )
     ]
+    from dashboards.alert_texts import dropdown_labels
+
     if assign and assignees is not None:
         fields.append(
             dcc.Dropdown(
@@ -136,6 +138,7 @@ def action_bar(prefix: str, lang: str, *, assign: bool = True,
                 className="act-assignee",
                 searchable=True,
                 clearable=True,
+                labels=dropdown_labels(lang),
             )
         )
     elif assign:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 import dash
 from dash import Input, Output, State, callback, ctx, dcc, html
 
 from dashboards import auth, i18n
+from dashboards.alert_texts import dropdown_labels
 from dashboards.context import context
 from dashboards.i18n import pick_language, t
 from ioc.security import tokens, users
@@ -75,7 +77,11 @@ class Outcome(NamedTuple):
 
 
 def _when(value) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else "—"
+    """A time on the admin pages in the centre's time zone (stored in UTC), like every page."""
+    if not value:
+        return "—"
+    zone = ZoneInfo(context().settings.web.timezone)
+    return value.astimezone(zone).strftime("%d/%m/%Y %H:%M")
 
 
 def _status(u: users.User, locked: set[str], lang: str) -> str:
@@ -210,6 +216,7 @@ def layout(lang: str | None = None, **_query) -> html.Div:
                         [
                             dcc.Dropdown(id="admin-act-user", options=_user_options(rows),
                                          placeholder=t("auth.username", lang),
+                                         labels=dropdown_labels(lang),
                                          className="admin-dropdown"),
                             dcc.Dropdown(id="admin-act-role", options=_role_options(lang),
                                          placeholder=t("admin.users.role", lang),

@@ -9,12 +9,24 @@ import logging
 import time
 
 import dash
-from dash import Input, Output, State, callback, ctx, dash_table, dcc, html, no_update
+from dash import (
+    ClientsideFunction,
+    Input,
+    Output,
+    State,
+    callback,
+    clientside_callback,
+    ctx,
+    dash_table,
+    dcc,
+    html,
+    no_update,
+)
 from dash.exceptions import PreventUpdate
 
 from alerts import queries as alert_queries
-from alerts.queries import Alert
-from dashboards import alert_actions, alert_texts  # noqa: F401  (alert_texts: its texts)
+from alerts.queries import Alert, title_in
+from dashboards import alert_actions, alert_texts
 from dashboards import assignees as who
 from dashboards import ops_queries as q
 from dashboards.access import may_act
@@ -52,7 +64,8 @@ def _options(prefix: str, values, lang: str) -> list[dict]:
 
 def _filters(lang: str) -> html.Div:
     names = q.district_names(q.geometry(context().pool), lang)
-    dropdown = {"multi": True, "clearable": True, "className": "filter"}
+    dropdown = {"multi": True, "clearable": True, "className": "filter",
+                "labels": alert_texts.dropdown_labels(lang)}
     return html.Div(
         [
             dcc.Dropdown(
@@ -83,6 +96,14 @@ def _filters(lang: str) -> html.Div:
                 **dropdown,
             ),
             html.Div(id="feed-count", className="feed-count"),
+            dcc.Checklist(
+                id="feed-sound",
+                options=[{"label": t("feed.sound", lang), "value": "on"}],
+                value=[],
+                className="feed-sound",
+                persistence=True,
+                persistence_type="local",
+            ),
         ],
         className="feed-filters",
     )
@@ -109,7 +130,7 @@ def table_rows(alerts: list[Alert], lang: str, tz: str, names: dict[str, str],
             "severity": a.severity,
             "severity_text": t(f"severity.{a.severity}", lang),
             "opened": fmt_time(a.opened_at, tz, with_date=False),
-            "title": a.title + (f" (+{a.children})" if a.children else ""),
+            "title": title_in(a, lang) + (f" (+{a.children})" if a.children else ""),
             "district_name": names.get(a.district or "", a.district or "–"),
             "family_text": t(f"family.{a.family}", lang) if a.family else "–",
             "status": a.status,
@@ -252,6 +273,7 @@ def layout(lang: str | None = None, alert: str | None = None, **_query) -> html.
             ),
             dcc.Store(id="feed-lang-store", data=lang),
             dcc.Store(id="feed-selected", data=selected),
+            dcc.Store(id="feed-chimed"),
             dcc.Interval(id="feed-tick", interval=c.settings.web.refresh_ms),
         ],
         className="page page-feed",
@@ -310,6 +332,15 @@ def refresh_feed(_n, family, district, severity, status, lang, selected):
                 no_update, no_update)
     cell = cell_of(rows, selected)
     return rows, count, clock, cell, [cell] if cell else []
+
+
+# A desk console may chime for each new extreme alert (browser side, assets/alert_sound.js).
+clientside_callback(
+    ClientsideFunction(namespace="iocAlerts", function_name="chime"),
+    Output("feed-chimed", "data"),
+    Input("feed-table", "data"),
+    Input("feed-sound", "value"),
+)
 
 
 @callback(
@@ -385,7 +416,7 @@ def detail(alert_id: int | None, lang: str) -> tuple[list, str]:
         grouped = [
             html.H3(t("feed.grouped", lang, n=alert.children), className="panel-sub"),
             html.Ul(
-                [html.Li([severity_pill(c.severity, lang), " ", c.title,
+                [html.Li([severity_pill(c.severity, lang), " ", title_in(c, lang),
                           html.Span(f" · {fmt_time(c.opened_at, tz)} · "
                                     f"{t(f'alert_status.{c.status}', lang)}", className="muted")])
                  for c in shown]
@@ -399,7 +430,7 @@ def detail(alert_id: int | None, lang: str) -> tuple[list, str]:
         html.Div(
             [severity_pill(alert.severity, lang), html.Span(f" #{alert.id}", className="muted")]
         ),
-        html.H2(alert.title, className="panel-title"),
+        html.H2(title_in(alert, lang), className="panel-title"),
         html.Dl([x for k, v in facts for x in (html.Dt(k), html.Dd(v))], className="facts"),
         *grouped,
         html.H3(t("feed.history", lang), className="panel-sub"),

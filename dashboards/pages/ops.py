@@ -23,6 +23,7 @@ from dash import (
 from dash.exceptions import PreventUpdate
 
 from alerts import queries as alert_queries
+from alerts.queries import title_in
 from dashboards import alert_actions, map_live
 from dashboards import ops_queries as q
 from dashboards.access import may_act
@@ -362,7 +363,7 @@ def _overview(lang: str) -> list:
                 severity_pill(a.severity, lang),
                 html.Div(
                     [
-                        html.Div(a.title, className="alert-title"),
+                        html.Div(title_in(a, lang), className="alert-title"),
                         html.Div(
                             " · ".join(
                                 x
@@ -453,7 +454,7 @@ def _device_parts(device_id: str, lang: str):
             "label": html.Span(
                 [
                     severity_pill(a.severity, lang),
-                    f" {a.title} · {t('alert_status.' + a.status, lang)}",
+                    f" {title_in(a, lang)} · {t('alert_status.' + a.status, lang)}",
                 ]
             ),
             "value": a.id,

@@ -26,7 +26,7 @@ from dash import (
 from dash.exceptions import PreventUpdate
 
 from alerts import queries as alert_queries
-from alerts.queries import Alert
+from alerts.queries import Alert, title_in
 from dashboards import map_live
 from dashboards import ops_queries as q
 from dashboards import wall_state as w
@@ -392,7 +392,7 @@ def _alerts_column(
         html.Li(
             [
                 severity_pill(a.severity, lang),
-                html.Div(a.title, className="wall-alert-title"),
+                html.Div(title_in(a, lang), className="wall-alert-title"),
                 html.Div(
                     " · ".join(
                         x
@@ -436,7 +436,7 @@ def _extreme_strip(
         items.append(
             html.Li(
                 [
-                    html.Div(a.title, className="wall-alert-title"),
+                    html.Div(title_in(a, lang), className="wall-alert-title"),
                     html.Div(" · ".join(x for x in meta if x), className="wall-alert-meta"),
                     html.Div(t("wall.escalated_to", lang, who=duty_name(who, lang)),
                              className="wall-escalated") if who else None,
