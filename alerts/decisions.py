@@ -312,6 +312,22 @@ def storm_subject(kind: str, district: str | None) -> str:
     return f"{kind}:{district or 'province'}"
 
 
+# -- resolved while the condition still holds ----------------------------------------------------
+SYSTEM_RESOLVERS = frozenset({"system", "cap"})
+
+
+def should_reopen(resolved_by: str | None, resolved_at: float | None, now: float,
+                  reopen_s: float) -> bool:
+    """Whether the rule's new occurrence re-opens the subject's last resolved alert instead of
+    opening a second one: a person (not the rules, not a CAP cancel) resolved it less than
+    `reopen_s` seconds ago, so the condition they "resolved" still holds (0: never)."""
+    if reopen_s <= 0 or resolved_at is None or not resolved_by:
+        return False
+    if resolved_by in SYSTEM_RESOLVERS:
+        return False
+    return now - resolved_at < reopen_s
+
+
 # -- titles ------------------------------------------------------------------------------------
 class _Fields(dict):
     def __missing__(self, key):  # a field the template names but this alert lacks

@@ -12,6 +12,8 @@ from typing import Any
 
 import psycopg
 
+from alerts.decisions import should_reopen
+
 ACTIVE = ("open", "acknowledged", "assigned")
 REOPEN_S = 3600.0  # a person's "resolved" this recent is re-opened while the condition holds
 SEVERITY_RANK = {"info": 0, "minor": 1, "moderate": 2, "severe": 3, "extreme": 4}
@@ -49,12 +51,11 @@ class AlertChange:
 
 # The alert a person resolved recently for the same rule and subject: while the condition
 # still holds, the rule's next occurrence re-opens it instead of starting a second alert.
-_RESOLVED_BY_A_PERSON = """
-SELECT id, severity FROM alerts
+_LAST_RESOLVED = """
+SELECT id, severity, resolved_by, extract(epoch FROM resolved_at), extract(epoch FROM now())
+FROM alerts
 WHERE rule_id = %(rule_id)s AND subject = %(subject)s AND id <> %(new_id)s
-  AND status = 'resolved' AND resolved_by IS NOT NULL AND resolved_by <> 'system'
-  AND parent_id IS NULL
-  AND resolved_at > now() - make_interval(secs => %(reopen_s)s)
+  AND status = 'resolved' AND parent_id IS NULL
 ORDER BY resolved_at DESC, id DESC LIMIT 1
 FOR UPDATE
 """
@@ -123,13 +124,13 @@ def open_or_update(conn: psycopg.Connection, draft: AlertDraft, actor: str = "sy
     row = conn.execute(_UPSERT, params).fetchone()
     alert_id, inserted, old_severity = row
     if inserted and reopen_s > 0:
-        earlier = conn.execute(_RESOLVED_BY_A_PERSON, {
-            "rule_id": draft.rule_id, "subject": draft.subject, "new_id": alert_id,
-            "reopen_s": float(reopen_s)}).fetchone()
-        if earlier is not None:
+        earlier = conn.execute(_LAST_RESOLVED, {
+            "rule_id": draft.rule_id, "subject": draft.subject, "new_id": alert_id}).fetchone()
+        if earlier is not None and should_reopen(
+                earlier[2], float(earlier[3]), float(earlier[4]), reopen_s):
             # nothing refers to the row inserted a moment ago in this transaction yet
             conn.execute("DELETE FROM alerts WHERE id = %s", (alert_id,))
-            earlier_id, earlier_severity = earlier
+            earlier_id, earlier_severity = earlier[0], earlier[1]
             (status,) = conn.execute(_REOPEN, {**params, "id": earlier_id}).fetchone()
             data: dict[str, Any] = {"from": "resolved", "to": status,
                                     "severity": draft.severity, "value": draft.value,

@@ -197,3 +197,14 @@ def test_a_title_keeps_its_templates_and_fields_for_other_languages():
     assert title_in(replace(alert, details={"title_i18n": no_en.i18n}), "en") == alert.title
     broken = {"templates": {"en": "{value:.2f}"}, "params": {"value": "?"}}
     assert title_in(replace(alert, details={"title_i18n": broken}), "en") == alert.title
+
+
+def test_reopen_only_what_a_person_resolved_recently():
+    from alerts.decisions import should_reopen
+
+    assert should_reopen("op.lan", 1000.0, 1100.0, 3600)
+    assert not should_reopen("op.lan", 1000.0, 1000.0 + 3600, 3600)  # long enough ago
+    assert not should_reopen("system", 1000.0, 1001.0, 3600)  # the condition had cleared
+    assert not should_reopen("cap", 1000.0, 1001.0, 3600)  # the warning was cancelled
+    assert not should_reopen("op.lan", 1000.0, 1001.0, 0)  # the rule says never
+    assert not should_reopen(None, None, 1001.0, 3600)
