@@ -83,6 +83,8 @@ def test_feed_triage_and_selection_across_refreshes(dash_duo, settings, web_user
     assert "cam-mk: fire" in rows[3]
     assert all("Khẩn cấp" in r and "Mới" in r for r in rows[:4]), rows[:4]
     assert "Trạm 1" in rows[4] and "Đã tiếp nhận" in rows[4]  # extreme, taken on
+    # this desk console chimes for new extreme alerts
+    dash_duo.find_element("#feed-sound input").click()
     # pick "Trạm 3"; then the rows move under it (one acknowledged, an older one arrives)
     dash_duo.find_element("#feed-table tbody tr:nth-child(4) td:nth-child(3)").click()
     dash_duo.wait_for_contains_text("#feed-detail", "Trạm 3", timeout=15)
@@ -93,6 +95,9 @@ def test_feed_triage_and_selection_across_refreshes(dash_duo, settings, web_user
     db_conn.execute("UPDATE alerts SET opened_at = now() - interval '3 hours' WHERE id = %s",
                     (older,))
     _wait(lambda: "Trạm cũ" in _rows(dash_duo)[0], timeout=30, what="the refresh")
+    chimed = dash_duo.driver.execute_script(
+        "const s = window.iocAlertSound; return s && s.ctx ? s.seen : null")
+    assert chimed is not None and older in chimed and ids["st-3"] in chimed
     for _ in range(3):  # several refreshes: the highlight and the detail stay on "Trạm 3"
         _wait(lambda: "Trạm 3" in (_highlighted(dash_duo) or ""), timeout=15,
               what="the highlight on the selected alert")

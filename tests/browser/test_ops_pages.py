@@ -161,14 +161,14 @@ def test_feed_filters_and_actions(dash_duo, settings, web_users, province, db_co
     dash_duo.find_element("#feed-table tbody tr:nth-child(2) td:nth-child(3)").click()
     dash_duo.wait_for_contains_text("#feed-detail", "cam-mk: fire", timeout=10)
     dash_duo.find_element("#feed-act-ack").click()
-    dash_duo.wait_for_contains_text("#feed-act-result", "Đã cập nhật", timeout=10)
+    dash_duo.wait_for_contains_text("#feed-act-result", "Đã cập nhật", timeout=30)
     dash_duo.wait_for_contains_text("#feed-table", "Đã tiếp nhận", timeout=10)
     # closing needs a note
     dash_duo.find_element("#feed-act-resolve").click()
-    dash_duo.wait_for_contains_text("#feed-act-result", "Cần ghi chú", timeout=10)
+    dash_duo.wait_for_contains_text("#feed-act-result", "Cần ghi chú", timeout=30)
     dash_duo.find_element("#feed-act-note").send_keys("Đã dập lửa, PCCC xác nhận")
     dash_duo.find_element("#feed-act-resolve").click()
-    dash_duo.wait_for_contains_text("#feed-act-result", "Đã cập nhật", timeout=10)
+    dash_duo.wait_for_contains_text("#feed-act-result", "Đã cập nhật", timeout=30)
     dash_duo.wait_for_contains_text("#feed-detail", "Đã dập lửa", timeout=10)
     status = db_conn.execute(
         "SELECT status, resolved_by FROM alerts WHERE id = %s", (ids["fire"],)

@@ -150,3 +150,11 @@ def test_alert_action_requests_are_checked_before_the_database():
     assert check("false_alarm", "cảm biến hỏng", None) is None
     assert check("assign", None, "") == "assignee_required"
     assert check("delete", "x", None) == "unknown_action"
+
+
+def test_the_device_chart_writes_numbers_in_the_readers_language():
+    from dashboards.charts import day_chart
+
+    device = MapDevice("b", "disaster", "water_level", "B", 0, 0, None, 300)
+    assert day_chart(device, "water_level_m", [], None, lang="vi").layout.separators == ",."
+    assert day_chart(device, "water_level_m", [], None, lang="en").layout.separators == ".,"
