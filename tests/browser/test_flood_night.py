@@ -6,6 +6,7 @@ admin's "Mở khoá" really unlocks a locked-out user."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,8 @@ from tests.fixtures.fix_web import login
 from tests.integration.test_dash_ops_data import fill_province
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
+
+SHOTS = Path(__file__).parent / "screenshots"
 
 # the map view's middle: whatever the browser draws on top there is what the room sees
 TOP_AT_STAGE = """
@@ -197,4 +200,16 @@ def test_the_admin_unlock_button_really_unlocks(dash_duo, settings, web_users, d
     assert "tạm khoá" not in dash_duo.find_element("#admin-users-table").text
     assert users.authenticate(db_conn, "khoa.nv", "Good-password-42", ip="10.1.1.2",
                               settings=sec).outcome == "ok"
+    # the audit log says it in words, and its date fields are big enough to use
+    dash_duo.driver.get(dash_duo.server_url + "/admin/audit")
+    dash_duo.wait_for_contains_text("#admin-audit-table", "Mở khoá đăng nhập", timeout=20)
+    assert "user.unlock" in dash_duo.find_element("#admin-audit-table").text
+    box = dash_duo.driver.execute_script(
+        "const r = document.querySelector('#admin-audit-since').getBoundingClientRect();"
+        "return [r.width, r.height];")
+    html_ = dash_duo.driver.execute_script(
+        "return document.querySelector('#admin-audit-since').parentElement.outerHTML")
+    assert box[0] >= 120 and box[1] >= 25, (box, html_)
+    SHOTS.mkdir(exist_ok=True)
+    dash_duo.driver.save_screenshot(str(SHOTS / "admin-audit-vi.png"))
     assert dash_duo.get_logs() == []
