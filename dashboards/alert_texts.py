@@ -13,6 +13,8 @@ TEXT = {
     "act.bulk_done": {"vi": "Đã tiếp nhận {n} cảnh báo.", "en": "{n} alerts acknowledged."},
     "feed.sound": {"vi": "Âm báo khi có cảnh báo khẩn cấp mới",
                    "en": "Chime for a new extreme alert"},
+    "feed.first_only": {"vi": "(hiện {n} cảnh báo đầu theo thứ tự này)",
+                        "en": "(the first {n} in this order shown)"},
     "feed.empty": {"vi": "Không có cảnh báo nào khớp bộ lọc.",
                    "en": "No alert matches the filters."},
     "feed.order_hint": {"vi": "Xếp theo: mức độ, chưa tiếp nhận, chờ lâu nhất",

@@ -297,13 +297,13 @@ def _rows(family, district, severity, status, lang: str) -> tuple[list[dict], st
     if not rows:
         return rows, t("feed.empty", lang)
     count = t("feed.count", lang, n=fmt_int(len(rows), lang)) + " · " + t("feed.order_hint", lang)
+    if len(rows) == PAGE_SIZE:
+        count += " " + t("feed.first_only", lang, n=PAGE_SIZE)
     me = alert_actions.current_actor()
     mine = sum(a.assigned_to == me and a.status == "assigned" for a in alerts)
     if mine:  # the assignee learns it here, at every refresh (and other systems by MQTT/webhook)
-        count = [count, " · ", html.B(t("feed.assigned_to_you", lang, n=mine),
-                                      className="feed-mine", id="feed-mine")]
-    if len(rows) == PAGE_SIZE:
-        count += " " + t("feed.newest_only", lang, n=PAGE_SIZE)
+        return rows, [count, " · ", html.B(t("feed.assigned_to_you", lang, n=mine),
+                                           className="feed-mine", id="feed-mine")]
     return rows, count
 
 
