@@ -30,6 +30,7 @@ ACTIONS: tuple[str, ...] = (
     "user.role",
     "user.disable",
     "user.enable",
+    "user.unlock",
     "user.password",
     "token.create",
     "token.revoke",
