@@ -19,20 +19,24 @@ class UsageError(Exception):
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(config_file=args.config)
+    """Settings; a service URL left unset is the running demo's (found in IOC_STATE_DIR)."""
+    from ioc.running import with_running_services
+
+    return with_running_services(load_settings(config_file=args.config))
 
 
 # -- subcommands -----------------------------------------------------------------------------------
 def cmd_demo(args: argparse.Namespace) -> int:
     from ioc.demo import run_demo
 
-    return run_demo(_settings(args), scenario=args.scenario, speed=args.speed, port=args.port)
+    return run_demo(load_settings(config_file=args.config), scenario=args.scenario,
+                    speed=args.speed, port=args.port, fresh=args.fresh)
 
 
 def cmd_services(args: argparse.Namespace) -> int:
     from ioc.demo import run_services
 
-    return run_services(_settings(args))
+    return run_services(load_settings(config_file=args.config))
 
 
 def cmd_db_migrate(args: argparse.Namespace) -> int:
@@ -254,6 +258,12 @@ def cmd_kpi_refresh(args: argparse.Namespace) -> int:
     return refresh(_settings(args), days=args.days, catalogue=args.catalogue)
 
 
+def cmd_devices(args: argparse.Namespace) -> int:
+    from ioc.devices.cli import run
+
+    return run(_settings(args), args, _actor(args))
+
+
 def cmd_evidence_verify(args: argparse.Namespace) -> int:
     from ioc.evidence.cli import verify_command
 
@@ -402,6 +412,17 @@ def cmd_users_enable(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_users_unlock(args: argparse.Namespace) -> int:
+    from ioc.security import users
+
+    def change(conn, _s):
+        user, cleared = users.unlock(conn, args.username, actor=_cli_actor())
+        print(f"user {user.username}: {cleared} failed log-in attempts forgotten")
+        return user
+
+    return _user_change(args, change)
+
+
 def cmd_users_set_role(args: argparse.Namespace) -> int:
     from ioc.security import users
 
@@ -518,6 +539,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenario", default="normal", choices=sorted(SCENARIOS), help="simulator scenario")
     p.add_argument("--speed", type=_positive_float, default=1.0, help="simulated seconds per second")
     p.add_argument("--port", type=_port, default=None, help="web port (default 8050, or a free one)")
+    p.add_argument("--fresh", action="store_true",
+                   help="start from empty embedded servers (a new database, broker and Redis in "
+                        "IOC_STATE_DIR); a scenario other than the last one does this by itself")
 
     add("services", cmd_services, "Start only the embedded database, broker and Redis; print URLs.")
 
@@ -606,6 +630,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_security_parsers(add)
     _add_evidence_parsers(add)
+    _add_devices_parsers(add)
     return parser
 
 
@@ -680,7 +705,7 @@ def _add_security_parsers(add: Callable) -> None:
         g.add_argument("--generate", action="store_true",
                        help="generate a random password and print it once")
 
-    p = add("users", None, "People who may log in: add, list, disable, enable, set-role.")
+    p = add("users", None, "People who may log in: add, list, disable, enable, unlock, set-role.")
     u_sub = p.add_subparsers(dest="users_command", metavar="TASK", required=True)
     ua = u_sub.add_parser(
         "add", help="Add a user (the password is prompted for, unless --password-stdin).",
@@ -698,6 +723,10 @@ def _add_security_parsers(add: Callable) -> None:
     ue = u_sub.add_parser("enable", help="Enable a disabled user.")
     ue.add_argument("username", metavar="NAME")
     ue.set_defaults(func=cmd_users_enable)
+    uu = u_sub.add_parser("unlock", help="Let a locked-out user log in again: enable them and "
+                          "forget their failed log-in attempts.")
+    uu.add_argument("username", metavar="NAME")
+    uu.set_defaults(func=cmd_users_unlock)
     ur = u_sub.add_parser("set-role", help="Change a user's role (ends their sessions).")
     ur.add_argument("username", metavar="NAME")
     ur.add_argument("role", choices=ROLES)
@@ -741,6 +770,12 @@ def _add_evidence_parsers(add: Callable) -> None:
     ev.set_defaults(func=cmd_evidence_verify)
     audit = add("audit", None, "The tamper-evident records: audit log and evidence exports.")
     add_subcommands(e_sub, audit, _settings)
+
+
+def _add_devices_parsers(add: Callable) -> None:
+    from ioc.devices.cli import add_parsers
+
+    add_parsers(add, cmd_devices, _actor_option)
 
 
 # -- errors from the services, as one line each ------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -13,6 +14,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from ioc import running
 from ioc.config import ConfigError, Settings, settings_env
 from ioc.db.migrate import migrate
 from ioc.services.process import ServiceError, free_port, port_open, stored_secret
@@ -22,6 +24,7 @@ from ioc.supervisor import Program, Supervisor, ioc_argv
 log = logging.getLogger("ioc.demo")
 
 DEFAULT_WEB_PORT = 8050
+EMBEDDED_DATA = ("postgres", "redis", "mqtt")  # the embedded servers' data in the state dir
 
 
 def _web_port(settings: Settings, requested: int | None) -> int:
@@ -54,9 +57,29 @@ def _wait_http(url: str, timeout: float) -> bool:
     return False
 
 
+def _start_clean(settings: Settings, scenario: str, fresh: bool) -> None:
+    """With --fresh, or when the scenario differs from the last demo's in this state dir,
+    remove the embedded servers' data so the demo starts with no earlier alerts or colours.
+    Secrets and logs stay."""
+    marker = settings.state_dir / "scenario"
+    last = marker.read_text(encoding="utf-8").strip() if marker.exists() else None
+    if fresh or (last is not None and last != scenario):
+        if running.read(settings.state_dir) is not None:
+            raise ConfigError(f"a demo is running with {settings.state_dir}: stop it first "
+                              "(or give this one another IOC_STATE_DIR)")
+        why = "--fresh" if fresh else f"scenario {last} -> {scenario}"
+        for name in EMBEDDED_DATA:
+            path = settings.state_dir / name
+            if path.exists():
+                shutil.rmtree(path)
+        log.info("starting clean (%s): embedded data removed", why)
+    marker.write_text(scenario + "\n", encoding="utf-8")
+
+
 def run_services(settings: Settings) -> int:
     """Start the embedded servers, print their URLs, wait for Ctrl-C."""
     settings, stack = _start_services(settings)
+    running.record(settings)
     try:
         for var, value in settings_env(settings).items():
             if var.endswith("_URL"):
@@ -68,14 +91,17 @@ def run_services(settings: Settings) -> int:
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         stop.wait()
     finally:
+        running.forget(settings.state_dir)
         stack.stop()
     return 0
 
 
-def run_demo(settings: Settings, *, scenario: str, speed: float, port: int | None) -> int:
+def run_demo(settings: Settings, *, scenario: str, speed: float, port: int | None,
+             fresh: bool = False) -> int:
     if settings.env == "production":
         raise ConfigError("IOC_ENV=production: `ioc demo` is for demonstrations; use docker compose")
     settings.state_dir.mkdir(parents=True, exist_ok=True)
+    _start_clean(settings, scenario, fresh)
     web_port = _web_port(settings, port)
     if not settings.web.secret_key:
         key = stored_secret(settings.state_dir / "web-secret-key") or secrets.token_urlsafe(32)
@@ -89,6 +115,7 @@ def run_demo(settings: Settings, *, scenario: str, speed: float, port: int | Non
             update={"signing_key_file": demo_signing_key(settings.state_dir)})})
     started = time.monotonic()
     settings, stack = _start_services(settings)
+    running.record(settings)
     supervisor: Supervisor | None = None
     try:
         for line in stack.describe():
@@ -137,6 +164,7 @@ def run_demo(settings: Settings, *, scenario: str, speed: float, port: int | Non
         log.error("set-up step failed: %s", " ".join(err.cmd[2:]))
         return 1
     finally:
+        running.forget(settings.state_dir)
         if supervisor is not None:
             supervisor.stop_all()
         stack.stop()

@@ -372,6 +372,25 @@ class EvidenceSettings(Section):
     )
 
 
+class DevicesSettings(Section):
+    """Device MQTT credentials written by `ioc devices credentials` (docs/devices.md)."""
+
+    mqtt_password_file: Path | None = Field(
+        None, description="Mosquitto password file ioc writes device accounts to (hashed, "
+        "PBKDF2-SHA512 `$7$`); other lines in it are kept. In the compose stack: the "
+        "operator accounts file that make-passwd.sh merges, /mosquitto/accounts/passwd.")
+    mqtt_broker_pid_file: Path | None = Field(
+        None, description="File holding the broker's process id: ioc sends it SIGHUP after "
+        "a change, so it re-reads the password file without a restart.")
+    mqtt_reload_command: str | None = Field(
+        None, description="Command that makes the broker re-read its password file, when "
+        "it runs elsewhere (e.g. `docker compose exec -T mqtt sh "
+        "/mosquitto/config/make-passwd.sh --reload`). Used instead of the pid file.")
+    mqtt_hash_iterations: int = Field(
+        101, ge=1, le=1_000_000, description="PBKDF2 iterations of new hashes (101 is "
+        "mosquitto_passwd's default; more makes every connect slower for the broker).")
+
+
 class Settings(Section):
     """All settings of one IOC process."""
 
@@ -392,6 +411,7 @@ class Settings(Section):
     sim: SimSettings = SimSettings()
     security: SecuritySettings = SecuritySettings()
     evidence: EvidenceSettings = EvidenceSettings()
+    devices: DevicesSettings = DevicesSettings()
 
     @model_validator(mode="after")
     def _production(self) -> Settings:
