@@ -40,13 +40,18 @@ def fill_province(conn, now: dt.datetime | None = None) -> dt.datetime:
     from sensors_sim.registry import device_rows
 
     now = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
-    rows = device_rows(load_fleet())
+    fleet = load_fleet()
+    rows = device_rows(fleet)
+    # the registry no longer carries the simulator's parameters: the fill reads them from
+    # the fleet (each station's PM mean, each counter's visitors a day)
+    params_of = {d.id: {k: getattr(d, k) for k in ("pm25_mean", "daily_visitors")
+                        if getattr(d, k, None) is not None} for d in fleet.devices}
     with conn.cursor() as cur:
         cur.executemany(
             "INSERT INTO devices (device_id, family, kind, name, lon, lat, district, metadata, "
             "expected_interval_s, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, "
             "now() - interval '2 years')",
-            [(*r[:7], Jsonb(r[7].obj), r[8]) for r in rows],
+            [(*r[:7], Jsonb({**r[7].obj, **params_of.get(r[0], {})}), r[8]) for r in rows],
         )
     # Bát Xát (the outage scenario's district) is silent for the last four days: none of its
     # devices may report then, or the day's online share depends on the time of day (a
