@@ -7,6 +7,7 @@ device, camera or district an alert is about), and applies what they return.
 from __future__ import annotations
 
 import math
+import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -311,17 +312,91 @@ def storm_subject(kind: str, district: str | None) -> str:
     return f"{kind}:{district or 'province'}"
 
 
+# -- resolved while the condition still holds ----------------------------------------------------
+SYSTEM_RESOLVERS = frozenset({"system", "cap"})
+
+
+def should_reopen(resolved_by: str | None, resolved_at: float | None, now: float,
+                  reopen_s: float) -> bool:
+    """Whether the rule's new occurrence re-opens the subject's last resolved alert instead of
+    opening a second one: a person (not the rules, not a CAP cancel) resolved it less than
+    `reopen_s` seconds ago, so the condition they "resolved" still holds (0: never)."""
+    if reopen_s <= 0 or resolved_at is None or not resolved_by:
+        return False
+    if resolved_by in SYSTEM_RESOLVERS:
+        return False
+    return now - resolved_at < reopen_s
+
+
 # -- titles ------------------------------------------------------------------------------------
 class _Fields(dict):
     def __missing__(self, key):  # a field the template names but this alert lacks
         return "?"
 
 
-def render_title(template: str | None, default: str, **fields: Any) -> str:
-    """The rule's title template filled in, or `default` (never raises: a title is prose)."""
-    if not template:
+class _LocalFormatter(string.Formatter):
+    """Numbers as the reader writes them: Vietnamese swaps the decimal point and the
+    thousands separator (84,20 m; 1.200 người)."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        text = format(value, format_spec)
+        if self.lang == "vi" and isinstance(value, int | float) and not isinstance(value, bool):
+            text = text.translate(_VI_NUMBER)
+        return text
+
+
+_VI_NUMBER = str.maketrans({".": ",", ",": "."})
+
+
+@dataclass(frozen=True)
+class TitleTemplates:
+    """A rule's title templates: Vietnamese (`title`) and English (`title_en`)."""
+
+    vi: str | None
+    en: str | None = None
+
+
+class RenderedTitle(str):
+    """The stored (Vietnamese) title that also carries its templates and fields, so that a
+    reader in another language gets it rendered in theirs (`alerts.queries.title_in`)."""
+
+    i18n: dict[str, Any]
+
+
+def format_title(template: str, fields: dict[str, Any], lang: str = "vi") -> str:
+    """One title template filled in for a language; raises on a bad template."""
+    return _LocalFormatter(lang).vformat(template, (), _Fields(fields))
+
+
+def titles_of(rule: Any) -> TitleTemplates:
+    """A rule's title templates (`title`, `title_en`)."""
+    return TitleTemplates(rule.title, getattr(rule, "title_en", None))
+
+
+def _json_safe(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in fields.items()
+            if v is None or isinstance(v, str | int | float | bool)}
+
+
+def render_title(template: str | TitleTemplates | None, default: str, **fields: Any) -> str:
+    """The rule's title template filled in, or `default` (never raises: a title is prose).
+
+    With `TitleTemplates`, the result is a RenderedTitle that keeps both templates and the
+    fields (stored in the alert's details as `title_i18n`)."""
+    templates = template if isinstance(template, TitleTemplates) else TitleTemplates(template)
+    if not templates.vi:
         return default
     try:
-        return template.format_map(_Fields(fields))
+        text = format_title(templates.vi, fields, "vi")
     except (ValueError, TypeError, KeyError, IndexError, AttributeError):
         return default
+    if not isinstance(template, TitleTemplates):
+        return text
+    out = RenderedTitle(text)
+    out.i18n = {"templates": {k: v for k, v in (("vi", templates.vi), ("en", templates.en))
+                              if v},
+                "params": _json_safe(fields)}
+    return out

@@ -47,6 +47,7 @@ from alerts.decisions import (
     rain_trigger,
     render_title,
     silent_for,
+    titles_of,
     worst,
 )
 from alerts.rules import (
@@ -58,7 +59,14 @@ from alerts.rules import (
     RuleSet,
     SilenceRule,
 )
-from alerts.store import ACTIVE, AlertDraft, active_alerts, open_or_update, resolve
+from alerts.store import (
+    ACTIVE,
+    REOPEN_S,
+    AlertDraft,
+    active_alerts,
+    open_or_update,
+    resolve,
+)
 from ioc import aqi as aqi_mod
 from ioc import disaster_levels as dl
 from ioc.live import LiveState
@@ -312,12 +320,16 @@ class Engine:
             default = f"{device.name}: {rule.metric} {value:g}" if value is not None \
                 else device.name
             details = {"level": occ.level, "metric": rule.metric,
-                       "threshold": b.thresholds[occ.level - 1], "reading_time": occ.first_time}
+                       "threshold": b.thresholds[occ.level - 1], "reading_time": occ.first_time,
+                       # the levels that applied, as they were when the alert opened/escalated
+                       "thresholds": dict(zip(b.level_names, b.thresholds, strict=True))}
+            if device.meta("alarm_levels_version") is not None:
+                details["alarm_levels_version"] = device.meta("alarm_levels_version")
             if occ.since is not None:
                 details["since"] = occ.since
             return AlertDraft(
                 rule_id=rule_id, subject=subject, kind=rule.alert_kind, severity=occ.severity,
-                title=render_title(rule.title, default, **fields), family=device.family,
+                title=render_title(titles_of(rule), default, **fields), family=device.family,
                 district=device.district, device_id=device.device_id, value=value,
                 details=details, public=rule.public, occurrences=occ.count, peak=occ.peak,
                 lower_is_worse=not b.above, level=occ.level)
@@ -327,7 +339,7 @@ class Engine:
         details.update(level=1, label=label, reading_time=occ.first_time)
         return AlertDraft(
             rule_id=rule_id, subject=subject, kind=rule.alert_kind, severity=occ.severity,
-            title=render_title(rule.title, f"{device.name}: {label_vi}", name=device.name,
+            title=render_title(titles_of(rule), f"{device.name}: {label_vi}", name=device.name,
                                device_id=device.device_id, district=device.district,
                                district_name=self._district_name(device.district),
                                label=label_vi, count=occ.count, value=occ.value),
@@ -354,7 +366,7 @@ class Engine:
                 conn.execute("DELETE FROM alert_pending WHERE rule_id = %s AND subject = %s", key)
             for key in sorted(drafts):
                 draft = self._draft(key, drafts[key])
-                change = open_or_update(conn, draft)
+                change = open_or_update(conn, draft, reopen_s=self._reopen_s(draft.rule_id))
                 if change.opened:
                     result.opened.append(change.alert_id)
                     opened_rows.append((change.alert_id, draft.kind, draft.district,
@@ -420,14 +432,15 @@ class Engine:
                 keys = [action.key, *action.refs]
         draft = AlertDraft(
             rule_id=rule.id, subject=subject, kind=rule.alert_kind, severity=action.severity,
-            title=render_title(rule.title, action.title, headline=action.title,
+            title=render_title(titles_of(rule), action.title, headline=action.title,
                                event=action.details.get("cap_event"),
                                sender=action.details.get("sender"),
                                district=action.district,
                                district_name=self._district_name(action.district)),
             district=action.district, details={**action.details, "cap_keys": keys, "level": 1},
             public=rule.public)
-        change = open_or_update(self.conn, draft, actor="cap")
+        change = open_or_update(self.conn, draft, actor="cap",
+                                reopen_s=self._reopen_s(draft.rule_id))
         self.active[(rule.id, subject)] = 1
         if change.opened:
             result.opened.append(change.alert_id)
@@ -482,6 +495,11 @@ class Engine:
             return True
         return False
 
+    def _reopen_s(self, rule_id: str) -> float:
+        """The rule's `reopen_s` (how recent a person's "resolved" is re-opened)."""
+        rule = self.ruleset.rule(rule_id)
+        return rule.reopen_s if rule is not None else REOPEN_S
+
     def _locked(self, task: str, body: Callable[[], None]) -> None:
         with self.conn.transaction():
             got = self.conn.execute(
@@ -491,7 +509,7 @@ class Engine:
                 body()
 
     def _open(self, draft: AlertDraft, result: BatchResult, level: int) -> None:
-        change = open_or_update(self.conn, draft)
+        change = open_or_update(self.conn, draft, reopen_s=self._reopen_s(draft.rule_id))
         self.active[(draft.rule_id, draft.subject)] = level
         if change.opened:
             result.opened.append(change.alert_id)
@@ -561,7 +579,7 @@ class Engine:
                 quiet = silent_for(last_seen.get(device.device_id), now,
                                    device.expected_interval_s, rule.intervals, rule.min_silent_s)
                 if quiet is not None and key not in self.active:
-                    title = render_title(rule.title, f"{device.name}: mất tín hiệu",
+                    title = render_title(titles_of(rule), f"{device.name}: mất tín hiệu",
                                          name=device.name, device_id=device.device_id,
                                          district=device.district,
                                          district_name=self._district_name(device.district),
@@ -664,7 +682,7 @@ class Engine:
                 continue
             window, mm = rain_trigger(rule, sums, level, antecedent)
             title = render_title(
-                rule.title, f"{device.name}: mưa {mm:.0f} mm trong {window} giờ",
+                titles_of(rule), f"{device.name}: mưa {mm:.0f} mm trong {window} giờ",
                 name=device.name, device_id=device_id, district=device.district,
                 district_name=self._district_name(device.district), level=level, mm=mm,
                 window_h=window, value=mm)
@@ -728,7 +746,7 @@ class Engine:
                     continue
                 cat = aqi_mod.CATEGORIES[level - 1]
                 title = render_title(
-                    rule.title, f"{device.name}: AQI {res.aqi} – {cat.name_vi}", name=device.name,
+                    titles_of(rule), f"{device.name}: AQI {res.aqi} – {cat.name_vi}", name=device.name,
                     device_id=device.device_id, district=device.district,
                     district_name=self._district_name(device.district), aqi=res.aqi,
                     category=cat.name_vi, level=level, value=res.aqi)
@@ -868,7 +886,7 @@ class Engine:
             if level.level == current:
                 continue
             name = self._district_name(district)
-            title = render_title(rule.title, f"{name}: rủi ro thiên tai cấp {level.level}",
+            title = render_title(titles_of(rule), f"{name}: rủi ro thiên tai cấp {level.level}",
                                  district=district, district_name=name, level=level.level,
                                  value=level.level)
             self._open(AlertDraft(

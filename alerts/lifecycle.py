@@ -70,6 +70,31 @@ def acknowledge(conn: psycopg.Connection, alert_id: int, actor: str,
     return _transition(conn, alert_id, actor, "acknowledged", note)
 
 
+def acknowledge_all(conn: psycopg.Connection, actor: str, *, device_id: str | None = None,
+                    unit: str | None = None, note: str | None = None) -> list[int]:
+    """Acknowledge every unacknowledged (`open`) top-level alert of one device (station) or
+    of one administrative unit, in one transaction; returns the ids acknowledged, oldest
+    first. Each gets its own history event and audit entry, as if acknowledged one by one."""
+    if (device_id is None) == (unit is None):
+        raise LifecycleError("acknowledge all: give either a device or a unit")
+    column = "device_id" if device_id is not None else "district"
+    from psycopg import sql
+
+    done = []
+    with conn.transaction():
+        ids = [row[0] for row in conn.execute(
+            sql.SQL("SELECT id FROM alerts WHERE {} = %s AND status = 'open' "
+                    "AND parent_id IS NULL ORDER BY opened_at, id").format(sql.Identifier(column)),
+            (device_id if device_id is not None else unit,))]
+        for alert_id in ids:
+            try:  # someone else may have taken it on meanwhile: skip it, keep the others
+                _transition(conn, alert_id, actor, "acknowledged", note)
+            except TransitionNotAllowed:
+                continue
+            done.append(alert_id)
+    return done
+
+
 def assign(conn: psycopg.Connection, alert_id: int, actor: str, assignee: str,
            note: str | None = None) -> AlertStatus:
     """Hand the alert to `assignee` (a user or a unit); acknowledges it if it was not yet."""
@@ -81,7 +106,8 @@ def assign(conn: psycopg.Connection, alert_id: int, actor: str, assignee: str,
 
 def resolve(conn: psycopg.Connection, alert_id: int, actor: str,
             note: str | None = None) -> AlertStatus:
-    """The problem is dealt with. If the condition still holds, the rule opens a new alert."""
+    """The problem is dealt with. If the condition still holds, the rule re-opens this same
+    alert (a `reopened` event; `alerts.store.open_or_update`), never a second one."""
     return _transition(conn, alert_id, actor, "resolved", note)
 
 

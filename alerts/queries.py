@@ -5,7 +5,7 @@ For the dashboards and the HTTP API: typed rows, explicit parameterised SQL.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -13,9 +13,11 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from alerts.store import ACTIVE
+from alerts.decisions import format_title
+from alerts.store import ACTIVE, SEVERITY_RANK
 
 STATUSES = ("open", "acknowledged", "assigned", "resolved", "false_alarm")
+ORDERS = ("newest", "triage")
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,58 @@ class AlertEvent:
     data: dict[str, Any]
 
 
+def title_in(alert: Alert, lang: str) -> str:
+    """The alert's title in the reader's language: its rule's template for `lang` filled with
+    the fields stored when it was written (`details.title_i18n`); the stored (Vietnamese)
+    title for older alerts, or when the rule has no template in that language."""
+    i18n = alert.details.get("title_i18n") if isinstance(alert.details, dict) else None
+    if not isinstance(i18n, dict):
+        return alert.title
+    template = (i18n.get("templates") or {}).get(lang)
+    params = i18n.get("params")
+    if not isinstance(template, str) or not isinstance(params, dict):
+        return alert.title
+    try:
+        return format_title(template, params, lang)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+        return alert.title
+
+
+def triage_key(alert: Alert) -> tuple:
+    """Sort key of the operators' order: active before closed; then the most severe; then
+    the unacknowledged (`open`) before those someone has taken on; then the oldest first (it
+    has waited longest, and a new alert joins the end of its group instead of pushing rows
+    down under the cursor); closed ones newest first; the id breaks ties, so the order is
+    the same at every refresh."""
+    closed = alert.status not in ACTIVE
+    opened = alert.opened_at.timestamp()
+    return (
+        closed,
+        -SEVERITY_RANK.get(alert.severity, 0),
+        alert.status != "open",
+        -opened if closed else opened,
+        -alert.id if closed else alert.id,
+    )
+
+
+def triage_order(alerts: Iterable[Alert]) -> list[Alert]:
+    """Alerts in the operators' order (see `triage_key`)."""
+    return sorted(alerts, key=triage_key)
+
+
+# The same order in SQL, so that a LIMIT keeps the rows that come first (tested against
+# triage_key).
+_TRIAGE_SQL = sql.SQL(
+    " ORDER BY (a.status NOT IN ('open', 'acknowledged', 'assigned')),"
+    " CASE a.severity WHEN 'extreme' THEN 4 WHEN 'severe' THEN 3 WHEN 'moderate' THEN 2"
+    " WHEN 'minor' THEN 1 ELSE 0 END DESC,"
+    " (a.status <> 'open'),"
+    " CASE WHEN a.status IN ('open', 'acknowledged', 'assigned') THEN a.opened_at END ASC,"
+    " CASE WHEN a.status IN ('open', 'acknowledged', 'assigned') THEN a.id END ASC,"
+    " a.opened_at DESC, a.id DESC"
+)
+
+
 def _as_list(value: str | Sequence[str] | None) -> list[str] | None:
     if value is None:
         return None
@@ -105,8 +159,9 @@ def list_alerts(
     top_level: bool = True,
     public: bool | None = None,
     limit: int = 100,
+    order: str = "newest",
 ) -> list[Alert]:
-    """Alerts, newest first.
+    """Alerts, newest first (`order="triage"`: the operators' order, see `triage_key`).
 
     status: "active" (open, acknowledged, assigned; the default), "closed", one status or a
     list; None = any. severity/family/district/kind/rule_id: one value or a list. since: opened
@@ -148,7 +203,13 @@ def list_alerts(
     query = _alert_select()
     if where:
         query += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where)
-    query += sql.SQL(" ORDER BY a.opened_at DESC, a.id DESC LIMIT %(limit)s")
+    if order not in ORDERS:
+        raise ValueError(f"unknown order {order!r}; known: {', '.join(ORDERS)}")
+    if order == "triage":
+        query += _TRIAGE_SQL
+    else:
+        query += sql.SQL(" ORDER BY a.opened_at DESC, a.id DESC")
+    query += sql.SQL(" LIMIT %(limit)s")
     params["limit"] = max(1, min(int(limit), 10_000))
     return [Alert(*row) for row in conn.execute(query, params)]
 
@@ -166,6 +227,17 @@ def alert_history(conn: psycopg.Connection, alert_id: int) -> list[AlertEvent]:
             "SELECT id, alert_id, at, actor, action, note, data FROM alert_events "
             "WHERE alert_id = %s ORDER BY at, id", (alert_id,))
     ]
+
+
+def escalated_to(conn: psycopg.Connection, alert_ids: Sequence[int]) -> dict[int, str]:
+    """alert id -> whom its latest escalation step notified (the rule's `notify`), for the
+    alerts among `alert_ids` that have escalated."""
+    if not alert_ids:
+        return {}
+    return dict(conn.execute(
+        "SELECT DISTINCT ON (alert_id) alert_id, coalesce(data->>'notify', '') "
+        "FROM alert_events WHERE alert_id = ANY(%s) AND action = 'escalated' "
+        "ORDER BY alert_id, at DESC, id DESC", (list(alert_ids),)))
 
 
 def count_active(conn: psycopg.Connection, *, top_level: bool = True) -> dict[str, int]:

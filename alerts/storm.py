@@ -74,7 +74,7 @@ def group_new_alerts(conn: psycopg.Connection, config: StormConfig,
             family=family, district=district, value=float(total + len(candidates)),
             details={"storm": True, "window_s": config.window_s}, occurrences=0,
         )
-        change = open_or_update(conn, draft)
+        change = open_or_update(conn, draft, reopen_s=0)  # a parent is never re-opened
         parent_id = change.alert_id
         attached = conn.execute(
             "UPDATE alerts SET parent_id = %s, updated_at = now() WHERE id = ANY(%s) "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import psycopg
 from psycopg_pool import ConnectionPool
 
 from alerts import lifecycle
@@ -35,10 +36,12 @@ def current_actor() -> str:
     return actor()
 
 
-def check(action: str, note: str | None, assignee: str | None) -> str | None:
+def check(action: str, note: str | None, assignee: str | None,
+          allowed_assignees: frozenset[str] | None = None) -> str | None:
     """Why the request cannot be carried out as given, or None (pure).
 
-    Closing an alert (resolve, false alarm) needs a note: the next shift reads why.
+    Closing an alert (resolve, false alarm) needs a note: the next shift reads why. With
+    `allowed_assignees`, an alert is assigned only to one of them (a person or duty unit).
     """
     if action not in ACTIONS:
         return "unknown_action"
@@ -46,6 +49,9 @@ def check(action: str, note: str | None, assignee: str | None) -> str | None:
         return "note_required"
     if action == "assign" and not (assignee or "").strip():
         return "assignee_required"
+    if (action == "assign" and allowed_assignees is not None
+            and assignee.strip() not in allowed_assignees):
+        return "assignee_unknown"
     return None
 
 
@@ -57,11 +63,12 @@ def act(
     actor: str,
     note: str | None = None,
     assignee: str | None = None,
+    allowed_assignees: frozenset[str] | None = None,
 ) -> ActionResult:
     """Carry out one action on one alert; refused (ok=False) with a reason, never half-done."""
     if alert_id is None:
         return ActionResult(False, "no_selection")
-    problem = check(action, note, assignee)
+    problem = check(action, note, assignee, allowed_assignees)
     if problem:
         return ActionResult(False, problem, alert_id)
     note = (note or "").strip()[:MAX_NOTE] or None
@@ -80,5 +87,28 @@ def act(
         return ActionResult(False, "not_found", alert_id)
     except lifecycle.TransitionNotAllowed:
         return ActionResult(False, "not_active", alert_id)
+    except psycopg.OperationalError as err:  # the database went away: say so, not a 500
+        log.warning("alert %s: %s failed, database unavailable: %s", alert_id, action, err)
+        return ActionResult(False, "unavailable", alert_id)
     log.info("alert %s: %s by %s", alert_id, action, actor)
     return ActionResult(True, "done", alert_id)
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    ok: bool
+    reason: str  # `act.<reason>`: bulk_done, no_selection
+    alert_ids: tuple[int, ...] = ()
+
+
+def acknowledge_all(pool: ConnectionPool, *, actor: str, device_id: str | None = None,
+                    unit: str | None = None, note: str | None = None) -> BulkResult:
+    """Acknowledge every unacknowledged alert of one station (device) or one unit at once."""
+    if not device_id and not unit:
+        return BulkResult(False, "no_selection")
+    note = (note or "").strip()[:MAX_NOTE] or None
+    with pool.connection() as conn:
+        ids = lifecycle.acknowledge_all(conn, actor, device_id=device_id or None,
+                                        unit=None if device_id else unit, note=note)
+    log.info("acknowledged %d alerts of %s by %s", len(ids), device_id or unit, actor)
+    return BulkResult(True, "bulk_done", tuple(ids))

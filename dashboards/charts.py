@@ -150,4 +150,6 @@ def day_chart(
         fig.update_xaxes(visible=False)
         fig.update_yaxes(visible=False)
     fig.update_yaxes(title={"text": UNITS.get(metric, ""), "font": {"color": MUTED}})
+    # ticks and hover numbers as the reader writes them: 84,20 in Vietnamese, 84.20 in English
+    fig.update_layout(separators=",." if lang == "vi" else ".,")
     return _layout(fig, height, font_size)

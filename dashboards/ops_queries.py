@@ -462,7 +462,8 @@ def feed_alerts(
     statuses=None,
     limit: int = 200,
 ) -> list[Alert]:
-    """The feed's alerts, newest first; empty filters mean any (statuses: active by default)."""
+    """The feed's alerts in the operators' order (`alerts.queries.triage_key`: most severe,
+    unacknowledged, oldest first); empty filters mean any (statuses: active by default)."""
     return alert_queries.list_alerts(
         conn,
         status="active" if statuses is None else _chosen(statuses, STATUSES),
@@ -470,6 +471,7 @@ def feed_alerts(
         district=_chosen(districts),
         severity=_chosen(severities, SEVERITY_RANK),
         limit=limit,
+        order="triage",
     )
 
 

@@ -87,8 +87,10 @@ def stale_badge(badge_id: str, stale: bool, lang: str) -> html.Span:
     )
 
 
-def action_bar(prefix: str, lang: str, *, assign: bool = True) -> html.Div:
-    """Note, assignee and the buttons that change an alert; ids carry `-act-` (needs `act`)."""
+def action_bar(prefix: str, lang: str, *, assign: bool = True,
+               assignees: list[dict] | None = None) -> html.Div:
+    """Note, assignee and the buttons that change an alert; ids carry `-act-` (needs `act`).
+    With `assignees` (dropdown options), the assignee is picked from that list."""
     buttons = [
         html.Button(
             t("act.acknowledge", lang), id=f"{prefix}-act-ack", className="btn btn-ack", n_clicks=0
@@ -125,7 +127,21 @@ def action_bar(prefix: str, lang: str, *, assign: bool = True) -> html.Div:
             maxLength=1000,
         )
     ]
-    if assign:
+    from dashboards.alert_texts import dropdown_labels
+
+    if assign and assignees is not None:
+        fields.append(
+            dcc.Dropdown(
+                id=f"{prefix}-act-assignee",
+                options=assignees,
+                placeholder=t("act.assignee", lang),
+                className="act-assignee",
+                searchable=True,
+                clearable=True,
+                labels=dropdown_labels(lang),
+            )
+        )
+    elif assign:
         fields.append(
             dcc.Input(
                 id=f"{prefix}-act-assignee",

@@ -1,21 +1,20 @@
-"""Decisions behind the wall display (pure): which view shows now, which alerts take over the
-screen, which panels are stale, what each rotating view lists."""
+"""Decisions behind the wall display (pure): which view shows now, which extreme alerts the
+strip beside the map names, which panels are stale, what each rotating view lists."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from alerts.queries import Alert
+from alerts.queries import Alert, triage_order
 from dashboards import classify
 from dashboards.map_figure import MapDevice, last_seen_of
-from dashboards.ops_queries import SEVERITY_RANK
 from ioc.live import LatestValue
 
 VIEWS = ("map", "water", "air", "tourism", "devices")
 SECONDS_PER_VIEW = 20
-TAKEOVER_SEVERITIES = frozenset({"extreme"})
-TAKEOVER_S = 120.0  # seconds an alert holds the whole screen before it shrinks to a banner
+STRIP_SEVERITIES = frozenset({"extreme"})
+FRESH_S = 60.0  # seconds an extreme alert stays highlighted as new on a wall
 STALE_AFTER_INTERVALS = 3  # a panel is stale when its newest data is this many intervals old
 STALE_FLOOR_S = 120.0  # ... and never sooner than this
 
@@ -27,38 +26,41 @@ def view_at(
     return views[int(now // seconds_per_view) % len(views)]
 
 
-def takeover_alerts(alerts: Iterable[Alert]) -> list[Alert]:
-    """Alerts that may take over the wall: extreme and not yet acknowledged by anyone.
+def strip_alerts(alerts: Iterable[Alert]) -> list[Alert]:
+    """Alerts named in the wall's extreme strip: extreme and not yet acknowledged by anyone,
+    in the operators' order (`alerts.queries.triage_key`: waiting longest first).
 
-    Most severe first, then newest. Severe ones stay in the alert column: in a flood there
-    are dozens, and a wall that is always taken over shows nothing.
+    Severe ones stay in the alert column below it: in a flood there are dozens.
     """
-    chosen = [a for a in alerts if a.status == "open" and a.severity in TAKEOVER_SEVERITIES]
-    return sorted(
-        chosen, key=lambda a: (-SEVERITY_RANK.get(a.severity, 0), -a.opened_at.timestamp(), -a.id)
+    return triage_order(
+        a for a in alerts if a.status == "open" and a.severity in STRIP_SEVERITIES
     )
 
 
 @dataclass(frozen=True)
-class Takeover:
-    full: list[Alert]  # shown over the whole screen (new on this wall)
-    banner: list[Alert]  # still unacknowledged after their time on the full screen
+class ExtremeStrip:
+    """The extreme strip beside the map. Nothing covers the map: an extreme alert is named
+    here until someone acknowledges it; the ones this wall has shown for less than FRESH_S
+    are highlighted, and `new` (first shown at this refresh) may sound a chime once."""
+
+    alerts: list[Alert]
+    fresh: frozenset[int]
+    new: tuple[int, ...]
     seen: dict[str, float]  # alert id -> when this wall first showed it (Unix seconds)
 
 
-def takeover(
+def extreme_strip(
     alerts: Iterable[Alert],
     seen: Mapping[str, float] | None,
     now: float,
-    full_s: float = TAKEOVER_S,
-) -> Takeover:
-    """An extreme alert takes the whole screen for `full_s` seconds after this wall first
-    shows it, then becomes a banner over the views until someone acknowledges it."""
-    urgent = takeover_alerts(alerts)
-    first = {str(a.id): float((seen or {}).get(str(a.id), now)) for a in urgent}
-    full = [a for a in urgent if now - first[str(a.id)] < full_s]
-    banner = [a for a in urgent if now - first[str(a.id)] >= full_s]
-    return Takeover(full, banner, first)
+    fresh_s: float = FRESH_S,
+) -> ExtremeStrip:
+    urgent = strip_alerts(alerts)
+    seen = seen or {}
+    first = {str(a.id): float(seen.get(str(a.id), now)) for a in urgent}
+    fresh = frozenset(a.id for a in urgent if now - first[str(a.id)] < fresh_s)
+    new = tuple(a.id for a in urgent if str(a.id) not in seen)
+    return ExtremeStrip(urgent, fresh, new, first)
 
 
 def is_stale(newest: float | None, now: float, interval_s: float) -> bool:

@@ -91,8 +91,13 @@ class RuleCommon(Model):
     description: str = ""
     kind: str | None = Field(None, description="Alert kind; default depends on the rule type.")
     title: str | None = Field(None, description="Title template, e.g. '{name}: {value:.1f}'.")
+    title_en: str | None = Field(None, description="The title template in English (same "
+                                 "fields); readers in English see it, others `title`.")
     select: Select = Field(default_factory=Select)
     auto_resolve: bool = Field(True, description="Resolve by itself when the condition clears.")
+    reopen_s: float = Field(
+        3600, ge=0, description="A person resolved the alert this recently and the condition "
+        "still holds: re-open the same alert instead of opening a second one (0: never).")
     escalation: list[EscalationStep] = Field(default_factory=list)
     public: bool = Field(False, description="A public-safety alert: published in the CAP feed.")
     cap: CapInfo | None = None
@@ -100,15 +105,19 @@ class RuleCommon(Model):
 
     @model_validator(mode="after")
     def _common(self):
-        if self.title is not None:
+        for key, template in (("title", self.title), ("title_en", self.title_en)):
+            if template is None:
+                continue
             try:
-                names = {f for _, f, _, _ in string.Formatter().parse(self.title) if f}
+                names = {f for _, f, _, _ in string.Formatter().parse(template) if f}
             except ValueError as err:
-                raise ValueError(f"title: {err}") from None
+                raise ValueError(f"{key}: {err}") from None
             unknown = {n.split(".")[0].split("[")[0] for n in names} - TITLE_FIELDS
             if unknown:
-                raise ValueError(f"title: unknown field(s) {sorted(unknown)}; known: "
+                raise ValueError(f"{key}: unknown field(s) {sorted(unknown)}; known: "
                                  f"{', '.join(sorted(TITLE_FIELDS))}")
+        if self.title_en is not None and self.title is None:
+            raise ValueError("title_en: needs `title` (the Vietnamese template) too")
         if self.public and self.cap is None:
             raise ValueError("public: true needs a `cap` section (event, urgency, ...)")
         steps = [s.after_s for s in self.escalation]

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 import dash
 from dash import Input, Output, State, callback, ctx, dcc, html
 
 from dashboards import auth, i18n
+from dashboards.alert_texts import dropdown_labels
 from dashboards.context import context
 from dashboards.i18n import pick_language, t
 from ioc.security import tokens, users
@@ -39,7 +41,11 @@ TEXT = {
     "admin.users.create": {"vi": "Tạo", "en": "Create"},
     "admin.users.set_role": {"vi": "Đổi vai trò", "en": "Set role"},
     "admin.users.disable": {"vi": "Khoá", "en": "Disable"},
-    "admin.users.enable": {"vi": "Mở khoá", "en": "Enable"},
+    "admin.users.enable": {"vi": "Mở khoá", "en": "Unlock"},
+    "admin.users.locked_out": {"vi": "tạm khoá (đăng nhập sai nhiều lần)",
+                               "en": "locked out (too many failed log-ins)"},
+    "admin.users.unlocked": {"vi": "Đã mở khoá {name}: có thể đăng nhập lại.",
+                             "en": "{name} unlocked: they can log in again."},
     "admin.users.reset": {"vi": "Cấp mật khẩu mới", "en": "New password"},
     "admin.users.status": {"vi": "Trạng thái", "en": "Status"},
     "admin.users.active": {"vi": "hoạt động", "en": "active"},
@@ -71,17 +77,29 @@ class Outcome(NamedTuple):
 
 
 def _when(value) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else "—"
+    """A time on the admin pages in the centre's time zone (stored in UTC), like every page."""
+    if not value:
+        return "—"
+    zone = ZoneInfo(context().settings.web.timezone)
+    return value.astimezone(zone).strftime("%d/%m/%Y %H:%M")
 
 
-def users_table(rows: list[users.User], lang: str) -> html.Table:
+def _status(u: users.User, locked: set[str], lang: str) -> str:
+    if u.disabled:
+        return t("admin.users.disabled", lang)
+    if u.username in locked:
+        return t("admin.users.locked_out", lang)
+    return t("admin.users.active", lang)
+
+
+def users_table(rows: list[users.User], lang: str, locked: set[str] | None = None) -> html.Table:
     head = html.Tr([html.Th(t("auth.username", lang)), html.Th(t("admin.users.display_name", lang)),
                     html.Th(t("admin.users.role", lang)), html.Th(t("admin.users.status", lang)),
                     html.Th(t("admin.users.last_login", lang))])
     body = [
         html.Tr([
             html.Td(u.username), html.Td(u.display_name), html.Td(t(f"role.{u.role}", lang)),
-            html.Td(t("admin.users.disabled" if u.disabled else "admin.users.active", lang)),
+            html.Td(_status(u, locked or set(), lang)),
             html.Td(_when(u.last_login_at)),
         ])
         for u in rows
@@ -129,8 +147,12 @@ def apply_action(conn, action: str, form: dict, *, actor: str, ip: str | None,
             if not form.get("role"):
                 return Outcome(False, t("admin.users.pick", lang))
             users.set_role(conn, target, form["role"], actor=actor, ip=ip)
-        elif action in ("admin-act-disable", "admin-act-enable"):
-            users.set_disabled(conn, target, action == "admin-act-disable", actor=actor, ip=ip)
+        elif action == "admin-act-disable":
+            users.set_disabled(conn, target, True, actor=actor, ip=ip)
+        elif action == "admin-act-enable":
+            # "Mở khoá": enabled again AND the failed log-ins that locked them out forgotten
+            user, _cleared = users.unlock(conn, target, actor=actor, ip=ip)
+            return Outcome(True, t("admin.users.unlocked", lang, name=user.username))
         elif action == "admin-act-reset-password":
             password = generate_password()
             users.set_password(conn, target, password, actor=actor, settings=settings, ip=ip)
@@ -154,6 +176,7 @@ def layout(lang: str | None = None, **_query) -> html.Div:
     lang = pick_language(lang, context().settings.web.language)
     with context().pool.connection() as conn:
         rows = users.list_users(conn)
+        locked = users.locked_out(conn, context().settings.security)
         token_rows = tokens.list_tokens(conn)
     def button(key: str, bid: str) -> html.Button:
         return html.Button(t(key, lang), id=bid, className="admin-button")
@@ -193,6 +216,7 @@ def layout(lang: str | None = None, **_query) -> html.Div:
                         [
                             dcc.Dropdown(id="admin-act-user", options=_user_options(rows),
                                          placeholder=t("auth.username", lang),
+                                         labels=dropdown_labels(lang),
                                          className="admin-dropdown"),
                             dcc.Dropdown(id="admin-act-role", options=_role_options(lang),
                                          placeholder=t("admin.users.role", lang),
@@ -207,7 +231,7 @@ def layout(lang: str | None = None, **_query) -> html.Div:
                 ],
                 className="admin-section",
             ),
-            html.Div(users_table(rows, lang), id="admin-users-table"),
+            html.Div(users_table(rows, lang, locked), id="admin-users-table"),
             html.H2(t("admin.tokens.title", lang), className="section-title"),
             html.P(t("admin.tokens.hint", lang)),
             html.Div(tokens_table(token_rows, lang), id="admin-tokens-table"),
@@ -251,6 +275,9 @@ def act(_a, _b, _c, _d, _e, username, display_name, add_role, password, user, ro
                                ip=auth.client_ip(), lang=lang)
         if not outcome.ok:
             conn.rollback()
+        else:
+            conn.commit()
         rows = users.list_users(conn)
+        locked = users.locked_out(conn, context().settings.security)
     css = "admin-message " + ("ok" if outcome.ok else "error")
-    return outcome.message, css, users_table(rows, lang), _user_options(rows)
+    return outcome.message, css, users_table(rows, lang, locked), _user_options(rows)

@@ -1,5 +1,7 @@
-"""Alert feed: newest first, coloured by severity, filtered; acknowledge, assign, resolve or
-dismiss the selected alert with a note, without leaving the page."""
+"""Alert feed in the operators' order (most severe, unacknowledged, waiting longest first),
+coloured by severity, filtered; acknowledge, assign, resolve or dismiss the selected alert with
+a note, or acknowledge all of its station or area at once, without leaving the page. The
+selection is the alert's id: the highlighted row follows it across refreshes."""
 
 from __future__ import annotations
 
@@ -7,12 +9,25 @@ import logging
 import time
 
 import dash
-from dash import Input, Output, State, callback, ctx, dash_table, dcc, html, no_update
+from dash import (
+    ClientsideFunction,
+    Input,
+    Output,
+    State,
+    callback,
+    clientside_callback,
+    ctx,
+    dash_table,
+    dcc,
+    html,
+    no_update,
+)
 from dash.exceptions import PreventUpdate
 
 from alerts import queries as alert_queries
-from alerts.queries import Alert
-from dashboards import alert_actions
+from alerts.queries import Alert, title_in
+from dashboards import alert_actions, alert_texts
+from dashboards import assignees as who
 from dashboards import ops_queries as q
 from dashboards.access import may_act
 from dashboards.auth import current_role
@@ -49,7 +64,8 @@ def _options(prefix: str, values, lang: str) -> list[dict]:
 
 def _filters(lang: str) -> html.Div:
     names = q.district_names(q.geometry(context().pool), lang)
-    dropdown = {"multi": True, "clearable": True, "className": "filter"}
+    dropdown = {"multi": True, "clearable": True, "className": "filter",
+                "labels": alert_texts.dropdown_labels(lang)}
     return html.Div(
         [
             dcc.Dropdown(
@@ -80,6 +96,14 @@ def _filters(lang: str) -> html.Div:
                 **dropdown,
             ),
             html.Div(id="feed-count", className="feed-count"),
+            dcc.Checklist(
+                id="feed-sound",
+                options=[{"label": t("feed.sound", lang), "value": "on"}],
+                value=[],
+                className="feed-sound",
+                persistence=True,
+                persistence_type="local",
+            ),
         ],
         className="feed-filters",
     )
@@ -97,7 +121,8 @@ COLUMNS = (
 )
 
 
-def table_rows(alerts: list[Alert], lang: str, tz: str, names: dict[str, str]) -> list[dict]:
+def table_rows(alerts: list[Alert], lang: str, tz: str, names: dict[str, str],
+               people: list[who.Assignee] | None = None) -> list[dict]:
     """DataTable rows (one per alert; `id` is the alert id)."""
     return [
         {
@@ -105,12 +130,12 @@ def table_rows(alerts: list[Alert], lang: str, tz: str, names: dict[str, str]) -
             "severity": a.severity,
             "severity_text": t(f"severity.{a.severity}", lang),
             "opened": fmt_time(a.opened_at, tz, with_date=False),
-            "title": a.title + (f" (+{a.children})" if a.children else ""),
+            "title": title_in(a, lang) + (f" (+{a.children})" if a.children else ""),
             "district_name": names.get(a.district or "", a.district or "–"),
             "family_text": t(f"family.{a.family}", lang) if a.family else "–",
             "status": a.status,
             "status_text": t(f"alert_status.{a.status}", lang),
-            "assigned_to": a.assigned_to or "",
+            "assigned_to": who.display_name(a.assigned_to, people or []),
             "count": a.count,
         }
         for a in alerts
@@ -191,11 +216,38 @@ def _table(lang: str) -> dash_table.DataTable:
     )
 
 
+def _bulk_bar(lang: str) -> html.Div:
+    return html.Div(
+        [
+            html.Button(t("act.ack_device", lang), id="feed-act-ack-device",
+                        className="btn btn-ack-all", n_clicks=0),
+            html.Button(t("act.ack_unit", lang), id="feed-act-ack-unit",
+                        className="btn btn-ack-all", n_clicks=0),
+        ],
+        className="act-bulk",
+    )
+
+
+def cell_of(rows: list[dict], alert_id: int | None) -> dict | None:
+    """The table cell that stands for alert `alert_id` in `rows` (its title), or None when
+    the alert is not shown: the highlight follows the alert, never a row position."""
+    if alert_id is None:
+        return None
+    for i, row in enumerate(rows):
+        if row["id"] == alert_id:
+            return {"row": i, "column": COLUMNS.index("title"), "row_id": alert_id,
+                    "column_id": "title"}
+    return None
+
+
 def layout(lang: str | None = None, alert: str | None = None, **_query) -> html.Div:
     c = context()
     lang = pick_language(lang, c.settings.web.language)
     selected = int(alert) if alert and alert.isdigit() else None
     can_act = may_act(current_role(), "feed")
+    if can_act:
+        with c.pool.connection() as conn:
+            picker = who.options(who.assignees(conn, lang), lang)
     return html.Div(
         [
             page_header("feed", "feed.title", lang, "/feed"),
@@ -207,7 +259,9 @@ def layout(lang: str | None = None, alert: str | None = None, **_query) -> html.
                         [
                             html.Div(id="feed-detail", className="feed-detail"),
                             html.Div(
-                                action_bar("feed", lang) if can_act else None,
+                                [action_bar("feed", lang, assignees=picker), _bulk_bar(lang)]
+                                if can_act
+                                else None,
                                 id="feed-actions",
                                 className="feed-actions hidden",
                             ),
@@ -219,6 +273,7 @@ def layout(lang: str | None = None, alert: str | None = None, **_query) -> html.
             ),
             dcc.Store(id="feed-lang-store", data=lang),
             dcc.Store(id="feed-selected", data=selected),
+            dcc.Store(id="feed-chimed"),
             dcc.Interval(id="feed-tick", interval=c.settings.web.refresh_ms),
         ],
         className="page page-feed",
@@ -236,11 +291,19 @@ def _rows(family, district, severity, status, lang: str) -> tuple[list[dict], st
             statuses=status or [],
             limit=PAGE_SIZE,
         )
+        people = who.assignees(conn, lang)
     names = q.district_names(q.geometry(c.pool), lang)
-    rows = table_rows(alerts, lang, c.settings.web.timezone, names)
-    count = t("feed.count", lang, n=fmt_int(len(rows), lang))
+    rows = table_rows(alerts, lang, c.settings.web.timezone, names, people)
+    if not rows:
+        return rows, t("feed.empty", lang)
+    count = t("feed.count", lang, n=fmt_int(len(rows), lang)) + " · " + t("feed.order_hint", lang)
     if len(rows) == PAGE_SIZE:
-        count += " " + t("feed.newest_only", lang, n=PAGE_SIZE)
+        count += " " + t("feed.first_only", lang, n=PAGE_SIZE)
+    me = alert_actions.current_actor()
+    mine = sum(a.assigned_to == me and a.status == "assigned" for a in alerts)
+    if mine:  # the assignee learns it here, at every refresh (and other systems by MQTT/webhook)
+        return rows, [count, " · ", html.B(t("feed.assigned_to_you", lang, n=mine),
+                                           className="feed-mine", id="feed-mine")]
     return rows, count
 
 
@@ -248,22 +311,36 @@ def _rows(family, district, severity, status, lang: str) -> tuple[list[dict], st
     Output("feed-table", "data"),
     Output("feed-count", "children"),
     Output("feed-clock", "children"),
+    Output("feed-table", "active_cell"),
+    Output("feed-table", "selected_cells"),
     Input("feed-tick", "n_intervals"),
     Input("feed-family", "value"),
     Input("feed-district", "value"),
     Input("feed-severity", "value"),
     Input("feed-status", "value"),
     State("feed-lang-store", "data"),
+    State("feed-selected", "data"),
 )
-def refresh_feed(_n, family, district, severity, status, lang):
+def refresh_feed(_n, family, district, severity, status, lang, selected):
     lang = pick_language(lang)
     clock = fmt_time(time.time(), context().settings.web.timezone)
     try:
         rows, count = _rows(family, district, severity, status, lang)
     except Exception:
         log.warning("feed refresh failed", exc_info=True)
-        return no_update, html.Span(t("db_unavailable", lang), className="act-refused"), clock
-    return rows, count, clock
+        return (no_update, html.Span(t("db_unavailable", lang), className="act-refused"), clock,
+                no_update, no_update)
+    cell = cell_of(rows, selected)
+    return rows, count, clock, cell, [cell] if cell else []
+
+
+# A desk console may chime for each new extreme alert (browser side, assets/alert_sound.js).
+clientside_callback(
+    ClientsideFunction(namespace="iocAlerts", function_name="chime"),
+    Output("feed-chimed", "data"),
+    Input("feed-table", "data"),
+    Input("feed-sound", "value"),
+)
 
 
 @callback(
@@ -293,6 +370,7 @@ def detail(alert_id: int | None, lang: str) -> tuple[list, str]:
         children = (alert_queries.list_alerts(conn, parent_id=alert_id, status=None,
                                               limit=MAX_CHILDREN_SHOWN + 1)
                     if alert else [])
+        people = who.assignees(conn, lang)
     if alert is None:
         return [
             html.Div(t("act.not_found", lang, id=alert_id), className="muted")
@@ -304,7 +382,7 @@ def detail(alert_id: int | None, lang: str) -> tuple[list, str]:
         (t("feed.opened", lang), fmt_time(alert.opened_at, tz)),
         (t("feed.last_seen", lang), fmt_time(alert.last_seen_at, tz)),
         (t("feed.col.count", lang), str(alert.count)),
-        (t("feed.col.assigned_to", lang), alert.assigned_to or "–"),
+        (t("feed.col.assigned_to", lang), who.display_name(alert.assigned_to, people) or "–"),
     ]
     if alert.device_id:
         facts.append(
@@ -323,6 +401,9 @@ def detail(alert_id: int | None, lang: str) -> tuple[list, str]:
                 html.Span(fmt_time(e.at, tz), className="muted"),
                 " ",
                 html.B(t(f"event.{e.action}", lang)),
+                (" " + t("event.assigned_to", lang,
+                         who=who.display_name(e.data.get("assignee"), people))
+                 if e.data.get("assignee") else ""),
                 f" · {e.actor}",
                 html.Div(e.note, className="event-note") if e.note else None,
             ]
@@ -335,7 +416,7 @@ def detail(alert_id: int | None, lang: str) -> tuple[list, str]:
         grouped = [
             html.H3(t("feed.grouped", lang, n=alert.children), className="panel-sub"),
             html.Ul(
-                [html.Li([severity_pill(c.severity, lang), " ", c.title,
+                [html.Li([severity_pill(c.severity, lang), " ", title_in(c, lang),
                           html.Span(f" · {fmt_time(c.opened_at, tz)} · "
                                     f"{t(f'alert_status.{c.status}', lang)}", className="muted")])
                  for c in shown]
@@ -349,7 +430,7 @@ def detail(alert_id: int | None, lang: str) -> tuple[list, str]:
         html.Div(
             [severity_pill(alert.severity, lang), html.Span(f" #{alert.id}", className="muted")]
         ),
-        html.H2(alert.title, className="panel-title"),
+        html.H2(title_in(alert, lang), className="panel-title"),
         html.Dl([x for k, v in facts for x in (html.Dt(k), html.Dd(v))], className="facts"),
         *grouped,
         html.H3(t("feed.history", lang), className="panel-sub"),
@@ -378,6 +459,8 @@ def refresh_detail(alert_id, _n, lang):
     Output("feed-act-result", "children"),
     Output("feed-table", "data", allow_duplicate=True),
     Output("feed-act-note", "value"),
+    Output("feed-table", "active_cell", allow_duplicate=True),
+    Output("feed-table", "selected_cells", allow_duplicate=True),
     Input("feed-act-ack", "n_clicks"),
     Input("feed-act-assign", "n_clicks"),
     Input("feed-act-resolve", "n_clicks"),
@@ -404,6 +487,10 @@ def act_on_alert(
     }.get(ctx.triggered_id)
     if action is None:
         raise PreventUpdate
+    allowed = None
+    if action == "assign":
+        with context().pool.connection() as conn:
+            allowed = frozenset(a.value for a in who.assignees(conn, lang))
     result = alert_actions.act(
         context().pool,
         alert_id,
@@ -411,9 +498,50 @@ def act_on_alert(
         actor=alert_actions.current_actor(),
         note=note,
         assignee=assignee,
+        allowed_assignees=allowed,
     )
     message = action_message(result.ok, result.reason, result.alert_id, lang)
     if not result.ok:
-        return message, no_update, no_update
+        return message, no_update, no_update, no_update, no_update
     rows, _count = _rows(family, district, severity, status, lang)
-    return message, rows, ""
+    cell = cell_of(rows, alert_id)
+    return message, rows, "", cell, [cell] if cell else []
+
+
+@callback(
+    Output("feed-act-result", "children", allow_duplicate=True),
+    Output("feed-table", "data", allow_duplicate=True),
+    Input("feed-act-ack-device", "n_clicks"),
+    Input("feed-act-ack-unit", "n_clicks"),
+    State("feed-selected", "data"),
+    State("feed-act-note", "value"),
+    State("feed-family", "value"),
+    State("feed-district", "value"),
+    State("feed-severity", "value"),
+    State("feed-status", "value"),
+    State("feed-lang-store", "data"),
+    prevent_initial_call=True,
+)
+def acknowledge_all(_a, _b, alert_id, note, family, district, severity, status, lang):
+    """Acknowledge every unacknowledged alert of the selected alert's station or area."""
+    lang = pick_language(lang)
+    if ctx.triggered_id not in ("feed-act-ack-device", "feed-act-ack-unit") or not (_a or _b):
+        raise PreventUpdate
+    if alert_id is None:
+        return action_message(False, "no_selection", None, lang), no_update
+    with context().pool.connection() as conn:
+        alert = alert_queries.get_alert(conn, alert_id)
+    if alert is None:
+        return action_message(False, "not_found", alert_id, lang), no_update
+    by_device = ctx.triggered_id == "feed-act-ack-device"
+    result = alert_actions.acknowledge_all(
+        context().pool,
+        actor=alert_actions.current_actor(),
+        device_id=alert.device_id if by_device else None,
+        unit=None if by_device else alert.district,
+        note=note,
+    )
+    if not result.ok:
+        return action_message(False, result.reason, alert_id, lang), no_update
+    rows, _count = _rows(family, district, severity, status, lang)
+    return html.Div(t("act.bulk_done", lang, n=len(result.alert_ids)), className="act-ok"), rows

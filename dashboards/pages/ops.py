@@ -23,6 +23,7 @@ from dash import (
 from dash.exceptions import PreventUpdate
 
 from alerts import queries as alert_queries
+from alerts.queries import title_in
 from dashboards import alert_actions, map_live
 from dashboards import ops_queries as q
 from dashboards.access import may_act
@@ -332,12 +333,19 @@ def show_selection(device_id):
 
 
 # -- the side panel ------------------------------------------------------------------------------
+OVERVIEW_ROWS = 8
+OVERVIEW_MAX_EXTREME = 40
+
+
 def _overview(lang: str) -> list:
     c = context()
     tz = c.settings.web.timezone
     with c.pool.connection() as conn:
         counts = alert_queries.count_active(conn)
-        alerts = q.feed_alerts(conn, limit=8)
+        alerts = q.feed_alerts(conn, limit=OVERVIEW_MAX_EXTREME)
+    # every extreme alert named (not only counted), then the next ones up to eight rows
+    extreme = sum(a.severity == "extreme" for a in alerts)
+    alerts = alerts[: max(OVERVIEW_ROWS, extreme)]
     names = q.district_names(q.geometry(c.pool), lang)
     tiles = [
         html.Div(
@@ -355,7 +363,7 @@ def _overview(lang: str) -> list:
                 severity_pill(a.severity, lang),
                 html.Div(
                     [
-                        html.Div(a.title, className="alert-title"),
+                        html.Div(title_in(a, lang), className="alert-title"),
                         html.Div(
                             " · ".join(
                                 x
@@ -372,6 +380,7 @@ def _overview(lang: str) -> list:
                 ),
             ],
             className=f"alert-item sev-{a.severity}",
+            **{"data-alert-id": str(a.id)},
         )
         for a in alerts
     ]
@@ -445,7 +454,7 @@ def _device_parts(device_id: str, lang: str):
             "label": html.Span(
                 [
                     severity_pill(a.severity, lang),
-                    f" {a.title} · {t('alert_status.' + a.status, lang)}",
+                    f" {title_in(a, lang)} · {t('alert_status.' + a.status, lang)}",
                 ]
             ),
             "value": a.id,

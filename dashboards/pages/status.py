@@ -10,6 +10,7 @@ import dash
 from dash import Input, Output, State, callback, dcc, html
 
 from dashboards.context import context
+from dashboards.data_quality import latest_quality, render_quality
 from dashboards.i18n import pick_language, t
 from dashboards.ingest_status import render_sessions
 from dashboards.queries import LiveCounts, ingest_sessions, live_counts
@@ -110,7 +111,17 @@ def _safe_render(lang: str) -> list:
     except Exception:  # the counts matter more; the tile is simply left out
         log.warning("ingest sessions unavailable", exc_info=True)
         sessions = None
-    return render_counts(counts, lang, ctx.settings.web.timezone, sessions)
+    return render_counts(counts, lang, ctx.settings.web.timezone, sessions) + render_quality(
+        _quality(ctx) if counts is not None else None, lang)
+
+
+def _quality(ctx):
+    try:
+        with ctx.pool.connection() as conn:
+            return latest_quality(conn)
+    except Exception:
+        log.warning("data quality figures unavailable", exc_info=True)
+        return None
 
 
 @callback(

@@ -1,7 +1,8 @@
 """Wall display: no interaction, legible from across the room at 1920x1080 and 3840x2160.
 
-Views rotate on a clock shared by every screen; unacknowledged extreme alerts take
-over the screen; every panel shows a stale badge when its data is late, and the whole wall
+Views rotate on a clock shared by every screen (`?view=` pins one, and nothing replaces it);
+unacknowledged extreme alerts are named in a strip beside the views, never over them, with
+whom they escalated to; every panel shows a stale badge when its data is late, and the whole wall
 shows one when the server stops answering (checked in the browser).
 """
 
@@ -25,10 +26,11 @@ from dash import (
 from dash.exceptions import PreventUpdate
 
 from alerts import queries as alert_queries
-from alerts.queries import Alert
+from alerts.queries import Alert, title_in
 from dashboards import map_live
 from dashboards import ops_queries as q
 from dashboards import wall_state as w
+from dashboards.alert_texts import duty_name
 from dashboards.classify import SEVERITY_COLOURS
 from dashboards.context import context
 from dashboards.i18n import pick_language, t
@@ -56,6 +58,7 @@ WALL_MAP_CONFIG = {
     "showTips": False,
     "responsive": True,
 }
+STRIP_MAX = 6  # extreme alerts named in the strip; the rest are counted
 REFERENCE_WIDTH = 1920  # the wall is laid out for this many CSS pixels and scaled from it
 VIEW_KINDS = {
     "water": ("water_level",),
@@ -119,12 +122,12 @@ def layout(lang: str | None = None, view: str | None = None, **_query) -> html.D
                 ],
                 className="wall-header",
             ),
-            html.Div(id="wall-banner", className="wall-banner hidden"),
             html.Div(
                 [
                     html.Div(views, className="wall-stage"),
                     html.Aside(
                         [
+                            html.Div(id="wall-extreme", className="wall-extreme"),
                             html.H2(t("alerts.open", lang), className="wall-view-title"),
                             w_badge("wall-stale-alerts", lang),
                             html.Div(id="wall-alerts", className="wall-alerts-body"),
@@ -134,8 +137,8 @@ def layout(lang: str | None = None, view: str | None = None, **_query) -> html.D
                 ],
                 className="wall-main",
             ),
-            html.Div(id="wall-takeover", className="wall-takeover hidden"),
             dcc.Store(id="wall-seen", data={}),
+            dcc.Store(id="wall-new", data=[]),
             dcc.Store(id="wall-pin", data=pinned),
             dcc.Store(id="wall-lang-store", data=lang),
             dcc.Store(id="wall-map-state"),
@@ -384,14 +387,12 @@ def _alerts_column(
         )
         for s in ("extreme", "severe", "moderate", "minor")
     ]
-    ranked = sorted(
-        alerts, key=lambda a: (-q.SEVERITY_RANK.get(a.severity, 0), -a.opened_at.timestamp())
-    )[:6]
+    ranked = alerts[:6]  # already in the operators' order
     items = [
         html.Li(
             [
                 severity_pill(a.severity, lang),
-                html.Div(a.title, className="wall-alert-title"),
+                html.Div(title_in(a, lang), className="wall-alert-title"),
                 html.Div(
                     " · ".join(
                         x
@@ -414,42 +415,40 @@ def _alerts_column(
     ]
 
 
-def _takeover(alerts: list[Alert], lang: str, tz: str, names: dict[str, str]):
-    if not alerts:
-        return [], "wall-takeover hidden"
-    a = alerts[0]
-    more = len(alerts) - 1
-    return [
-        html.Div(t("wall.takeover", lang), className="takeover-kicker"),
-        html.Div(a.title, className="takeover-title", id="wall-takeover-title"),
-        html.Div(
-            " · ".join(
-                x
-                for x in (
-                    names.get(a.district or "", a.district or ""),
-                    t(f"severity.{a.severity}", lang),
-                    t("wall.since", lang, time=fmt_time(a.opened_at, tz, False)),
-                )
-                if x
-            ),
-            className="takeover-meta",
-        ),
-        html.Div(t("wall.takeover_more", lang, n=more) if more else "", className="takeover-more"),
-        html.Div(t("wall.takeover_hint", lang), className="takeover-hint"),
-    ], f"wall-takeover sev-{a.severity}"
-
-
-def _banner(alerts: list[Alert], lang: str, names: dict[str, str]):
-    if not alerts:
-        return [], "wall-banner hidden"
-    a = alerts[0]
-    text = " · ".join(x for x in (a.title, names.get(a.district or "", "")) if x)
-    if len(alerts) > 1:
-        text += " · " + t("wall.takeover_more", lang, n=len(alerts) - 1)
-    return [
-        html.Span(t("wall.unacknowledged", lang), className="banner-kicker"),
-        html.Span(text, className="banner-text"),
-    ], "wall-banner"
+def _extreme_strip(
+    strip: w.ExtremeStrip, escalated: dict[int, str], lang: str, tz: str,
+    names: dict[str, str], now: float,
+) -> list:
+    """Every extreme unacknowledged alert by name, waiting longest first, and whom it
+    escalated to; beside the views, so the map stays in sight."""
+    head = html.H2(t("wall.extreme_title", lang), className="wall-view-title")
+    if not strip.alerts:
+        return [head, html.Div(t("wall.extreme_none", lang), className="wall-empty ok")]
+    shown = strip.alerts[:STRIP_MAX]
+    items = []
+    for a in shown:
+        meta = [
+            names.get(a.district or "", a.district or ""),
+            fmt_time(a.opened_at, tz, False),
+            t("wall.waiting", lang, age=fmt_age(now - a.opened_at.timestamp(), lang)),
+        ]
+        who = escalated.get(a.id)
+        items.append(
+            html.Li(
+                [
+                    html.Div(title_in(a, lang), className="wall-alert-title"),
+                    html.Div(" · ".join(x for x in meta if x), className="wall-alert-meta"),
+                    html.Div(t("wall.escalated_to", lang, who=duty_name(who, lang)),
+                             className="wall-escalated") if who else None,
+                ],
+                className="wall-extreme-item" + (" fresh" if a.id in strip.fresh else ""),
+                **{"data-alert-id": str(a.id)},
+            )
+        )
+    more = len(strip.alerts) - len(shown)
+    if more > 0:
+        items.append(html.Li(t("wall.extreme_more", lang, n=more), className="muted"))
+    return [head, html.Ul(items, className="wall-extreme-list", id="wall-extreme-list")]
 
 
 _STALE = ["stale-badge hidden", "stale-badge"]
@@ -465,11 +464,9 @@ _STALE = ["stale-badge hidden", "stale-badge"]
     Output("wall-body-devices", "children"),
     Output("wall-alerts", "children"),
     Output("wall-stale-alerts", "className"),
-    Output("wall-takeover", "children"),
-    Output("wall-takeover", "className"),
-    Output("wall-banner", "children"),
-    Output("wall-banner", "className"),
+    Output("wall-extreme", "children"),
     Output("wall-seen", "data"),
+    Output("wall-new", "data"),
     Output("wall-clock", "children"),
     Output("wall-served", "data"),
     Input("wall-tick", "n_intervals"),
@@ -512,18 +509,21 @@ def refresh_wall(_n, lang, seen, pinned):
         with c.pool.connection() as conn:
             alerts = q.feed_alerts(conn, limit=200)
             counts = alert_queries.count_active(conn)
-        alert_parts = _alerts_column(alerts, counts, lang, tz, names)
-        urgent = w.takeover(alerts, seen, now)
-        takeover = (
-            *_takeover(urgent.full, lang, tz, names),
-            *_banner(urgent.banner, lang, names),
-            urgent.seen,
+            strip = w.extreme_strip(alerts, seen, now)
+            escalated = alert_queries.escalated_to(conn, [a.id for a in strip.alerts])
+        alert_parts = _alerts_column(
+            [a for a in alerts if a not in strip.alerts], counts, lang, tz, names
+        )
+        strip_parts = (
+            _extreme_strip(strip, escalated, lang, tz, names, now),
+            strip.seen,
+            list(strip.new),
         )
         alerts_stale = _STALE[0]
     except Exception:
         log.warning("wall alerts unavailable", exc_info=True)
         alert_parts, alerts_stale = no_update, _STALE[1]
-        takeover = (no_update,) * 5
+        strip_parts = (no_update,) * 3
     return (
         *view_classes,
         *dots,
@@ -531,7 +531,7 @@ def refresh_wall(_n, lang, seen, pinned):
         *bodies,
         alert_parts,
         alerts_stale,
-        *takeover,
+        *strip_parts,
         clock,
         int(now * 1000),
     )

@@ -76,6 +76,13 @@ def note_attempt(conn, username: str, ip: str | None, success: bool) -> None:
     )
 
 
+def clear_failures(conn, username: str) -> int:
+    """Forget a username's failed attempts (an administrator unlocks it); returns how many."""
+    return conn.execute(
+        "DELETE FROM login_attempts WHERE username = %s AND NOT success", (username[:200],)
+    ).rowcount
+
+
 def prune(conn, keep_days: int = 30) -> int:
     """Drop attempts older than `keep_days` (the audit log keeps the lasting record)."""
     cur = conn.execute(

@@ -171,6 +171,30 @@ def set_disabled(
     return _require(conn, username)
 
 
+def unlock(conn, username: str, *, actor: str, ip: str | None = None) -> tuple[User, int]:
+    """Let a user log in again: enable them if disabled and forget their failed log-in
+    attempts (the rate limit's lock-out). Returns the user and how many failures were
+    cleared; the audit log keeps every attempt (`login.failure`)."""
+    user = _require(conn, username)
+    if user.disabled:
+        conn.execute(
+            "UPDATE users SET disabled = false, updated_at = now() WHERE id = %s", (user.id,)
+        )
+    cleared = ratelimit.clear_failures(conn, user.username)
+    audit.record(conn, actor, "user.unlock", user.username,
+                 {"was_disabled": user.disabled, "failures_cleared": cleared}, ip)
+    return _require(conn, username), cleared
+
+
+def locked_out(conn, settings: SecuritySettings) -> set[str]:
+    """Usernames the rate limit refuses now (too many failures since their last success)."""
+    return {
+        u.username for u in list_users(conn)
+        if not ratelimit.decide(
+            ratelimit.count_failures(conn, u.username, None, settings), settings).allowed
+    }
+
+
 def set_password(
     conn,
     username: str,

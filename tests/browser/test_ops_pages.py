@@ -151,8 +151,8 @@ def test_feed_filters_and_actions(dash_duo, settings, web_users, province, db_co
     _start(dash_duo, settings, web_users, "operator", "/feed")
     dash_duo.wait_for_contains_text("#feed-table", "cam-mk: fire", timeout=15)
     rows = dash_duo.find_elements("#feed-table tbody tr")
-    assert len(rows) == 4  # header + three alerts, newest first
-    assert "cnt-sq: crowd" in rows[1].text
+    assert len(rows) == 4  # header + three alerts, most severe first
+    assert "cam-mk: fire" in rows[1].text and "cnt-sq: crowd" in rows[3].text
     # filter by severity, then pick the row
     dash_duo.select_dcc_dropdown("#feed-severity", value="Khẩn cấp")
     _wait(lambda: len(dash_duo.find_elements("#feed-table tbody tr")) == 2, what="filter")
@@ -161,14 +161,14 @@ def test_feed_filters_and_actions(dash_duo, settings, web_users, province, db_co
     dash_duo.find_element("#feed-table tbody tr:nth-child(2) td:nth-child(3)").click()
     dash_duo.wait_for_contains_text("#feed-detail", "cam-mk: fire", timeout=10)
     dash_duo.find_element("#feed-act-ack").click()
-    dash_duo.wait_for_contains_text("#feed-act-result", "Đã cập nhật", timeout=10)
+    dash_duo.wait_for_contains_text("#feed-act-result", "Đã cập nhật", timeout=30)
     dash_duo.wait_for_contains_text("#feed-table", "Đã tiếp nhận", timeout=10)
     # closing needs a note
     dash_duo.find_element("#feed-act-resolve").click()
-    dash_duo.wait_for_contains_text("#feed-act-result", "Cần ghi chú", timeout=10)
+    dash_duo.wait_for_contains_text("#feed-act-result", "Cần ghi chú", timeout=30)
     dash_duo.find_element("#feed-act-note").send_keys("Đã dập lửa, PCCC xác nhận")
     dash_duo.find_element("#feed-act-resolve").click()
-    dash_duo.wait_for_contains_text("#feed-act-result", "Đã cập nhật", timeout=10)
+    dash_duo.wait_for_contains_text("#feed-act-result", "Đã cập nhật", timeout=30)
     dash_duo.wait_for_contains_text("#feed-detail", "Đã dập lửa", timeout=10)
     status = db_conn.execute(
         "SELECT status, resolved_by FROM alerts WHERE id = %s", (ids["fire"],)
@@ -197,19 +197,20 @@ def test_device_health(dash_duo, settings, web_users, province):
     assert dash_duo.get_logs() == []
 
 
-def test_wall_takeover_views_and_4k(dash_duo, settings, web_users, province, db_conn):
+def test_wall_extreme_strip_views_and_4k(dash_duo, settings, web_users, province, db_conn):
     _live, ids = province
     _start(dash_duo, settings, web_users, "operator", "/wall?view=map")
     _viewport(dash_duo, 1920, 1080)
-    # the open extreme alert (a fire) takes the screen until someone acknowledges it
-    dash_duo.wait_for_contains_text("#wall-takeover-title", "cam-mk: fire", timeout=15)
+    # the open extreme alert (a fire) is named beside the map until someone acknowledges it
+    dash_duo.wait_for_contains_text("#wall-extreme-list", "cam-mk: fire", timeout=15)
+    assert not dash_duo.find_elements(".wall-takeover")
     SHOTS.mkdir(exist_ok=True)
-    dash_duo.driver.save_screenshot(str(SHOTS / "wall-takeover-1920.png"))
+    dash_duo.driver.save_screenshot(str(SHOTS / "wall-extreme-1920.png"))
     db_conn.autocommit = True
     lifecycle.acknowledge(db_conn, ids["fire"], "t-operator", "đang xử lý")
     _wait(
-        lambda: "hidden" in dash_duo.find_element("#wall-takeover").get_attribute("class"),
-        what="the takeover to end",
+        lambda: not dash_duo.find_elements("#wall-extreme-list"),
+        what="the strip to empty",
     )
     dash_duo.wait_for_element("#wall-map .maplibregl-canvas", timeout=15)
     dash_duo.wait_for_contains_text("#wall-alerts", "wl-lc: water", timeout=10)

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from alerts import lifecycle
 from dashboards.app import create_app
 from ioc.live import LatestValue, LiveState, open_redis
 from tests.fixtures.fix_web import find_callback, login_client, post_callback
@@ -176,7 +177,7 @@ def test_map_callback_answers_with_the_whole_figure_then_patches(world, settings
     )
 
 
-def test_wall_callback_takeover_stale_badges_and_rotation(world):
+def test_wall_callback_extreme_strip_stale_badges_and_rotation(world, db_conn):
     app, clients, ids = world
     key, spec = find_callback(app, "..wall-view-map.className")
     resp = post_callback(
@@ -187,17 +188,22 @@ def test_wall_callback_takeover_stale_badges_and_rotation(world):
     )
     assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
     out = resp.json["response"]
+    # a pinned view stays pinned, extreme alert or not
     assert out["wall-view-water"]["className"] == "wall-view active"
     assert out["wall-view-map"]["className"] == "wall-view"
     # every panel's data is fresh in this province: no stale badge
     for view in ("map", "water", "air", "tourism", "alerts"):
         assert "hidden" in out[f"wall-stale-{view}"]["className"], view
-    # the open fire (extreme) takes the screen; this wall now remembers when it showed it
-    assert out["wall-takeover"]["className"] == "wall-takeover sev-extreme"
-    assert "cam-mk: fire" in json.dumps(out["wall-takeover"]["children"], ensure_ascii=False)
+    # the open fire (extreme) is named in the strip beside the views; nothing covers them
+    assert "wall-takeover" not in out and "wall-banner" not in out
+    strip = json.dumps(out["wall-extreme"]["children"], ensure_ascii=False)
+    assert "cam-mk: fire" in strip and "Extreme, unacknowledged" in strip
     assert set(out["wall-seen"]["data"]) == {str(ids["fire"])}
+    assert out["wall-new"]["data"] == [ids["fire"]]
     assert "Alarm II" in json.dumps(out["wall-body-water"]["children"])
-    # two minutes later the same alert is a banner instead
+    # escalated to the duty officer: the strip says so; seen before: not new any more
+    db_conn.autocommit = True
+    assert lifecycle.escalate(db_conn, ids["fire"], 1, notify="truc_ban")
     seen = {str(ids["fire"]): time.time() - 500}
     later = post_callback(
         clients["leadership"],
@@ -206,8 +212,14 @@ def test_wall_callback_takeover_stale_badges_and_rotation(world):
         {("wall-lang-store", "data"): "en", ("wall-seen", "data"): seen},
     )
     out = later.json["response"]
-    assert out["wall-takeover"]["className"] == "wall-takeover hidden"
-    assert out["wall-banner"]["className"] == "wall-banner"
+    strip = json.dumps(out["wall-extreme"]["children"], ensure_ascii=False)
+    assert "Escalated to Duty officer" in strip and "fresh" not in strip
+    assert out["wall-new"]["data"] == []
+    # acknowledged: it leaves the strip
+    lifecycle.acknowledge(db_conn, ids["fire"], "t-operator")
+    out = post_callback(clients["leadership"], key, spec,
+                        {("wall-lang-store", "data"): "en"}).json["response"]
+    assert "No extreme alert waiting" in json.dumps(out["wall-extreme"]["children"])
 
 
 def test_a_storm_parent_lists_the_alerts_grouped_under_it(world, db_conn):
@@ -233,3 +245,39 @@ def test_a_storm_parent_lists_the_alerts_grouped_under_it(world, db_conn):
     resp = post_callback(clients["operator"], key, spec, {("feed-selected", "data"): ids["crowd"],
                                                           ("feed-lang-store", "data"): "vi"})
     assert "feed-children" not in resp.get_data(as_text=True)
+
+
+def test_assigning_picks_a_known_person_or_unit_and_the_history_says_to_whom(world, db_conn):
+    app, clients, ids = world
+    key, spec = find_callback(app, "..feed-act-result.children")
+    base = {("feed-act-assign", "n_clicks"): 1, ("feed-selected", "data"): ids["fire"],
+            ("feed-lang-store", "data"): "vi"}
+    refused = post_callback(clients["operator"], key, spec,
+                            {**base, ("feed-act-assignee", "value"): "ai_do"})
+    assert "Chỉ giao cho người hoặc đơn vị trong danh sách" in json.dumps(
+        refused.json, ensure_ascii=False)
+    assert db_conn.execute("SELECT assigned_to FROM alerts WHERE id = %s",
+                           (ids["fire"],)).fetchone() == (None,)
+    db_conn.commit()
+    done = post_callback(clients["operator"], key, spec,
+                         {**base, ("feed-act-assignee", "value"): "pccc"})
+    assert "act-ok" in json.dumps(done.json)
+    event = db_conn.execute(
+        "SELECT actor, data->>'assignee' FROM alert_events WHERE alert_id = %s "
+        "AND action = 'assigned'", (ids["fire"],)).fetchone()
+    assert event == ("t-operator", "pccc")  # who assigned it to whom (and the outbox row
+    db_conn.commit()                        # that MQTT and webhook deliveries announce)
+    # to a person: the picker lists the people who act on alerts
+    again = post_callback(clients["admin"], key, spec,
+                          {**base, ("feed-act-assignee", "value"): "t-operator"})
+    assert "act-ok" in json.dumps(again.json)
+    key, spec = find_callback(app, "..feed-detail.children")
+    detail = json.dumps(post_callback(clients["operator"], key, spec, {
+        ("feed-selected", "data"): ids["fire"], ("feed-lang-store", "data"): "vi"}).json,
+        ensure_ascii=False)
+    assert "giao cho Cảnh sát PCCC" in detail and detail.count("giao cho") == 2
+    # the assignee sees it in the feed's count line
+    key, spec = find_callback(app, "..feed-table.data")
+    feed = json.dumps(post_callback(clients["operator"], key, spec, {
+        ("feed-lang-store", "data"): "vi"}).json, ensure_ascii=False)
+    assert "1 cảnh báo giao cho bạn" in feed

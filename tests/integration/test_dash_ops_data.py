@@ -219,7 +219,8 @@ def test_series_alerts_and_feed_filters(env):
         series = q.hourly_series(conn, "rain-sp", "rain_mm")
         assert len(series) == 4 and series[-1].total == 30
         assert [a.id for a in q.device_alerts(conn, "cam-mk")] == [ids["fire"]]
-        assert [a.id for a in q.feed_alerts(conn)] == [ids["crowd"], ids["fire"], ids["water"]]
+        # the operators' order: most severe first
+        assert [a.id for a in q.feed_alerts(conn)] == [ids["fire"], ids["water"], ids["crowd"]]
         assert [
             a.id
             for a in q.feed_alerts(

@@ -394,3 +394,28 @@ def test_cli_users_and_tokens(cli_env, db_conn, monkeypatch, capsys):
     assert "revoked" in out
     actors = {e.actor for e in audit.search(db_conn)}
     assert all(a.startswith("cli") for a in actors)
+
+
+def test_unlock_forgets_failures_and_enables_and_the_cli_does_it(cli_env, db_conn, monkeypatch,
+                                                                  capsys):
+    _add(db_conn)
+    s = SecuritySettings(login_max_failures_per_user=3, login_max_failures_per_ip=100)
+    for _ in range(3):
+        users.authenticate(db_conn, "alice", "wrong", ip="10.0.0.1", settings=s)
+    assert users.authenticate(db_conn, "alice", PW, ip="10.0.0.1", settings=s).outcome == "limited"
+    assert users.locked_out(db_conn, s) == {"alice"}
+    user, cleared = users.unlock(db_conn, "alice", actor="admin")
+    assert cleared == 3 and not user.disabled and users.locked_out(db_conn, s) == set()
+    assert users.authenticate(db_conn, "alice", PW, ip="10.0.0.1", settings=s).outcome == "ok"
+    entry = audit.search(db_conn, action="user.unlock")[0]
+    assert entry.details == {"was_disabled": False, "failures_cleared": 3}
+    # locked out AND disabled; the command line unlocks both
+    for _ in range(3):
+        users.authenticate(db_conn, "alice", "wrong", ip="10.0.0.9", settings=s)
+    users.set_disabled(db_conn, "alice", True, actor="admin")
+    db_conn.commit()
+    code, out, err = _run(monkeypatch, capsys, ["users", "unlock", "alice"])
+    assert code == 0 and "3 failed log-in attempts forgotten" in out and "active" in out, err
+    assert users.authenticate(db_conn, "alice", PW, ip="10.0.0.9", settings=s).outcome == "ok"
+    code, _, err = _run(monkeypatch, capsys, ["users", "unlock", "nobody"])
+    assert code == 2 and "nobody" in err

@@ -168,7 +168,43 @@ def test_storm_decision():
 
 
 def test_titles_never_raise():
-    assert render_title("{name}: {value:.1f} m", "d", name="A", value=2.345) == "A: 2.3 m"
+    # the stored title is Vietnamese: decimal comma, dot for thousands
+    assert render_title("{name}: {value:.1f} m", "d", name="A", value=2.345) == "A: 2,3 m"
+    assert render_title("{n:,.0f} người", "d", n=12000.0) == "12.000 người"
     assert render_title("{name}: {value:.1f}", "default", name="A", value=None) == "default"
     assert render_title("{name} {level_name}", "d", name="A") == "A ?"
     assert render_title(None, "default") == "default"
+
+
+def test_a_title_keeps_its_templates_and_fields_for_other_languages():
+    from dataclasses import replace
+
+    from alerts.decisions import RenderedTitle, TitleTemplates
+    from alerts.queries import title_in
+    from tests.unit.test_dash_wall_and_health import _alert
+
+    title = render_title(TitleTemplates("{name}: mực nước {value:.2f} m",
+                                        "{name}: water level {value:.2f} m"),
+                         "d", name="Trạm Lào Cai", value=84.2, device=object())
+    assert isinstance(title, RenderedTitle) and title == "Trạm Lào Cai: mực nước 84,20 m"
+    assert title.i18n["params"] == {"name": "Trạm Lào Cai", "value": 84.2}  # JSON-safe only
+    alert = replace(_alert(1, "extreme"), title=str(title), details={"title_i18n": title.i18n})
+    assert title_in(alert, "en") == "Trạm Lào Cai: water level 84.20 m"
+    assert title_in(alert, "vi") == "Trạm Lào Cai: mực nước 84,20 m"
+    # older alerts, a rule with no English template, a broken template: the stored title
+    assert title_in(_alert(2, "severe"), "en") == "Alert 2"
+    no_en = render_title(TitleTemplates("{name}", None), "d", name="X")
+    assert title_in(replace(alert, details={"title_i18n": no_en.i18n}), "en") == alert.title
+    broken = {"templates": {"en": "{value:.2f}"}, "params": {"value": "?"}}
+    assert title_in(replace(alert, details={"title_i18n": broken}), "en") == alert.title
+
+
+def test_reopen_only_what_a_person_resolved_recently():
+    from alerts.decisions import should_reopen
+
+    assert should_reopen("op.lan", 1000.0, 1100.0, 3600)
+    assert not should_reopen("op.lan", 1000.0, 1000.0 + 3600, 3600)  # long enough ago
+    assert not should_reopen("system", 1000.0, 1001.0, 3600)  # the condition had cleared
+    assert not should_reopen("cap", 1000.0, 1001.0, 3600)  # the warning was cancelled
+    assert not should_reopen("op.lan", 1000.0, 1001.0, 0)  # the rule says never
+    assert not should_reopen(None, None, 1001.0, 3600)

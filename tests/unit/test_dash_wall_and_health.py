@@ -1,4 +1,4 @@
-"""Decisions behind the wall (rotation, takeover, stale panels) and the device-health page."""
+"""Decisions behind the wall (rotation, extreme strip, stale panels) and the device-health page."""
 
 from __future__ import annotations
 
@@ -55,29 +55,32 @@ def test_views_rotate_on_a_shared_clock():
     assert w.view_at(1000.0, ("a", "b"), 10) == "a"
 
 
-def test_only_unacknowledged_extreme_alerts_take_over():
+def test_the_strip_names_only_unacknowledged_extreme_alerts_waiting_longest_first():
     alerts = [
         _alert(1, "severe"),
         _alert(2, "extreme", "acknowledged"),
         _alert(3, "extreme"),
         _alert(4, "extreme", minutes=5),
     ]
-    assert [a.id for a in w.takeover_alerts(alerts)] == [4, 3]
+    assert [a.id for a in w.strip_alerts(alerts)] == [3, 4]
 
 
-def test_takeover_shrinks_to_a_banner_after_its_time():
+def test_the_strip_highlights_a_new_alert_for_a_minute_and_announces_it_once():
     alerts = [_alert(3, "extreme"), _alert(4, "extreme", minutes=5)]
     now = 10_000.0
-    first = w.takeover(alerts, {}, now)
-    assert [a.id for a in first.full] == [4, 3] and first.banner == []
+    first = w.extreme_strip(alerts, {}, now)
+    assert [a.id for a in first.alerts] == [3, 4]
+    assert first.fresh == {3, 4} and first.new == (3, 4)
     assert first.seen == {"3": now, "4": now}
-    later = w.takeover(
-        alerts + [_alert(5, "extreme", minutes=9)], first.seen, now + w.TAKEOVER_S + 1
+    later = w.extreme_strip(
+        alerts + [_alert(5, "extreme", minutes=9)], first.seen, now + w.FRESH_S + 1
     )
-    assert [a.id for a in later.full] == [5]  # the new one takes the screen
-    assert [a.id for a in later.banner] == [4, 3]
-    gone = w.takeover([], later.seen, now + 999)
-    assert gone.full == [] and gone.banner == [] and gone.seen == {}
+    assert [a.id for a in later.alerts] == [3, 4, 5]  # a new one joins the end, nothing moves
+    assert later.fresh == {5} and later.new == (5,)
+    again = w.extreme_strip(alerts + [_alert(5, "extreme", minutes=9)], later.seen, now + 200)
+    assert again.new == () and again.fresh == frozenset()
+    gone = w.extreme_strip([], later.seen, now + 999)
+    assert gone.alerts == [] and gone.seen == {}
 
 
 def test_panels_go_stale_after_three_intervals():
@@ -147,3 +150,11 @@ def test_alert_action_requests_are_checked_before_the_database():
     assert check("false_alarm", "cảm biến hỏng", None) is None
     assert check("assign", None, "") == "assignee_required"
     assert check("delete", "x", None) == "unknown_action"
+
+
+def test_the_device_chart_writes_numbers_in_the_readers_language():
+    from dashboards.charts import day_chart
+
+    device = MapDevice("b", "disaster", "water_level", "B", 0, 0, None, 300)
+    assert day_chart(device, "water_level_m", [], None, lang="vi").layout.separators == ",."
+    assert day_chart(device, "water_level_m", [], None, lang="en").layout.separators == ".,"
