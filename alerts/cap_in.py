@@ -16,7 +16,7 @@ from typing import Any, Literal
 from alerts.decisions import worst
 from alerts.rules import CapRule
 
-DISTRICT_GEOCODES = ("district", "ioc:district", "district_id")
+UNIT_GEOCODES = ("unit_id", "ioc:unit_id", "unit_id")
 
 
 def message_key(sender: str, identifier: str, sent: str | datetime) -> str:
@@ -37,7 +37,7 @@ class CapAction:
     refs: tuple[str, ...]
     severity: str = "info"
     title: str = ""
-    district: str | None = None
+    unit_id: str | None = None
     expires: datetime | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
 
@@ -50,11 +50,11 @@ def _pick_info(infos: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
     return infos[0] if infos else None
 
 
-def _district(infos: Sequence[Mapping[str, Any]]) -> str | None:
+def _unit(infos: Sequence[Mapping[str, Any]]) -> str | None:
     for info in infos:
         for area in info.get("area") or ():
             for code in area.get("geocode") or ():
-                if code.get("valueName") in DISTRICT_GEOCODES and code.get("value"):
+                if code.get("valueName") in UNIT_GEOCODES and code.get("value"):
                     return str(code["value"])
     return None
 
@@ -110,4 +110,4 @@ def cap_actions(rule: CapRule, event: Mapping[str, Any]) -> list[CapAction]:
         "Alert": "open", "Update": "update", "Cancel": "cancel"}[msg_type]  # type: ignore[assignment]
     expires = _expires(infos, sent, rule.default_expiry_s)
     details["expires"] = expires.isoformat()
-    return [CapAction(action, key, refs, severity, title, _district(infos), expires, details)]
+    return [CapAction(action, key, refs, severity, title, _unit(infos), expires, details)]

@@ -153,7 +153,7 @@ def prepare(settings, devices: list[tuple], password: str) -> None:
     migrate(settings.database, timescale_enabled=False)
     with connect(settings.database) as conn:
         with conn.cursor().copy(
-            "COPY devices (device_id, family, kind, name, lon, lat, district, "
+            "COPY devices (device_id, family, kind, name, lon, lat, unit_id, "
             "expected_interval_s, metadata) FROM STDIN"
         ) as cp:
             for row in devices:
@@ -343,7 +343,7 @@ def map_callback(settings, password: str, calls: int) -> tuple[list[float], floa
             ("ops-map-state", "data"): state,
             ("ops-lang-store", "data"): "vi",
             ("ops-layers", "value"): [
-                "districts",
+                "units",
                 "cap",
                 "water",
                 "rain",

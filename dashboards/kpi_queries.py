@@ -1,6 +1,6 @@
-"""What the leadership KPI page shows: tiles, the district table, the map, trends, the CSV.
+"""What the leadership KPI page shows: tiles, the unit table, the map, trends, the CSV.
 
-Two halves: `load_*` functions run the page's queries (kpi_values and the districts layer,
+Two halves: `load_*` functions run the page's queries (kpi_values and the units layer,
 index lookups only; `bench/kpi.py` times exactly these), and pure functions turn their results
 into view models and plotly figures, tested without a browser.
 """
@@ -28,10 +28,10 @@ from ioc.kpi.queries import (
     Latest,
     StoredValue,
     all_breakdowns,
-    district_values,
     latest_values,
     page_meta,
     series,
+    unit_values,
     values_since,
 )
 from ioc.kpi.store import PROVINCE
@@ -79,10 +79,10 @@ def when_of(value: StoredValue) -> dt.date:
     return value.period_end
 
 
-def district_names(districts: Mapping[str, Any] | None, lang: str) -> dict[str, str]:
-    """district id -> display name, from the districts layer (GeoJSON FeatureCollection)."""
+def unit_names(units: Mapping[str, Any] | None, lang: str) -> dict[str, str]:
+    """unit id -> display name, from the units layer (GeoJSON FeatureCollection)."""
     out = {}
-    for f in (districts or {}).get("features", []):
+    for f in (units or {}).get("features", []):
         props = f.get("properties") or {}
         name = props.get("name_en") if lang == "en" and props.get("name_en") else props.get("name")
         out[str(props.get("id"))] = name or str(props.get("id"))
@@ -190,39 +190,39 @@ def tile_for(kpi: Kpi, latest: Latest | None, today: dt.date, lang: str,
 class PageData:
     latest: dict[str, Latest]
     day: dt.date | None
-    by_district: dict[str, dict[str, StoredValue]]
+    by_unit: dict[str, dict[str, StoredValue]]
     parts: dict[str, list[StoredValue]]
     fresh: Freshness
-    districts: dict | None = field(default=None, compare=False)
+    units: dict | None = field(default=None, compare=False)
 
 
-def load_districts(conn: psycopg.Connection) -> dict:
-    """The districts layer from the database, else the demo province's committed file."""
+def load_units(conn: psycopg.Connection) -> dict:
+    """The units layer from the database, else the demo province's committed file."""
     from layers.store import load_layer
 
-    collection = load_layer(conn, "districts")
+    collection = load_layer(conn, "units")
     if not collection or not collection.get("features"):
-        collection = _demo_districts()
+        collection = _demo_units()
     return collection
 
 
 @lru_cache(maxsize=1)
-def _demo_districts() -> dict:
-    """The committed demo districts, read once (used until `ioc layers seed` has run)."""
+def _demo_units() -> dict:
+    """The committed demo units, read once (used until `ioc layers seed` has run)."""
     from layers.catalog import demo_layer_path
 
-    return json.loads(demo_layer_path("districts").read_text(encoding="utf-8"))
+    return json.loads(demo_layer_path("units").read_text(encoding="utf-8"))
 
 
 def load_page(conn: psycopg.Connection, catalogue: Catalogue, *,
-              with_districts: bool = True) -> PageData:
-    """Every query of the page's first paint (tiles, district table, map, freshness)."""
+              with_units: bool = True) -> PageData:
+    """Every query of the page's first paint (tiles, unit table, map, freshness)."""
     day, fresh = page_meta(conn)
     return PageData(
         latest=latest_values(conn, catalogue), day=day,
-        by_district=district_values(conn, catalogue, day),
+        by_unit=unit_values(conn, catalogue, day),
         parts=all_breakdowns(conn, catalogue.kpis), fresh=fresh,
-        districts=load_districts(conn) if with_districts else None,
+        units=load_units(conn) if with_units else None,
     )
 
 
@@ -235,7 +235,7 @@ def tiles(catalogue: Catalogue, data: PageData, today: dt.date, lang: str) -> di
     return out
 
 
-# -- the district table and the map --------------------------------------------------------------
+# -- the unit table and the map --------------------------------------------------------------
 @dataclass(frozen=True)
 class Cell:
     text: str
@@ -243,32 +243,32 @@ class Cell:
 
 
 @dataclass(frozen=True)
-class DistrictTable:
+class UnitTable:
     columns: list[tuple[str, str]]  # (kpi id, heading)
-    rows: list[tuple[str, str, list[Cell]]]  # (district id, name, cells)
+    rows: list[tuple[str, str, list[Cell]]]  # (unit id, name, cells)
 
 
-def district_kpis(catalogue: Catalogue) -> list[Kpi]:
-    return [k for k in catalogue.kpis if k.districts]
+def unit_kpis(catalogue: Catalogue) -> list[Kpi]:
+    return [k for k in catalogue.kpis if k.units]
 
 
-def district_table(catalogue: Catalogue, data: PageData, lang: str) -> DistrictTable:
-    """One row per district (then the province), one column per district KPI with values."""
-    names = district_names(data.districts, lang)
-    kpis = [k for k in district_kpis(catalogue) if data.by_district.get(k.id)]
-    seen = {d for by in data.by_district.values() for d in by}
+def unit_table(catalogue: Catalogue, data: PageData, lang: str) -> UnitTable:
+    """One row per unit (then the province), one column per unit KPI with values."""
+    names = unit_names(data.units, lang)
+    kpis = [k for k in unit_kpis(catalogue) if data.by_unit.get(k.id)]
+    seen = {d for by in data.by_unit.values() for d in by}
     order = [d for d in names if d in seen] + sorted(seen - set(names))
     columns = [(k.id, k.short(lang) + (f" ({unit_of(k, lang)})" if unit_of(k, lang) else ""))
                for k in kpis]
     rows = []
-    for district in order:
+    for unit_id in order:
         cells = []
         for k in kpis:
-            v = data.by_district[k.id].get(district)
+            v = data.by_unit[k.id].get(unit_id)
             value = v.value if v else None
             cells.append(Cell(fmt_value(k, value, lang),
                               status_of(k, value, when_of(v)) if v else "none"))
-        rows.append((district, names.get(district, district), cells))
+        rows.append((unit_id, names.get(unit_id, unit_id), cells))
     total = []
     for k in kpis:
         latest = data.latest.get(k.id)
@@ -279,23 +279,23 @@ def district_table(catalogue: Catalogue, data: PageData, lang: str) -> DistrictT
                           status_of(k, v.value, when_of(v)) if v else "none"))
     if rows:
         rows.append((PROVINCE, t("kpi.province_total", lang), total))
-    return DistrictTable(columns, rows)
+    return UnitTable(columns, rows)
 
 
-def map_figure(kpi: Kpi, values: Mapping[str, StoredValue], districts: Mapping[str, Any],
+def map_figure(kpi: Kpi, values: Mapping[str, StoredValue], units: Mapping[str, Any],
                lang: str, height: int = 460) -> go.Figure:
-    """Districts coloured by the KPI's status against its target (dark, offline map)."""
+    """Units coloured by the KPI's status against its target (dark, offline map)."""
     from dashboards.map_figure import fit_view, map_style
 
     ids, z, text = [], [], []
-    names = district_names(districts, lang)
-    for f in districts.get("features", []):
-        district = str(f["properties"]["id"])
-        v = values.get(district)
+    names = unit_names(units, lang)
+    for f in units.get("features", []):
+        unit_id = str(f["properties"]["id"])
+        v = values.get(unit_id)
         status = status_of(kpi, v.value, when_of(v)) if v else "none"
-        ids.append(district)
+        ids.append(unit_id)
         z.append(STATUS_ORDER.index(status))
-        lines = [f"<b>{names.get(district, district)}</b>",
+        lines = [f"<b>{names.get(unit_id, unit_id)}</b>",
                  f"{kpi.name.get(lang)}: {with_unit(kpi, v.value if v else None, lang)}",
                  t(f"kpi.status.{status}", lang)]
         if f["properties"].get("approximate"):
@@ -307,14 +307,14 @@ def map_figure(kpi: Kpi, values: Mapping[str, StoredValue], districts: Mapping[s
         colour = STATUS_COLOURS[status]
         scale += [[i / n - (0.5 / n if i else 0), colour], [min(1, i / n + 0.5 / n), colour]]
     scale[0][0], scale[-1][0] = 0, 1
-    bbox = _bbox(districts)
+    bbox = _bbox(units)
     centre, zoom = fit_view(bbox, 640, height) if bbox else ({"lon": 104.1, "lat": 22.35}, 7.6)
     fig = go.Figure(go.Choroplethmap(
-        geojson=dict(districts), featureidkey="properties.id", locations=ids, z=z,
+        geojson=dict(units), featureidkey="properties.id", locations=ids, z=z,
         zmin=0, zmax=n, colorscale=scale, showscale=False, marker={"opacity": 0.55,
                                                                    "line": {"width": 1.5,
                                                                             "color": "#e6edf3"}},
-        text=text, hovertemplate="%{text}<extra></extra>", name="districts",
+        text=text, hovertemplate="%{text}<extra></extra>", name="units",
     ))
     fig.update_layout(
         map={"style": map_style(), "center": centre, "zoom": zoom},
@@ -392,19 +392,19 @@ def trend_figure(kpi: Kpi, points: Sequence[StoredValue], lang: str, days: int,
 
 
 # -- CSV export -----------------------------------------------------------------------------------
-EXPORT_COLUMNS = ("kpi_id", "kpi", "group", "district", "district_name", "breakdown", "period",
+EXPORT_COLUMNS = ("kpi_id", "kpi", "group", "unit_id", "unit_name", "breakdown", "period",
                   "period_start", "value", "unit", "numerator", "denominator", "target", "due",
                   "goal", "status", "higher_is_better", "source", "note")
 
 
 def export_csv(conn: psycopg.Connection, catalogue: Catalogue, days: int, today: dt.date,
-               lang: str, districts: Mapping[str, Any] | None = None) -> str:
+               lang: str, units: Mapping[str, Any] | None = None) -> str:
     """Every value of the last `days` days (reported figures: every period) as CSV text.
 
     UTF-8 with a byte-order mark so that spreadsheet programs read the diacritics right.
     """
     since = today - dt.timedelta(days=days - 1)
-    names = district_names(districts, lang)
+    names = unit_names(units, lang)
     buf = io.StringIO()
     buf.write("\ufeff")
     writer = csv.writer(buf, lineterminator="\n")
@@ -419,8 +419,8 @@ def export_csv(conn: psycopg.Connection, catalogue: Catalogue, days: int, today:
         name, group, unit, target, due, higher = fixed[v.kpi_id]
         when = when_of(v)
         writer.writerow([
-            v.kpi_id, name, group, v.district,
-            names.get(v.district, "") if v.district else province,
+            v.kpi_id, name, group, v.unit_id,
+            names.get(v.unit_id, "") if v.unit_id else province,
             v.breakdown, v.period, v.period_start.isoformat(), _plain(v.value), unit,
             _plain(v.numerator), _plain(v.denominator), target, due,
             _plain(goal_at(kpi, when)), status_of(kpi, v.value, when) if not v.breakdown else "",

@@ -153,7 +153,7 @@ class Uplift:
 
 
 @dataclass(frozen=True)
-class DistrictLevel:
+class UnitLevel:
     level: int
     base_level: int
     uplift: int
@@ -164,7 +164,7 @@ class DistrictLevel:
         return risk_level(self.level)
 
 
-def combine(hazards: Mapping[str, int], uplift: Uplift = Uplift()) -> DistrictLevel:
+def combine(hazards: Mapping[str, int], uplift: Uplift = Uplift()) -> UnitLevel:
     """One level from the levels of each hazard (flood, heavy rain, flash flood, ...)."""
     active = {k: int(v) for k, v in hazards.items() if v and v > 0}
     base = max(active.values(), default=0)
@@ -176,4 +176,4 @@ def combine(hazards: Mapping[str, int], uplift: Uplift = Uplift()) -> DistrictLe
         elif len(levels) >= 2 and levels[1] >= uplift.combined_min_level:
             extra = 1
     level = min(MAX_LEVEL, base + extra)
-    return DistrictLevel(level, base, level - base, active)
+    return UnitLevel(level, base, level - base, active)

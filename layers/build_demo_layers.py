@@ -140,18 +140,18 @@ def province_polygon(
     return shapely.set_precision(parts[0], GRID)
 
 
-def district_polygons(province: Polygon, seeds: dict[str, list[tuple[float, float]]]) -> dict:
-    """Voronoi cells of every district's points, merged per district and clipped to the province."""
+def unit_polygons(province: Polygon, seeds: dict[str, list[tuple[float, float]]]) -> dict:
+    """Voronoi cells of every unit's points, merged per unit and clipped to the province."""
     owners = [d for d, pts in seeds.items() for _ in pts]
     points = MultiPoint([p for pts in seeds.values() for p in pts])
     cells = shapely.voronoi_polygons(points, extend_to=province.envelope.buffer(1), ordered=True)
     out = {}
-    for district in seeds:
-        mine = [c for c, o in zip(cells.geoms, owners, strict=True) if o == district]
+    for unit_id in seeds:
+        mine = [c for c, o in zip(cells.geoms, owners, strict=True) if o == unit_id]
         shape = shapely.set_precision(unary_union(mine).intersection(province), GRID)
         if shape.geom_type not in ("Polygon", "MultiPolygon") or shape.is_empty:
-            raise SystemExit(f"district {district}: no area left inside the province")
-        out[district] = shape
+            raise SystemExit(f"unit_id {unit_id}: no area left inside the province")
+        out[unit_id] = shape
     return out
 
 
@@ -216,9 +216,9 @@ def build_layers(inputs: dict, admin0, admin1, places: dict) -> dict[str, list[d
     prov = inputs["province"]
     province = province_polygon(admin0 + admin1, prov["inside"], prov["corrections"])
     seeds = {
-        d["id"]: [places[d["seat"]], *map(tuple, d["shape_points"])] for d in inputs["districts"]
+        d["id"]: [places[d["seat"]], *map(tuple, d["shape_points"])] for d in inputs["units"]
     }
-    shapes = district_polygons(province, seeds)
+    shapes = unit_polygons(province, seeds)
     border = china_border(admin0, province)
     return {
         "province": [
@@ -226,9 +226,9 @@ def build_layers(inputs: dict, admin0, admin1, places: dict) -> dict[str, list[d
                 prov["id"], province, named(prov, True, SRC_PROVINCE, gso_code=prov["gso_code"])
             )
         ],
-        "districts": [
+        "units": [
             feature(d["id"], shapes[d["id"]], named(d, True, SRC_VORONOI, gso_code=d["gso_code"]))
-            for d in inputs["districts"]
+            for d in inputs["units"]
         ],
         "towns": [town_feature(t, places) for t in inputs["towns"]],
         "rivers": [river_feature(r, border, province) for r in inputs["rivers"]],
@@ -238,7 +238,7 @@ def build_layers(inputs: dict, admin0, admin1, places: dict) -> dict[str, list[d
 
 def town_feature(spec: dict, places: dict) -> dict:
     """A town at its GeoNames position."""
-    props = named(spec, False, SRC_GEONAMES, kind=spec["kind"], district_id=spec["district"])
+    props = named(spec, False, SRC_GEONAMES, kind=spec["kind"], unit_id=spec["unit_id"])
     return feature(spec["id"], Point(places[spec["geonames"]]), props)
 
 

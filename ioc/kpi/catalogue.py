@@ -59,7 +59,7 @@ class Kpi(_Model):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]{1,62}$", description="Stable id (kpi_values).")
     group: str = Field(description="Id of a group of the catalogue.")
     name: Text
-    short_name: Text | None = Field(None, description="Column heading of the district table.")
+    short_name: Text | None = Field(None, description="Column heading of the unit table.")
     definition: Text
     unit: Text = Field(description="Unit shown after the value ('' for an index).")
     source: Literal["telemetry", "reported"] = Field(
@@ -75,7 +75,7 @@ class Kpi(_Model):
         None, description="Where the target comes from (demo: an assumption to replace)."
     )
     target_note: Text | None = None
-    districts: bool = Field(description="Whether values exist per district.")
+    units: bool = Field(description="Whether values exist per unit.")
     periods: tuple[Period, ...] = Field(min_length=1, description="Periods values may have.")
     decimals: int = Field(0, ge=0, le=3, description="Decimals shown.")
     minimum: float = Field(0, description="Smallest valid value (imports are checked).")

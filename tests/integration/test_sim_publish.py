@@ -36,7 +36,7 @@ def test_register_only_upserts_the_fleet(settings):
     assert run_sim(settings, sim_args("--register-only")) == 0  # idempotent
     with connect(settings.database) as conn:
         rows = conn.execute(
-            "SELECT device_id, family, kind, name, lon, lat, district, metadata, "
+            "SELECT device_id, family, kind, name, lon, lat, unit_id, metadata, "
             "expected_interval_s FROM devices"
         ).fetchall()
     by_id = {r[0]: r for r in rows}

@@ -266,7 +266,7 @@ def vn_alert(msg_type: str = "Alert", references: str | None = None, *, identifi
     refs = f"<references>{references}</references>" if references else ""
     area = area or ("<area><areaDesc>Huyện Bát Xát</areaDesc>"
                     "<polygon>22.60,103.70 22.70,103.70 22.70,103.85 22.60,103.70</polygon>"
-                    "<geocode><valueName>district</valueName><value>bat_xat</value></geocode>"
+                    "<geocode><valueName>unit_id</valueName><value>bat_xat</value></geocode>"
                     "</area>")
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">

