@@ -16,7 +16,10 @@ from typing import Any, Literal
 from alerts.decisions import worst
 from alerts.rules import CapRule
 
-UNIT_GEOCODES = ("unit_id", "ioc:unit_id", "unit_id")
+# The geocode that names one of our units (its official code; see docs/geography.md). Older
+# senders' names are still read; a value that is not one of our units is ignored downstream.
+UNIT_GEOCODE = "unit_code"
+UNIT_GEOCODES = (UNIT_GEOCODE, "unit_id", "ioc:unit", "district", "ioc:district", "district_id")
 
 
 def message_key(sender: str, identifier: str, sent: str | datetime) -> str:

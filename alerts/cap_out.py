@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
+from alerts.cap_in import UNIT_GEOCODE
 from alerts.rules import CapInfo, RuleSet
 from alerts.storm import KIND_LABELS_VI
 
@@ -141,7 +142,7 @@ def cap_alert_element(alert: PublicAlert, info: CapInfo, *, sender: str, sender_
         _sub(area, "circle", f"{alert.lat:.5f},{alert.lon:.5f} 1.0")
     if alert.unit_id:
         g = _sub(area, "geocode")
-        _sub(g, "valueName", "unit_id")
+        _sub(g, "valueName", UNIT_GEOCODE)
         _sub(g, "value", alert.unit_id)
     return root
 

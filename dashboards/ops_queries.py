@@ -21,6 +21,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from alerts import queries as alert_queries
+from alerts.cap_in import UNIT_GEOCODES
 from alerts.queries import Alert
 from dashboards.classify import alarm_levels_of, is_silent
 from dashboards.map_figure import BaseGeometry, MapDevice, WarningArea, circle_ring
@@ -154,6 +155,8 @@ def registry(pool: ConnectionPool, ttl_s: float = 15) -> Registry:
 
 
 BASE_LAYERS = ("units", "province", "rivers", "towns", "poi")
+# The units before 1 July 2025: for history views only, never drawn on the live map.
+HISTORY_LAYERS = ("legacy_districts",)
 OTHER_LAYERS = "SELECT DISTINCT layer FROM layer_features WHERE layer <> ALL(%s) ORDER BY layer"
 
 
@@ -170,7 +173,9 @@ def load_geometry(conn: psycopg.Connection) -> BaseGeometry:
     if not stored["units"]["features"]:
         demo = demo_layers()
         stored = {name: demo[name] for name in stored}
-    others = [row[0] for row in conn.execute(OTHER_LAYERS, (list(BASE_LAYERS),))]
+    others = [
+        row[0] for row in conn.execute(OTHER_LAYERS, (list(BASE_LAYERS + HISTORY_LAYERS),))
+    ]
     return BaseGeometry(
         stored["units"],
         stored["province"],
@@ -325,7 +330,7 @@ def active_warning_areas(
 
     In force: status Actual, msgType Alert or Update, not superseded by a later Update or
     Cancel that references it, and not past its `expires`. An area is drawn from its polygons,
-    else its circles, else a `unit_id` geocode naming one of our units.
+    else its circles, else a `unit_code` geocode naming one of our units.
     """
     superseded = set()
     for c in caps:
@@ -357,7 +362,7 @@ def active_warning_areas(
                     named = [
                         g.get("value")
                         for g in area.get("geocode", [])
-                        if g.get("valueName") == "unit_id" and g.get("value") in by_unit
+                        if g.get("valueName") in UNIT_GEOCODES and g.get("value") in by_unit
                     ]
                     if not named:
                         continue

@@ -1,4 +1,4 @@
-"""The committed demo layers, and which unit a point lies in."""
+"""The committed demo layers, which unit a point lies in, and the former units' crosswalk."""
 
 from __future__ import annotations
 
@@ -12,15 +12,18 @@ from shapely.geometry import Point, shape
 from shapely.strtree import STRtree
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-DEMO_LAYERS = ("province", "units", "towns", "rivers", "poi")
+DEMO_LAYERS = ("province", "units", "legacy_districts", "towns", "rivers", "poi")
 # The importer's kind for each demo layer (it sets the geometry type required).
 DEMO_LAYER_KINDS = {
     "province": "zones",
     "units": "units",
+    "legacy_districts": "zones",
     "towns": "points",
     "rivers": "rivers",
     "poi": "poi",
 }
+# The layer of the units before 1 July 2025: shown only in history views, "trước 1/7/2025".
+HISTORY_LAYER = "legacy_districts"
 
 
 def provinces() -> list[str]:
@@ -43,6 +46,24 @@ def demo_layers(province: str = "lao_cai") -> dict[str, dict]:
         layer: json.loads(demo_layer_path(layer, province).read_text(encoding="utf-8"))
         for layer in DEMO_LAYERS
     }
+
+
+def crosswalk(province: str = "lao_cai") -> dict:
+    """The former communes (before 1 July 2025) and the unit(s) each went into.
+
+    `communes` rows: former_code, former_name, former_district (our id), former_district_code,
+    former_province_code, units (codes). From the package's conversion table (see SOURCE.md).
+    """
+    path = demo_layer_path("units", province).parent / "crosswalk.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def former_district_units(province: str = "lao_cai") -> dict[str, set[str]]:
+    """Former district id -> the units its communes went into (wholly or partly)."""
+    out: dict[str, set[str]] = {}
+    for row in crosswalk(province)["communes"]:
+        out.setdefault(row["former_district"], set()).update(row["units"])
+    return out
 
 
 class UnitLocator:
@@ -76,5 +97,5 @@ def _demo_locator(province: str) -> UnitLocator:
 
 
 def unit_at(lon: float, lat: float, province: str = "lao_cai") -> str | None:
-    """The demo unit_id containing (lon, lat); the index is built on first use, then reused."""
+    """The demo unit containing (lon, lat); the index is built on first use, then reused."""
     return _demo_locator(province).unit_at(lon, lat)

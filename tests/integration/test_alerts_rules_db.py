@@ -206,7 +206,7 @@ def test_cap_warnings_update_and_cancel_through_references(env):
     future = (datetime.now(UTC) + timedelta(days=1)).isoformat(timespec="seconds")
     engine.handle_events([cap_event(vn_cap(expires=future), now)])
     (row,) = env.alerts("kind", "severity", "unit_id", "title", "status")
-    assert row == ("cap_warning", "severe", "bat_xat", "Cảnh báo lũ quét cấp độ 3", "open")
+    assert row == ("cap_warning", "severe", "02683", "Cảnh báo lũ quét cấp độ 3", "open")
     ref = f"{SENDER},LC-2025-061,2025-06-01T09:30:00+07:00"
     update = vn_cap("Update", ref, identifier="LC-2025-062", severity="Extreme",
                     sent="2025-06-01T10:00:00+07:00", expires=future)

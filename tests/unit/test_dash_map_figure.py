@@ -60,7 +60,7 @@ def _device(device_id: str, kind: str, **kw) -> MapDevice:
         kw.pop("name", device_id),
         kw.pop("lon", 104.0),
         kw.pop("lat", 22.4),
-        kw.pop("unit_id", "sa_pa"),
+        kw.pop("unit_id", "03006"),
         kw.pop("interval", 60),
         **kw,
     )
@@ -144,9 +144,9 @@ def test_layers_visible_as_asked_and_selection_halo(geo):
 
 
 def test_unit_levels_colour_the_units(geo):
-    fig = build_map_figure([], _live(unit_levels={"bat_xat": 3}), geo, lang="en")
+    fig = build_map_figure([], _live(unit_levels={"02683": 3}), geo, lang="en")
     units = fig["data"][TRACE_INDEX["units"]]
-    i = units["locations"].index("bat_xat")
+    i = units["locations"].index("02683")
     assert units["z"][i] == 3 and sum(units["z"]) == 3
     assert "Disaster risk level: 3" in units["hovertext"][i]
     assert "approximate boundary" in units["hovertext"][i]  # the demo boundaries are
@@ -177,7 +177,7 @@ def test_five_thousand_devices_stay_five_thousand_points_in_few_traces(geo):
 
 def test_fit_view_shows_the_whole_province(geo):
     centre, zoom = fit_view(geo.bbox(), 1200, 900)
-    assert 103.9 < centre["lon"] < 104.3 and 22.2 < centre["lat"] < 22.5
+    assert 104.1 < centre["lon"] < 104.6 and 21.9 < centre["lat"] < 22.3
     assert 8.5 < zoom < 10
     assert fit_view(geo.bbox(), 2400, 1800)[1] == pytest.approx(zoom + 1, abs=0.01)
 
@@ -200,8 +200,8 @@ def _cap(
         "area": [
             area
             or {
-                "areaDesc": "Huyện Bát Xát",
-                "geocode": [{"valueName": "unit_id", "value": "bat_xat"}],
+                "areaDesc": "Xã Bát Xát",
+                "geocode": [{"valueName": "unit_code", "value": "02683"}],
             }
         ],
     }
@@ -232,7 +232,7 @@ def test_cap_warning_areas_in_force(geo):
     areas = active_warning_areas(caps, now, geo.units)
     assert [a.area_id.split("/")[0] for a in areas] == ["C", "B"]
     assert areas[0].severity == "extreme" and areas[0].geometry["type"] == "MultiPolygon"
-    bat_xat = next(f for f in geo.units["features"] if f["properties"]["id"] == "bat_xat")
+    bat_xat = next(f for f in geo.units["features"] if f["properties"]["id"] == "02683")
     assert areas[1].geometry == bat_xat["geometry"]  # by unit geocode
 
 
@@ -304,8 +304,9 @@ def test_towns_and_points_of_interest_are_drawn_with_their_labels(geo):
     assert len(places["lon"]) == len(places["hovertext"]) == n_towns + n_poi
     assert places["mode"] == "markers" and places["visible"] is True
     assert "customdata" not in places  # a click on a place does not select a device
-    lao_cai = places["hovertext"][0]
-    assert lao_cai.startswith("<b>Lào Cai</b>") and "gần đúng" not in lao_cai  # GeoNames
+    centre = places["hovertext"][0]
+    assert centre.startswith("<b>Yên Bái</b>") and "gần đúng" not in centre  # GeoNames
+    assert "Trung tâm hành chính tỉnh" in centre
     texts = dict(
         zip(
             (f["properties"]["id"] for f in layers["poi"]["features"]),

@@ -150,7 +150,7 @@ def test_many_changes_send_whole_arrays(setup):
 def test_slow_inputs_and_registry_changes(setup):
     _live, devices, mirror, renderer = setup
     state = renderer.update_for(None).state
-    renderer.advance(_snapshot(mirror, devices, unit_levels={"sa_pa": 4}))
+    renderer.advance(_snapshot(mirror, devices, unit_levels={"03006": 4}))
     update = renderer.update_for(state)
     z = next(o for o in _ops(update.patch) if o["location"] == ["data", 0, "z"])
     assert sorted(z["params"]["value"])[-1] == 4

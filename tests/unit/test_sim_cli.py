@@ -165,7 +165,7 @@ def test_device_rows_carry_metadata_for_the_devices_table():
     rows = {row[0]: row for row in device_rows(fleet)}
     assert len(rows) == len(fleet.devices)
     device_id, family, kind, name, lon, lat, unit_id, metadata, expected = rows["wl-red-lao-cai"]
-    assert (family, kind, unit_id, expected) == ("disaster", "water_level", "lao_cai_city", 300)
+    assert (family, kind, unit_id, expected) == ("disaster", "water_level", "02647", 300)
     assert metadata.obj["alarm_levels"] == {"I": 80.0, "II": 82.0, "III": 83.5}
     assert metadata.obj["protocol"] == "ioc-json"
     counter = rows["cnt-fansipan-summit"]
