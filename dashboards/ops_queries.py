@@ -194,6 +194,16 @@ def geometry(pool: ConnectionPool, ttl_s: float = 300) -> BaseGeometry:
     return CACHE.get(pool, "geometry", ttl_s, compute)
 
 
+def unit_options(geo: BaseGeometry, lang: str = "vi") -> list[dict[str, str]]:
+    """Options of a searchable unit picker: "Phường Sa Pa" (the name with its type), sorted by
+    name without the type; typing "sa pa", "bac ha" (no diacritics) or a code finds it."""
+    from layers.units import picker_options, units_of
+
+    names = unit_names(geo, lang)
+    options = picker_options(units_of(geo.units))
+    return [{**o, "label": names.get(o["value"], o["label"])} for o in options]
+
+
 def unit_names(geo: BaseGeometry, lang: str = "vi") -> dict[str, str]:
     out = {}
     for f in geo.units.get("features", []):
@@ -514,6 +524,15 @@ class HealthGroup:
     online: int
     silent: int
     never_seen: int
+
+
+def units_by_trouble(groups, names: dict[str, str]) -> list[str]:
+    """The units that have devices, those with the most silent devices first, then by name:
+    with 99 units the ones that need a look are at the top (pure)."""
+    silent: dict[str, int] = {}
+    for g in groups:
+        silent[g.unit_id] = silent.get(g.unit_id, 0) + g.silent + g.never_seen
+    return sorted(silent, key=lambda u: (-silent[u], names.get(u, u or "")))
 
 
 @dataclass(frozen=True)

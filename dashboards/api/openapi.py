@@ -104,7 +104,14 @@ END = _q(
     "2025-06-02T00:00:00+07:00",
 )
 FAMILY = _many("family", {"type": "string", "enum": FAMILIES}, 4, "Device family.", ["environment"])
-UNIT = _many("unit_id", {"type": "string", "pattern": IDENT}, 50, "Unit id.", ["sa_pa"])
+UNIT = _many(
+    "unit_id",
+    {"type": "string", "pattern": IDENT},
+    50,
+    "Administrative unit (commune or ward): its official code. Deprecated alias: `district` "
+    "(read as unit_id; the district level no longer exists since 1 July 2025).",
+    ["03006"],
+)
 KIND = _many(
     "kind",
     {"type": "string", "pattern": IDENT},

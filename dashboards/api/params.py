@@ -367,13 +367,24 @@ def validation_errors(err: ValidationError, prefix: str = "") -> list[ParameterE
     return out
 
 
+# Deprecated parameter names still read, as the name they stand for (docs/api.md). `district`:
+# before 1 July 2025 areas were districts; an id given there is matched against the units.
+DEPRECATED_ALIASES = {"district": "unit_id"}
+
+
 def parse_query(model: type[Q], args) -> Q:
     """The validated model for a request's query string (a werkzeug MultiDict).
 
-    Raises ApiProblem (400) naming each unknown, repeated or invalid parameter.
+    Raises ApiProblem (400) naming each unknown, repeated or invalid parameter. A deprecated
+    alias (DEPRECATED_ALIASES) counts as the parameter it stands for.
     """
     fields = model.model_fields
-    unknown = sorted(name for name in args if name not in fields)
+    field_of = {
+        name: DEPRECATED_ALIASES[name]
+        if name in DEPRECATED_ALIASES and DEPRECATED_ALIASES[name] in fields else name
+        for name in args
+    }
+    unknown = sorted(name for name in args if field_of[name] not in fields)
     if unknown:
         takes = ", ".join(fields) or "no parameters"
         raise invalid(
@@ -387,12 +398,14 @@ def parse_query(model: type[Q], args) -> Q:
     errors: list[ParameterError] = []
     for name in args:
         values = args.getlist(name)
-        if is_list_field(fields[name].annotation):
-            data[name] = [item.strip() for value in values for item in value.split(",")]
-        elif len(values) > 1:
+        field = field_of[name]
+        if is_list_field(fields[field].annotation):
+            items = [item.strip() for value in values for item in value.split(",")]
+            data[field] = [*data.get(field, []), *items]
+        elif len(values) > 1 or field in data:
             errors.append(ParameterError(name, f"given {len(values)} times; give it once"))
         else:
-            data[name] = values[0]
+            data[field] = values[0]
     try:
         query = model.model_validate(data)
     except ValidationError as err:

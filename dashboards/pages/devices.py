@@ -109,7 +109,7 @@ def render_report(
 
     families = [f for f in q.FAMILIES if any(d.family == f for d in devices)]
     groups = {(g.unit_id, g.family): g for g in q.health_groups(devices)}
-    units = sorted({g[0] for g in groups}, key=lambda d: names.get(d, d))
+    units = q.units_by_trouble(groups.values(), names)
     matrix = html.Table(
         [
             html.Thead(
