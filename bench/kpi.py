@@ -46,10 +46,11 @@ import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402
 
 from ioc.config import DatabaseSettings  # noqa: E402
+from layers.catalog import demo_layers  # noqa: E402
 
 FULL_SENSORS = 2000
-UNITS = ("lao_cai_city", "sa_pa", "bat_xat", "muong_khuong", "si_ma_cai", "bac_ha",
-             "bao_thang", "bao_yen", "van_ban")
+# the demo province's 99 communes and wards (official codes)
+UNITS = tuple(sorted(f["id"] for f in demo_layers()["units"]["features"]))
 # share of the sensors (series) per kind; air-quality stations have two series each
 MIX = (("air_quality", "environment", ("pm25", "pm10"), 0.4),
        ("visitor_counter", "tourism", ("entries",), 0.2),
@@ -185,7 +186,7 @@ def _alerts(conn: psycopg.Connection, params: dict) -> None:
             "opened_at, acknowledged_at, resolved_at) "
             "SELECT CASE WHEN n % 7 = 0 THEN 'water_level_alarm' ELSE 'device_silent' END, "
             "  'b' || n, CASE WHEN n % 7 = 0 THEN 'water_level' ELSE 'device_silent' END, "
-            "  'minor', 't', ({units})[1 + n % 9], 'resolved', ts, "
+            "  'minor', 't', ({units})[1 + n % {n_units}], 'resolved', ts, "
             "  ts + (1 + n % 11) * interval '1 minute', ts + interval '2 hours' "
             "FROM (SELECT n, {start} + n * interval '17 minutes' AS ts "
             "      FROM generate_series(0, (extract(epoch FROM {now} - {start}) / 1020)::int) n) a "
@@ -193,6 +194,7 @@ def _alerts(conn: psycopg.Connection, params: dict) -> None:
         ).format(
             units=sql.SQL("ARRAY[{}]").format(
                 sql.SQL(", ").join(sql.Literal(d) for d in UNITS)),
+            n_units=sql.Literal(len(UNITS)),
             start=sql.Literal(params["start"]), now=sql.Literal(params["now"]),
         )
     )

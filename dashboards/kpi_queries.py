@@ -206,6 +206,23 @@ def load_units(conn: psycopg.Connection) -> dict:
     return collection
 
 
+def history_name(unit_id: str, lang: str) -> str:
+    """A former district's name marked "(trước 1/7/2025)" (figures from before the reform that
+    cannot be split into units); an unknown id as it is."""
+    from dashboards.ops_queries import BEFORE_REFORM
+
+    name = _former_names(lang).get(unit_id)
+    return f"{name} ({BEFORE_REFORM.get(lang, BEFORE_REFORM['vi'])})" if name else unit_id
+
+
+@lru_cache(maxsize=2)
+def _former_names(lang: str) -> dict[str, str]:
+    from layers.catalog import HISTORY_LAYER, demo_layer_path
+
+    collection = json.loads(demo_layer_path(HISTORY_LAYER).read_text(encoding="utf-8"))
+    return unit_names(collection, lang)
+
+
 @lru_cache(maxsize=1)
 def _demo_units() -> dict:
     """The committed demo units, read once (used until `ioc layers seed` has run)."""
@@ -268,7 +285,7 @@ def unit_table(catalogue: Catalogue, data: PageData, lang: str) -> UnitTable:
             value = v.value if v else None
             cells.append(Cell(fmt_value(k, value, lang),
                               status_of(k, value, when_of(v)) if v else "none"))
-        rows.append((unit_id, names.get(unit_id, unit_id), cells))
+        rows.append((unit_id, names.get(unit_id) or history_name(unit_id, lang), cells))
     total = []
     for k in kpis:
         latest = data.latest.get(k.id)

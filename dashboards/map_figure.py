@@ -378,6 +378,8 @@ class BaseGeometry:
     overlays: tuple[tuple[str, Mapping[str, Any]], ...] = field(
         default=(), hash=False, compare=False
     )
+    # The units before 1 July 2025 (never drawn): names for data still keyed by them.
+    history: Mapping[str, Any] = field(default_factory=_no_features, hash=False, compare=False)
     # Static traces per language, built once per geometry (the geometry is cached for minutes).
     _static: dict[str, dict[str, dict[str, Any]]] = field(
         default_factory=dict, init=False, repr=False, hash=False, compare=False

@@ -169,7 +169,7 @@ def load_geometry(conn: psycopg.Connection) -> BaseGeometry:
     from layers.catalog import demo_layers
     from layers.store import load_layer
 
-    stored = {name: load_layer(conn, name) for name in BASE_LAYERS}
+    stored = {name: load_layer(conn, name) for name in BASE_LAYERS + HISTORY_LAYERS}
     if not stored["units"]["features"]:
         demo = demo_layers()
         stored = {name: demo[name] for name in stored}
@@ -183,6 +183,7 @@ def load_geometry(conn: psycopg.Connection) -> BaseGeometry:
         stored["towns"],
         poi=stored["poi"],
         overlays=tuple((name, load_layer(conn, name)) for name in others),
+        history=stored[HISTORY_LAYERS[0]],
     )
 
 
@@ -204,8 +205,18 @@ def unit_options(geo: BaseGeometry, lang: str = "vi") -> list[dict[str, str]]:
     return [{**o, "label": names.get(o["value"], o["label"])} for o in options]
 
 
+BEFORE_REFORM = {"vi": "trước 1/7/2025", "en": "before 1 July 2025"}
+
+
 def unit_names(geo: BaseGeometry, lang: str = "vi") -> dict[str, str]:
+    """unit id -> name with its type ("Phường Sa Pa"); a former district's id (data from
+    before the reform) -> its name marked "(trước 1/7/2025)"."""
     out = {}
+    when = BEFORE_REFORM.get(lang, BEFORE_REFORM["vi"])
+    for f in geo.history.get("features", []):
+        p = f["properties"]
+        name = (p.get("name_en") if lang == "en" else None) or p.get("name") or p["id"]
+        out[str(p["id"])] = f"{name} ({when})"
     for f in geo.units.get("features", []):
         p = f["properties"]
         out[str(p["id"])] = (p.get("name_en") if lang == "en" else None) or p.get("name") or p["id"]

@@ -327,6 +327,7 @@ SRC_LEGACY_SHAPES = (
 )
 BEFORE_REFORM = "trước 1/7/2025"
 ENGLISH_TYPE = {"xã": "Commune", "phường": "Ward", "đặc khu": "Special Zone"}
+FORMER_TYPE_EN = {"Huyện": "District", "Thị xã": "Town", "Thành phố": "City"}
 
 
 def named(spec: dict, approximate: bool, source: str, **extra) -> dict:
@@ -394,7 +395,7 @@ def legacy_features(legacy: list[LegacyRow], ids: dict[str, str], province) -> l
         kind = r.district.removesuffix(r.district_short).strip()
         props = {
             "name": r.district,
-            "name_en": f"{fold_keep_case(r.district_short)} ({fold_keep_case(kind)})",
+            "name_en": f"{fold_keep_case(r.district_short)} {FORMER_TYPE_EN.get(kind, kind)}",
             "code": code,
             "former_province": r.province,
             "valid_until": "2025-07-01",

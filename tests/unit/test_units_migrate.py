@@ -85,3 +85,23 @@ def test_the_devices_page_lists_units_with_silent_devices_first():
     ]
     names = {"03006": "Phường Sa Pa", "02683": "Xã Bát Xát", "02647": "Phường Lào Cai"}
     assert units_by_trouble(groups, names) == ["02683", "02647", "03006"]
+
+
+def test_names_of_former_districts_say_before_1_july_2025():
+    from dashboards.ops_queries import BaseGeometry, unit_names
+
+    layers = demo_layers()
+    geo = BaseGeometry(layers["units"], layers["province"], layers["rivers"], layers["towns"],
+                       poi=layers["poi"], history=layers["legacy_districts"])
+    names = unit_names(geo, "vi")
+    assert names["03006"] == "Phường Sa Pa"
+    assert names["sa_pa"] == "Thị xã Sa Pa (trước 1/7/2025)"
+    assert unit_names(geo, "en")["bat_xat"] == "Bat Xat District (before 1 July 2025)"
+
+
+def test_kpi_rows_of_former_districts_are_named_before_1_july_2025():
+    from dashboards.kpi_queries import history_name
+
+    assert history_name("sa_pa", "vi") == "Thị xã Sa Pa (trước 1/7/2025)"
+    assert history_name("yen_bai_city", "en") == "Yen Bai City (before 1 July 2025)"
+    assert history_name("03006", "vi") == "03006"  # not a former district: as it is
