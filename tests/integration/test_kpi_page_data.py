@@ -124,7 +124,7 @@ def fill_province(conn, now: dt.datetime | None = None) -> dt.datetime:
         INSERT INTO alerts (rule_id, subject, kind, severity, title, unit_id, status,
                             opened_at, acknowledged_at, resolved_at)
         SELECT 'device_silent', 'a' || n, 'device_silent', 'minor', 'silent',
-               (ARRAY['sa_pa', 'lao_cai_city', 'bac_ha', 'bao_thang'])[1 + n %% 4], 'resolved',
+               (ARRAY['03006', '02647', '02839', '02926'])[1 + n %% 4], 'resolved',
                %(now)s - n * interval '5 hours',
                %(now)s - n * interval '5 hours' + (2 + n %% 9) * interval '1 minute',
                %(now)s - n * interval '5 hours' + interval '1 hour'
@@ -135,7 +135,7 @@ def fill_province(conn, now: dt.datetime | None = None) -> dt.datetime:
     conn.execute(
         "INSERT INTO alerts (rule_id, subject, kind, severity, title, unit_id, status, "
         "opened_at, acknowledged_at) VALUES ('water_level_alarm', 'wl-red-pho-lu', "
-        "'water_level', 'moderate', 'Phố Lu: trên báo động I', 'bao_thang', 'acknowledged', "
+        "'water_level', 'moderate', 'Phố Lu: trên báo động I', '02926', 'acknowledged', "
         "%(now)s - interval '5 hours', %(now)s - interval '296 minutes')",
         params,
     )
