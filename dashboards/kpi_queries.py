@@ -21,7 +21,7 @@ import plotly.graph_objects as go
 import psycopg
 
 from dashboards.i18n import t
-from ioc.kpi.catalogue import Catalogue, Kpi, goal_at, status_of, trend_of
+from ioc.kpi.catalogue import Catalogue, Kpi, goal_at, status_for_goal, status_of, trend_of
 from ioc.kpi.periods import period_label
 from ioc.kpi.queries import (
     Freshness,
@@ -431,18 +431,28 @@ def export_csv(conn: psycopg.Connection, catalogue: Catalogue, days: int, today:
                     k.due.isoformat() if k.due else "", "true" if k.higher_is_better else "false")
              for k in catalogue.kpis}
     province = t("kpi.province_total", lang)
+    # With 99 units the same KPI and day repeat ~100 times: work out each goal once.
+    goals: dict[tuple[str, str, dt.date], tuple[str, float | None, str]] = {}
+    rows = []
     for v in values_since(conn, list(kpis), since):
         kpi = kpis[v.kpi_id]
         name, group, unit, target, due, higher = fixed[v.kpi_id]
-        when = when_of(v)
-        writer.writerow([
+        key = (v.kpi_id, v.period, v.period_start)
+        known = goals.get(key)
+        if known is None:
+            goal = goal_at(kpi, when_of(v))
+            known = goals[key] = (_plain(goal), goal, v.period_start.isoformat())
+        goal_text, goal, start = known
+        rows.append([
             v.kpi_id, name, group, v.unit_id,
             names.get(v.unit_id, "") if v.unit_id else province,
-            v.breakdown, v.period, v.period_start.isoformat(), _plain(v.value), unit,
+            v.breakdown, v.period, start, _plain(v.value), unit,
             _plain(v.numerator), _plain(v.denominator), target, due,
-            _plain(goal_at(kpi, when)), status_of(kpi, v.value, when) if not v.breakdown else "",
+            goal_text,
+            "" if v.breakdown else "none" if v.value is None else status_for_goal(kpi, v.value, goal),
             higher, v.source, v.note or "",
         ])
+    writer.writerows(rows)
     return buf.getvalue()
 
 

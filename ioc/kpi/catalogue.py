@@ -225,7 +225,11 @@ def status_of(kpi: Kpi, value: float | None, when: dt.date) -> Status:
     """good: the goal is met; warn: within the tolerance; bad: beyond; info: no target; none."""
     if value is None:
         return "none"
-    goal = goal_at(kpi, when)
+    return status_for_goal(kpi, value, goal_at(kpi, when))
+
+
+def status_for_goal(kpi: Kpi, value: float, goal: float | None) -> Status:
+    """status_of with the goal already known (an export computes each day's goal once)."""
     if goal is None:
         return "info"
     gap = value - goal if kpi.higher_is_better else goal - value
