@@ -764,15 +764,12 @@ class Engine:
     def unit_levels(self) -> dict[str, tuple[dl.UnitLevel, dict]]:
         """unit_id -> (its level, the basis: which stations and gauges gave it)."""
         cfg = self.ruleset.disaster_levels
-        hazards: dict[str, dict[str, int]] = defaultdict(dict)
-        basis: dict[str, dict[str, Any]] = defaultdict(dict)
+        seen: list[dl.Observation] = []
         previous = {d: h for d, h in self.conn.execute(
             "SELECT unit_id, hazards FROM unit_hazard_levels")}
 
         def raise_to(unit_id, hazard, level, why):
-            if level > hazards[unit_id].get(hazard, 0):
-                hazards[unit_id][hazard] = level
-                basis[unit_id][hazard] = why
+            seen.append(dl.Observation(unit_id, hazard, level, why))
 
         from alerts.water_level import AlarmLevels
 
@@ -791,8 +788,6 @@ class Engine:
                 slopes.append(d)
             if d.kind == "rain_gauge":
                 gauges.append(d)
-        for unit_id in {d.unit_id for d in self.devices.values() if d.unit_id}:
-            hazards[unit_id] = {}
         latest = self.live.latest_many([d.device_id for d, _ in stations]
                                        + [d.device_id for d in slopes])
         for d, levels in stations:
@@ -833,9 +828,8 @@ class Engine:
             raise_to(g.unit_id, "flash_flood_landslide", dl.rain_level_with_hysteresis(
                 sums, flash, int(before.get("flash_flood_landslide", 0)), cfg.hysteresis_ratio,
                 antecedent), why)
-        uplift = cfg.uplift.uplift()
-        return {unit_id: (dl.combine(h, uplift), basis[unit_id])
-                for unit_id, h in hazards.items()}
+        units = {d.unit_id for d in self.devices.values() if d.unit_id}
+        return dl.levels_by_unit(seen, units, cfg.uplift.uplift())
 
     def _tick_disaster(self, result: BatchResult) -> None:
         levels = self.unit_levels()

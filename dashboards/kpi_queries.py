@@ -28,6 +28,7 @@ from ioc.kpi.catalogue import (
     goal_at,
     goal_on_path,
     stale_year,
+    status_for_goal,
     status_of,
     trend_of,
 )
@@ -38,10 +39,10 @@ from ioc.kpi.queries import (
     Latest,
     StoredValue,
     all_breakdowns,
-    unit_values,
     latest_values,
     page_meta,
     series,
+    unit_values,
     values_since,
 )
 from ioc.kpi.store import PROVINCE
@@ -235,6 +236,23 @@ def load_units(conn: psycopg.Connection) -> dict:
     return collection
 
 
+def history_name(unit_id: str, lang: str) -> str:
+    """A former district's name marked "(trước 1/7/2025)" (figures from before the reform that
+    cannot be split into units); an unknown id as it is."""
+    from dashboards.ops_queries import BEFORE_REFORM
+
+    name = _former_names(lang).get(unit_id)
+    return f"{name} ({BEFORE_REFORM.get(lang, BEFORE_REFORM['vi'])})" if name else unit_id
+
+
+@lru_cache(maxsize=2)
+def _former_names(lang: str) -> dict[str, str]:
+    from layers.catalog import HISTORY_LAYER, demo_layer_path
+
+    collection = json.loads(demo_layer_path(HISTORY_LAYER).read_text(encoding="utf-8"))
+    return unit_names(collection, lang)
+
+
 @lru_cache(maxsize=1)
 def _demo_units() -> dict:
     """The committed demo units, read once (used until `ioc layers seed` has run)."""
@@ -297,7 +315,7 @@ def unit_table(catalogue: Catalogue, data: PageData, lang: str) -> UnitTable:
             value = v.value if v else None
             cells.append(Cell(fmt_value(k, value, lang),
                               judge(k, v) if v else "none"))
-        rows.append((unit_id, names.get(unit_id, unit_id), cells))
+        rows.append((unit_id, names.get(unit_id) or history_name(unit_id, lang), cells))
     total = []
     for k in kpis:
         latest = data.latest.get(k.id)
@@ -450,22 +468,32 @@ def export_csv(conn: psycopg.Connection, catalogue: Catalogue, days: int, today:
     fixed = {k.id: (k.name.get(lang), k.group, unit_of(k, lang),
                     "true" if k.higher_is_better else "false") for k in catalogue.kpis}
     province = t("kpi.province_total", lang)
+    # With 99 units the same KPI and day repeat ~100 times: work out each goal once.
+    goals: dict[tuple[str, str, dt.date], tuple[str, float | None, str, str, str]] = {}
+    rows = []
     for v in values_since(conn, list(kpis), since):
         kpi = kpis[v.kpi_id]
         name, group, unit, higher = fixed[v.kpi_id]
-        when = when_of(v)
-        own = kpi.target_for(v.period_start, when)  # the target of the figure's own period
-        target = _plain(own.value) if own else ""
-        due = own.due.isoformat() if own else ""
-        writer.writerow([
+        key = (v.kpi_id, v.period, v.period_start)
+        known = goals.get(key)
+        if known is None:  # the target and goal of the figure's own period
+            when = when_of(v)
+            own = kpi.target_for(v.period_start, when)
+            goal = goal_at(kpi, when, v.period_start)
+            known = goals[key] = (_plain(goal), goal, v.period_start.isoformat(),
+                                  _plain(own.value) if own else "",
+                                  own.due.isoformat() if own else "")
+        goal_text, goal, start, target, due = known
+        rows.append([
             v.kpi_id, name, group, v.unit_id,
             names.get(v.unit_id, "") if v.unit_id else province,
-            v.breakdown, v.period, v.period_start.isoformat(), _plain(v.value), unit,
+            v.breakdown, v.period, start, _plain(v.value), unit,
             _plain(v.numerator), _plain(v.denominator), target, due,
-            _plain(goal_at(kpi, when, v.period_start)),
-            judge(kpi, v) if not v.breakdown else "",
+            goal_text,
+            "" if v.breakdown else "none" if v.value is None else status_for_goal(kpi, v.value, goal),
             higher, v.source, v.note or "",
         ])
+    writer.writerows(rows)
     return buf.getvalue()
 
 

@@ -21,6 +21,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from alerts import queries as alert_queries
+from alerts.cap_in import UNIT_GEOCODES
 from alerts.queries import Alert
 from dashboards.classify import alarm_levels_of, is_silent
 from dashboards.map_figure import BaseGeometry, MapDevice, WarningArea, circle_ring
@@ -154,6 +155,8 @@ def registry(pool: ConnectionPool, ttl_s: float = 15) -> Registry:
 
 
 BASE_LAYERS = ("units", "province", "rivers", "towns", "poi")
+# The units before 1 July 2025: for history views only, never drawn on the live map.
+HISTORY_LAYERS = ("legacy_districts",)
 OTHER_LAYERS = "SELECT DISTINCT layer FROM layer_features WHERE layer <> ALL(%s) ORDER BY layer"
 
 
@@ -166,11 +169,13 @@ def load_geometry(conn: psycopg.Connection) -> BaseGeometry:
     from layers.catalog import demo_layers
     from layers.store import load_layer
 
-    stored = {name: load_layer(conn, name) for name in BASE_LAYERS}
+    stored = {name: load_layer(conn, name) for name in BASE_LAYERS + HISTORY_LAYERS}
     if not stored["units"]["features"]:
         demo = demo_layers()
         stored = {name: demo[name] for name in stored}
-    others = [row[0] for row in conn.execute(OTHER_LAYERS, (list(BASE_LAYERS),))]
+    others = [
+        row[0] for row in conn.execute(OTHER_LAYERS, (list(BASE_LAYERS + HISTORY_LAYERS),))
+    ]
     return BaseGeometry(
         stored["units"],
         stored["province"],
@@ -178,6 +183,7 @@ def load_geometry(conn: psycopg.Connection) -> BaseGeometry:
         stored["towns"],
         poi=stored["poi"],
         overlays=tuple((name, load_layer(conn, name)) for name in others),
+        history=stored[HISTORY_LAYERS[0]],
     )
 
 
@@ -189,8 +195,28 @@ def geometry(pool: ConnectionPool, ttl_s: float = 300) -> BaseGeometry:
     return CACHE.get(pool, "geometry", ttl_s, compute)
 
 
+def unit_options(geo: BaseGeometry, lang: str = "vi") -> list[dict[str, str]]:
+    """Options of a searchable unit picker: "Phường Sa Pa" (the name with its type), sorted by
+    name without the type; typing "sa pa", "bac ha" (no diacritics) or a code finds it."""
+    from layers.units import picker_options, units_of
+
+    names = unit_names(geo, lang)
+    options = picker_options(units_of(geo.units))
+    return [{**o, "label": names.get(o["value"], o["label"])} for o in options]
+
+
+BEFORE_REFORM = {"vi": "trước 1/7/2025", "en": "before 1 July 2025"}
+
+
 def unit_names(geo: BaseGeometry, lang: str = "vi") -> dict[str, str]:
+    """unit id -> name with its type ("Phường Sa Pa"); a former district's id (data from
+    before the reform) -> its name marked "(trước 1/7/2025)"."""
     out = {}
+    when = BEFORE_REFORM.get(lang, BEFORE_REFORM["vi"])
+    for f in geo.history.get("features", []):
+        p = f["properties"]
+        name = (p.get("name_en") if lang == "en" else None) or p.get("name") or p["id"]
+        out[str(p["id"])] = f"{name} ({when})"
     for f in geo.units.get("features", []):
         p = f["properties"]
         out[str(p["id"])] = (p.get("name_en") if lang == "en" else None) or p.get("name") or p["id"]
@@ -325,7 +351,7 @@ def active_warning_areas(
 
     In force: status Actual, msgType Alert or Update, not superseded by a later Update or
     Cancel that references it, and not past its `expires`. An area is drawn from its polygons,
-    else its circles, else a `unit_id` geocode naming one of our units.
+    else its circles, else a `unit_code` geocode naming one of our units.
     """
     superseded = set()
     for c in caps:
@@ -357,7 +383,7 @@ def active_warning_areas(
                     named = [
                         g.get("value")
                         for g in area.get("geocode", [])
-                        if g.get("valueName") == "unit_id" and g.get("value") in by_unit
+                        if g.get("valueName") in UNIT_GEOCODES and g.get("value") in by_unit
                     ]
                     if not named:
                         continue
@@ -511,6 +537,15 @@ class HealthGroup:
     online: int
     silent: int
     never_seen: int
+
+
+def units_by_trouble(groups, names: dict[str, str]) -> list[str]:
+    """The units that have devices, those with the most silent devices first, then by name:
+    with 99 units the ones that need a look are at the top (pure)."""
+    silent: dict[str, int] = {}
+    for g in groups:
+        silent[g.unit_id] = silent.get(g.unit_id, 0) + g.silent + g.never_seen
+    return sorted(silent, key=lambda u: (-silent[u], names.get(u, u or "")))
 
 
 @dataclass(frozen=True)

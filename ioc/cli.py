@@ -223,6 +223,12 @@ def cmd_layers_seed(args: argparse.Namespace) -> int:
     return seed_layers(_settings(args), actor=_cli_actor())
 
 
+def cmd_units_migrate(args: argparse.Namespace) -> int:
+    from layers.migrate_units import migrate_units
+
+    return migrate_units(_settings(args), actor=_actor(args), dry_run=args.dry_run)
+
+
 def cmd_kpi_import(args: argparse.Namespace) -> int:
     from ioc.kpi.cli import import_file
 
@@ -567,6 +573,17 @@ def build_parser() -> argparse.ArgumentParser:
     l_sub.add_parser(
         "seed", help="Store the demo province's layers if they are not there yet."
     ).set_defaults(func=cmd_layers_seed)
+
+    p = add("units", None, "Administrative units (since 1 July 2025: communes and wards).")
+    u_sub = p.add_subparsers(dest="units_command", metavar="TASK", required=True)
+    um = u_sub.add_parser(
+        "migrate",
+        help="Move area keys of devices and alerts from former districts to the stored units "
+        "(audited; running it again changes nothing).",
+    )
+    um.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
+    _actor_option(um)
+    um.set_defaults(func=cmd_units_migrate)
 
     p = add("kpi", None, "Leadership KPIs: import reported figures, seed the demo, refresh.")
     k_sub = p.add_subparsers(dest="kpi_command", metavar="TASK", required=True)

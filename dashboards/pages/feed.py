@@ -63,7 +63,6 @@ def _options(prefix: str, values, lang: str) -> list[dict]:
 
 
 def _filters(lang: str) -> html.Div:
-    names = q.unit_names(q.geometry(context().pool), lang)
     dropdown = {"multi": True, "clearable": True, "className": "filter",
                 "labels": alert_texts.dropdown_labels(lang)}
     return html.Div(
@@ -76,9 +75,7 @@ def _filters(lang: str) -> html.Div:
             ),
             dcc.Dropdown(
                 id="feed-unit",
-                options=[
-                    {"label": n, "value": d} for d, n in sorted(names.items(), key=lambda kv: kv[1])
-                ],
+                options=q.unit_options(q.geometry(context().pool), lang),
                 placeholder=t("feed.all_units", lang),
                 **dropdown,
             ),

@@ -48,7 +48,6 @@ def _filters(lang: str) -> html.Div:
     c = context()
     with c.pool.connection() as conn:
         opts = q.load_filter_options(conn)
-    names = oq.unit_names(oq.geometry(c.pool), lang)
     return html.Div(
         [
             _dropdown("police-type",
@@ -57,9 +56,7 @@ def _filters(lang: str) -> html.Div:
                       t("police.all_types", lang)),
             _dropdown("police-camera", [{"label": n, "value": d} for d, n in opts.cameras],
                       t("police.all_cameras", lang)),
-            _dropdown("police-unit",
-                      [{"label": n, "value": d}
-                       for d, n in sorted(names.items(), key=lambda kv: kv[1])],
+            _dropdown("police-unit", oq.unit_options(oq.geometry(c.pool), lang),
                       t("police.all_units", lang)),
             _dropdown("police-state",
                       [{"label": t(f"police.state.{s}", lang), "value": s}

@@ -318,7 +318,11 @@ def status_of(kpi: Kpi, value: float | None, when: dt.date,
     figure's period; none: no value."""
     if value is None:
         return "none"
-    goal = goal_at(kpi, when, start)
+    return status_for_goal(kpi, value, goal_at(kpi, when, start))
+
+
+def status_for_goal(kpi: Kpi, value: float, goal: float | None) -> Status:
+    """status_of with the goal already known (an export computes each day's goal once)."""
     if goal is None:
         return "info"
     gap = value - goal if kpi.higher_is_better else goal - value

@@ -140,8 +140,8 @@ def fill_province(conn, live: LiveState, *, now: float | None = None) -> dict[st
                 "event": "Lũ quét",
                 "area": [
                     {
-                        "areaDesc": "Huyện Bát Xát",
-                        "geocode": [{"valueName": "unit_id", "value": "bat_xat"}],
+                        "areaDesc": "Xã Bát Xát",
+                        "geocode": [{"valueName": "unit_code", "value": "02683"}],
                     }
                 ],
             }
@@ -199,7 +199,7 @@ def test_registry_levels_incidents_rain_and_warnings(env):
     assert q.rain_24h(pool, ttl_s=0) == {"rain-sp": 120.0}
     geo = q.geometry(pool, ttl_s=0)
     areas = q.warning_areas(pool, geo, ttl_s=0)
-    assert [a.area_desc for a in areas] == ["Huyện Bát Xát"] and areas[0].severity == "severe"
+    assert [a.area_desc for a in areas] == ["Xã Bát Xát"] and areas[0].severity == "severe"
     earlier = q.water_earlier(pool, ttl_s=0)
     assert set(earlier) == {"wl-lc"}
 
@@ -322,7 +322,7 @@ def test_geometry_brings_towns_places_and_every_imported_layer(env, db_conn, tmp
     data = read_layer_file(zones, kind="zones")
     store_layer(db_conn, "flood_zones", data, source="test", actor="test")
     geo = q.geometry(pool, ttl_s=0)
-    assert len(geo.towns["features"]) == 9 and len(geo.poi["features"]) > 10
+    assert len(geo.towns["features"]) == 15 and len(geo.poi["features"]) > 10
     assert [name for name, _fc in geo.overlays] == ["flood_zones"]  # not the demo layers
     fig = build_map_figure([], LiveInputs({}, time.time()), geo)
     overlay = fig["data"][TRACE_INDEX["overlays"]]

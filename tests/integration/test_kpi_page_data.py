@@ -14,18 +14,19 @@ import io
 import pytest
 
 from dashboards.kpi_queries import (
-    unit_table,
     export_csv,
     load_page,
     load_trends,
     map_figure,
     tiles,
     trend_figure,
+    unit_table,
 )
 from ioc.db.rollups import refresh_rollups
 from ioc.kpi.catalogue import DEFAULT_SEED, load_catalogue
 from ioc.kpi.importer import import_csv
 from ioc.kpi.telemetry import refresh_kpis
+from layers.catalog import former_district_units
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +49,9 @@ def fill_province(conn, now: dt.datetime | None = None) -> dt.datetime:
             "now() - interval '2 years')",
             [(*r[:7], Jsonb(r[7].obj), r[8]) for r in rows],
         )
-    params = {"now": now, "start": now - dt.timedelta(days=DAYS)}
+    # the outage: every device in the units of the former Bát Xát district
+    outage = sorted(former_district_units()["bat_xat"])
+    params = {"now": now, "start": now - dt.timedelta(days=DAYS), "outage": outage}
     # PM every 15 minutes: the station's mean, a daily cycle and a slow weather swing
     conn.execute(
         """
@@ -79,7 +82,7 @@ def fill_province(conn, now: dt.datetime | None = None) -> dt.datetime:
         """,
         params,
     )
-    # every device but those of Bát Xát (the outage scenario's unit_id, silent for the last
+    # every device but those of former Bát Xát (silent for the last
     # four days) reported just now and just before every hour
     conn.execute(
         "INSERT INTO readings (time, device_id, metric, value) "
@@ -87,7 +90,7 @@ def fill_province(conn, now: dt.datetime | None = None) -> dt.datetime:
         "  SELECT %(now)s - interval '20 seconds' AS ts UNION ALL"
         "  SELECT generate_series(date_trunc('hour', %(start)s::timestamptz), %(now)s,"
         "                         interval '1 hour') - interval '20 seconds') t "
-        "WHERE unit_id IS DISTINCT FROM 'bat_xat' OR ts < %(now)s - interval '4 days' "
+        "WHERE unit_id IS NULL OR unit_id <> ALL(%(outage)s) OR ts < %(now)s - interval '4 days' "
         "ON CONFLICT DO NOTHING",
         params,
     )
@@ -121,7 +124,7 @@ def fill_province(conn, now: dt.datetime | None = None) -> dt.datetime:
         INSERT INTO alerts (rule_id, subject, kind, severity, title, unit_id, status,
                             opened_at, acknowledged_at, resolved_at)
         SELECT 'device_silent', 'a' || n, 'device_silent', 'minor', 'silent',
-               (ARRAY['sa_pa', 'lao_cai_city', 'bac_ha', 'bao_thang'])[1 + n %% 4], 'resolved',
+               (ARRAY['03006', '02647', '02839', '02926'])[1 + n %% 4], 'resolved',
                %(now)s - n * interval '5 hours',
                %(now)s - n * interval '5 hours' + (2 + n %% 9) * interval '1 minute',
                %(now)s - n * interval '5 hours' + interval '1 hour'
@@ -132,7 +135,7 @@ def fill_province(conn, now: dt.datetime | None = None) -> dt.datetime:
     conn.execute(
         "INSERT INTO alerts (rule_id, subject, kind, severity, title, unit_id, status, "
         "opened_at, acknowledged_at) VALUES ('water_level_alarm', 'wl-red-pho-lu', "
-        "'water_level', 'moderate', 'Phố Lu: trên báo động I', 'bao_thang', 'acknowledged', "
+        "'water_level', 'moderate', 'Phố Lu: trên báo động I', '02926', 'acknowledged', "
         "%(now)s - interval '5 hours', %(now)s - interval '296 minutes')",
         params,
     )
@@ -169,13 +172,19 @@ def test_the_page_data_of_a_month(db_conn):
     assert "Tổ chức 660" in by_id["dsig_certificates"].detail
     table = unit_table(catalogue, data, "vi")
     names = [row[1] for row in table.rows]
-    assert names[-1] == "Toàn tỉnh" and "Thị xã Sa Pa" in names and len(names) == 10
-    bat_xat = next(row for row in table.rows if row[0] == "bat_xat")
+    from sensors_sim.fleet import load_fleet
+
+    units_with_devices = {d.unit_id for d in load_fleet().devices}
+    assert names[-1] == "Toàn tỉnh" and "Phường Sa Pa" in names
+    shown = {row[0] for row in table.rows}
+    assert units_with_devices <= shown and len(shown) < 100  # only units with something to show
+    assert not any(name.startswith(("Huyện", "Thị xã")) for name in names)
+    bat_xat = next(row for row in table.rows if row[0] == "02683")  # Xã Bát Xát
     online_col = [c[0] for c in table.columns].index("devices_online_pct")
     assert bat_xat[2][online_col].text == "0" and bat_xat[2][online_col].status == "bad"
     fig = map_figure(catalogue.get("aqi_today"), data.by_unit["aqi_today"], data.units,
                      "en")
-    assert fig.data[0].type == "choroplethmap" and len(fig.data[0].locations) == 9
+    assert fig.data[0].type == "choroplethmap" and len(fig.data[0].locations) == 99
     assert fig.layout.map.style["layers"][0]["type"] == "background"  # offline: no tiles
     kpis = [catalogue.get("aqi_today"), catalogue.get("egov_services_full_pct")]
     for days in (30, 90, 365):

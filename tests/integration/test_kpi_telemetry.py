@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ioc.db.rollups import refresh_rollups
-from ioc.kpi.queries import unit_values, latest_values
+from ioc.kpi.queries import latest_values, unit_values
 from ioc.kpi.store import PROVINCE
 from ioc.kpi.telemetry import compute_telemetry, day_windows, refresh_kpis
 
