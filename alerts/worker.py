@@ -6,16 +6,18 @@ One process, these threads besides paho's:
   and runs the engine's fast tick every `alerts.evaluate_interval_ms` (cleared levels,
   durations, silence, escalation, expiry);
 - the scheduler runs the slow, scheduled work with its own Engine and connection (rain over
-  1/12/24 h, air-quality indices, disaster levels per unit) and the housekeeping
-  (rollups, retention of raw readings), so none of it delays alerts from the stream;
+  1/12/24 h, air-quality indices, disaster levels per unit), so none of it delays alerts
+  from the stream;
 - the publisher sends new `alert_events` rows to Redis, MQTT and webhooks
   (`alerts.outbound`);
 - the webhook senders POST in the background with retries (`alerts.webhooks`).
+
+Rollups, KPI refresh, retention and pruning are not here: `ioc maintain` (ioc/maintain.py)
+owns them, so they go on while the alerts are down.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
 import signal
@@ -38,9 +40,7 @@ from alerts.rules.store import effective_rules
 from alerts.stream import EventStream
 from alerts.webhooks import WebhookSender
 from ioc.config import Settings
-from ioc.db import connect, timescale
-from ioc.db.rollups import refresh_rollups
-from ioc.kpi.telemetry import refresh_kpis
+from ioc.db import connect
 from ioc.live import LiveState, open_redis
 
 log = logging.getLogger("alerts")
@@ -50,34 +50,7 @@ SILENT_RULE = "device_silent"
 _TEMPORARY = (psycopg.OperationalError, redis.exceptions.ConnectionError,
               redis.exceptions.TimeoutError)
 
-__all__ = ["AlertWorker", "Housekeeping", "evaluate_once", "load_devices", "run_worker"]
-
-
-class Housekeeping:
-    """Rollups every minute (last two hours again, for late readings), retention every hour."""
-
-    def __init__(self) -> None:
-        self.rollups_at = 0.0
-        self.retention_at = 0.0
-
-    def run_due(self, conn: psycopg.Connection, settings: Settings) -> None:
-        now = time.monotonic()
-        if now - self.rollups_at >= 60:
-            since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)
-            refresh_rollups(conn, since)
-            try:
-                refresh_kpis(conn, days=2)  # telemetry KPIs read the fresh rollups
-            except psycopg.Error:
-                log.exception("KPI refresh failed; rollups are fine, retrying next minute")
-            self.rollups_at = now
-        if now - self.retention_at >= 3600:
-            deleted = timescale.enforce_retention(conn, settings.database)
-            if deleted:
-                log.info("retention: deleted %d raw readings", deleted)
-            # settled deliveries are kept a month for questions like "did the webhook get it?"
-            conn.execute("DELETE FROM alert_deliveries "
-                         "WHERE coalesce(delivered_at, failed_at) < now() - interval '30 days'")
-            self.retention_at = now
+__all__ = ["AlertWorker", "evaluate_once", "load_devices", "run_worker"]
 
 
 _default_rules: RuleSet | None = None
@@ -104,14 +77,13 @@ class AlertWorker:
     """An alert worker's machinery: `start()`, then `stop()`; or `run(stop_event)`."""
 
     def __init__(self, settings: Settings, name: str | None = None, *,
-                 live: LiveState | None = None, mqtt=None, webhooks: WebhookSender | None = None,
-                 housekeeping: bool = True) -> None:
+                 live: LiveState | None = None, mqtt=None,
+                 webhooks: WebhookSender | None = None) -> None:
         self.settings = settings
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
         self.live = live or LiveState(open_redis(settings.redis), settings.redis)
         self.mqtt = mqtt
         self.webhooks = webhooks
-        self.housekeeping = Housekeeping() if housekeeping else None
         self.destinations: list = []
         if mqtt is not None:
             self.destinations.append(MqttDestination(mqtt, topic_of=alert_topic))
@@ -283,8 +255,6 @@ class AlertWorker:
                     self.scheduler = self._load(conn, self.scheduler)
                     next_reload = now + settings.alerts.reload_s
                 self.scheduler.tick(fast=False)
-                if self.housekeeping is not None:
-                    self._housekeeping(conn)
                 failures = 0
             except _TEMPORARY as err:
                 failures += 1
@@ -298,14 +268,6 @@ class AlertWorker:
                 self._stop.wait(5.0)
         if conn is not None:
             conn.close()
-
-    def _housekeeping(self, conn: psycopg.Connection) -> None:
-        with conn.transaction():
-            got = conn.execute(
-                "SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || "
-                "':ioc-alerts:housekeeping'))").fetchone()[0]
-            if got:
-                self.housekeeping.run_due(conn, self.settings)
 
     # -- the publisher ------------------------------------------------------------------------
     def _publish_step(self, conn: psycopg.Connection) -> bool:

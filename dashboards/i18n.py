@@ -25,6 +25,17 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Database unreachable; retrying.",
     },
     "lang.switch": {"vi": "English", "en": "Tiếng Việt"},
+    # -- maintenance jobs on the status page (ioc/maintain.py) --
+    "jobs.title": {"vi": "Tác vụ bảo trì cơ sở dữ liệu", "en": "Database maintenance jobs"},
+    "jobs.none": {"vi": "Chưa chạy lần nào (ioc maintain đã chạy chưa?)",
+                  "en": "None has run yet (is ioc maintain running?)"},
+    "jobs.job": {"vi": "Tác vụ", "en": "Job"},
+    "jobs.last": {"vi": "Lần chạy gần nhất", "en": "Last run"},
+    "jobs.result": {"vi": "Kết quả", "en": "Result"},
+    "jobs.next": {"vi": "Lần chạy tới", "en": "Next run"},
+    "jobs.failures": {"vi": "Lỗi liên tiếp", "en": "Failures in a row"},
+    "jobs.ok": {"vi": "Thành công", "en": "Succeeded"},
+    "jobs.failed": {"vi": "Lỗi", "en": "Failed"},
     # -- leadership KPI page (dashboards/pages/kpi.py) --
     "nav.kpi": {"vi": "Chỉ số điều hành", "en": "Leadership KPIs"},
     "kpi.title": {"vi": "Chỉ số điều hành của tỉnh", "en": "Province KPIs"},

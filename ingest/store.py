@@ -25,19 +25,31 @@ _COPY_STAGE = (
     "FROM STDIN (FORMAT BINARY)"
 )
 _STAGE_TYPES = ["timestamptz", "text", "text", "float8", "text", "text"]
+# The same statement marks the (device, metric, hour) of every reading really added in
+# rollup_dirty, one row per key per batch, so `ioc maintain` refreshes exactly those rollups
+# (a late backlog included) and a redelivered reading marks nothing. Keys in order, so two
+# workers never wait on each other in a cycle.
 _MERGE_STAGE = """
-INSERT INTO readings (time, device_id, metric, value, value_text, unit)
-SELECT time, device_id, metric, value, value_text, unit FROM ingest_readings_stage
-ON CONFLICT (device_id, metric, time) DO NOTHING
+WITH added AS (
+    INSERT INTO readings (time, device_id, metric, value, value_text, unit)
+    SELECT time, device_id, metric, value, value_text, unit FROM ingest_readings_stage
+    ON CONFLICT (device_id, metric, time) DO NOTHING
+    RETURNING device_id, metric, time, value),
+marked AS (
+    INSERT INTO rollup_dirty (device_id, metric, hour)
+    SELECT DISTINCT device_id, metric, date_bin('1 hour', time, TIMESTAMPTZ '2000-01-01')
+    FROM added WHERE value IS NOT NULL ORDER BY 1, 2, 3
+    ON CONFLICT DO NOTHING)
+SELECT count(*),
+       -- which staged readings were new (the others were stored before: a redelivered or
+       -- overlapping copy), only when some were not; from RETURNING, so it also works in
+       -- TimescaleDB's compressed chunks (which have no xmin to ask)
+       CASE WHEN count(*) < %(staged)s THEN array_agg(device_id) END,
+       CASE WHEN count(*) < %(staged)s THEN array_agg(metric) END,
+       CASE WHEN count(*) < %(staged)s THEN array_agg(time) END
+FROM added
 """
 
-# Which staged readings this transaction inserted (the others were stored before: a redelivered
-# or overlapping copy). Only asked when the merge inserted fewer rows than were staged.
-_NEW_READINGS = """
-SELECT DISTINCT s.device_id, s.metric, s.time FROM ingest_readings_stage s
-JOIN readings r ON r.device_id = s.device_id AND r.metric = s.metric AND r.time = s.time
-WHERE r.xmin::text::bigint = txid_current() % 4294967296
-"""
 
 _UPSERT_INCIDENT = """
 INSERT INTO camera_incidents AS c (
@@ -192,10 +204,10 @@ def write_plan(conn: psycopg.Connection, plan: WritePlan) -> WriteCounts:
                 write_row = copy.write_row
                 for r in plan.readings:
                     write_row((r.time, r.device_id, r.metric, r.value, r.value_text, r.unit))
-            cur.execute(_MERGE_STAGE)
-            readings = cur.rowcount
+            readings, ids, metrics, times = cur.execute(
+                _MERGE_STAGE, {"staged": len(plan.readings)}).fetchone()
             if readings < len(plan.readings):
-                new_readings = frozenset(cur.execute(_NEW_READINGS).fetchall())
+                new_readings = frozenset(zip(ids or (), metrics or (), times or (), strict=True))
         if plan.camera_events:
             rows = merge_incidents(plan.camera_events)
             cur.executemany(

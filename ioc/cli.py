@@ -57,7 +57,24 @@ def cmd_db_migrate(args: argparse.Namespace) -> int:
     role = runtime_role(db)
     grants = f"; runtime role {role} granted" if role else ""
     print(f"migrations applied: {applied}; already applied: {report.already}; {ts}{grants}")
+    for change in report.policy_changes:
+        print(f"TimescaleDB policy changed: {change}")
     return 0
+
+
+def cmd_db_status(args: argparse.Namespace) -> int:
+    from ioc.db.status import print_status
+
+    settings = _settings(args)
+    if not settings.database.url:
+        raise ConfigError("IOC_DATABASE_URL: not set (`ioc demo` starts an embedded database)")
+    return print_status(settings)
+
+
+def cmd_maintain(args: argparse.Namespace) -> int:
+    from ioc.maintain import run_maintain
+
+    return run_maintain(_settings(args), once=args.once, metrics_port=args.metrics_port)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -538,6 +555,17 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub = p.add_subparsers(dest="db_command", metavar="TASK", required=True)
     m = db_sub.add_parser("migrate", help="Apply pending migrations (idempotent).")
     m.set_defaults(func=cmd_db_migrate)
+    db_sub.add_parser(
+        "status", help="Storage mode, retention settings and the maintenance jobs' last runs "
+        "(exit 1 when a job's last run failed)."
+    ).set_defaults(func=cmd_db_status)
+
+    p = add("maintain", cmd_maintain, "Run the database maintenance: rollups and KPIs every "
+            "minute, retention every hour, TimescaleDB jobs watched.")
+    p.add_argument("--once", action="store_true", help="run every job once and exit "
+                   "(exit 1 when one failed)")
+    p.add_argument("--metrics-port", type=_port, default=None,
+                   help="serve Prometheus metrics of the jobs on this port")
 
     p = add("ingest", cmd_ingest, "Run an ingest worker (MQTT to database and Redis).")
     p.add_argument("--name", default=None, help="worker name, stable across restarts so the broker session is found again (default: host name; give each worker on one host its own)")
@@ -834,7 +862,7 @@ def service_error_message(err: BaseException, settings: Settings | None) -> str:
 
 
 # Long-running processes: they must connect as the runtime role (docs/security.md).
-RUNTIME_COMMANDS = frozenset({"ingest", "alerts", "web", "sim"})
+RUNTIME_COMMANDS = frozenset({"ingest", "alerts", "web", "sim", "maintain"})
 
 
 def check_runtime_role(settings: Settings) -> None:

@@ -140,6 +140,7 @@ def run_demo(settings: Settings, *, scenario: str, speed: float, port: int | Non
         programs = [
             Program("ingest", ioc_argv("ingest", "--name", "demo-1"), {"IOC_PROCESS_NAME": "ingest"}),
             Program("alerts", ioc_argv("alerts"), {"IOC_PROCESS_NAME": "alerts"}),
+            Program("maintain", ioc_argv("maintain"), {"IOC_PROCESS_NAME": "maintain"}),
             Program("web", ioc_argv("web"), {"IOC_PROCESS_NAME": "web"}),
             Program(
                 "sim",

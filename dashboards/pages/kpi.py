@@ -2,8 +2,8 @@
 
 `/kpi` is the page for the screen; `/kpi/report` the same figures as a print-ready page (A4,
 light, tables only). Both read kpi_values through dashboards/kpi_queries.py; the telemetry
-KPIs in it are computed from hourly rollups by `ioc kpi refresh` (the alerts worker's
-housekeeping), the reported figures come from `ioc kpi import` or the HTTP API.
+KPIs in it are computed from hourly rollups by `ioc kpi refresh` (and by `ioc maintain`
+every minute), the reported figures come from `ioc kpi import` or the HTTP API.
 """
 
 from __future__ import annotations

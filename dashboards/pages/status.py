@@ -1,4 +1,5 @@
-"""Status page: live counts of devices, readings, rejected messages and open alerts."""
+"""Status page: live counts of devices, readings, rejected messages and open alerts, and the
+database maintenance jobs' last and next runs (`ioc maintain`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dashboards.context import context
 from dashboards.data_quality import latest_quality, render_quality
 from dashboards.i18n import pick_language, t
 from dashboards.ingest_status import render_sessions
+from dashboards.maintenance_jobs import render_jobs
 from dashboards.queries import LiveCounts, ingest_sessions, live_counts
 from ioc.ingest_sessions import SessionRow
 
@@ -74,6 +76,17 @@ def render_counts(counts: LiveCounts | None, lang: str, tz: str,
     ]
 
 
+def _job_states(ctx) -> list | None:
+    from ioc.maintain import job_states
+
+    try:
+        with ctx.pool.connection() as conn:
+            return job_states(conn)
+    except Exception:
+        log.warning("maintenance jobs unavailable", exc_info=True)
+        return None
+
+
 def layout(lang: str | None = None, **_query) -> html.Div:
     ctx = context()
     lang = pick_language(lang, ctx.settings.web.language)
@@ -111,8 +124,10 @@ def _safe_render(lang: str) -> list:
     except Exception:  # the counts matter more; the tile is simply left out
         log.warning("ingest sessions unavailable", exc_info=True)
         sessions = None
-    return render_counts(counts, lang, ctx.settings.web.timezone, sessions) + render_quality(
-        _quality(ctx) if counts is not None else None, lang)
+    tz = ctx.settings.web.timezone
+    return (render_counts(counts, lang, tz, sessions)
+            + render_quality(_quality(ctx) if counts is not None else None, lang)
+            + render_jobs(_job_states(ctx) if counts is not None else None, lang, tz))
 
 
 def _quality(ctx):

@@ -63,6 +63,39 @@ class DatabaseSettings(Section):
     compress_after_days: int = Field(
         7, ge=1, description="TimescaleDB only: compress readings chunks older than this."
     )
+    # Retention of every other growing table (`ioc maintain` deletes what is older, hourly;
+    # docs/operations.md lists them). Days.
+    rollup_hour_retention_days: int = Field(
+        1830, ge=1, description="Hourly rollups older than this are deleted (daily ones stay).")
+    rollup_day_retention_days: int = Field(
+        3660, ge=1, description="Daily rollups older than this are deleted.")
+    audit_retention_days: int = Field(
+        1826, ge=365, description="Audit log rows older than this are deleted (default 5 years; "
+        "set what the province's law on record keeping names; never under a year; takes effect "
+        "at the next `ioc db migrate`).")
+    police_retention_days: int = Field(
+        1826, ge=365, description="Police records (reviews, notes, custody, export records) "
+        "older than this are deleted (default 5 years; never under a year; takes effect at the "
+        "next `ioc db migrate`).")
+    incident_retention_days: int = Field(
+        1826, ge=30, description="Camera incidents (and their snapshots) last updated before "
+        "this are deleted, except those a police record or an evidence export still refers to.")
+    alert_retention_days: int = Field(
+        1826, ge=30, description="Closed alerts resolved before this are deleted with their events.")
+    delivery_retention_days: int = Field(
+        30, ge=1, description="Settled MQTT/webhook deliveries of alert changes are kept this long.")
+    dead_letter_retention_days: int = Field(
+        90, ge=1, description="Rejected ingest messages (dead_letters) are kept this long.")
+    hazard_history_retention_days: int = Field(
+        1826, ge=30, description="Unit hazard-level history is kept this long.")
+    login_attempt_retention_days: int = Field(
+        90, ge=1, description="Log-in attempts are kept this long.")
+    device_status_retention_days: int = Field(
+        400, ge=1, description="Device online/offline history is kept this long.")
+    cap_retention_days: int = Field(
+        1826, ge=30, description="CAP warning messages received are kept this long.")
+    frigate_review_retention_days: int = Field(
+        400, ge=1, description="Frigate review items are kept this long.")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -12,7 +12,7 @@ import psycopg
 from psycopg import sql
 
 from ioc.config import DatabaseSettings
-from ioc.db import timescale
+from ioc.db import retention, timescale
 from ioc.db.connect import connect
 from ioc.db.privileges import PrivilegeError, grant_runtime_privileges, url_user
 
@@ -39,6 +39,7 @@ class MigrationReport:
     applied: list[str]
     already: int
     timescale: str | None
+    policy_changes: tuple[str, ...] = ()  # TimescaleDB policies changed to follow the settings
 
 
 class MigrationError(Exception):
@@ -151,9 +152,15 @@ def migrate(db: DatabaseSettings, *, timescale_enabled: bool = True) -> Migratio
                         f"{err.diag.message_primary or err}"
                     ) from err
                 applied.append(f"{m.version:04d}_{m.name}")
+            with conn.transaction():
+                retention.store_record_periods(conn, db)
             ts_version = None
+            changes: list[str] = []
             if timescale_enabled:
-                ts_version = timescale.apply(conn, db)
+                try:
+                    ts_version = timescale.apply(conn, db, changes)
+                except timescale.PolicyError as err:
+                    raise MigrationError(str(err)) from err
             if runtime is not None:
                 try:
                     grant_runtime_privileges(conn, db.schema_name, runtime)
@@ -161,4 +168,4 @@ def migrate(db: DatabaseSettings, *, timescale_enabled: bool = True) -> Migratio
                     raise MigrationError(str(err)) from err
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
-    return MigrationReport(applied, len(migrations) - len(applied), ts_version)
+    return MigrationReport(applied, len(migrations) - len(applied), ts_version, tuple(changes))

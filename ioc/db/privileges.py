@@ -34,7 +34,8 @@ APPEND_ONLY_TABLES: tuple[str, ...] = (
 )
 # Tables the runtime role may only read. hash_chain_heads is written only by the chain
 # trigger (SECURITY DEFINER, migration 0011), never by the application itself.
-READ_ONLY_TABLES: tuple[str, ...] = ("schema_migrations", "hash_chain_heads")
+READ_ONLY_TABLES: tuple[str, ...] = ("schema_migrations", "hash_chain_heads",
+                                     "retention_periods")
 # What the runtime role gets on every other table of the schema (never TRUNCATE, TRIGGER,
 # REFERENCES or MAINTAIN).
 READ_WRITE = sql.SQL("SELECT, INSERT, UPDATE, DELETE")

@@ -484,8 +484,8 @@ def refresh_kpis(conn: psycopg.Connection, *, days: int = 2, now: dt.datetime | 
                  catalogue=None) -> RefreshReport:
     """Recompute the telemetry KPIs of the last `days` local days (today included) into kpi_values.
 
-    Reads hourly rollups, so run it after `ioc.db.rollups.refresh_rollups` (the alerts worker's
-    housekeeping does both). Idempotent; one transaction, so the page never sees half a day.
+    Reads hourly rollups, so run it after the rollup refresh (`ioc maintain` does both, and
+    covers every day a late reading fell in). Idempotent; one transaction, so the page never sees half a day.
     """
     from ioc.kpi.catalogue import load_catalogue
 

@@ -59,7 +59,12 @@ def verify_chain(conn, table: str) -> ChainReport:
         "SELECT id, chain_seq, prev_hash, row_hash, {content} FROM {table} "
         "ORDER BY chain_seq NULLS FIRST, id"
     ).format(content=sql.SQL(CONTENT[table]), table=sql.Identifier(table))
-    expect_seq, prev_hash, prev_id = 1, GENESIS, None
+    # retention (ioc/db/retention.py) may have removed a prefix: the chain starts where the
+    # head row says, with the first kept row's previous hash
+    start = conn.execute("SELECT start_seq, start_prev FROM hash_chain_heads WHERE chain = %s",
+                         (table,)).fetchone()
+    expect_seq, prev_hash = start if start else (1, GENESIS)
+    prev_id = None
     with conn.cursor(name=f"verify_{table}") as cur:
         cur.itersize = BATCH
         cur.execute(query)

@@ -60,8 +60,7 @@ def stack(settings, db_conn):
 def start_worker(settings, name: str):
     mqtt = MqttClient(settings.mqtt, f"alerts-{name}").connect()
     webhooks = WebhookSender.from_settings(settings.alerts)
-    worker = AlertWorker(settings, name, mqtt=mqtt, webhooks=webhooks,
-                         housekeeping=False).start()
+    worker = AlertWorker(settings, name, mqtt=mqtt, webhooks=webhooks).start()
 
     def stop():
         worker.stop()

@@ -44,7 +44,7 @@ def sim_args(*argv: str) -> argparse.Namespace:
 
 def _start_alerts(settings):
     mqtt = MqttClient(settings.mqtt, "alerts-e2e").connect()
-    worker = AlertWorker(settings, "e2e", mqtt=mqtt, housekeeping=False).start()
+    worker = AlertWorker(settings, "e2e", mqtt=mqtt).start()
 
     def stop() -> None:
         worker.stop()
