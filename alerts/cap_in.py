@@ -16,7 +16,10 @@ from typing import Any, Literal
 from alerts.decisions import worst
 from alerts.rules import CapRule
 
-DISTRICT_GEOCODES = ("district", "ioc:district", "district_id")
+# The geocode that names one of our units (its official code; see docs/geography.md). Older
+# senders' names are still read; a value that is not one of our units is ignored downstream.
+UNIT_GEOCODE = "unit_code"
+UNIT_GEOCODES = (UNIT_GEOCODE, "unit_id", "ioc:unit", "district", "ioc:district", "district_id")
 
 
 def message_key(sender: str, identifier: str, sent: str | datetime) -> str:
@@ -37,7 +40,7 @@ class CapAction:
     refs: tuple[str, ...]
     severity: str = "info"
     title: str = ""
-    district: str | None = None
+    unit_id: str | None = None
     expires: datetime | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
 
@@ -50,11 +53,11 @@ def _pick_info(infos: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
     return infos[0] if infos else None
 
 
-def _district(infos: Sequence[Mapping[str, Any]]) -> str | None:
+def _unit(infos: Sequence[Mapping[str, Any]]) -> str | None:
     for info in infos:
         for area in info.get("area") or ():
             for code in area.get("geocode") or ():
-                if code.get("valueName") in DISTRICT_GEOCODES and code.get("value"):
+                if code.get("valueName") in UNIT_GEOCODES and code.get("value"):
                     return str(code["value"])
     return None
 
@@ -110,4 +113,4 @@ def cap_actions(rule: CapRule, event: Mapping[str, Any]) -> list[CapAction]:
         "Alert": "open", "Update": "update", "Cancel": "cancel"}[msg_type]  # type: ignore[assignment]
     expires = _expires(infos, sent, rule.default_expiry_s)
     details["expires"] = expires.isoformat()
-    return [CapAction(action, key, refs, severity, title, _district(infos), expires, details)]
+    return [CapAction(action, key, refs, severity, title, _unit(infos), expires, details)]

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
+from alerts.cap_in import UNIT_GEOCODE
 from alerts.rules import CapInfo, RuleSet
 from alerts.storm import KIND_LABELS_VI
 
@@ -69,8 +70,8 @@ class PublicAlert:
     kind: str
     severity: str
     title: str
-    district: str | None
-    district_name: str | None
+    unit_id: str | None
+    unit_name: str | None
     lat: float | None
     lon: float | None
     opened_at: datetime
@@ -136,13 +137,13 @@ def cap_alert_element(alert: PublicAlert, info: CapInfo, *, sender: str, sender_
             _sub(p, "valueName", name)
             _sub(p, "value", value)
     area = _sub(el, "area")
-    _sub(area, "areaDesc", alert.district_name or alert.district or "Toàn tỉnh")
+    _sub(area, "areaDesc", alert.unit_name or alert.unit_id or "Toàn tỉnh")
     if alert.lat is not None and alert.lon is not None:
         _sub(area, "circle", f"{alert.lat:.5f},{alert.lon:.5f} 1.0")
-    if alert.district:
+    if alert.unit_id:
         g = _sub(area, "geocode")
-        _sub(g, "valueName", "district")
-        _sub(g, "value", alert.district)
+        _sub(g, "valueName", UNIT_GEOCODE)
+        _sub(g, "value", alert.unit_id)
     return root
 
 
@@ -163,12 +164,12 @@ def _info_for(alert: PublicAlert, ruleset: RuleSet | None) -> CapInfo:
 
 
 _PUBLIC_ALERTS = """
-SELECT a.id, a.rule_id, a.kind, a.severity, a.title, a.district, lf.name, d.lat, d.lon,
+SELECT a.id, a.rule_id, a.kind, a.severity, a.title, a.unit_id, lf.name, d.lat, d.lon,
        a.opened_at, COALESCE(ch.at, a.opened_at), COALESCE(ch.n, 0), a.last_seen_at,
        a.last_value, a.details
 FROM alerts a
 LEFT JOIN devices d ON d.device_id = a.device_id
-LEFT JOIN layer_features lf ON lf.layer = 'districts' AND lf.feature_id = a.district
+LEFT JOIN layer_features lf ON lf.layer = 'units' AND lf.feature_id = a.unit_id
 LEFT JOIN LATERAL (
     SELECT max(e.at) AS at, count(*) AS n FROM alert_events e
     WHERE e.alert_id = a.id AND e.action = 'severity_changed'

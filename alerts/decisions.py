@@ -1,7 +1,7 @@
 """Pure decisions of the alert rules: no I/O, so each is tested directly.
 
 The worker feeds them readings, incidents, time and the current state of a subject (the
-device, camera or district an alert is about), and applies what they return.
+device, camera or unit an alert is about), and applies what they return.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class Device:
     family: str
     kind: str
     name: str
-    district: str | None = None
+    unit_id: str | None = None
     lon: float | None = None
     lat: float | None = None
     expected_interval_s: int = 60
@@ -97,7 +97,7 @@ def bind(rule, device: Device) -> LevelBinding | None:
     """The rule's thresholds for this device, or None when the rule does not apply to it
     (not selected, or the metadata it needs is missing or invalid)."""
     if not rule.select.matches(family=device.family, kind=device.kind,
-                               device_id=device.device_id, district=device.district):
+                               device_id=device.device_id, unit_id=device.unit_id):
         return None
     if isinstance(rule, WaterLevelRule):
         try:
@@ -301,15 +301,15 @@ def worst(severities: Sequence[str]) -> str:
 
 # -- storm control -----------------------------------------------------------------------------
 def storm_due(config: StormConfig, kind: str, recent_alerts: int, parent_active: bool) -> bool:
-    """Group a kind's alerts of one district under a parent: when a parent is already open for
+    """Group a kind's alerts of one unit under a parent: when a parent is already open for
     them, or when `min_alerts` of them opened within the window."""
     if not config.applies_to(kind):
         return False
     return parent_active or recent_alerts >= config.min_alerts
 
 
-def storm_subject(kind: str, district: str | None) -> str:
-    return f"{kind}:{district or 'province'}"
+def storm_subject(kind: str, unit_id: str | None) -> str:
+    return f"{kind}:{unit_id or 'province'}"
 
 
 # -- resolved while the condition still holds ----------------------------------------------------

@@ -86,17 +86,17 @@ _RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailu
 def load_devices(conn: psycopg.Connection) -> list[Device]:
     """Every enabled device of the registry."""
     return [
-        Device(device_id, family, kind, name, district, lon, lat, interval, metadata or {})
-        for device_id, family, kind, name, district, lon, lat, interval, metadata in conn.execute(
-            "SELECT device_id, family, kind, name, district, lon, lat, expected_interval_s, "
+        Device(device_id, family, kind, name, unit_id, lon, lat, interval, metadata or {})
+        for device_id, family, kind, name, unit_id, lon, lat, interval, metadata in conn.execute(
+            "SELECT device_id, family, kind, name, unit_id, lon, lat, expected_interval_s, "
             "metadata FROM devices WHERE enabled ORDER BY device_id")
     ]
 
 
-def load_district_names(conn: psycopg.Connection) -> dict[str, str]:
+def load_unit_names(conn: psycopg.Connection) -> dict[str, str]:
     return dict(conn.execute(
         "SELECT feature_id, COALESCE(name, feature_id) FROM layer_features "
-        "WHERE layer = 'districts'"))
+        "WHERE layer = 'units'"))
 
 
 @dataclass
@@ -139,7 +139,7 @@ class Engine:
     """The rules applied to one database and live state (see the module docstring)."""
 
     def __init__(self, conn: psycopg.Connection, live: LiveState, ruleset: RuleSet,
-                 devices: Iterable[Device], *, district_names: Mapping[str, str] | None = None,
+                 devices: Iterable[Device], *, unit_names: Mapping[str, str] | None = None,
                  on_hazard: Callable[[dict], None] | None = None,
                  on_change: Callable[[], None] | None = None) -> None:
         self.conn = conn
@@ -151,16 +151,16 @@ class Engine:
         self._last_t: dict[tuple[str, str], float] = {}
         self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._due: dict[str, float] = {}
-        self.set_rules(ruleset, devices, district_names)
+        self.set_rules(ruleset, devices, unit_names)
         self.refresh_state()
 
     # -- set-up ---------------------------------------------------------------------------
     def set_rules(self, ruleset: RuleSet, devices: Iterable[Device],
-                  district_names: Mapping[str, str] | None = None) -> None:
+                  unit_names: Mapping[str, str] | None = None) -> None:
         """Index the rules by metric and device, so a reading finds its rules in O(1)."""
         self.ruleset = ruleset
         self.devices = {d.device_id: d for d in devices}
-        self.district_names = dict(district_names or {})
+        self.unit_names = dict(unit_names or {})
         by_metric: dict[str, dict[str, list[LevelBinding]]] = defaultdict(lambda: defaultdict(list))
         self.bindings: dict[tuple[str, str], LevelBinding] = {}
         for rule in ruleset.of_type(*LEVEL_TYPES):
@@ -182,10 +182,10 @@ class Engine:
                 "SELECT rule_id, subject, since FROM alert_pending")
         }
 
-    def _district_name(self, district: str | None) -> str:
-        if not district:
+    def _unit_name(self, unit_id: str | None) -> str:
+        if not unit_id:
             return "toàn tỉnh"
-        return self.district_names.get(district, district)
+        return self.unit_names.get(unit_id, unit_id)
 
     # -- the stream path ---------------------------------------------------------------------
     def handle_events(self, events: Iterable[Mapping[str, Any]]) -> BatchResult:
@@ -283,7 +283,7 @@ class Engine:
                        event.get("plate"))
         for rule in self.camera_rules:
             if not rule.select.matches(family=device.family, kind=device.kind,
-                                       device_id=device.device_id, district=device.district):
+                                       device_id=device.device_id, unit_id=device.unit_id):
                 continue
             seen_key = (rule.id, f"{event.get('source')}:{inc.event_id}")
             seen = seen_key in self._seen
@@ -311,8 +311,8 @@ class Engine:
             b = occ.binding
             rule, device = b.rule, b.device
             value = occ.value
-            fields = dict(name=device.name, device_id=device.device_id, district=device.district,
-                          district_name=self._district_name(device.district), value=value,
+            fields = dict(name=device.name, device_id=device.device_id, unit_id=device.unit_id,
+                          unit_name=self._unit_name(device.unit_id), value=value,
                           level=occ.level, level_name=b.level_names[occ.level - 1],
                           metric=rule.metric, count=occ.count, capacity=b.reference,
                           ratio=(value / b.reference) if b.reference and value is not None
@@ -330,7 +330,7 @@ class Engine:
             return AlertDraft(
                 rule_id=rule_id, subject=subject, kind=rule.alert_kind, severity=occ.severity,
                 title=render_title(titles_of(rule), default, **fields), family=device.family,
-                district=device.district, device_id=device.device_id, value=value,
+                unit_id=device.unit_id, device_id=device.device_id, value=value,
                 details=details, public=rule.public, occurrences=occ.count, peak=occ.peak,
                 lower_is_worse=not b.above, level=occ.level)
         rule, device, label = occ.extra["rule"], occ.extra["device"], occ.extra["label"]
@@ -340,10 +340,10 @@ class Engine:
         return AlertDraft(
             rule_id=rule_id, subject=subject, kind=rule.alert_kind, severity=occ.severity,
             title=render_title(titles_of(rule), f"{device.name}: {label_vi}", name=device.name,
-                               device_id=device.device_id, district=device.district,
-                               district_name=self._district_name(device.district),
+                               device_id=device.device_id, unit_id=device.unit_id,
+                               unit_name=self._unit_name(device.unit_id),
                                label=label_vi, count=occ.count, value=occ.value),
-            family=device.family, district=device.district, device_id=device.device_id,
+            family=device.family, unit_id=device.unit_id, device_id=device.device_id,
             value=occ.value, details=details, public=rule.public, occurrences=occ.count,
             peak=occ.peak, level=1)
 
@@ -369,7 +369,7 @@ class Engine:
                 change = open_or_update(conn, draft, reopen_s=self._reopen_s(draft.rule_id))
                 if change.opened:
                     result.opened.append(change.alert_id)
-                    opened_rows.append((change.alert_id, draft.kind, draft.district,
+                    opened_rows.append((change.alert_id, draft.kind, draft.unit_id,
                                         draft.family))
                 else:
                     result.updated += 1
@@ -380,7 +380,7 @@ class Engine:
                     result.resolved += 1
             for event in caps:
                 self._cap(event, result, opened_rows)
-            storm.group_new_alerts(conn, self.ruleset.storm, opened_rows, self.district_names)
+            storm.group_new_alerts(conn, self.ruleset.storm, opened_rows, self.unit_names)
         # Only after the commit: the caches follow the database.
         for key in pending_clear:
             self.pending.pop(key, None)
@@ -435,16 +435,16 @@ class Engine:
             title=render_title(titles_of(rule), action.title, headline=action.title,
                                event=action.details.get("cap_event"),
                                sender=action.details.get("sender"),
-                               district=action.district,
-                               district_name=self._district_name(action.district)),
-            district=action.district, details={**action.details, "cap_keys": keys, "level": 1},
+                               unit_id=action.unit_id,
+                               unit_name=self._unit_name(action.unit_id)),
+            unit_id=action.unit_id, details={**action.details, "cap_keys": keys, "level": 1},
             public=rule.public)
         change = open_or_update(self.conn, draft, actor="cap",
                                 reopen_s=self._reopen_s(draft.rule_id))
         self.active[(rule.id, subject)] = 1
         if change.opened:
             result.opened.append(change.alert_id)
-            opened_rows.append((change.alert_id, draft.kind, draft.district, None))
+            opened_rows.append((change.alert_id, draft.kind, draft.unit_id, None))
         else:
             result.updated += 1
 
@@ -514,8 +514,8 @@ class Engine:
         if change.opened:
             result.opened.append(change.alert_id)
             storm.group_new_alerts(self.conn, self.ruleset.storm,
-                                   [(change.alert_id, draft.kind, draft.district, draft.family)],
-                                   self.district_names)
+                                   [(change.alert_id, draft.kind, draft.unit_id, draft.family)],
+                                   self.unit_names)
         else:
             result.updated += 1
 
@@ -573,7 +573,7 @@ class Engine:
             for device in self.devices.values():
                 if not rule.select.matches(family=device.family, kind=device.kind,
                                            device_id=device.device_id,
-                                           district=device.district):
+                                           unit_id=device.unit_id):
                     continue
                 key = (rule.id, device.device_id)
                 quiet = silent_for(last_seen.get(device.device_id), now,
@@ -581,13 +581,13 @@ class Engine:
                 if quiet is not None and key not in self.active:
                     title = render_title(titles_of(rule), f"{device.name}: mất tín hiệu",
                                          name=device.name, device_id=device.device_id,
-                                         district=device.district,
-                                         district_name=self._district_name(device.district),
+                                         unit_id=device.unit_id,
+                                         unit_name=self._unit_name(device.unit_id),
                                          silent_min=quiet / 60, value=quiet)
                     self._open(AlertDraft(
                         rule_id=rule.id, subject=device.device_id, kind=rule.alert_kind,
                         severity=rule.severity, title=title, family=device.family,
-                        district=device.district, device_id=device.device_id,
+                        unit_id=device.unit_id, device_id=device.device_id,
                         value=round(quiet), public=rule.public,
                         details={"level": 1, "last_seen": last_seen[device.device_id]}),
                         result, 1)
@@ -659,7 +659,7 @@ class Engine:
     def _selected(self, rule) -> list[Device]:
         return [d for d in self.devices.values()
                 if rule.select.matches(family=d.family, kind=d.kind, device_id=d.device_id,
-                                       district=d.district)]
+                                       unit_id=d.unit_id)]
 
     def _tick_rain(self, rule: RainRule, result: BatchResult) -> None:
         devices = {d.device_id: d for d in self._selected(rule)}
@@ -683,13 +683,13 @@ class Engine:
             window, mm = rain_trigger(rule, sums, level, antecedent)
             title = render_title(
                 titles_of(rule), f"{device.name}: mưa {mm:.0f} mm trong {window} giờ",
-                name=device.name, device_id=device_id, district=device.district,
-                district_name=self._district_name(device.district), level=level, mm=mm,
+                name=device.name, device_id=device_id, unit_id=device.unit_id,
+                unit_name=self._unit_name(device.unit_id), level=level, mm=mm,
                 window_h=window, value=mm)
             self._open(AlertDraft(
                 rule_id=rule.id, subject=device_id, kind=rule.alert_kind,
                 severity=rule.severities[level], title=title, family=device.family,
-                district=device.district, device_id=device_id, value=mm, public=rule.public,
+                unit_id=device.unit_id, device_id=device_id, value=mm, public=rule.public,
                 level=level, details={"level": level, "window_h": window,
                                       "totals_mm": {str(k): round(v, 1) for k, v in sums.items()},
                                       "antecedent_mm": round(antecedent, 1)}), result, level)
@@ -747,39 +747,36 @@ class Engine:
                 cat = aqi_mod.CATEGORIES[level - 1]
                 title = render_title(
                     titles_of(rule), f"{device.name}: AQI {res.aqi} – {cat.name_vi}", name=device.name,
-                    device_id=device.device_id, district=device.district,
-                    district_name=self._district_name(device.district), aqi=res.aqi,
+                    device_id=device.device_id, unit_id=device.unit_id,
+                    unit_name=self._unit_name(device.unit_id), aqi=res.aqi,
                     category=cat.name_vi, level=level, value=res.aqi)
                 self._open(AlertDraft(
                     rule_id=rule.id, subject=device.device_id, kind=rule.alert_kind,
                     severity=rule.severities[level], title=title, family=device.family,
-                    district=device.district, device_id=device.device_id, value=res.aqi,
+                    unit_id=device.unit_id, device_id=device.device_id, value=res.aqi,
                     public=rule.public, level=level,
                     details={"level": level, "standard": rule.standard, "aqi": res.aqi,
                              "category": cat.name_vi, "colour": cat.hex,
                              "dominant": res.dominant, "sub_indices": dict(res.sub_indices)}),
                     result, level)
 
-    # -- disaster levels per district ---------------------------------------------------------
-    def district_levels(self) -> dict[str, tuple[dl.DistrictLevel, dict]]:
-        """district -> (its level, the basis: which stations and gauges gave it)."""
+    # -- disaster levels per unit ---------------------------------------------------------
+    def unit_levels(self) -> dict[str, tuple[dl.UnitLevel, dict]]:
+        """unit_id -> (its level, the basis: which stations and gauges gave it)."""
         cfg = self.ruleset.disaster_levels
-        hazards: dict[str, dict[str, int]] = defaultdict(dict)
-        basis: dict[str, dict[str, Any]] = defaultdict(dict)
+        seen: list[dl.Observation] = []
         previous = {d: h for d, h in self.conn.execute(
-            "SELECT district, hazards FROM district_hazard_levels")}
+            "SELECT unit_id, hazards FROM unit_hazard_levels")}
 
-        def raise_to(district, hazard, level, why):
-            if level > hazards[district].get(hazard, 0):
-                hazards[district][hazard] = level
-                basis[district][hazard] = why
+        def raise_to(unit_id, hazard, level, why):
+            seen.append(dl.Observation(unit_id, hazard, level, why))
 
         from alerts.water_level import AlarmLevels
 
         flood_bands = [b.band() for b in cfg.flood]
         stations, slopes, gauges = [], [], []
         for d in self.devices.values():
-            if not d.district:
+            if not d.unit_id:
                 continue
             try:
                 levels = AlarmLevels.from_metadata(d.metadata or {})
@@ -791,8 +788,6 @@ class Engine:
                 slopes.append(d)
             if d.kind == "rain_gauge":
                 gauges.append(d)
-        for district in {d.district for d in self.devices.values() if d.district}:
-            hazards[district] = {}
         latest = self.live.latest_many([d.device_id for d, _ in stations]
                                        + [d.device_id for d in slopes])
         for d, levels in stations:
@@ -803,7 +798,7 @@ class Engine:
             level = dl.flood_level(float(item.value), (levels.level_1, levels.level_2,
                                                         levels.level_3), flood_bands,
                                    hist if isinstance(hist, int | float) else None)
-            raise_to(d.district, "flood", level, {"device_id": d.device_id,
+            raise_to(d.unit_id, "flood", level, {"device_id": d.device_id,
                                                   "water_level_m": item.value})
         for d in slopes:
             warning = d.meta("warning")
@@ -813,7 +808,7 @@ class Engine:
                     and isinstance(values[m].value, int | float)
                     and abs(values[m].value) >= limit]
             if over and cfg.landslide_sensor_level:
-                raise_to(d.district, "flash_flood_landslide", cfg.landslide_sensor_level,
+                raise_to(d.unit_id, "flash_flood_landslide", cfg.landslide_sensor_level,
                          {"device_id": d.device_id, "over": over})
         heavy = [b.band() for b in cfg.heavy_rain]
         flash = [b.band() for b in cfg.flash_flood]
@@ -824,60 +819,59 @@ class Engine:
             if g.device_id not in totals:
                 continue
             sums, antecedent = totals[g.device_id]
-            before = previous.get(g.district) or {}
+            before = previous.get(g.unit_id) or {}
             why = {"device_id": g.device_id,
                    "totals_mm": {str(k): round(v, 1) for k, v in sums.items()},
                    "antecedent_mm": round(antecedent, 1)}
-            raise_to(g.district, "heavy_rain", dl.rain_level_with_hysteresis(
+            raise_to(g.unit_id, "heavy_rain", dl.rain_level_with_hysteresis(
                 sums, heavy, int(before.get("heavy_rain", 0)), cfg.hysteresis_ratio), why)
-            raise_to(g.district, "flash_flood_landslide", dl.rain_level_with_hysteresis(
+            raise_to(g.unit_id, "flash_flood_landslide", dl.rain_level_with_hysteresis(
                 sums, flash, int(before.get("flash_flood_landslide", 0)), cfg.hysteresis_ratio,
                 antecedent), why)
-        uplift = cfg.uplift.uplift()
-        return {district: (dl.combine(h, uplift), basis[district])
-                for district, h in hazards.items()}
+        units = {d.unit_id for d in self.devices.values() if d.unit_id}
+        return dl.levels_by_unit(seen, units, cfg.uplift.uplift())
 
     def _tick_disaster(self, result: BatchResult) -> None:
-        levels = self.district_levels()
+        levels = self.unit_levels()
         old = {d: lv for d, lv in self.conn.execute(
-            "SELECT district, level FROM district_hazard_levels")}
+            "SELECT unit_id, level FROM unit_hazard_levels")}
         changed = []
-        for district, (level, why) in sorted(levels.items()):
+        for unit_id, (level, why) in sorted(levels.items()):
             risk = level.risk
             self.conn.execute(
-                "INSERT INTO district_hazard_levels (district, level, base_level, uplift, colour,"
+                "INSERT INTO unit_hazard_levels (unit_id, level, base_level, uplift, colour,"
                 " label, hazards, basis) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT (district) DO UPDATE SET level = EXCLUDED.level, "
+                "ON CONFLICT (unit_id) DO UPDATE SET level = EXCLUDED.level, "
                 "base_level = EXCLUDED.base_level, uplift = EXCLUDED.uplift, "
                 "colour = EXCLUDED.colour, label = EXCLUDED.label, hazards = EXCLUDED.hazards, "
                 "basis = EXCLUDED.basis, updated_at = now(), changed_at = CASE WHEN "
-                "district_hazard_levels.level <> EXCLUDED.level THEN now() "
-                "ELSE district_hazard_levels.changed_at END",
-                (district, level.level, level.base_level, level.uplift, risk.hex, risk.name_vi,
+                "unit_hazard_levels.level <> EXCLUDED.level THEN now() "
+                "ELSE unit_hazard_levels.changed_at END",
+                (unit_id, level.level, level.base_level, level.uplift, risk.hex, risk.name_vi,
                  Jsonb(dict(level.hazards)), Jsonb(why)))
-            if old.get(district, 0) != level.level:
+            if old.get(unit_id, 0) != level.level:
                 self.conn.execute(
-                    "INSERT INTO district_hazard_history (district, at, level, hazards) "
+                    "INSERT INTO unit_hazard_history (unit_id, at, level, hazards) "
                     "VALUES (%s, clock_timestamp(), %s, %s)",
-                    (district, level.level, Jsonb(dict(level.hazards))))
-                changed.append((district, level))
+                    (unit_id, level.level, Jsonb(dict(level.hazards))))
+                changed.append((unit_id, level))
         for rule in self.ruleset.of_type("disaster_level"):
-            self._district_alerts(rule, levels, result)
+            self._unit_alerts(rule, levels, result)
         if self.on_hazard is not None:
-            for district, level in changed:
+            for unit_id, level in changed:
                 self.on_hazard({
-                    "type": "hazard_level", "district": district,
-                    "district_name": self._district_name(district), "level": level.level,
+                    "type": "hazard_level", "unit_id": unit_id,
+                    "unit_name": self._unit_name(unit_id), "level": level.level,
                     "base_level": level.base_level, "uplift": level.uplift,
                     "colour": level.risk.hex, "label": level.risk.name_vi,
-                    "hazards": dict(level.hazards), "previous": old.get(district, 0),
+                    "hazards": dict(level.hazards), "previous": old.get(unit_id, 0),
                     "at": datetime.now(UTC).isoformat()})
 
-    def _district_alerts(self, rule: DisasterLevelRule, levels, result: BatchResult) -> None:
-        for district, (level, why) in levels.items():
-            if rule.select.districts and district not in rule.select.districts:
+    def _unit_alerts(self, rule: DisasterLevelRule, levels, result: BatchResult) -> None:
+        for unit_id, (level, why) in levels.items():
+            if rule.select.units and unit_id not in rule.select.units:
                 continue
-            key = (rule.id, district)
+            key = (rule.id, unit_id)
             current = self.active.get(key, 0)
             if level.level < rule.min_level:
                 if current and rule.auto_resolve:
@@ -885,14 +879,14 @@ class Engine:
                 continue
             if level.level == current:
                 continue
-            name = self._district_name(district)
+            name = self._unit_name(unit_id)
             title = render_title(titles_of(rule), f"{name}: rủi ro thiên tai cấp {level.level}",
-                                 district=district, district_name=name, level=level.level,
+                                 unit_id=unit_id, unit_name=name, level=level.level,
                                  value=level.level)
             self._open(AlertDraft(
-                rule_id=rule.id, subject=district, kind=rule.alert_kind,
+                rule_id=rule.id, subject=unit_id, kind=rule.alert_kind,
                 severity=rule.severities[level.level], title=title, family="disaster",
-                district=district, value=float(level.level), public=rule.public,
+                unit_id=unit_id, value=float(level.level), public=rule.public,
                 level=level.level, details={"level": level.level, "base_level": level.base_level,
                                             "uplift": level.uplift,
                                             "hazards": dict(level.hazards), "basis": why,

@@ -77,7 +77,7 @@ def acknowledge_all(conn: psycopg.Connection, actor: str, *, device_id: str | No
     first. Each gets its own history event and audit entry, as if acknowledged one by one."""
     if (device_id is None) == (unit is None):
         raise LifecycleError("acknowledge all: give either a device or a unit")
-    column = "device_id" if device_id is not None else "district"
+    column = "device_id" if device_id is not None else "unit_id"
     from psycopg import sql
 
     done = []

@@ -8,7 +8,7 @@ twice), puts them on the Redis stream, queues their MQTT and webhook deliveries
 before the commit sends them again: at least once).
 
 - Redis: ``{"type": "alert", ...}`` on the live event stream (the dashboards listen);
-- MQTT: ``ioc/v1/out/alerts/<district or province>/<kind>/<alert id>``, QoS 1, not retained;
+- MQTT: ``ioc/v1/out/alerts/<unit_id or province>/<kind>/<alert id>``, QoS 1, not retained;
 - webhooks: changes of top-level alerts only (storm children reach people through their
   parent), as a JSON POST.
 
@@ -41,7 +41,7 @@ HAZARD_TOPIC = "ioc/v1/out/hazard"
 _TOPIC_UNSAFE = re.compile(r"[/+#\s]")
 
 _COLUMNS = (
-    "id", "rule_id", "subject", "kind", "family", "severity", "status", "title", "district",
+    "id", "rule_id", "subject", "kind", "family", "severity", "status", "title", "unit_id",
     "device_id", "parent_id", "count", "first_value", "last_value", "peak_value", "opened_at",
     "last_seen_at", "acknowledged_at", "acknowledged_by", "assigned_to", "resolved_at",
     "resolved_by", "escalation_level", "public", "details",
@@ -95,9 +95,9 @@ def alert_message(event: Mapping[str, Any], alert: Mapping[str, Any]) -> dict[st
 
 
 def alert_topic(alert: Mapping[str, Any]) -> str:
-    district = _TOPIC_UNSAFE.sub("_", alert.get("district") or "province")
+    unit_id = _TOPIC_UNSAFE.sub("_", alert.get("unit_id") or "province")
     kind = _TOPIC_UNSAFE.sub("_", alert.get("kind") or "alert")
-    return f"{ALERT_TOPIC}/{district}/{kind}/{alert['id']}"
+    return f"{ALERT_TOPIC}/{unit_id}/{kind}/{alert['id']}"
 
 
 class AlertPublisher:
@@ -110,7 +110,7 @@ class AlertPublisher:
     def __init__(self, live: LiveState | None, destinations: Sequence = (), mqtt=None) -> None:
         self.live = live
         self.destinations = list(destinations)
-        self.mqtt = mqtt  # retained district hazard levels (send_hazard)
+        self.mqtt = mqtt  # retained unit hazard levels (send_hazard)
         self.published = 0
 
     def publish_pending(self, conn: psycopg.Connection, limit: int = 500) -> int:
@@ -136,11 +136,11 @@ class AlertPublisher:
         return len(messages)
 
     def send_hazard(self, message: dict[str, Any]) -> None:
-        """A district's disaster level changed: Redis event and a retained MQTT message."""
+        """A unit's disaster level changed: Redis event and a retained MQTT message."""
         if self.live is not None:
             self.live.record((), [message])
         if self.mqtt is not None:
-            district = _TOPIC_UNSAFE.sub("_", message["district"])
-            self.mqtt.publish(f"{HAZARD_TOPIC}/{district}",
+            unit_id = _TOPIC_UNSAFE.sub("_", message["unit_id"])
+            self.mqtt.publish(f"{HAZARD_TOPIC}/{unit_id}",
                               json.dumps(message, ensure_ascii=False, default=str), qos=1,
                               retain=True)

@@ -1,4 +1,4 @@
-"""Read-only queries over alerts, their history and the district disaster levels.
+"""Read-only queries over alerts, their history and the unit disaster levels.
 
 For the dashboards and the HTTP API: typed rows, explicit parameterised SQL.
 """
@@ -30,7 +30,7 @@ class Alert:
     severity: str
     status: str
     title: str
-    district: str | None
+    unit_id: str | None
     device_id: str | None
     parent_id: int | None
     count: int
@@ -151,7 +151,7 @@ def list_alerts(
     status: str | Sequence[str] | None = "active",
     severity: str | Sequence[str] | None = None,
     family: str | Sequence[str] | None = None,
-    district: str | Sequence[str] | None = None,
+    unit_id: str | Sequence[str] | None = None,
     kind: str | Sequence[str] | None = None,
     rule_id: str | Sequence[str] | None = None,
     since: datetime | None = None,
@@ -164,7 +164,7 @@ def list_alerts(
     """Alerts, newest first (`order="triage"`: the operators' order, see `triage_key`).
 
     status: "active" (open, acknowledged, assigned; the default), "closed", one status or a
-    list; None = any. severity/family/district/kind/rule_id: one value or a list. since: opened
+    list; None = any. severity/family/unit_id/kind/rule_id: one value or a list. since: opened
     at or after. top_level: hide storm children (they are reached through their parent);
     parent_id: only the children of that parent (implies top_level=False).
     """
@@ -182,7 +182,7 @@ def list_alerts(
             raise ValueError(f"unknown status {sorted(unknown)}; known: {', '.join(STATUSES)}")
         where.append(sql.SQL("a.status = ANY(%(statuses)s)"))
         params["statuses"] = statuses
-    for name, value in (("severity", severity), ("family", family), ("district", district),
+    for name, value in (("severity", severity), ("family", family), ("unit_id", unit_id),
                         ("kind", kind), ("rule_id", rule_id)):
         values = _as_list(value)
         if values is not None:
@@ -249,8 +249,8 @@ def count_active(conn: psycopg.Connection, *, top_level: bool = True) -> dict[st
 
 
 @dataclass(frozen=True)
-class DistrictHazard:
-    district: str
+class UnitHazard:
+    unit_id: str
     level: int
     base_level: int
     uplift: int
@@ -262,19 +262,19 @@ class DistrictHazard:
     updated_at: datetime
 
 
-def district_hazard_levels(conn: psycopg.Connection,
-                           max_age_s: float | None = None) -> list[DistrictHazard]:
-    """The disaster risk level (0..5, Decision 18/2021 colours) of every district computed;
+def unit_hazard_levels(conn: psycopg.Connection,
+                           max_age_s: float | None = None) -> list[UnitHazard]:
+    """The disaster risk level (0..5, Decision 18/2021 colours) of every unit computed;
     with `max_age_s`, only levels the alerts worker refreshed that recently (a stopped worker
     must not leave yesterday's level looking current)."""
     return [
-        DistrictHazard(*row)
+        UnitHazard(*row)
         for row in conn.execute(
-            "SELECT district, level, base_level, uplift, colour, label, hazards, basis, "
-            "changed_at, updated_at FROM district_hazard_levels "
+            "SELECT unit_id, level, base_level, uplift, colour, label, hazards, basis, "
+            "changed_at, updated_at FROM unit_hazard_levels "
             "WHERE %(age)s::float8 IS NULL "
             "   OR updated_at > now() - make_interval(secs => %(age)s::float8) "
-            "ORDER BY level DESC, district", {"age": max_age_s})
+            "ORDER BY level DESC, unit_id", {"age": max_age_s})
     ]
 
 

@@ -29,7 +29,7 @@ class AlertDraft:
     severity: str
     title: str
     family: str | None = None
-    district: str | None = None
+    unit_id: str | None = None
     device_id: str | None = None
     value: float | None = None
     details: dict[str, Any] = field(default_factory=dict)
@@ -76,10 +76,10 @@ RETURNING status
 
 
 _UPSERT = """
-INSERT INTO alerts (rule_id, subject, kind, severity, title, family, district, device_id,
+INSERT INTO alerts (rule_id, subject, kind, severity, title, family, unit_id, device_id,
                     first_value, last_value, peak_value, details, public, count)
 VALUES (%(rule_id)s, %(subject)s, %(kind)s, %(severity)s, %(title)s, %(family)s,
-        %(district)s, %(device_id)s, %(value)s, %(value)s, %(peak)s, %(details)s, %(public)s,
+        %(unit_id)s, %(device_id)s, %(value)s, %(value)s, %(peak)s, %(details)s, %(public)s,
         %(occurrences)s)
 ON CONFLICT (rule_id, subject) WHERE status IN ('open', 'acknowledged', 'assigned')
 DO UPDATE SET count = alerts.count + EXCLUDED.count,

@@ -1,6 +1,6 @@
-"""Storm control: many alerts of one kind in one district become children of one parent.
+"""Storm control: many alerts of one kind in one unit become children of one parent.
 
-The parent is itself an alert (rule_id "storm", subject "<kind>:<district>"), so the unique
+The parent is itself an alert (rule_id "storm", subject "<kind>:<unit_id>"), so the unique
 index keeps it single across workers and the operator acknowledges, assigns or resolves it
 once (alerts.lifecycle applies the action to its children). Children keep their own history;
 the parent's count is the number of alerts it groups and its severity is the worst of them.
@@ -29,34 +29,34 @@ KIND_LABELS_VI = {
 }
 
 
-def storm_title(kind: str, district_name: str, count: int) -> str:
-    return f"{count} cảnh báo {KIND_LABELS_VI.get(kind, kind)} tại {district_name}"
+def storm_title(kind: str, unit_name: str, count: int) -> str:
+    return f"{count} cảnh báo {KIND_LABELS_VI.get(kind, kind)} tại {unit_name}"
 
 
 def group_new_alerts(conn: psycopg.Connection, config: StormConfig,
                      opened: list[tuple[int, str, str | None, str | None]],
-                     district_names: dict[str, str] | None = None) -> list[int]:
-    """Apply storm control after alerts opened: `opened` holds (id, kind, district, family)
+                     unit_names: dict[str, str] | None = None) -> list[int]:
+    """Apply storm control after alerts opened: `opened` holds (id, kind, unit_id, family)
     of each. Returns the ids of the parents that gained children. Call it inside the
     transaction that opened the alerts, so a child never shows as top-level."""
     if not config.enabled or not opened:
         return []
-    names = district_names or {}
+    names = unit_names or {}
     parents = []
     seen: set[tuple[str, str | None]] = set()
-    for _alert_id, kind, district, family in opened:
-        if (kind, district) in seen or not config.applies_to(kind):
+    for _alert_id, kind, unit_id, family in opened:
+        if (kind, unit_id) in seen or not config.applies_to(kind):
             continue
-        seen.add((kind, district))
-        subject = storm_subject(kind, district)
+        seen.add((kind, unit_id))
+        subject = storm_subject(kind, unit_id)
         parent = conn.execute(
             "SELECT id FROM alerts WHERE rule_id = %s AND subject = %s AND status = ANY(%s)",
             (STORM_RULE, subject, list(ACTIVE))).fetchone()
         candidates = conn.execute(
-            "SELECT id, severity FROM alerts WHERE kind = %s AND district IS NOT DISTINCT FROM %s"
+            "SELECT id, severity FROM alerts WHERE kind = %s AND unit_id IS NOT DISTINCT FROM %s"
             " AND parent_id IS NULL AND rule_id <> %s AND status = ANY(%s)"
             " AND opened_at > now() - make_interval(secs => %s) ORDER BY id",
-            (kind, district, STORM_RULE, list(ACTIVE), config.window_s)).fetchall()
+            (kind, unit_id, STORM_RULE, list(ACTIVE), config.window_s)).fetchall()
         if not candidates or not storm_due(config, kind, len(candidates), parent is not None):
             continue
         total = conn.execute(
@@ -69,9 +69,9 @@ def group_new_alerts(conn: psycopg.Connection, config: StormConfig,
             severity = worst([severity, current])
         draft = AlertDraft(
             rule_id=STORM_RULE, subject=subject, kind=kind, severity=severity,
-            title=storm_title(kind, names.get(district or "", district or "toàn tỉnh"),
+            title=storm_title(kind, names.get(unit_id or "", unit_id or "toàn tỉnh"),
                               total + len(candidates)),
-            family=family, district=district, value=float(total + len(candidates)),
+            family=family, unit_id=unit_id, value=float(total + len(candidates)),
             details={"storm": True, "window_s": config.window_s}, occurrences=0,
         )
         change = open_or_update(conn, draft, reopen_s=0)  # a parent is never re-opened

@@ -6,7 +6,7 @@ One process, these threads besides paho's:
   and runs the engine's fast tick every `alerts.evaluate_interval_ms` (cleared levels,
   durations, silence, escalation, expiry);
 - the scheduler runs the slow, scheduled work with its own Engine and connection (rain over
-  1/12/24 h, air-quality indices, disaster levels per district), so none of it delays alerts
+  1/12/24 h, air-quality indices, disaster levels per unit), so none of it delays alerts
   from the stream;
 - the publisher sends new `alert_events` rows to Redis, MQTT and webhooks
   (`alerts.outbound`);
@@ -32,7 +32,7 @@ import redis
 
 from alerts import deliveries
 from alerts.deliveries import MqttDestination, WebhookDestination
-from alerts.engine import Engine, load_devices, load_district_names
+from alerts.engine import Engine, load_devices, load_unit_names
 from alerts.outbound import AlertPublisher, alert_topic
 from alerts.polling import PollingLoop
 from alerts.rules import RulesError, RuleSet, load_rules
@@ -163,9 +163,9 @@ class AlertWorker:
         """A new Engine for `conn`, or `engine` with fresh rules and devices."""
         ruleset = self._rules(conn)
         devices = load_devices(conn)
-        names = load_district_names(conn)
+        names = load_unit_names(conn)
         if engine is None or engine.conn is not conn:
-            engine = Engine(conn, self.live, ruleset, devices, district_names=names,
+            engine = Engine(conn, self.live, ruleset, devices, unit_names=names,
                             on_hazard=self.publisher.send_hazard, on_change=self._changed.set)
             log.info("alerts worker %s: %d rule(s), %d device(s)", self.name,
                      len(ruleset.active_rules), len(devices))

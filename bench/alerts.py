@@ -19,7 +19,7 @@ a PM2.5 threshold and the camera-incident rule, with the built-in storm control.
    (publish to stream: MQTT, ingest batch, commit, live feed) and alerts_p95_ms (stream to
    the alert written).
 2. storm: --storm-events camera incidents (intrusion, crowd, smoke) from --cameras cameras in
-   nine districts within --storm-s seconds, i.e. inside one 5-minute storm window. Counted
+   nine units within --storm-s seconds, i.e. inside one 5-minute storm window. Counted
    afterwards: the top-level alerts an operator sees (storm_open_alerts), the alerts grouped
    under them, and the incidents counted on the alerts.
 
@@ -56,7 +56,7 @@ from psycopg.types.json import Jsonb  # noqa: E402
 
 from ioc.config import MqttSettings, settings_env  # noqa: E402
 
-DISTRICTS = ["lao_cai_city", "sa_pa", "bat_xat", "muong_khuong", "si_ma_cai", "bac_ha",
+UNITS = ["lao_cai_city", "sa_pa", "bat_xat", "muong_khuong", "si_ma_cai", "bac_ha",
              "bao_thang", "bao_yen", "van_ban"]
 STORM_LABELS = ("intrusion", "crowd", "smoke")
 THRESHOLD = 500
@@ -180,11 +180,11 @@ def prepare(settings, stations: list[str], cameras: list[str]) -> None:
     with connect(settings.database) as conn:
         with conn.cursor() as cur:
             cur.executemany(
-                "INSERT INTO devices (device_id, family, kind, name, district, metadata, "
+                "INSERT INTO devices (device_id, family, kind, name, unit_id, metadata, "
                 "expected_interval_s) VALUES (%s, %s, %s, %s, %s, %s, 60)",
-                [(d, "environment", "air_quality", f"Trạm {d}", DISTRICTS[i % 9], Jsonb({}))
+                [(d, "environment", "air_quality", f"Trạm {d}", UNITS[i % 9], Jsonb({}))
                  for i, d in enumerate(stations)]
-                + [(c, "camera", "camera", f"Camera {c}", DISTRICTS[i % 9], Jsonb({}))
+                + [(c, "camera", "camera", f"Camera {c}", UNITS[i % 9], Jsonb({}))
                    for i, c in enumerate(cameras)])
         conn.commit()
 

@@ -112,7 +112,7 @@ def load_data(settings: Settings, metrics: int, others: int, now: dt.datetime) -
     with connect(settings.database) as conn:
         with conn.cursor() as cur:
             with cur.copy(
-                "COPY devices (device_id, family, kind, name, district) FROM STDIN"
+                "COPY devices (device_id, family, kind, name, unit_id) FROM STDIN"
             ) as cp:
                 cp.write_row((DEVICE, "environment", "air_quality", "Bench station", "sa_pa"))
                 for i in range(others):

@@ -228,7 +228,8 @@ def prepare_schema(settings: Settings, devices: list[str]) -> None:
 
 
 def drop_schema(settings: Settings) -> None:
-    with psycopg.connect(settings.database.url, autocommit=True) as conn:
+    url = settings.database.owner_url or settings.database.url  # the runtime role owns nothing
+    with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
             sql.Identifier(settings.database.schema_name)))
 

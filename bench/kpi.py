@@ -13,7 +13,7 @@ IOC_BENCH_DATABASE_URL, in a schema of its own that is dropped afterwards):
 2. builds the hourly and daily rollups with the real code (`ioc.db.rollups.refresh_rollups`)
    and the telemetry KPIs with `ioc kpi refresh`'s code (`refresh_kpis`), and adds a year of
    earlier daily KPI values so that the 365-day trend has 365 points;
-3. runs the page's queries (`dashboards.kpi_queries`: first paint = tiles, district table and
+3. runs the page's queries (`dashboards.kpi_queries`: first paint = tiles, unit table and
    map; trends over 30/90/365 days; the CSV export) `--repeats` times each;
 4. in the same run, computes the same figures from raw readings (`compute_telemetry` with the
    hourly source aggregated from `readings` instead of read from `reading_rollups`) as the
@@ -55,10 +55,11 @@ import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402
 
 from ioc.config import DatabaseSettings  # noqa: E402
+from layers.catalog import demo_layers  # noqa: E402
 
 FULL_SENSORS = 2000
-DISTRICTS = ("lao_cai_city", "sa_pa", "bat_xat", "muong_khuong", "si_ma_cai", "bac_ha",
-             "bao_thang", "bao_yen", "van_ban")
+# the demo province's 99 communes and wards (official codes)
+UNITS = tuple(sorted(f["id"] for f in demo_layers()["units"]["features"]))
 # share of the sensors (series) per kind; air-quality stations have two series each
 MIX = (("air_quality", "environment", ("pm25", "pm10"), 0.4),
        ("visitor_counter", "tourism", ("entries",), 0.2),
@@ -107,16 +108,16 @@ def make_devices(conn: psycopg.Connection, sensors: int) -> dict[str, int]:
         counts[kind] = n
         for i in range(n):
             device = f"{kind[:3]}-{i:05d}"
-            rows.append((device, family, kind, device, DISTRICTS[i % len(DISTRICTS)], 60))
+            rows.append((device, family, kind, device, UNITS[i % len(UNITS)], 60))
             for m in metrics:
                 series.append((device, m, (i % 97) / 10))
     cameras = max(1, sensors // 20)
     counts["camera"] = cameras
     for i in range(cameras):
         rows.append((f"cam-{i:05d}", "camera", "camera", f"cam-{i:05d}",
-                     DISTRICTS[i % len(DISTRICTS)], 60))
+                     UNITS[i % len(UNITS)], 60))
     with conn.cursor() as cur:
-        with cur.copy("COPY devices (device_id, family, kind, name, district, expected_interval_s)"
+        with cur.copy("COPY devices (device_id, family, kind, name, unit_id, expected_interval_s)"
                       " FROM STDIN") as cp:
             for r in rows:
                 cp.write_row(r)
@@ -233,18 +234,19 @@ def generate_events(conn: psycopg.Connection, start: dt.datetime, now: dt.dateti
 def _alerts(conn: psycopg.Connection, params: dict) -> None:
     conn.execute(
         sql.SQL(
-            "INSERT INTO alerts (rule_id, subject, kind, severity, title, district, status, "
+            "INSERT INTO alerts (rule_id, subject, kind, severity, title, unit_id, status, "
             "opened_at, acknowledged_at, resolved_at) "
             "SELECT CASE WHEN n % 7 = 0 THEN 'water_level_alarm' ELSE 'device_silent' END, "
             "  'b' || n, CASE WHEN n % 7 = 0 THEN 'water_level' ELSE 'device_silent' END, "
-            "  'minor', 't', ({districts})[1 + n % 9], 'resolved', ts, "
+            "  'minor', 't', ({units})[1 + n % {n_units}], 'resolved', ts, "
             "  ts + (1 + n % 11) * interval '1 minute', ts + interval '2 hours' "
             "FROM (SELECT n, {start} + n * interval '17 minutes' AS ts "
             "      FROM generate_series(0, (extract(epoch FROM {now} - {start}) / 1020)::int) n) a "
             "WHERE ts < {now} - interval '2 hours'"
         ).format(
-            districts=sql.SQL("ARRAY[{}]").format(
-                sql.SQL(", ").join(sql.Literal(d) for d in DISTRICTS)),
+            units=sql.SQL("ARRAY[{}]").format(
+                sql.SQL(", ").join(sql.Literal(d) for d in UNITS)),
+            n_units=sql.Literal(len(UNITS)),
             start=sql.Literal(params["start"]), now=sql.Literal(params["now"]),
         )
     )
@@ -253,9 +255,9 @@ def _alerts(conn: psycopg.Connection, params: dict) -> None:
 def add_history(conn: psycopg.Connection, first_day: dt.date, history_days: int) -> int:
     """Earlier daily KPI values (copies of the first computed day) back to `history_days`."""
     cur = conn.execute(
-        "INSERT INTO kpi_values (kpi_id, district, breakdown, period, period_start, value, "
+        "INSERT INTO kpi_values (kpi_id, unit_id, breakdown, period, period_start, value, "
         "numerator, denominator, source) "
-        "SELECT v.kpi_id, v.district, v.breakdown, 'day', %(first)s::date - g, "
+        "SELECT v.kpi_id, v.unit_id, v.breakdown, 'day', %(first)s::date - g, "
         "       v.value * (0.9 + 0.2 * random()), v.numerator, v.denominator, 'bench-history' "
         "FROM kpi_values v CROSS JOIN generate_series(1, %(n)s) g "
         "WHERE v.period = 'day' AND v.period_start = %(first)s",

@@ -46,6 +46,7 @@ if str(ROOT) not in sys.path:
 from psycopg.types.json import Jsonb  # noqa: E402
 
 from ioc.config import settings_env  # noqa: E402
+from layers.catalog import unit_at  # noqa: E402
 
 # The ingest benchmark's helpers (services, worker, raw MQTT publisher); loaded by path, since
 # `ingest` is also the name of the project's package.
@@ -54,7 +55,7 @@ bench_ingest = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench_ingest)
 
 PROBE = "bench-probe-wl"
-BBOX = (103.60, 21.95, 104.60, 22.78)
+BBOX = (103.60, 21.45, 105.10, 22.78)  # the province since 1 July 2025 (99 units)
 KINDS = (  # kind, family, share, metrics of a reading
     ("water_level", "disaster", 0.10, lambda r: {"water_level_m": round(r.uniform(77, 82), 2)}),
     ("rain_gauge", "disaster", 0.15, lambda r: {"rain_mm": round(r.uniform(0, 3), 1)}),
@@ -115,7 +116,7 @@ def make_devices(n: int, seed: int = 7) -> list[tuple]:
             "Trạm thủy văn đo thử",
             104.30,
             22.10,
-            "bao_yen",
+            unit_at(104.30, 22.10),
             300,
             {"alarm_levels": {"I": 80.0, "II": 82.0, "III": 83.5}},
         )
@@ -123,6 +124,7 @@ def make_devices(n: int, seed: int = 7) -> list[tuple]:
     weights = [k[2] for k in KINDS]
     for i in range(n - 1):
         kind, family, _share, _metrics = rng.choices(KINDS, weights)[0]
+        lon, lat = round(rng.uniform(BBOX[0], BBOX[2]), 5), round(rng.uniform(BBOX[1], BBOX[3]), 5)
         meta = {}
         if kind == "water_level":
             meta = {"alarm_levels": {"I": 84.0, "II": 86.0, "III": 87.5}}
@@ -134,9 +136,9 @@ def make_devices(n: int, seed: int = 7) -> list[tuple]:
                 family,
                 kind,
                 f"Thiết bị {i}",
-                round(rng.uniform(BBOX[0], BBOX[2]), 5),
-                round(rng.uniform(BBOX[1], BBOX[3]), 5),
-                None,
+                lon,
+                lat,
+                unit_at(lon, lat),  # one of the 99 units, None outside the province
                 {"water_level": 300, "rain_gauge": 300, "landslide": 600}.get(kind, 60),
                 meta,
             )
@@ -153,7 +155,7 @@ def prepare(settings, devices: list[tuple], password: str) -> None:
     migrate(settings.database, timescale_enabled=False)
     with connect(settings.database) as conn:
         with conn.cursor().copy(
-            "COPY devices (device_id, family, kind, name, lon, lat, district, "
+            "COPY devices (device_id, family, kind, name, lon, lat, unit_id, "
             "expected_interval_s, metadata) FROM STDIN"
         ) as cp:
             for row in devices:
@@ -343,7 +345,7 @@ def map_callback(settings, password: str, calls: int) -> tuple[list[float], floa
             ("ops-map-state", "data"): state,
             ("ops-lang-store", "data"): "vi",
             ("ops-layers", "value"): [
-                "districts",
+                "units",
                 "cap",
                 "water",
                 "rain",

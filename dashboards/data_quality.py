@@ -29,7 +29,7 @@ def latest_quality(conn: psycopg.Connection) -> QualityRow | None:
         "           WHERE kpi_id = ANY(%(kpis)s) AND period = 'day') "
         "SELECT v.kpi_id, v.breakdown, v.value, d.day FROM kpi_values v JOIN d "
         "ON v.period_start = d.day WHERE v.kpi_id = ANY(%(kpis)s) AND v.period = 'day' "
-        "AND v.district = %(province)s",
+        "AND v.unit_id = %(province)s",
         {"kpis": list(QUALITY_KPIS), "province": PROVINCE},
     ).fetchall()
     if not rows:

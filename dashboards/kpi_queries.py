@@ -1,6 +1,6 @@
-"""What the leadership KPI page shows: tiles, the district table, the map, trends, the CSV.
+"""What the leadership KPI page shows: tiles, the unit table, the map, trends, the CSV.
 
-Two halves: `load_*` functions run the page's queries (kpi_values and the districts layer,
+Two halves: `load_*` functions run the page's queries (kpi_values and the units layer,
 index lookups only; `bench/kpi.py` times exactly these), and pure functions turn their results
 into view models and plotly figures, tested without a browser.
 """
@@ -28,6 +28,7 @@ from ioc.kpi.catalogue import (
     goal_at,
     goal_on_path,
     stale_year,
+    status_for_goal,
     status_of,
     trend_of,
 )
@@ -38,10 +39,10 @@ from ioc.kpi.queries import (
     Latest,
     StoredValue,
     all_breakdowns,
-    district_values,
     latest_values,
     page_meta,
     series,
+    unit_values,
     values_since,
 )
 from ioc.kpi.store import PROVINCE
@@ -94,10 +95,10 @@ def judge(kpi: Kpi, value: StoredValue) -> str:
     return status_of(kpi, value.value, value.period_end, value.period_start)
 
 
-def district_names(districts: Mapping[str, Any] | None, lang: str) -> dict[str, str]:
-    """district id -> display name, from the districts layer (GeoJSON FeatureCollection)."""
+def unit_names(units: Mapping[str, Any] | None, lang: str) -> dict[str, str]:
+    """unit id -> display name, from the units layer (GeoJSON FeatureCollection)."""
     out = {}
-    for f in (districts or {}).get("features", []):
+    for f in (units or {}).get("features", []):
         props = f.get("properties") or {}
         name = props.get("name_en") if lang == "en" and props.get("name_en") else props.get("name")
         out[str(props.get("id"))] = name or str(props.get("id"))
@@ -219,39 +220,56 @@ def tile_for(kpi: Kpi, latest: Latest | None, today: dt.date, lang: str,
 class PageData:
     latest: dict[str, Latest]
     day: dt.date | None
-    by_district: dict[str, dict[str, StoredValue]]
+    by_unit: dict[str, dict[str, StoredValue]]
     parts: dict[str, list[StoredValue]]
     fresh: Freshness
-    districts: dict | None = field(default=None, compare=False)
+    units: dict | None = field(default=None, compare=False)
 
 
-def load_districts(conn: psycopg.Connection) -> dict:
-    """The districts layer from the database, else the demo province's committed file."""
+def load_units(conn: psycopg.Connection) -> dict:
+    """The units layer from the database, else the demo province's committed file."""
     from layers.store import load_layer
 
-    collection = load_layer(conn, "districts")
+    collection = load_layer(conn, "units")
     if not collection or not collection.get("features"):
-        collection = _demo_districts()
+        collection = _demo_units()
     return collection
 
 
+def history_name(unit_id: str, lang: str) -> str:
+    """A former district's name marked "(trước 1/7/2025)" (figures from before the reform that
+    cannot be split into units); an unknown id as it is."""
+    from dashboards.ops_queries import BEFORE_REFORM
+
+    name = _former_names(lang).get(unit_id)
+    return f"{name} ({BEFORE_REFORM.get(lang, BEFORE_REFORM['vi'])})" if name else unit_id
+
+
+@lru_cache(maxsize=2)
+def _former_names(lang: str) -> dict[str, str]:
+    from layers.catalog import HISTORY_LAYER, demo_layer_path
+
+    collection = json.loads(demo_layer_path(HISTORY_LAYER).read_text(encoding="utf-8"))
+    return unit_names(collection, lang)
+
+
 @lru_cache(maxsize=1)
-def _demo_districts() -> dict:
-    """The committed demo districts, read once (used until `ioc layers seed` has run)."""
+def _demo_units() -> dict:
+    """The committed demo units, read once (used until `ioc layers seed` has run)."""
     from layers.catalog import demo_layer_path
 
-    return json.loads(demo_layer_path("districts").read_text(encoding="utf-8"))
+    return json.loads(demo_layer_path("units").read_text(encoding="utf-8"))
 
 
 def load_page(conn: psycopg.Connection, catalogue: Catalogue, *,
-              with_districts: bool = True) -> PageData:
-    """Every query of the page's first paint (tiles, district table, map, freshness)."""
+              with_units: bool = True) -> PageData:
+    """Every query of the page's first paint (tiles, unit table, map, freshness)."""
     day, fresh = page_meta(conn)
     return PageData(
         latest=latest_values(conn, catalogue), day=day,
-        by_district=district_values(conn, catalogue, day),
+        by_unit=unit_values(conn, catalogue, day),
         parts=all_breakdowns(conn, catalogue.kpis), fresh=fresh,
-        districts=load_districts(conn) if with_districts else None,
+        units=load_units(conn) if with_units else None,
     )
 
 
@@ -264,7 +282,7 @@ def tiles(catalogue: Catalogue, data: PageData, today: dt.date, lang: str) -> di
     return out
 
 
-# -- the district table and the map --------------------------------------------------------------
+# -- the unit table and the map --------------------------------------------------------------
 @dataclass(frozen=True)
 class Cell:
     text: str
@@ -272,32 +290,32 @@ class Cell:
 
 
 @dataclass(frozen=True)
-class DistrictTable:
+class UnitTable:
     columns: list[tuple[str, str]]  # (kpi id, heading)
-    rows: list[tuple[str, str, list[Cell]]]  # (district id, name, cells)
+    rows: list[tuple[str, str, list[Cell]]]  # (unit id, name, cells)
 
 
-def district_kpis(catalogue: Catalogue) -> list[Kpi]:
-    return [k for k in catalogue.kpis if k.districts]
+def unit_kpis(catalogue: Catalogue) -> list[Kpi]:
+    return [k for k in catalogue.kpis if k.units]
 
 
-def district_table(catalogue: Catalogue, data: PageData, lang: str) -> DistrictTable:
-    """One row per district (then the province), one column per district KPI with values."""
-    names = district_names(data.districts, lang)
-    kpis = [k for k in district_kpis(catalogue) if data.by_district.get(k.id)]
-    seen = {d for by in data.by_district.values() for d in by}
+def unit_table(catalogue: Catalogue, data: PageData, lang: str) -> UnitTable:
+    """One row per unit (then the province), one column per unit KPI with values."""
+    names = unit_names(data.units, lang)
+    kpis = [k for k in unit_kpis(catalogue) if data.by_unit.get(k.id)]
+    seen = {d for by in data.by_unit.values() for d in by}
     order = [d for d in names if d in seen] + sorted(seen - set(names))
     columns = [(k.id, k.short(lang) + (f" ({unit_of(k, lang)})" if unit_of(k, lang) else ""))
                for k in kpis]
     rows = []
-    for district in order:
+    for unit_id in order:
         cells = []
         for k in kpis:
-            v = data.by_district[k.id].get(district)
+            v = data.by_unit[k.id].get(unit_id)
             value = v.value if v else None
             cells.append(Cell(fmt_value(k, value, lang),
                               judge(k, v) if v else "none"))
-        rows.append((district, names.get(district, district), cells))
+        rows.append((unit_id, names.get(unit_id) or history_name(unit_id, lang), cells))
     total = []
     for k in kpis:
         latest = data.latest.get(k.id)
@@ -308,23 +326,23 @@ def district_table(catalogue: Catalogue, data: PageData, lang: str) -> DistrictT
                           judge(k, v) if v else "none"))
     if rows:
         rows.append((PROVINCE, t("kpi.province_total", lang), total))
-    return DistrictTable(columns, rows)
+    return UnitTable(columns, rows)
 
 
-def map_figure(kpi: Kpi, values: Mapping[str, StoredValue], districts: Mapping[str, Any],
+def map_figure(kpi: Kpi, values: Mapping[str, StoredValue], units: Mapping[str, Any],
                lang: str, height: int = 460) -> go.Figure:
-    """Districts coloured by the KPI's status against its target (dark, offline map)."""
+    """Units coloured by the KPI's status against its target (dark, offline map)."""
     from dashboards.map_figure import fit_view, map_style
 
     ids, z, text = [], [], []
-    names = district_names(districts, lang)
-    for f in districts.get("features", []):
-        district = str(f["properties"]["id"])
-        v = values.get(district)
+    names = unit_names(units, lang)
+    for f in units.get("features", []):
+        unit_id = str(f["properties"]["id"])
+        v = values.get(unit_id)
         status = judge(kpi, v) if v else "none"
-        ids.append(district)
+        ids.append(unit_id)
         z.append(STATUS_ORDER.index(status))
-        lines = [f"<b>{names.get(district, district)}</b>",
+        lines = [f"<b>{names.get(unit_id, unit_id)}</b>",
                  f"{kpi.name.get(lang)}: {with_unit(kpi, v.value if v else None, lang)}",
                  t(f"kpi.status.{status}", lang)]
         if f["properties"].get("approximate"):
@@ -336,14 +354,14 @@ def map_figure(kpi: Kpi, values: Mapping[str, StoredValue], districts: Mapping[s
         colour = STATUS_COLOURS[status]
         scale += [[i / n - (0.5 / n if i else 0), colour], [min(1, i / n + 0.5 / n), colour]]
     scale[0][0], scale[-1][0] = 0, 1
-    bbox = _bbox(districts)
+    bbox = _bbox(units)
     centre, zoom = fit_view(bbox, 640, height) if bbox else ({"lon": 104.1, "lat": 22.35}, 7.6)
     fig = go.Figure(go.Choroplethmap(
-        geojson=dict(districts), featureidkey="properties.id", locations=ids, z=z,
+        geojson=dict(units), featureidkey="properties.id", locations=ids, z=z,
         zmin=0, zmax=n, colorscale=scale, showscale=False, marker={"opacity": 0.55,
                                                                    "line": {"width": 1.5,
                                                                             "color": "#e6edf3"}},
-        text=text, hovertemplate="%{text}<extra></extra>", name="districts",
+        text=text, hovertemplate="%{text}<extra></extra>", name="units",
     ))
     fig.update_layout(
         map={"style": map_style(), "center": centre, "zoom": zoom},
@@ -429,19 +447,19 @@ def trend_figure(kpi: Kpi, points: Sequence[StoredValue], lang: str, days: int,
 
 
 # -- CSV export -----------------------------------------------------------------------------------
-EXPORT_COLUMNS = ("kpi_id", "kpi", "group", "district", "district_name", "breakdown", "period",
+EXPORT_COLUMNS = ("kpi_id", "kpi", "group", "unit_id", "unit_name", "breakdown", "period",
                   "period_start", "value", "unit", "numerator", "denominator", "target", "due",
                   "goal", "status", "higher_is_better", "source", "note")
 
 
 def export_csv(conn: psycopg.Connection, catalogue: Catalogue, days: int, today: dt.date,
-               lang: str, districts: Mapping[str, Any] | None = None) -> str:
+               lang: str, units: Mapping[str, Any] | None = None) -> str:
     """Every value of the last `days` days (reported figures: every period) as CSV text.
 
     UTF-8 with a byte-order mark so that spreadsheet programs read the diacritics right.
     """
     since = today - dt.timedelta(days=days - 1)
-    names = district_names(districts, lang)
+    names = unit_names(units, lang)
     buf = io.StringIO()
     buf.write("\ufeff")
     writer = csv.writer(buf, lineterminator="\n")
@@ -450,22 +468,32 @@ def export_csv(conn: psycopg.Connection, catalogue: Catalogue, days: int, today:
     fixed = {k.id: (k.name.get(lang), k.group, unit_of(k, lang),
                     "true" if k.higher_is_better else "false") for k in catalogue.kpis}
     province = t("kpi.province_total", lang)
+    # With 99 units the same KPI and day repeat ~100 times: work out each goal once.
+    goals: dict[tuple[str, str, dt.date], tuple[str, float | None, str, str, str]] = {}
+    rows = []
     for v in values_since(conn, list(kpis), since):
         kpi = kpis[v.kpi_id]
         name, group, unit, higher = fixed[v.kpi_id]
-        when = when_of(v)
-        own = kpi.target_for(v.period_start, when)  # the target of the figure's own period
-        target = _plain(own.value) if own else ""
-        due = own.due.isoformat() if own else ""
-        writer.writerow([
-            v.kpi_id, name, group, v.district,
-            names.get(v.district, "") if v.district else province,
-            v.breakdown, v.period, v.period_start.isoformat(), _plain(v.value), unit,
+        key = (v.kpi_id, v.period, v.period_start)
+        known = goals.get(key)
+        if known is None:  # the target and goal of the figure's own period
+            when = when_of(v)
+            own = kpi.target_for(v.period_start, when)
+            goal = goal_at(kpi, when, v.period_start)
+            known = goals[key] = (_plain(goal), goal, v.period_start.isoformat(),
+                                  _plain(own.value) if own else "",
+                                  own.due.isoformat() if own else "")
+        goal_text, goal, start, target, due = known
+        rows.append([
+            v.kpi_id, name, group, v.unit_id,
+            names.get(v.unit_id, "") if v.unit_id else province,
+            v.breakdown, v.period, start, _plain(v.value), unit,
             _plain(v.numerator), _plain(v.denominator), target, due,
-            _plain(goal_at(kpi, when, v.period_start)),
-            judge(kpi, v) if not v.breakdown else "",
+            goal_text,
+            "" if v.breakdown else "none" if v.value is None else status_for_goal(kpi, v.value, goal),
             higher, v.source, v.note or "",
         ])
+    writer.writerows(rows)
     return buf.getvalue()
 
 

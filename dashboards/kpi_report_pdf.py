@@ -294,7 +294,7 @@ def pdf_view():
     now = dt.datetime.now(dt.UTC)
     with context().pool.connection() as conn:
         catalogue = effective_catalogue(conn, load_catalogue())
-        data = load_page(conn, catalogue, with_districts=False)
+        data = load_page(conn, catalogue, with_units=False)
     today = local_today(settings.web.timezone, now)
     try:
         body = build_pdf(catalogue, data, today, report_meta(data, now, settings.web.timezone,

@@ -1,6 +1,6 @@
 """The live map as a plotly figure: devices + latest values + levels -> Figure (pure, no I/O).
 
-One Scattermap trace per device layer with arrays (never one trace per device), districts and
+One Scattermap trace per device layer with arrays (never one trace per device), units and
 CAP warning areas as Choroplethmap traces, province outline and rivers as static line traces,
 towns and points of interest as one marker trace, and every other stored layer (a province's
 own zones, lines or points from `ioc layers import`) as one thin overlay trace.
@@ -36,7 +36,7 @@ class MapDevice:
     name: str
     lon: float
     lat: float
-    district: str | None = None
+    unit_id: str | None = None
     expected_interval_s: int = 60
     alarm_levels: AlarmLevels | None = None
     capacity: float | None = None
@@ -49,7 +49,7 @@ class LiveInputs:
 
     latest: Mapping[str, Mapping[str, LatestValue]]
     now: float
-    district_levels: Mapping[str, int] = field(default_factory=dict)
+    unit_levels: Mapping[str, int] = field(default_factory=dict)
     incidents: Mapping[str, str] = field(default_factory=dict)  # device -> open incident label
     rain_24h: Mapping[str, float] = field(default_factory=dict)  # device -> mm in 24 h
     aqi: Mapping[str, int] = field(default_factory=dict)  # device -> hourly VN_AQI
@@ -76,7 +76,7 @@ DEVICE_LAYERS: tuple[DeviceLayer, ...] = (
 # overlays/outline/rivers, towns and places, the selection halo, and the device layers on top.
 # Each toggle is exactly one trace (the ops page flips `visible` on TRACE_INDEX[toggle]).
 TRACE_ORDER: tuple[str, ...] = (
-    "districts",
+    "units",
     "cap",
     "overlays",
     "outline",
@@ -87,14 +87,14 @@ TRACE_ORDER: tuple[str, ...] = (
 )
 TRACE_INDEX = {key: i for i, key in enumerate(TRACE_ORDER)}
 TOGGLE_LAYERS: tuple[str, ...] = (
-    "districts",
+    "units",
     "cap",
     "places",
     "overlays",
     *(layer.key for layer in DEVICE_LAYERS),
 )
 DEFAULT_LAYERS: tuple[str, ...] = (
-    "districts",
+    "units",
     "cap",
     "places",
     "overlays",
@@ -109,7 +109,7 @@ _LAYER_OF_KIND = {kind: layer.key for layer in DEVICE_LAYERS for kind in layer.k
 
 # Legend per layer: (class key, colour). Labels are i18n keys `legend.<layer>.<class>`.
 LEGENDS: dict[str, tuple[tuple[str, str], ...]] = {
-    "districts": tuple((f"level_{i}", classify.DISASTER_LEVEL_COLOURS[i]) for i in range(1, 6)),
+    "units": tuple((f"level_{i}", classify.DISASTER_LEVEL_COLOURS[i]) for i in range(1, 6)),
     "cap": tuple((s, classify.SEVERITY_COLOURS[s]) for s in ("extreme", "severe", "moderate")),
     "water": tuple((f"level_{i}", c) for i, c in enumerate(classify.WATER_COLOURS)),
     "rain": tuple((key, colour) for _u, key, colour in classify.RAIN_CLASSES),
@@ -258,16 +258,16 @@ def render_device(
 
 
 # -- areas -------------------------------------------------------------------------------------
-def district_ids(districts: Mapping[str, Any]) -> list[str]:
-    return [str(f["properties"]["id"]) for f in districts.get("features", [])]
+def unit_ids(units: Mapping[str, Any]) -> list[str]:
+    return [str(f["properties"]["id"]) for f in units.get("features", [])]
 
 
-def district_arrays(
-    districts: Mapping[str, Any], levels: Mapping[str, int], lang: str
+def unit_arrays(
+    units: Mapping[str, Any], levels: Mapping[str, int], lang: str
 ) -> tuple[list[int], list[str]]:
-    """(level per district, hover text per district) in the order of the district features."""
+    """(level per unit, hover text per unit) in the order of the unit features."""
     z, text = [], []
-    for f in districts.get("features", []):
+    for f in units.get("features", []):
         props = f["properties"]
         level = int(levels.get(str(props["id"]), 0))
         name = props.get("name_en") if lang == "en" and props.get("name_en") else props.get("name")
@@ -341,15 +341,15 @@ _CAP_SCALE = [
 
 # Fill opacity per risk level over the dark map: the pale colours of levels 1-2 need more
 # to read as blue and yellow, the strong ones less so the markers on them stay visible.
-_DISTRICT_ALPHA = (0.0, 0.55, 0.5, 0.4, 0.42, 0.5)
+_UNIT_ALPHA = (0.0, 0.55, 0.5, 0.4, 0.42, 0.5)
 
 
-def _district_scale() -> list[list[Any]]:
+def _unit_scale() -> list[list[Any]]:
     scale = []
     for level, colour in enumerate(classify.DISASTER_LEVEL_COLOURS):
         lo, hi = max(0.0, (level - 0.5) / 5), min(1.0, (level + 0.5) / 5)
         if level:
-            colour = _with_alpha(colour, _DISTRICT_ALPHA[level])
+            colour = _with_alpha(colour, _UNIT_ALPHA[level])
         scale += [[lo, colour], [hi, colour]]
     return scale
 
@@ -367,10 +367,10 @@ def _no_features() -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class BaseGeometry:
-    """The static layers: district polygons (coloured by level), outline, rivers, towns, points
+    """The static layers: unit polygons (coloured by level), outline, rivers, towns, points
     of interest, and `overlays`: every other stored layer as (layer name, FeatureCollection)."""
 
-    districts: Mapping[str, Any] = field(hash=False, compare=False)
+    units: Mapping[str, Any] = field(hash=False, compare=False)
     province: Mapping[str, Any] = field(hash=False, compare=False)
     rivers: Mapping[str, Any] = field(hash=False, compare=False)
     towns: Mapping[str, Any] = field(hash=False, compare=False)
@@ -378,6 +378,8 @@ class BaseGeometry:
     overlays: tuple[tuple[str, Mapping[str, Any]], ...] = field(
         default=(), hash=False, compare=False
     )
+    # The units before 1 July 2025 (never drawn): names for data still keyed by them.
+    history: Mapping[str, Any] = field(default_factory=_no_features, hash=False, compare=False)
     # Static traces per language, built once per geometry (the geometry is cached for minutes).
     _static: dict[str, dict[str, dict[str, Any]]] = field(
         default_factory=dict, init=False, repr=False, hash=False, compare=False
@@ -392,7 +394,7 @@ class BaseGeometry:
 
     def bbox(self) -> tuple[float, float, float, float]:
         xs, ys = [], []
-        source = self.province if self.province.get("features") else self.districts
+        source = self.province if self.province.get("features") else self.units
         for f in source.get("features", []):
             for x, y in _coords(f["geometry"]):
                 xs.append(x)
@@ -692,23 +694,23 @@ def build_map_figure(
     rows = layer_rows(devices)
     traces: list[dict[str, Any]] = []
 
-    z, text = district_arrays(geo.districts, live.district_levels, lang)
+    z, text = unit_arrays(geo.units, live.unit_levels, lang)
     traces.append(
         {
             "type": "choroplethmap",
-            "name": "districts",
-            "geojson": geo.districts,
+            "name": "units",
+            "geojson": geo.units,
             "featureidkey": "properties.id",
-            "locations": district_ids(geo.districts),
+            "locations": unit_ids(geo.units),
             "z": z,
             "zmin": 0,
             "zmax": 5,
-            "colorscale": _district_scale(),
+            "colorscale": _unit_scale(),
             "showscale": False,
             "hovertext": text,
             "hoverinfo": "text",
             "marker": {"line": {"color": "#5b7189", "width": 1.2}},
-            "visible": "districts" in shown,
+            "visible": "units" in shown,
         }
     )
     cap = cap_arrays(warning_areas, lang, zone)

@@ -2,7 +2,7 @@
 
 One `MapRenderer` per process and language holds the rendered colour and hover text of every
 device. `advance()` re-renders only the devices the mirror says changed (plus whole layers
-whose slow inputs changed: district levels, camera incidents, rain totals, CAP areas, and
+whose slow inputs changed: unit levels, camera incidents, rain totals, CAP areas, and
 devices that went silent or came back). `update_for(client)` answers a browser that last got
 version v with: nothing, a Patch of the changed points, or "send the whole figure".
 """
@@ -33,9 +33,9 @@ from dashboards.map_figure import (
     MapDevice,
     WarningArea,
     cap_arrays,
-    district_arrays,
     layer_rows,
     render_device,
+    unit_arrays,
 )
 
 HISTORY = 256
@@ -65,7 +65,7 @@ def read_snapshot(pool, live_state) -> MapSnapshot:
     inputs = LiveInputs(
         latest=mirror.snapshot(),
         now=time.time(),
-        district_levels=q.district_levels(pool),
+        unit_levels=q.unit_levels(pool),
         incidents=q.open_incidents(pool),
         rain_24h=q.rain_24h(pool),
         aqi=q.station_aqi(pool),
@@ -97,7 +97,7 @@ class MapRenderer:
         self.rows: dict[str, list[MapDevice]] = {}
         self.index: dict[str, tuple[str, int]] = {}
         self.arrays: dict[str, LayerArrays] = {}
-        self.districts: tuple[list[int], list[str]] = ([], [])
+        self.units: tuple[list[int], list[str]] = ([], [])
         self.cap: dict[str, Any] = {}
         self.live: LiveInputs | None = None
         self.areas: tuple[WarningArea, ...] = ()
@@ -115,7 +115,7 @@ class MapRenderer:
         with self._lock:
             live = snap.live
             slow = {
-                "levels": _digest(live.district_levels),
+                "levels": _digest(live.unit_levels),
                 "incidents": _digest(live.incidents),
                 "rain": _digest(live.rain_24h),
                 "aqi": _digest(live.aqi),
@@ -170,10 +170,10 @@ class MapRenderer:
                     arrays.texts[i] = text
                     changes.add((layer, i))
             if slow["levels"] != self._slow.get("levels"):
-                self.districts = district_arrays(
-                    snap.geo.districts, live.district_levels, self.lang
+                self.units = unit_arrays(
+                    snap.geo.units, live.unit_levels, self.lang
                 )
-                changes.add(("*", "districts"))
+                changes.add(("*", "units"))
             if slow["cap"] != self._slow.get("cap"):
                 self.areas = snap.areas
                 self.cap = cap_arrays(snap.areas, self.lang, self.tz)
@@ -212,7 +212,7 @@ class MapRenderer:
             for i, d in enumerate(items)
         }
         self.arrays = {layer.key: self._render_layer(layer.key) for layer in DEVICE_LAYERS}
-        self.districts = district_arrays(snap.geo.districts, snap.live.district_levels, self.lang)
+        self.units = unit_arrays(snap.geo.units, snap.live.unit_levels, self.lang)
         self.areas = snap.areas
         self.cap = cap_arrays(snap.areas, self.lang, self.tz)
         self._silent_after = [
@@ -279,8 +279,8 @@ class MapRenderer:
         sent = 0
         for layer in whole:
             trace = patch["data"][TRACE_INDEX[layer]]
-            if layer == "districts":
-                trace["z"], trace["hovertext"] = list(self.districts[0]), list(self.districts[1])
+            if layer == "units":
+                trace["z"], trace["hovertext"] = list(self.units[0]), list(self.units[1])
             elif layer == "cap":
                 for key in ("geojson", "locations", "z", "hovertext"):
                     trace[key] = self.cap[key]

@@ -21,6 +21,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from alerts import queries as alert_queries
+from alerts.cap_in import UNIT_GEOCODES
 from alerts.queries import Alert
 from dashboards.classify import alarm_levels_of, is_silent
 from dashboards.map_figure import BaseGeometry, MapDevice, WarningArea, circle_ring
@@ -108,7 +109,7 @@ class Registry:
 
 
 def _device_of(row: tuple) -> MapDevice:
-    device_id, family, kind, name, lon, lat, district, interval, metadata = row
+    device_id, family, kind, name, lon, lat, unit_id, interval, metadata = row
     metadata = metadata or {}
     capacity = metadata.get("capacity")
     return MapDevice(
@@ -118,7 +119,7 @@ def _device_of(row: tuple) -> MapDevice:
         name=name,
         lon=float(lon),
         lat=float(lat),
-        district=district,
+        unit_id=unit_id,
         expected_interval_s=int(interval),
         alarm_levels=alarm_levels_of(metadata) if kind == "water_level" else None,
         capacity=float(capacity) if isinstance(capacity, int | float) else None,
@@ -129,14 +130,14 @@ def _device_of(row: tuple) -> MapDevice:
 def load_registry(conn: psycopg.Connection) -> Registry:
     """Enabled devices that have a position (the ones a map can show)."""
     rows = conn.execute(
-        "SELECT device_id, family, kind, name, lon, lat, district, expected_interval_s, metadata "
+        "SELECT device_id, family, kind, name, lon, lat, unit_id, expected_interval_s, metadata "
         "FROM devices WHERE enabled AND lon IS NOT NULL AND lat IS NOT NULL ORDER BY device_id"
     ).fetchall()
     devices = tuple(_device_of(r) for r in rows)
     key = str(
         hash(
             tuple(
-                (d.device_id, d.kind, d.name, d.lon, d.lat, d.district, d.alarm_levels, d.capacity)
+                (d.device_id, d.kind, d.name, d.lon, d.lat, d.unit_id, d.alarm_levels, d.capacity)
                 for d in devices
             )
         )
@@ -153,7 +154,9 @@ def registry(pool: ConnectionPool, ttl_s: float = 15) -> Registry:
     return CACHE.get(pool, "registry", ttl_s, compute)
 
 
-BASE_LAYERS = ("districts", "province", "rivers", "towns", "poi")
+BASE_LAYERS = ("units", "province", "rivers", "towns", "poi")
+# The units before 1 July 2025: for history views only, never drawn on the live map.
+HISTORY_LAYERS = ("legacy_districts",)
 OTHER_LAYERS = "SELECT DISTINCT layer FROM layer_features WHERE layer <> ALL(%s) ORDER BY layer"
 
 
@@ -166,18 +169,21 @@ def load_geometry(conn: psycopg.Connection) -> BaseGeometry:
     from layers.catalog import demo_layers
     from layers.store import load_layer
 
-    stored = {name: load_layer(conn, name) for name in BASE_LAYERS}
-    if not stored["districts"]["features"]:
+    stored = {name: load_layer(conn, name) for name in BASE_LAYERS + HISTORY_LAYERS}
+    if not stored["units"]["features"]:
         demo = demo_layers()
         stored = {name: demo[name] for name in stored}
-    others = [row[0] for row in conn.execute(OTHER_LAYERS, (list(BASE_LAYERS),))]
+    others = [
+        row[0] for row in conn.execute(OTHER_LAYERS, (list(BASE_LAYERS + HISTORY_LAYERS),))
+    ]
     return BaseGeometry(
-        stored["districts"],
+        stored["units"],
         stored["province"],
         stored["rivers"],
         stored["towns"],
         poi=stored["poi"],
         overlays=tuple((name, load_layer(conn, name)) for name in others),
+        history=stored[HISTORY_LAYERS[0]],
     )
 
 
@@ -189,33 +195,53 @@ def geometry(pool: ConnectionPool, ttl_s: float = 300) -> BaseGeometry:
     return CACHE.get(pool, "geometry", ttl_s, compute)
 
 
-def district_names(geo: BaseGeometry, lang: str = "vi") -> dict[str, str]:
+def unit_options(geo: BaseGeometry, lang: str = "vi") -> list[dict[str, str]]:
+    """Options of a searchable unit picker: "Phường Sa Pa" (the name with its type), sorted by
+    name without the type; typing "sa pa", "bac ha" (no diacritics) or a code finds it."""
+    from layers.units import picker_options, units_of
+
+    names = unit_names(geo, lang)
+    options = picker_options(units_of(geo.units))
+    return [{**o, "label": names.get(o["value"], o["label"])} for o in options]
+
+
+BEFORE_REFORM = {"vi": "trước 1/7/2025", "en": "before 1 July 2025"}
+
+
+def unit_names(geo: BaseGeometry, lang: str = "vi") -> dict[str, str]:
+    """unit id -> name with its type ("Phường Sa Pa"); a former district's id (data from
+    before the reform) -> its name marked "(trước 1/7/2025)"."""
     out = {}
-    for f in geo.districts.get("features", []):
+    when = BEFORE_REFORM.get(lang, BEFORE_REFORM["vi"])
+    for f in geo.history.get("features", []):
+        p = f["properties"]
+        name = (p.get("name_en") if lang == "en" else None) or p.get("name") or p["id"]
+        out[str(p["id"])] = f"{name} ({when})"
+    for f in geo.units.get("features", []):
         p = f["properties"]
         out[str(p["id"])] = (p.get("name_en") if lang == "en" else None) or p.get("name") or p["id"]
     return out
 
 
-# -- district disaster levels, air-quality indices ----------------------------------------------
+# -- unit disaster levels, air-quality indices ----------------------------------------------
 # The alerts worker refreshes both every minute or so; older values mean it has stopped, and the
 # map shows "no data" rather than an old colour as if it were current.
 HAZARD_MAX_AGE_S = 30 * 60
 AQI_MAX_AGE_S = 2 * 3600  # an hourly index
 
 
-def load_district_levels(conn: psycopg.Connection) -> dict[str, int]:
-    """Disaster risk level 1..5 per district, as the alerts worker computed it (recently)."""
-    return {h.district: h.level
-            for h in alert_queries.district_hazard_levels(conn, HAZARD_MAX_AGE_S) if h.level}
+def load_unit_levels(conn: psycopg.Connection) -> dict[str, int]:
+    """Disaster risk level 1..5 per unit, as the alerts worker computed it (recently)."""
+    return {h.unit_id: h.level
+            for h in alert_queries.unit_hazard_levels(conn, HAZARD_MAX_AGE_S) if h.level}
 
 
-def district_levels(pool: ConnectionPool, ttl_s: float = 3) -> dict[str, int]:
+def unit_levels(pool: ConnectionPool, ttl_s: float = 3) -> dict[str, int]:
     def compute():
         with pool.connection() as conn:
-            return load_district_levels(conn)
+            return load_unit_levels(conn)
 
-    return CACHE.get(pool, "district_levels", ttl_s, compute)
+    return CACHE.get(pool, "unit_levels", ttl_s, compute)
 
 
 def station_aqi(pool: ConnectionPool, ttl_s: float = 10) -> dict[str, int]:
@@ -319,13 +345,13 @@ def _cap_ref(sender: str, identifier: str) -> tuple[str, str]:
 
 
 def active_warning_areas(
-    caps: Sequence[CapRow], now: dt.datetime, districts: Mapping[str, Any]
+    caps: Sequence[CapRow], now: dt.datetime, units: Mapping[str, Any]
 ) -> list[WarningArea]:
     """Areas of the CAP warnings in force (pure).
 
     In force: status Actual, msgType Alert or Update, not superseded by a later Update or
     Cancel that references it, and not past its `expires`. An area is drawn from its polygons,
-    else its circles, else a `district` geocode naming one of our districts.
+    else its circles, else a `unit_code` geocode naming one of our units.
     """
     superseded = set()
     for c in caps:
@@ -333,7 +359,7 @@ def active_warning_areas(
             parts = ref.split(",")
             if len(parts) == 3:
                 superseded.add(_cap_ref(parts[0], parts[1]))
-    by_district = {str(f["properties"]["id"]): f["geometry"] for f in districts.get("features", [])}
+    by_unit = {str(f["properties"]["id"]): f["geometry"] for f in units.get("features", [])}
     areas: list[WarningArea] = []
     for c in sorted(caps, key=lambda c: c.sent, reverse=True):
         if c.status != "Actual" or c.msg_type not in ("Alert", "Update"):
@@ -357,11 +383,11 @@ def active_warning_areas(
                     named = [
                         g.get("value")
                         for g in area.get("geocode", [])
-                        if g.get("valueName") == "district" and g.get("value") in by_district
+                        if g.get("valueName") in UNIT_GEOCODES and g.get("value") in by_unit
                     ]
                     if not named:
                         continue
-                    geometry = by_district[named[0]]
+                    geometry = by_unit[named[0]]
                 areas.append(
                     WarningArea(
                         area_id=f"{c.identifier}/{i}/{j}",
@@ -388,7 +414,7 @@ def warning_areas(pool: ConnectionPool, geo: BaseGeometry, ttl_s: float = 10) ->
     def compute():
         with pool.connection() as conn:
             caps = load_recent_caps(conn)
-        return active_warning_areas(caps, dt.datetime.now(dt.UTC), geo.districts)
+        return active_warning_areas(caps, dt.datetime.now(dt.UTC), geo.units)
 
     return CACHE.get(pool, "warning_areas", ttl_s, compute)
 
@@ -457,7 +483,7 @@ def feed_alerts(
     conn: psycopg.Connection,
     *,
     families=None,
-    districts=None,
+    units=None,
     severities=None,
     statuses=None,
     limit: int = 200,
@@ -468,7 +494,7 @@ def feed_alerts(
         conn,
         status="active" if statuses is None else _chosen(statuses, STATUSES),
         family=_chosen(families, FAMILIES),
-        district=_chosen(districts),
+        unit_id=_chosen(units),
         severity=_chosen(severities, SEVERITY_RANK),
         limit=limit,
         order="triage",
@@ -477,7 +503,7 @@ def feed_alerts(
 
 def load_device(conn: psycopg.Connection, device_id: str) -> MapDevice | None:
     row = conn.execute(
-        "SELECT device_id, family, kind, name, coalesce(lon, 0), coalesce(lat, 0), district, "
+        "SELECT device_id, family, kind, name, coalesce(lon, 0), coalesce(lat, 0), unit_id, "
         "expected_interval_s, metadata FROM devices WHERE device_id = %s",
         (device_id,),
     ).fetchone()
@@ -491,7 +517,7 @@ class DeviceHealth:
     name: str
     family: str
     kind: str
-    district: str | None
+    unit_id: str | None
     expected_interval_s: int
     last_seen: float | None  # Unix seconds of its newest reading (Redis last_seen)
     silent: bool
@@ -505,12 +531,21 @@ class DeviceHealth:
 
 @dataclass(frozen=True)
 class HealthGroup:
-    district: str
+    unit_id: str
     family: str
     total: int
     online: int
     silent: int
     never_seen: int
+
+
+def units_by_trouble(groups, names: dict[str, str]) -> list[str]:
+    """The units that have devices, those with the most silent devices first, then by name:
+    with 99 units the ones that need a look are at the top (pure)."""
+    silent: dict[str, int] = {}
+    for g in groups:
+        silent[g.unit_id] = silent.get(g.unit_id, 0) + g.silent + g.never_seen
+    return sorted(silent, key=lambda u: (-silent[u], names.get(u, u or "")))
 
 
 @dataclass(frozen=True)
@@ -532,7 +567,7 @@ class FeedFreshness:
 
 def load_health_devices(conn: psycopg.Connection) -> list[tuple]:
     return conn.execute(
-        "SELECT device_id, name, family, kind, district, expected_interval_s, "
+        "SELECT device_id, name, family, kind, unit_id, expected_interval_s, "
         "coalesce((metadata->>'event_driven')::boolean, false) FROM devices "
         "WHERE enabled ORDER BY device_id"
     ).fetchall()
@@ -543,7 +578,7 @@ def device_health(
 ) -> list[DeviceHealth]:
     """Each enabled device with its last-seen time and whether it has gone silent (pure)."""
     out = []
-    for device_id, name, family, kind, district, interval, *rest in rows:
+    for device_id, name, family, kind, unit_id, interval, *rest in rows:
         seen = last_seen.get(device_id)
         out.append(
             DeviceHealth(
@@ -551,7 +586,7 @@ def device_health(
                 name,
                 family,
                 kind,
-                district,
+                unit_id,
                 int(interval),
                 seen,
                 is_silent(seen, interval, now),
@@ -562,16 +597,16 @@ def device_health(
 
 
 def health_groups(devices: Iterable[DeviceHealth]) -> list[HealthGroup]:
-    """Counts per (district, family), districts and families in name order (pure)."""
+    """Counts per (unit_id, family), units and families in name order (pure)."""
     groups: dict[tuple[str, str], list[DeviceHealth]] = {}
     for d in devices:
-        groups.setdefault((d.district or "", d.family), []).append(d)
+        groups.setdefault((d.unit_id or "", d.family), []).append(d)
     out = []
-    for (district, family), items in sorted(groups.items()):
+    for (unit_id, family), items in sorted(groups.items()):
         silent = sum(d.silent for d in items)
         never = sum(d.never_seen for d in items)
         out.append(
-            HealthGroup(district, family, len(items), len(items) - silent - never, silent, never)
+            HealthGroup(unit_id, family, len(items), len(items) - silent - never, silent, never)
         )
     return out
 

@@ -240,6 +240,12 @@ def cmd_layers_seed(args: argparse.Namespace) -> int:
     return seed_layers(_settings(args), actor=_cli_actor())
 
 
+def cmd_units_migrate(args: argparse.Namespace) -> int:
+    from layers.migrate_units import migrate_units
+
+    return migrate_units(_settings(args), actor=_actor(args), dry_run=args.dry_run)
+
+
 def cmd_kpi_import(args: argparse.Namespace) -> int:
     from ioc.kpi.cli import import_file
 
@@ -584,10 +590,10 @@ def build_parser() -> argparse.ArgumentParser:
     li = l_sub.add_parser("import", help="Load a GeoJSON, GeoPackage or Shapefile layer.")
     li.add_argument("file", type=Path, metavar="FILE")
     li.add_argument("--name", default=None,
-                    help="layer name, e.g. districts or flood_zones (default: from the file name)")
+                    help="layer name, e.g. units or flood_zones (default: from the file name)")
     li.add_argument(
-        "--kind", default="districts",
-        choices=["districts", "zones", "points", "poi", "lines", "rivers"],
+        "--kind", default="units",
+        choices=["units", "zones", "points", "poi", "lines", "rivers"],
         help="what the features are (sets the geometry type required)",
     )
     _actor_option(li)
@@ -595,6 +601,17 @@ def build_parser() -> argparse.ArgumentParser:
     l_sub.add_parser(
         "seed", help="Store the demo province's layers if they are not there yet."
     ).set_defaults(func=cmd_layers_seed)
+
+    p = add("units", None, "Administrative units (since 1 July 2025: communes and wards).")
+    u_sub = p.add_subparsers(dest="units_command", metavar="TASK", required=True)
+    um = u_sub.add_parser(
+        "migrate",
+        help="Move area keys of devices and alerts from former districts to the stored units "
+        "(audited; running it again changes nothing).",
+    )
+    um.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
+    _actor_option(um)
+    um.set_defaults(func=cmd_units_migrate)
 
     p = add("kpi", None, "Leadership KPIs: import reported figures, seed the demo, refresh.")
     k_sub = p.add_subparsers(dest="kpi_command", metavar="TASK", required=True)

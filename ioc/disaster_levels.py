@@ -9,8 +9,9 @@ province's own values belong in its configuration.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,7 @@ class Uplift:
 
 
 @dataclass(frozen=True)
-class DistrictLevel:
+class UnitLevel:
     level: int
     base_level: int
     uplift: int
@@ -164,7 +165,7 @@ class DistrictLevel:
         return risk_level(self.level)
 
 
-def combine(hazards: Mapping[str, int], uplift: Uplift = Uplift()) -> DistrictLevel:
+def combine(hazards: Mapping[str, int], uplift: Uplift = Uplift()) -> UnitLevel:
     """One level from the levels of each hazard (flood, heavy rain, flash flood, ...)."""
     active = {k: int(v) for k, v in hazards.items() if v and v > 0}
     base = max(active.values(), default=0)
@@ -176,4 +177,32 @@ def combine(hazards: Mapping[str, int], uplift: Uplift = Uplift()) -> DistrictLe
         elif len(levels) >= 2 and levels[1] >= uplift.combined_min_level:
             extra = 1
     level = min(MAX_LEVEL, base + extra)
-    return DistrictLevel(level, base, level - base, active)
+    return UnitLevel(level, base, level - base, active)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One device's level for one hazard in the unit it lies in, and why."""
+
+    unit_id: str
+    hazard: str
+    level: int
+    basis: Mapping[str, Any] = field(default_factory=dict)
+
+
+def levels_by_unit(observations: Iterable[Observation], units: Iterable[str],
+                   uplift: Uplift = Uplift()) -> dict[str, tuple[UnitLevel, dict]]:
+    """Each unit's level (Decision 18/2021: the worst device per hazard, then `combine`).
+
+    Every unit in `units` gets a level (0 when nothing is observed there); a unit's level
+    comes only from devices in that unit. Returns unit_id -> (level, hazard -> basis); of equal
+    levels for a hazard the first observation is kept as the basis.
+    """
+    hazards: dict[str, dict[str, int]] = {u: {} for u in units}
+    basis: dict[str, dict[str, Any]] = {u: {} for u in hazards}
+    for o in observations:
+        mine = hazards.setdefault(o.unit_id, {})
+        if o.level > mine.get(o.hazard, 0):
+            mine[o.hazard] = o.level
+            basis.setdefault(o.unit_id, {})[o.hazard] = dict(o.basis)
+    return {u: (combine(h, uplift), basis.get(u, {})) for u, h in hazards.items()}

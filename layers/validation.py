@@ -18,7 +18,7 @@ POLYGONS = ("Polygon", "MultiPolygon")
 LINES = ("LineString", "MultiLineString")
 # Geometry types each layer kind accepts.
 KINDS: dict[str, tuple[str, ...]] = {
-    "districts": POLYGONS,
+    "units": POLYGONS,
     "zones": POLYGONS,
     "points": ("Point",),
     "poi": ("Point",),

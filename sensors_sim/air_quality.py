@@ -22,14 +22,14 @@ class AirQualityModel:
         self.pm_norm = sum(self.pm_shape) / 24
         self.traffic_shape = fleet.hourly_shapes[device.traffic_shape]
         self.monthly = fleet.air_quality.monthly_pm_factor
-        self.climate = Climate(rng, device.elevation_m, device.district, rain, calendar)
+        self.climate = Climate(rng, device.elevation_m, device.unit_id, rain, calendar)
         self.pm_noise = AR1(rng, 0.25, 6 * 3600)
         self.gas_noise = AR1(rng, 0.2, 2 * 3600)
         self.o3_noise = AR1(rng, 0.15, 4 * 3600)
 
     def metrics(self, ts: float) -> dict[str, float]:
         local = self.cal.at(ts)
-        rain = self.rain.rate(self.d.district, ts)
+        rain = self.rain.rate(self.d.unit_id, ts)
         washout = 1 / (1 + rain / 3)
         pm25 = (
             self.d.pm25_mean

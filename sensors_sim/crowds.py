@@ -70,14 +70,14 @@ class VisitorCounterModel:
 
 
 class AccommodationModel:
-    """Check-ins reported by the lodging registry of a district."""
+    """Check-ins reported by the lodging registry of a unit."""
 
     def __init__(self, device: Accommodation, interval: float, rng: random.Random,
                  fleet: Fleet, plan: Plan, calendar: Calendar) -> None:
         self.d, self.interval, self.rng, self.plan = device, interval, rng, plan
         self.arrivals = ArrivalRate(fleet.crowd_profiles[device.profile], fleet,
                                     device.daily_checkins, calendar)
-        self.festival = device.district in plan.festival_districts
+        self.festival = device.unit_id in plan.festival_units
 
     def emissions(self, first: float) -> Iterator[Reading]:
         prev = first - self.interval

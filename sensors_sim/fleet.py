@@ -123,7 +123,7 @@ class LandslideWarning(Model):
 class Device(Model):
     id: str = Field(pattern=DEVICE_ID, description="Device id (also the Frigate camera name).")
     name: str = Field(min_length=1, description="Human name with Vietnamese diacritics.")
-    district: str = Field(description="District id from the districts table.")
+    unit_id: str = Field(description="Unit id from the units table.")
     lon: float = Field(ge=-180, le=180)
     lat: float = Field(ge=-90, le=90)
     elevation_m: float = Field(0, ge=-100, le=9000, description="Metres above sea level.")
@@ -160,7 +160,7 @@ class WeatherStation(Device):
 class RainGauge(Device):
     kind: Literal["rain_gauge"]
     protocol: Literal["ioc-json", "senml"] = "ioc-json"
-    orographic_factor: float = Field(1.0, gt=0, le=3, description="Rain relative to district.")
+    orographic_factor: float = Field(1.0, gt=0, le=3, description="Rain relative to unit_id.")
 
 
 class WaterLevelStation(Device):
@@ -171,7 +171,7 @@ class WaterLevelStation(Device):
     alarm_levels: AlarmLevels
     normal_level_m: float = Field(description="Typical dry-season level.")
     wet_season_rise_m: float = Field(0.8, ge=0, description="Extra level in the rainy season.")
-    catchment: list[str] = Field(min_length=1, description="Districts whose rain feeds it.")
+    catchment: list[str] = Field(min_length=1, description="Units whose rain feeds it.")
     response_lag_h: float = Field(ge=0, le=48, description="Hours from rain to rising water.")
     response_spread_h: float = Field(gt=0, le=48, description="Spread of the flood wave.")
 
@@ -223,14 +223,14 @@ AnyDevice = Annotated[
 
 
 class FloodTargets(Model):
-    storm_districts: list[str] = Field(min_length=1)
+    storm_units: list[str] = Field(min_length=1)
     stations: list[str] = Field(min_length=1, description="Stations driven through I, II, III.")
 
 
 class FestivalTargets(Model):
     sites: list[str] = Field(min_length=1, description="Visitor counters pushed past capacity.")
     cameras: list[str] = Field([], description="Cameras reporting crowds during the surge.")
-    districts: list[str] = Field([], description="Districts with more check-ins.")
+    units: list[str] = Field([], description="Units with more check-ins.")
 
 
 class IncidentTargets(Model):
@@ -241,7 +241,7 @@ class IncidentTargets(Model):
 
 
 class OutageTargets(Model):
-    district: str
+    unit_id: str
 
 
 class ScenarioTargets(Model):
@@ -257,7 +257,7 @@ class Fleet(Model):
     bbox: tuple[float, float, float, float] = Field(
         (-180, -90, 180, 90), description="lon_min, lat_min, lon_max, lat_max"
     )
-    districts: dict[str, str] = Field(min_length=1, description="District id -> name.")
+    units: dict[str, str] = Field(min_length=1, description="Unit id -> name.")
     faults: FaultRates = FaultRates()
     intervals: Intervals = Intervals()
     hourly_shapes: dict[str, HourlyShape] = {}
@@ -305,8 +305,8 @@ class Fleet(Model):
             if d.id in ids:
                 problems.append(f"{where}: duplicate id")
             ids[d.id] = d
-            if d.district not in self.districts:
-                problems.append(f"{where}: unknown district {d.district!r}")
+            if d.unit_id not in self.units:
+                problems.append(f"{where}: unknown unit {d.unit_id!r}")
             if not (lon0 <= d.lon <= lon1 and lat0 <= d.lat <= lat1):
                 problems.append(f"{where}: lon/lat {d.lon}, {d.lat} outside the bbox {self.bbox}")
             problems.extend(f"{where}: {p}" for p in self._device_refs(d))
@@ -335,8 +335,8 @@ class Fleet(Model):
         if isinstance(d, Camera) and d.place not in self.camera_profiles:
             out.append(f"unknown place {d.place!r} (not in camera_profiles)")
         if isinstance(d, WaterLevelStation):
-            out.extend(f"unknown catchment district {c!r}" for c in d.catchment
-                       if c not in self.districts)
+            out.extend(f"unknown catchment unit {c!r}" for c in d.catchment
+                       if c not in self.units)
         return out
 
     def _scenario_refs(self, ids: dict[str, Device]) -> list[str]:
@@ -351,17 +351,17 @@ class Fleet(Model):
                 if getattr(d, attr) != value:
                     out.append(f"scenarios.{section}: {device_id} needs {attr}: {value}")
 
-        def districts(section: str, names: list[str]) -> None:
-            out.extend(f"scenarios.{section}: unknown district {n!r}" for n in names
-                       if n not in self.districts)
+        def units(section: str, names: list[str]) -> None:
+            out.extend(f"scenarios.{section}: unknown unit {n!r}" for n in names
+                       if n not in self.units)
 
         s = self.scenarios
         if s.flood:
-            districts("flood", s.flood.storm_districts)
+            units("flood", s.flood.storm_units)
             for i in s.flood.stations:
                 need("flood", i, "water_level")
         if s.festival:
-            districts("festival", s.festival.districts)
+            units("festival", s.festival.units)
             for i in s.festival.sites:
                 need("festival", i, "visitor_counter")
             for i in s.festival.cameras:
@@ -372,7 +372,7 @@ class Fleet(Model):
             for i in s.incident.plate_route:
                 need("incident", i, "camera", lpr=True)
         if s.outage:
-            districts("outage", [s.outage.district])
+            units("outage", [s.outage.unit_id])
         return out
 
     def interval(self, device: Device) -> float:
@@ -399,7 +399,7 @@ def from_registry_entry(item: dict[str, Any]) -> dict[str, Any]:
     fleet-file device: `unit` is the fleet's area key, metadata and simulation keys are merged, and
     a water-level station without a simulation block gets a quiet river below its level I."""
     flat: dict[str, Any] = {k: item[k] for k in ("id", "name", "kind") if k in item}
-    area = "unit_id" if "unit_id" in Device.model_fields else "district"  # the fleet's area key
+    area = "unit_id" if "unit_id" in Device.model_fields else "unit_id"  # the fleet's area key
     if "unit" in item:
         flat[area] = item["unit"]
     location = item.get("location")

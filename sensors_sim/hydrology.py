@@ -83,8 +83,8 @@ class WaterLevelModel:
         return self.d.normal_level_m + self.d.wet_season_rise_m * WET_SEASON[month - 1]
 
     def _basin_showers(self, hour_index: int) -> float:
-        districts = self.d.catchment
-        return sum(self.rain.shower(d, hour_index) for d in districts) / len(districts)
+        units = self.d.catchment
+        return sum(self.rain.shower(d, hour_index) for d in units) / len(units)
 
     def _shower_response(self, ts: float) -> float:
         """Delayed response to ordinary showers, softly capped 0.3 m below alarm level I."""

@@ -29,7 +29,7 @@ class LandslideModel:
         self.moisture_noise = AR1(rng, 0.8, 3 * 3600)
 
     def metrics(self, ts: float, dt_s: float) -> dict[str, float]:
-        api = self.rain.antecedent(self.d.district, ts)
+        api = self.rain.antecedent(self.d.unit_id, ts)
         base = self.d.base_soil_moisture_pct
         moisture = base + (SATURATED_PCT - base) * (1 - math.exp(-api / WETTING_MM))
         moisture += self.moisture_noise.at(ts)

@@ -15,16 +15,16 @@ SENML_SHARE = 5  # every fifth synthetic device speaks SenML, the rest our JSON
 
 
 def build_load_fleet(base: Fleet, devices: int, rate: float) -> Fleet:
-    """`devices` synthetic air-quality stations spread over the base fleet's districts and
+    """`devices` synthetic air-quality stations spread over the base fleet's units and
     bounding box, each reporting every devices/rate seconds."""
     rng = random.Random(devices)
     lon0, lat0, lon1, lat1 = base.bbox
-    districts = sorted(base.districts)
+    units = sorted(base.units)
     interval = devices / rate
     stations = [
         AirQualityStation(
             id=f"load-{i:06d}", kind="air_quality", name=f"Thiết bị tải {i:06d}",
-            district=districts[i % len(districts)],
+            unit_id=units[i % len(units)],
             lon=round(rng.uniform(lon0, lon1), 5), lat=round(rng.uniform(lat0, lat1), 5),
             protocol="senml" if i % SENML_SHARE == 0 else "ioc-json",
             interval_s=interval, pm25_mean=25.0,

@@ -39,15 +39,15 @@ class Plan:
                                  "fleet file")
         flood, fest = targets.flood, targets.festival
         self.storm = scenario.storm
-        self.storm_districts = frozenset(flood.storm_districts if flood and self.storm else ())
+        self.storm_units = frozenset(flood.storm_units if flood and self.storm else ())
         self.flood_stations = frozenset(flood.stations if flood and self.storm else ())
         self.surge = scenario.surge
         self.festival_sites = frozenset(fest.sites if fest and self.surge else ())
         self.festival_cameras = frozenset(fest.cameras if fest and self.surge else ())
-        self.festival_districts = frozenset(fest.districts if fest and self.surge else ())
+        self.festival_units = frozenset(fest.units if fest and self.surge else ())
         self.incidents = scenario.incidents
         self.outage = scenario.outage
-        self.outage_district = targets.outage.district if targets.outage and self.outage else None
+        self.outage_unit = targets.outage.unit_id if targets.outage and self.outage else None
 
     # -- storm ------------------------------------------------------------------------------
     def storm_window(self) -> tuple[float, float] | None:
@@ -56,17 +56,17 @@ class Plan:
         t0 = self.start + self.storm.after_s
         return t0, t0 + self.storm.duration_s
 
-    def storm_rate(self, district: str, ts: float) -> float:
-        """Storm rain rate in mm/h over `district` at `ts` (0 outside the storm)."""
-        if not self.storm or district not in self.storm_districts:
+    def storm_rate(self, unit_id: str, ts: float) -> float:
+        """Storm rain rate in mm/h over `unit_id` at `ts` (0 outside the storm)."""
+        if not self.storm or unit_id not in self.storm_units:
             return 0.0
         t0, t1 = self.storm_window()  # type: ignore[misc]
         return self.storm.peak_mm_h * hann((ts - t0) / (t1 - t0))
 
-    def showers_suppressed(self, district: str, ts: float) -> bool:
-        """The storm replaces ordinary showers over its districts for a day either side."""
+    def showers_suppressed(self, unit_id: str, ts: float) -> bool:
+        """The storm replaces ordinary showers over its units for a day either side."""
         window = self.storm_window()
-        if not window or district not in self.storm_districts:
+        if not window or unit_id not in self.storm_units:
             return False
         return window[0] - 86400 <= ts <= window[1] + 86400
 
@@ -87,8 +87,8 @@ class Plan:
         return 1.0 - (ts - t1) / s.ramp_s
 
     # -- outage -----------------------------------------------------------------------------
-    def outage_window(self, district: str) -> tuple[float, float] | None:
-        if not self.outage or district != self.outage_district:
+    def outage_window(self, unit_id: str) -> tuple[float, float] | None:
+        if not self.outage or unit_id != self.outage_unit:
             return None
         t0 = self.start + self.outage.after_s
         return t0, t0 + self.outage.duration_s

@@ -15,11 +15,11 @@ from sensors_sim.fleet import Camera, Fleet
 FRIGATE_EXPECTED_INTERVAL_S = 3600  # Frigate cameras speak only when they track something
 
 UPSERT = sql.SQL(
-    "INSERT INTO devices (device_id, family, kind, name, lon, lat, district, metadata, "
+    "INSERT INTO devices (device_id, family, kind, name, lon, lat, unit_id, metadata, "
     "expected_interval_s) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
     "ON CONFLICT (device_id) DO UPDATE SET family = EXCLUDED.family, kind = EXCLUDED.kind, "
     "name = EXCLUDED.name, lon = EXCLUDED.lon, lat = EXCLUDED.lat, "
-    "district = EXCLUDED.district, metadata = EXCLUDED.metadata, "
+    "unit_id = EXCLUDED.unit_id, metadata = EXCLUDED.metadata, "
     "expected_interval_s = EXCLUDED.expected_interval_s, "
     # a device retired in the registry (ioc devices retire) stays retired
     "enabled = devices.retired_at IS NULL, updated_at = now()"
@@ -38,7 +38,7 @@ def device_rows(fleet: Fleet) -> list[tuple[Any, ...]]:
         else:
             expected = max(1, math.ceil(interval))
             metadata["interval_s"] = interval
-        rows.append((d.id, d.family, d.kind, d.name, d.lon, d.lat, d.district, Jsonb(metadata),
+        rows.append((d.id, d.family, d.kind, d.name, d.lon, d.lat, d.unit_id, Jsonb(metadata),
                      expected))
     return rows
 

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Storm:
-    """Heavy rain over the fleet's flood.storm_districts; its flood stations pass I, II, III."""
+    """Heavy rain over the fleet's flood.storm_units; its flood stations pass I, II, III."""
 
     after_s: float = 300.0  # rain starts this long after the simulation starts
     duration_s: float = 6 * 3600.0
-    peak_mm_h: float = 45.0  # district rain rate at the storm's height
+    peak_mm_h: float = 45.0  # unit_id rain rate at the storm's height
     peak_above_iii_m: float = 0.6  # every flood station peaks this far above alarm level III
     landslide_api_mm: float = 90.0  # antecedent rain above which slopes start to move
 
@@ -24,7 +24,7 @@ class Surge:
     ramp_s: float = 1800.0  # arrivals grow to the surge rate over this time
     duration_s: float = 4 * 3600.0
     peak_occupancy_ratio: float = 1.5  # steady-state occupancy / capacity at the surge rate
-    checkin_factor: float = 2.5  # check-ins in festival.districts
+    checkin_factor: float = 2.5  # check-ins in festival.units
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Incidents:
 
 @dataclass(frozen=True)
 class Outage:
-    """Every device of the fleet's outage.district drops (offline status, then silence)."""
+    """Every device of the fleet's outage.unit_id drops (offline status, then silence)."""
 
     after_s: float = 180.0
     duration_s: float = 5400.0
@@ -92,8 +92,8 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "outage",
-            "District outage",
-            "All devices of one district go offline for 90 minutes (power or network loss), "
+            "Unit outage",
+            "All devices of one unit go offline for 90 minutes (power or network loss), "
             "then come back.",
             outage=Outage(),
         ),

@@ -1,4 +1,4 @@
-"""Rain over the districts, and weather-station signals (temperature, humidity, wind, pressure)."""
+"""Rain over the units, and weather-station signals (temperature, humidity, wind, pressure)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sensors_sim.fleet import RainGauge, WeatherStation
 from sensors_sim.plan import Plan
 from sensors_sim.simtime import Calendar, unit_noise
 
-# Chance that a district gets a shower in a given hour, by month (northern-mountain climate:
+# Chance that a unit gets a shower in a given hour, by month (northern-mountain climate:
 # rainy season May-September), and the mean shower intensity in mm/h.
 SHOWER_CHANCE = (0.03, 0.04, 0.05, 0.09, 0.16, 0.22, 0.24, 0.24, 0.16, 0.09, 0.05, 0.03)
 SHOWER_MEAN_MM_H = (1.0, 1.0, 1.5, 2.5, 3.5, 4.0, 4.0, 4.0, 3.5, 2.5, 1.5, 1.0)
@@ -23,17 +23,17 @@ WET_MONTHS = (5, 6, 7, 8, 9)
 
 
 class RainField:
-    """District rain rates: random hourly showers plus the scenario's storm. Stateless."""
+    """Unit rain rates: random hourly showers plus the scenario's storm. Stateless."""
 
     def __init__(self, seed: int, plan: Plan, calendar: Calendar) -> None:
         self.seed, self.plan, self.calendar = seed, plan, calendar
         self.shower = lru_cache(maxsize=65536)(self._shower)
         self.hourly = lru_cache(maxsize=65536)(self._hourly)
 
-    def _shower(self, district: str, hour_index: int) -> float:
-        """Shower rate in mm/h over `district` during one UTC hour."""
+    def _shower(self, unit_id: str, hour_index: int) -> float:
+        """Shower rate in mm/h over `unit_id` during one UTC hour."""
         mid = hour_index * 3600 + 1800
-        if self.plan.showers_suppressed(district, mid):
+        if self.plan.showers_suppressed(unit_id, mid):
             return 0.0
         local = self.calendar.at(mid)
         chance = SHOWER_CHANCE[local.month - 1]
@@ -41,42 +41,42 @@ class RainField:
             chance *= 1.8
         elif 2 <= local.hour < 9:
             chance *= 0.6
-        if unit_noise(self.seed, "shower", district, hour_index) >= chance:
+        if unit_noise(self.seed, "shower", unit_id, hour_index) >= chance:
             return 0.0
-        u = unit_noise(self.seed, "shower-mm", district, hour_index)
+        u = unit_noise(self.seed, "shower-mm", unit_id, hour_index)
         return min(40.0, -SHOWER_MEAN_MM_H[local.month - 1] * math.log(1 - u))
 
-    def rate(self, district: str, ts: float) -> float:
+    def rate(self, unit_id: str, ts: float) -> float:
         """Rain rate in mm/h at `ts`."""
-        return self.shower(district, math.floor(ts / 3600)) + self.plan.storm_rate(district, ts)
+        return self.shower(unit_id, math.floor(ts / 3600)) + self.plan.storm_rate(unit_id, ts)
 
-    def amount(self, district: str, t1: float, t2: float) -> float:
-        """Rain in mm fallen over `district` between t1 and t2 (midpoint rule, 60 s steps)."""
+    def amount(self, unit_id: str, t1: float, t2: float) -> float:
+        """Rain in mm fallen over `unit_id` between t1 and t2 (midpoint rule, 60 s steps)."""
         if t2 <= t1:
             return 0.0
         steps = max(1, math.ceil((t2 - t1) / 60))
         dt = (t2 - t1) / steps
-        return sum(self.rate(district, t1 + (i + 0.5) * dt) for i in range(steps)) * dt / 3600
+        return sum(self.rate(unit_id, t1 + (i + 0.5) * dt) for i in range(steps)) * dt / 3600
 
-    def _hourly(self, district: str, hour_index: int) -> float:
+    def _hourly(self, unit_id: str, hour_index: int) -> float:
         """Rain in mm over one whole UTC hour."""
-        return self.amount(district, hour_index * 3600, (hour_index + 1) * 3600)
+        return self.amount(unit_id, hour_index * 3600, (hour_index + 1) * 3600)
 
-    def antecedent(self, district: str, ts: float, decay_h: float = 24.0) -> float:
+    def antecedent(self, unit_id: str, ts: float, decay_h: float = 24.0) -> float:
         """Antecedent precipitation index (mm): past rain, each hour decayed by its age."""
         h = math.floor(ts / 3600)
-        total = self.amount(district, h * 3600, ts)
+        total = self.amount(unit_id, h * 3600, ts)
         for k in range(1, 97):
-            total += self.hourly(district, h - k) * math.exp(-k / decay_h)
+            total += self.hourly(unit_id, h - k) * math.exp(-k / decay_h)
         return total
 
 
 class Climate:
     """Smooth weather of one place: what a perfect station there would read (plus AR noise)."""
 
-    def __init__(self, rng: random.Random, elevation_m: float, district: str, rain: RainField,
+    def __init__(self, rng: random.Random, elevation_m: float, unit_id: str, rain: RainField,
                  calendar: Calendar, wind_mean: float = 2.0) -> None:
-        self.elev, self.district, self.rain, self.cal = elevation_m, district, rain, calendar
+        self.elev, self.unit_id, self.rain, self.cal = elevation_m, unit_id, rain, calendar
         self.wind_mean = wind_mean
         self.temp_noise = AR1(rng, 0.8, 3 * 3600)
         self.hum_noise = AR1(rng, 3.0, 2 * 3600)
@@ -87,7 +87,7 @@ class Climate:
 
     def metrics(self, ts: float) -> dict[str, float]:
         local = self.cal.at(ts)
-        rain = self.rain.rate(self.district, ts)
+        rain = self.rain.rate(self.unit_id, ts)
         wet = local.month in WET_MONTHS
         day_phase = 2 * math.pi * (local.hour - 14.5) / 24
         amp = 3.5 if wet else 5.0
@@ -139,7 +139,7 @@ class WeatherModel:
     def __init__(self, device: WeatherStation, interval: float, rng: random.Random,
                  rain: RainField, calendar: Calendar) -> None:
         self.device, self.interval, self.rng = device, interval, rng
-        self.climate = Climate(rng, device.elevation_m, device.district, rain, calendar,
+        self.climate = Climate(rng, device.elevation_m, device.unit_id, rain, calendar,
                                device.wind_mean)
 
     def emissions(self, first: float) -> Iterator[Reading]:
@@ -158,7 +158,7 @@ class RainGaugeModel:
         prev = first - self.interval
         carry = 0.0  # water in the bucket that has not tipped yet
         for ts in report_times(first, self.interval, self.rng):
-            fallen = self.rain.amount(self.device.district, prev, ts)
+            fallen = self.rain.amount(self.device.unit_id, prev, ts)
             if fallen > 0:
                 fallen *= self.device.orographic_factor * math.exp(self.rng.gauss(0, 0.15))
             carry += fallen

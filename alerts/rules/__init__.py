@@ -32,7 +32,7 @@ CapResponse = Literal["Shelter", "Evacuate", "Prepare", "Execute", "Avoid", "Mon
 
 # Names a rule's `title` template may use ({name}, {value:.1f}, ...).
 TITLE_FIELDS = frozenset({
-    "name", "device_id", "district", "district_name", "value", "level", "level_name", "label",
+    "name", "device_id", "unit_id", "unit_name", "value", "level", "level_name", "label",
     "metric", "count", "aqi", "category", "capacity", "ratio", "silent_min", "event",
     "headline", "sender", "window_h", "mm",
 })
@@ -52,15 +52,15 @@ class Select(Model):
     families: list[Family] = Field(default_factory=list, description="Device families.")
     kinds: list[str] = Field(default_factory=list, description="Device kinds (devices.kind).")
     devices: list[str] = Field(default_factory=list, description="Device ids.")
-    districts: list[str] = Field(default_factory=list, description="District ids.")
+    units: list[str] = Field(default_factory=list, description="Unit ids.")
 
     def matches(self, *, family: str | None, kind: str | None, device_id: str | None,
-                district: str | None) -> bool:
+                unit_id: str | None) -> bool:
         return (
             (not self.families or family in self.families)
             and (not self.kinds or kind in self.kinds)
             and (not self.devices or device_id in self.devices)
-            and (not self.districts or district in self.districts)
+            and (not self.units or unit_id in self.units)
         )
 
 
@@ -324,7 +324,7 @@ class CapRule(RuleCommon):
 
 
 class DisasterLevelRule(RuleCommon):
-    """A district's disaster risk level (Decision 18/2021) at `min_level` or above."""
+    """A unit's disaster risk level (Decision 18/2021) at `min_level` or above."""
 
     type: Literal["disaster_level"]
     min_level: int = Field(2, ge=1, le=5)
@@ -350,7 +350,7 @@ RULE_TYPES = ("threshold", "water_level", "capacity", "rain", "air_quality", "si
 
 
 class StormConfig(Model):
-    """Many alerts of one kind in one district within `window_s` become one parent alert."""
+    """Many alerts of one kind in one unit within `window_s` become one parent alert."""
 
     enabled: bool = True
     window_s: int = Field(300, ge=10)
@@ -385,7 +385,7 @@ class UpliftModel(Model):
 
 
 class DisasterLevelsConfig(Model):
-    """Disaster level per district from stations and rain gauges (ioc.disaster_levels)."""
+    """Disaster level per unit from stations and rain gauges (ioc.disaster_levels)."""
 
     enabled: bool = True
     every_s: int = Field(60, ge=5)

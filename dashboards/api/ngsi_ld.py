@@ -179,7 +179,7 @@ def device_entity(
     b = _Builder(type_name, device["device_id"], key_values)
     b.prop("name", device.get("name"))
     b.geo(device.get("lon"), device.get("lat"))
-    b.prop("areaServed", device.get("district"))
+    b.prop("areaServed", device.get("unit_id"))
     newest: dt.datetime | None = None
     for metric, attr in etype.attributes.items():
         if metric not in latest:
@@ -240,7 +240,7 @@ def alert_entity(alert: Mapping, *, key_values: bool) -> dict:
     b.prop("subCategory", _sub_category(alert["kind"]))
     b.prop("severity", SEVERITY.get(alert["severity"], "informational"))
     b.prop("description", alert.get("title"))
-    b.prop("areaServed", alert.get("district"))
+    b.prop("areaServed", alert.get("unit_id"))
     b.time("dateIssued", alert.get("opened_at"))
     b.time("validFrom", alert.get("opened_at"))
     b.time("validTo", alert.get("resolved_at"))

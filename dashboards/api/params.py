@@ -147,7 +147,7 @@ def _check_range(
 class DevicesQuery(Query):
     family: list[Family] | None = Field(None, max_length=4)
     kind: list[Ident] | None = Field(None, max_length=50)
-    district: list[Ident] | None = Field(None, max_length=50)
+    unit_id: list[Ident] | None = Field(None, max_length=50)
     enabled: bool | None = None
     limit: int = Field(100, ge=1, le=1000)
     cursor: Cursor | None = None
@@ -205,7 +205,7 @@ class LatestQuery(Query):
     device_id: list[DeviceId] | None = Field(None, max_length=200)
     family: list[Family] | None = Field(None, max_length=4)
     kind: list[Ident] | None = Field(None, max_length=50)
-    district: list[Ident] | None = Field(None, max_length=50)
+    unit_id: list[Ident] | None = Field(None, max_length=50)
     metric: list[Metric] | None = Field(None, max_length=50)
     limit: int = Field(100, ge=1, le=500)
     cursor: Cursor | None = None
@@ -221,7 +221,7 @@ class AlertsQuery(Query):
     status: list[AlertStatus] | None = Field(None, max_length=6)
     severity: list[Severity] | None = Field(None, max_length=5)
     family: list[Family] | None = Field(None, max_length=4)
-    district: list[Ident] | None = Field(None, max_length=50)
+    unit_id: list[Ident] | None = Field(None, max_length=50)
     device_id: list[DeviceId] | None = Field(None, max_length=50)
     rule_id: list[Ident] | None = Field(None, max_length=20)
     kind: list[Ident] | None = Field(None, max_length=20)
@@ -244,7 +244,7 @@ class TzQuery(Query):
 class IncidentsQuery(Query):
     device_id: list[DeviceId] | None = Field(None, max_length=50)
     label: list[Ident] | None = Field(None, max_length=20)
-    district: list[Ident] | None = Field(None, max_length=50)
+    unit_id: list[Ident] | None = Field(None, max_length=50)
     source: Literal["ioc", "frigate"] | None = None
     open: bool | None = None
     start: Time | None = None
@@ -259,12 +259,12 @@ class IncidentsQuery(Query):
 
 
 Period = Literal["day", "week", "month", "quarter", "year"]
-PROVINCE = "province"  # the district filter value for province-wide figures (stored as '')
+PROVINCE = "province"  # the unit filter value for province-wide figures (stored as '')
 
 
 class KpiValuesQuery(Query):
     kpi_id: list[Ident] | None = Field(None, max_length=50)
-    district: list[Ident] | None = Field(None, max_length=50)
+    unit_id: list[Ident] | None = Field(None, max_length=50)
     period: list[Period] | None = Field(None, max_length=5)
     start: Day | None = None
     end: Day | None = None
@@ -367,13 +367,24 @@ def validation_errors(err: ValidationError, prefix: str = "") -> list[ParameterE
     return out
 
 
+# Deprecated parameter names still read, as the name they stand for (docs/api.md). `district`:
+# before 1 July 2025 areas were districts; an id given there is matched against the units.
+DEPRECATED_ALIASES = {"district": "unit_id"}
+
+
 def parse_query(model: type[Q], args) -> Q:
     """The validated model for a request's query string (a werkzeug MultiDict).
 
-    Raises ApiProblem (400) naming each unknown, repeated or invalid parameter.
+    Raises ApiProblem (400) naming each unknown, repeated or invalid parameter. A deprecated
+    alias (DEPRECATED_ALIASES) counts as the parameter it stands for.
     """
     fields = model.model_fields
-    unknown = sorted(name for name in args if name not in fields)
+    field_of = {
+        name: DEPRECATED_ALIASES[name]
+        if name in DEPRECATED_ALIASES and DEPRECATED_ALIASES[name] in fields else name
+        for name in args
+    }
+    unknown = sorted(name for name in args if field_of[name] not in fields)
     if unknown:
         takes = ", ".join(fields) or "no parameters"
         raise invalid(
@@ -387,12 +398,14 @@ def parse_query(model: type[Q], args) -> Q:
     errors: list[ParameterError] = []
     for name in args:
         values = args.getlist(name)
-        if is_list_field(fields[name].annotation):
-            data[name] = [item.strip() for value in values for item in value.split(",")]
-        elif len(values) > 1:
+        field = field_of[name]
+        if is_list_field(fields[field].annotation):
+            items = [item.strip() for value in values for item in value.split(",")]
+            data[field] = [*data.get(field, []), *items]
+        elif len(values) > 1 or field in data:
             errors.append(ParameterError(name, f"given {len(values)} times; give it once"))
         else:
-            data[name] = values[0]
+            data[field] = values[0]
     try:
         query = model.model_validate(data)
     except ValidationError as err:

@@ -1,4 +1,4 @@
-"""Device health: silent devices and when they were last heard, counts by district and family,
+"""Device health: silent devices and when they were last heard, counts by unit and family,
 and how fresh each data feed is (Redis last_seen plus the devices table, never raw readings)."""
 
 from __future__ import annotations
@@ -45,13 +45,13 @@ def render_report(
     tz: str,
     names: dict[str, str],
     family: list[str] | None = None,
-    district: list[str] | None = None,
+    unit_id: list[str] | None = None,
 ) -> list:
-    """The page body for one health report, filtered by family and district (pure)."""
+    """The page body for one health report, filtered by family and unit_id (pure)."""
     devices = [
         d
         for d in report.devices
-        if (not family or d.family in family) and (not district or d.district in district)
+        if (not family or d.family in family) and (not unit_id or d.unit_id in unit_id)
     ]
     silent = sorted((d for d in devices if d.silent), key=lambda d: d.last_seen or 0)
     never = [d for d in devices if d.never_seen]
@@ -108,13 +108,13 @@ def render_report(
     )
 
     families = [f for f in q.FAMILIES if any(d.family == f for d in devices)]
-    groups = {(g.district, g.family): g for g in q.health_groups(devices)}
-    districts = sorted({g[0] for g in groups}, key=lambda d: names.get(d, d))
+    groups = {(g.unit_id, g.family): g for g in q.health_groups(devices)}
+    units = q.units_by_trouble(groups.values(), names)
     matrix = html.Table(
         [
             html.Thead(
                 html.Tr(
-                    [html.Th(t("devices.district", lang))]
+                    [html.Th(t("devices.unit_id", lang))]
                     + [html.Th(t(f"family.{f}", lang)) for f in families]
                 )
             ),
@@ -124,7 +124,7 @@ def render_report(
                         [html.Td(names.get(d, d or "–"))]
                         + [_group_cell(groups.get((d, f)), lang) for f in families]
                     )
-                    for d in districts
+                    for d in units
                 ]
             ),
         ],
@@ -137,7 +137,7 @@ def render_report(
                 html.Td(d.name),
                 html.Td(d.device_id, className="muted"),
                 html.Td(ui_label("kind", d.kind, lang)),
-                html.Td(names.get(d.district or "", d.district or "–")),
+                html.Td(names.get(d.unit_id or "", d.unit_id or "–")),
                 html.Td(fmt_time(d.last_seen, tz)),
                 html.Td(fmt_age(report.now - d.last_seen, lang), className="num state-bad-text"),
             ]
@@ -151,7 +151,7 @@ def render_report(
                     html.Tr(
                         [
                             html.Th(t(f"devices.col.{c}", lang))
-                            for c in ("name", "id", "kind", "district", "last_seen", "silent_for")
+                            for c in ("name", "id", "kind", "unit_id", "last_seen", "silent_for")
                         ]
                     )
                 ),
@@ -184,7 +184,7 @@ def render_report(
                         ),
                         html.Section(
                             [
-                                html.H2(t("devices.by_district", lang), className="section-title"),
+                                html.H2(t("devices.by_unit", lang), className="section-title"),
                                 matrix,
                             ]
                         ),
@@ -224,7 +224,7 @@ def _group_cell(group: q.HealthGroup | None, lang: str) -> html.Td:
 def layout(lang: str | None = None, **_query) -> html.Div:
     c = context()
     lang = pick_language(lang, c.settings.web.language)
-    names = q.district_names(q.geometry(c.pool), lang)
+    names = q.unit_names(q.geometry(c.pool), lang)
     dropdown = {"multi": True, "clearable": True, "className": "filter"}
     return html.Div(
         [
@@ -238,12 +238,12 @@ def layout(lang: str | None = None, **_query) -> html.Div:
                         **dropdown,
                     ),
                     dcc.Dropdown(
-                        id="devices-district",
+                        id="devices-unit",
                         options=[
                             {"label": n, "value": d}
                             for d, n in sorted(names.items(), key=lambda kv: kv[1])
                         ],
-                        placeholder=t("feed.all_districts", lang),
+                        placeholder=t("feed.all_units", lang),
                         **dropdown,
                     ),
                 ],
@@ -262,17 +262,17 @@ def layout(lang: str | None = None, **_query) -> html.Div:
     Output("devices-clock", "children"),
     Input("devices-tick", "n_intervals"),
     Input("devices-family", "value"),
-    Input("devices-district", "value"),
+    Input("devices-unit", "value"),
     State("devices-lang-store", "data"),
 )
-def refresh(_n, family, district, lang):
+def refresh(_n, family, unit_id, lang):
     lang = pick_language(lang)
     c = context()
     tz = c.settings.web.timezone
     try:
         report = q.health_report(c.pool, c.live)
-        names = q.district_names(q.geometry(c.pool), lang)
+        names = q.unit_names(q.geometry(c.pool), lang)
     except Exception:
         log.warning("device health unavailable", exc_info=True)
         return [html.Div(t("db_unavailable", lang), className="banner banner-error")], no_update
-    return render_report(report, lang, tz, names, family, district), fmt_time(time.time(), tz)
+    return render_report(report, lang, tz, names, family, unit_id), fmt_time(time.time(), tz)

@@ -63,7 +63,6 @@ def _options(prefix: str, values, lang: str) -> list[dict]:
 
 
 def _filters(lang: str) -> html.Div:
-    names = q.district_names(q.geometry(context().pool), lang)
     dropdown = {"multi": True, "clearable": True, "className": "filter",
                 "labels": alert_texts.dropdown_labels(lang)}
     return html.Div(
@@ -75,11 +74,9 @@ def _filters(lang: str) -> html.Div:
                 **dropdown,
             ),
             dcc.Dropdown(
-                id="feed-district",
-                options=[
-                    {"label": n, "value": d} for d, n in sorted(names.items(), key=lambda kv: kv[1])
-                ],
-                placeholder=t("feed.all_districts", lang),
+                id="feed-unit",
+                options=q.unit_options(q.geometry(context().pool), lang),
+                placeholder=t("feed.all_units", lang),
                 **dropdown,
             ),
             dcc.Dropdown(
@@ -113,7 +110,7 @@ COLUMNS = (
     "severity_text",
     "opened",
     "title",
-    "district_name",
+    "unit_name",
     "family_text",
     "status_text",
     "assigned_to",
@@ -131,7 +128,7 @@ def table_rows(alerts: list[Alert], lang: str, tz: str, names: dict[str, str],
             "severity_text": t(f"severity.{a.severity}", lang),
             "opened": fmt_time(a.opened_at, tz, with_date=False),
             "title": title_in(a, lang) + (f" (+{a.children})" if a.children else ""),
-            "district_name": names.get(a.district or "", a.district or "–"),
+            "unit_name": names.get(a.unit_id or "", a.unit_id or "–"),
             "family_text": t(f"family.{a.family}", lang) if a.family else "–",
             "status": a.status,
             "status_text": t(f"alert_status.{a.status}", lang),
@@ -175,7 +172,7 @@ def _table(lang: str) -> dash_table.DataTable:
         style_cell_conditional=[
             {"if": {"column_id": "severity_text"}, "width": "170px", "fontWeight": "700"},
             {"if": {"column_id": "opened"}, "width": "110px"},
-            {"if": {"column_id": "district_name"}, "width": "170px"},
+            {"if": {"column_id": "unit_name"}, "width": "170px"},
             {"if": {"column_id": "family_text"}, "width": "110px"},
             {"if": {"column_id": "status_text"}, "width": "140px"},
             {"if": {"column_id": "assigned_to"}, "width": "130px"},
@@ -280,19 +277,19 @@ def layout(lang: str | None = None, alert: str | None = None, **_query) -> html.
     )
 
 
-def _rows(family, district, severity, status, lang: str) -> tuple[list[dict], str]:
+def _rows(family, unit_id, severity, status, lang: str) -> tuple[list[dict], str]:
     c = context()
     with c.pool.connection() as conn:
         alerts = q.feed_alerts(
             conn,
             families=family,
-            districts=district,
+            units=unit_id,
             severities=severity,
             statuses=status or [],
             limit=PAGE_SIZE,
         )
         people = who.assignees(conn, lang)
-    names = q.district_names(q.geometry(c.pool), lang)
+    names = q.unit_names(q.geometry(c.pool), lang)
     rows = table_rows(alerts, lang, c.settings.web.timezone, names, people)
     if not rows:
         return rows, t("feed.empty", lang)
@@ -315,17 +312,17 @@ def _rows(family, district, severity, status, lang: str) -> tuple[list[dict], st
     Output("feed-table", "selected_cells"),
     Input("feed-tick", "n_intervals"),
     Input("feed-family", "value"),
-    Input("feed-district", "value"),
+    Input("feed-unit", "value"),
     Input("feed-severity", "value"),
     Input("feed-status", "value"),
     State("feed-lang-store", "data"),
     State("feed-selected", "data"),
 )
-def refresh_feed(_n, family, district, severity, status, lang, selected):
+def refresh_feed(_n, family, unit_id, severity, status, lang, selected):
     lang = pick_language(lang)
     clock = fmt_time(time.time(), context().settings.web.timezone)
     try:
-        rows, count = _rows(family, district, severity, status, lang)
+        rows, count = _rows(family, unit_id, severity, status, lang)
     except Exception:
         log.warning("feed refresh failed", exc_info=True)
         return (no_update, html.Span(t("db_unavailable", lang), className="act-refused"), clock,
@@ -375,10 +372,10 @@ def detail(alert_id: int | None, lang: str) -> tuple[list, str]:
         return [
             html.Div(t("act.not_found", lang, id=alert_id), className="muted")
         ], "feed-actions hidden"
-    names = q.district_names(q.geometry(c.pool), lang)
+    names = q.unit_names(q.geometry(c.pool), lang)
     facts = [
         (t("feed.col.status_text", lang), t(f"alert_status.{alert.status}", lang)),
-        (t("feed.col.district_name", lang), names.get(alert.district or "", alert.district or "–")),
+        (t("feed.col.unit_name", lang), names.get(alert.unit_id or "", alert.unit_id or "–")),
         (t("feed.opened", lang), fmt_time(alert.opened_at, tz)),
         (t("feed.last_seen", lang), fmt_time(alert.last_seen_at, tz)),
         (t("feed.col.count", lang), str(alert.count)),
@@ -469,14 +466,14 @@ def refresh_detail(alert_id, _n, lang):
     State("feed-act-note", "value"),
     State("feed-act-assignee", "value"),
     State("feed-family", "value"),
-    State("feed-district", "value"),
+    State("feed-unit", "value"),
     State("feed-severity", "value"),
     State("feed-status", "value"),
     State("feed-lang-store", "data"),
     prevent_initial_call=True,
 )
 def act_on_alert(
-    _a, _b, _c, _d, alert_id, note, assignee, family, district, severity, status, lang
+    _a, _b, _c, _d, alert_id, note, assignee, family, unit_id, severity, status, lang
 ):
     lang = pick_language(lang)
     action = {
@@ -503,7 +500,7 @@ def act_on_alert(
     message = action_message(result.ok, result.reason, result.alert_id, lang)
     if not result.ok:
         return message, no_update, no_update, no_update, no_update
-    rows, _count = _rows(family, district, severity, status, lang)
+    rows, _count = _rows(family, unit_id, severity, status, lang)
     cell = cell_of(rows, alert_id)
     return message, rows, "", cell, [cell] if cell else []
 
@@ -516,13 +513,13 @@ def act_on_alert(
     State("feed-selected", "data"),
     State("feed-act-note", "value"),
     State("feed-family", "value"),
-    State("feed-district", "value"),
+    State("feed-unit", "value"),
     State("feed-severity", "value"),
     State("feed-status", "value"),
     State("feed-lang-store", "data"),
     prevent_initial_call=True,
 )
-def acknowledge_all(_a, _b, alert_id, note, family, district, severity, status, lang):
+def acknowledge_all(_a, _b, alert_id, note, family, unit_id, severity, status, lang):
     """Acknowledge every unacknowledged alert of the selected alert's station or area."""
     lang = pick_language(lang)
     if ctx.triggered_id not in ("feed-act-ack-device", "feed-act-ack-unit") or not (_a or _b):
@@ -538,10 +535,10 @@ def acknowledge_all(_a, _b, alert_id, note, family, district, severity, status, 
         context().pool,
         actor=alert_actions.current_actor(),
         device_id=alert.device_id if by_device else None,
-        unit=None if by_device else alert.district,
+        unit=None if by_device else alert.unit_id,
         note=note,
     )
     if not result.ok:
         return action_message(False, result.reason, alert_id, lang), no_update
-    rows, _count = _rows(family, district, severity, status, lang)
+    rows, _count = _rows(family, unit_id, severity, status, lang)
     return html.Div(t("act.bulk_done", lang, n=len(result.alert_ids)), className="act-ok"), rows

@@ -1,4 +1,4 @@
-"""Leadership KPIs: tiles against targets, a district table and map, trends, CSV and a report.
+"""Leadership KPIs: tiles against targets, a unit table and map, trends, CSV and a report.
 
 `/kpi` is the page for the screen; `/kpi/report` the same figures as a print-ready page (A4,
 light, tables only). Both read kpi_values through dashboards/kpi_queries.py; the telemetry
@@ -20,21 +20,21 @@ from dashboards.i18n import pick_language, t
 from dashboards.kpi_queries import (
     DEFAULT_TRENDS,
     RANGES,
-    DistrictTable,
     PageData,
     Tile,
-    district_kpis,
-    district_table,
+    UnitTable,
     export_csv,
     fmt_date,
     fmt_number,
-    load_districts,
     load_page,
     load_trends,
+    load_units,
     local_today,
     map_figure,
     tiles,
     trend_figure,
+    unit_kpis,
+    unit_table,
     with_unit,
 )
 from ioc.kpi.catalogue import Catalogue, load_catalogue
@@ -132,16 +132,16 @@ def render_tiles(catalogue: Catalogue, data: PageData | None, lang: str) -> list
     return out
 
 
-def render_table(table: DistrictTable, lang: str,
-                 table_id: str = "kpi-district-table") -> html.Table:
-    head = html.Tr([html.Th(t("kpi.district", lang))] + [html.Th(h) for _, h in table.columns])
+def render_table(table: UnitTable, lang: str,
+                 table_id: str = "kpi-unit-table") -> html.Table:
+    head = html.Tr([html.Th(t("kpi.unit_id", lang))] + [html.Th(h) for _, h in table.columns])
     body = [
         html.Tr(
             [html.Th(name, scope="row")]
             + [html.Td(c.text, className=f"kpi-cell kpi-status-{c.status}") for c in cells],
-            className="kpi-total-row" if not district else None,
+            className="kpi-total-row" if not unit_id else None,
         )
-        for district, name, cells in table.rows
+        for unit_id, name, cells in table.rows
     ]
     if not body:
         body = [html.Tr(html.Td(t("kpi.no_data", lang), colSpan=len(table.columns) + 1))]
@@ -162,9 +162,9 @@ def render_freshness(data: PageData | None, lang: str) -> list:
 
 def _map(catalogue: Catalogue, data: PageData | None, kpi_id: str, lang: str):
     kpi = catalogue.get(kpi_id) or catalogue.get(DEFAULT_MAP_KPI)
-    districts = (data.districts if data and data.districts else None) or {"features": []}
-    values = data.by_district.get(kpi.id, {}) if data else {}
-    return map_figure(kpi, values, districts, lang)
+    units = (data.units if data and data.units else None) or {"features": []}
+    values = data.by_unit.get(kpi.id, {}) if data else {}
+    return map_figure(kpi, values, units, lang)
 
 
 def _trend_graphs(catalogue: Catalogue, kpi_ids: list[str], days: int, lang: str) -> list:
@@ -201,7 +201,7 @@ def layout(lang: str | None = None, **_query) -> html.Div:
     other = "en" if lang == "vi" else "vi"
     catalogue = _catalogue()
     data = _load(catalogue)
-    table = district_table(catalogue, data, lang) if data else DistrictTable([], [])
+    table = unit_table(catalogue, data, lang) if data else UnitTable([], [])
     return html.Div(
         [
             html.Header(
@@ -227,13 +227,13 @@ def layout(lang: str | None = None, **_query) -> html.Div:
             html.Div(render_freshness(data, lang), id="kpi-updated", className="kpi-updated"),
             html.Div(render_tiles(catalogue, data, lang), id="kpi-tiles",
                      className="kpi-tiles-flow"),
-            html.H2(t("kpi.districts", lang), className="section-title"),
+            html.H2(t("kpi.units", lang), className="section-title"),
             html.Div(
                 [
                     html.Div(
                         [
                             dcc.Dropdown(
-                                id="kpi-map-kpi", options=_options(district_kpis(catalogue), lang),
+                                id="kpi-map-kpi", options=_options(unit_kpis(catalogue), lang),
                                 value=DEFAULT_MAP_KPI, clearable=False, searchable=False,
                                 className="kpi-select",
                             ),
@@ -244,10 +244,10 @@ def layout(lang: str | None = None, **_query) -> html.Div:
                         ],
                         className="kpi-map-box",
                     ),
-                    html.Div(render_table(table, lang), id="kpi-districts",
+                    html.Div(render_table(table, lang), id="kpi-units",
                              className="kpi-table-box"),
                 ],
-                className="kpi-district-grid",
+                className="kpi-unit-grid",
             ),
             html.H2(t("kpi.trends", lang), className="section-title"),
             html.Div(
@@ -275,7 +275,7 @@ def layout(lang: str | None = None, **_query) -> html.Div:
 
 @callback(
     Output("kpi-tiles", "children"),
-    Output("kpi-districts", "children"),
+    Output("kpi-units", "children"),
     Output("kpi-updated", "children"),
     Output("kpi-map", "figure"),
     Input("kpi-tick", "n_intervals"),
@@ -287,7 +287,7 @@ def refresh(_n, map_kpi, lang):
     lang = pick_language(lang)
     catalogue = _catalogue()
     data = _load(catalogue)
-    table = district_table(catalogue, data, lang) if data else DistrictTable([], [])
+    table = unit_table(catalogue, data, lang) if data else UnitTable([], [])
     return (render_tiles(catalogue, data, lang), render_table(table, lang),
             render_freshness(data, lang), _map(catalogue, data, map_kpi or DEFAULT_MAP_KPI, lang))
 
@@ -317,7 +317,7 @@ def export(_clicks, days, lang):
     today = _today()
     with context().pool.connection() as conn:
         catalogue = effective_catalogue(conn, load_catalogue())
-        text = export_csv(conn, catalogue, days, today, lang, load_districts(conn))
+        text = export_csv(conn, catalogue, days, today, lang, load_units(conn))
     return dcc.send_string(text, filename=f"chi-so-dieu-hanh-{today.isoformat()}-{days}d.csv",
                            type="text/csv")
 
@@ -379,12 +379,12 @@ def report_layout(lang: str | None = None, **_query) -> html.Div:
         ),
         className="kpi-report-section",
     )]
-    table = district_table(catalogue, data, lang)
+    table = unit_table(catalogue, data, lang)
     if table.rows:
         day = fmt_date(data.day)
         sections.append(html.Section(
-            [html.H2(f"{t('kpi.districts', lang)} · {day}"),
-             render_table(table, lang, table_id="kpi-report-districts")],
+            [html.H2(f"{t('kpi.units', lang)} · {day}"),
+             render_table(table, lang, table_id="kpi-report-units")],
             className="kpi-report-section",
         ))
     for kpi in catalogue.kpis:

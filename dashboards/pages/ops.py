@@ -1,4 +1,4 @@
-"""Live map: districts by disaster level, stations and cameras by state, CAP warning areas;
+"""Live map: units by disaster level, stations and cameras by state, CAP warning areas;
 a click on a device opens its latest values, 24-hour chart and open alerts."""
 
 from __future__ import annotations
@@ -346,7 +346,7 @@ def _overview(lang: str) -> list:
     # every extreme alert named (not only counted), then the next ones up to eight rows
     extreme = sum(a.severity == "extreme" for a in alerts)
     alerts = alerts[: max(OVERVIEW_ROWS, extreme)]
-    names = q.district_names(q.geometry(c.pool), lang)
+    names = q.unit_names(q.geometry(c.pool), lang)
     tiles = [
         html.Div(
             [
@@ -368,7 +368,7 @@ def _overview(lang: str) -> list:
                             " · ".join(
                                 x
                                 for x in (
-                                    names.get(a.district or "", a.district or ""),
+                                    names.get(a.unit_id or "", a.unit_id or ""),
                                     fmt_time(a.opened_at, tz),
                                     t("alert_status." + a.status, lang),
                                 )
@@ -404,7 +404,7 @@ def _device_parts(device_id: str, lang: str):
     if device is None:
         return html.Div(t("ops.unknown_device", lang), className="muted"), [], []
     values = c.live.latest(device_id)
-    names = q.district_names(q.geometry(c.pool), lang)
+    names = q.unit_names(q.geometry(c.pool), lang)
     seen = max((v.time for v in values.values()), default=None)
     silent = is_silent(seen, device.expected_interval_s, time.time())
     state = (
@@ -419,7 +419,7 @@ def _device_parts(device_id: str, lang: str):
             html.H2(device.name, className="panel-title"),
             html.Div(
                 f"{ui_label('kind', device.kind, lang)} · "
-                f"{names.get(device.district or '', device.district or '–')} · {device.device_id}",
+                f"{names.get(device.unit_id or '', device.unit_id or '–')} · {device.device_id}",
                 className="muted",
             ),
             html.Div(

@@ -30,7 +30,7 @@ dash.register_page(
     nav_order=50, nav_label_key="nav.police",
 )
 
-COLUMNS = ("state_text", "time", "type_text", "camera", "district", "confidence", "plate")
+COLUMNS = ("state_text", "time", "type_text", "camera", "unit_id", "confidence", "plate")
 STATE_COLOURS = {"unreviewed": "#ffb020", "verified": "#3ddc97", "dismissed": "#7d8fa1"}
 MAP_CONFIG = {"displaylogo": False, "scrollZoom": True, "displayModeBar": False}
 
@@ -48,7 +48,6 @@ def _filters(lang: str) -> html.Div:
     c = context()
     with c.pool.connection() as conn:
         opts = q.load_filter_options(conn)
-    names = oq.district_names(oq.geometry(c.pool), lang)
     return html.Div(
         [
             _dropdown("police-type",
@@ -57,10 +56,8 @@ def _filters(lang: str) -> html.Div:
                       t("police.all_types", lang)),
             _dropdown("police-camera", [{"label": n, "value": d} for d, n in opts.cameras],
                       t("police.all_cameras", lang)),
-            _dropdown("police-district",
-                      [{"label": n, "value": d}
-                       for d, n in sorted(names.items(), key=lambda kv: kv[1])],
-                      t("police.all_districts", lang)),
+            _dropdown("police-unit", oq.unit_options(oq.geometry(c.pool), lang),
+                      t("police.all_units", lang)),
             _dropdown("police-state",
                       [{"label": t(f"police.state.{s}", lang), "value": s}
                        for s in q.REVIEW_STATES], t("police.all_states", lang)),
@@ -117,7 +114,7 @@ def _table(lang: str) -> dash_table.DataTable:
                 {"if": {"column_id": col}, "width": w, "minWidth": w, "maxWidth": w}
                 for col, w in (("state_text", "118px"), ("time", "96px"),
                                ("type_text", "126px"), ("camera", "236px"),
-                               ("district", "124px"), ("confidence", "76px"),
+                               ("unit_id", "124px"), ("confidence", "76px"),
                                ("plate", "122px"))
             ],
             {"if": {"column_id": "state_text"}, "fontWeight": "700"},
@@ -225,7 +222,7 @@ def _rows(flt: q.QueueFilter, lang: str) -> tuple[list[dict], str]:
     role = auth.current_role()
     with c.pool.connection() as conn:
         incidents = q.load_queue(conn, flt, role)
-    names = oq.district_names(oq.geometry(c.pool), lang)
+    names = oq.unit_names(oq.geometry(c.pool), lang)
     rows = q.queue_rows(incidents, lang, c.settings.web.timezone, names)
     waiting = sum(1 for r in rows if r["state"] == "unreviewed")
     count = t("police.count", lang, n=fmt_int(len(rows), lang), w=fmt_int(waiting, lang))
@@ -244,19 +241,19 @@ def _rows(flt: q.QueueFilter, lang: str) -> tuple[list[dict], str]:
     Input("police-tick", "n_intervals"),
     Input("police-type", "value"),
     Input("police-camera", "value"),
-    Input("police-district", "value"),
+    Input("police-unit", "value"),
     Input("police-state", "value"),
     Input("police-period", "value"),
     Input("police-refresh", "data"),
     Input("police-selected", "data"),
     State("police-lang-store", "data"),
 )
-def refresh_queue(_n, types, cameras, districts, states, period, _refresh, selected, lang):
+def refresh_queue(_n, types, cameras, units, states, period, _refresh, selected, lang):
     lang = pick_language(lang)
     clock = fmt_time(time.time(), context().settings.web.timezone)
     styles = row_styles(selected if isinstance(selected, str) else None)
     try:
-        rows, count = _rows(q.QueueFilter.of(types, cameras, districts, period, states), lang)
+        rows, count = _rows(q.QueueFilter.of(types, cameras, units, period, states), lang)
     except Exception:
         log.warning("police queue refresh failed", exc_info=True)
         return (no_update, html.Span(t("db_unavailable", lang), className="act-refused"), clock,
@@ -347,7 +344,7 @@ def render_detail(detail: q.IncidentDetail | None, lang: str, tz: str,
     confidence = q.fmt_confidence(inc.top_confidence or inc.confidence)
     facts: list[tuple[str, object]] = [
         (t("police.fact.camera", lang), f"{inc.camera_name or inc.device_id} ({inc.device_id})"),
-        (t("police.fact.district", lang), names.get(inc.district or "", inc.district or "–")),
+        (t("police.fact.unit_id", lang), names.get(inc.unit_id or "", inc.unit_id or "–")),
         (t("police.fact.zones", lang), ", ".join(inc.zones) or "–"),
         (t("police.fact.label", lang), f"{q.type_text(inc.type, lang)} ({inc.label})"),
         (t("police.fact.confidence", lang), confidence),
@@ -452,7 +449,7 @@ def show_incident(key, _refresh, lang):
         log.warning("incident detail failed", exc_info=True)
         return ([html.Div(t("db_unavailable", lang), className="banner banner-error")],
                 *([no_update] * 9))
-    names = oq.district_names(geo, lang)
+    names = oq.unit_names(geo, lang)
     figure = q.path_figure(detail, geo, cameras, lang, tz, tile_url=c.settings.web.map_tile_url)
     rel = q.related_lists(detail, lang, tz)
     if key and detail is None:

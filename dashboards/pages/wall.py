@@ -161,7 +161,7 @@ def w_badge(badge_id: str, lang: str) -> html.Span:
 
 def _map_legend(lang: str) -> list:
     groups = []
-    for layer, keys in (("districts", None), ("water", None), ("aqi", None)):
+    for layer, keys in (("units", None), ("water", None), ("aqi", None)):
         entries = [(k, c) for k, c in LEGENDS[layer] if keys is None or k in keys]
         groups.append(
             html.Div(
@@ -350,7 +350,7 @@ def _devices(report: q.HealthReport, lang: str, names: dict[str, str]) -> list:
             [
                 html.Span(d.name),
                 html.Span(
-                    f" · {names.get(d.district or '', d.district or '')} · "
+                    f" · {names.get(d.unit_id or '', d.unit_id or '')} · "
                     f"{fmt_age(report.now - d.last_seen, lang)}",
                     className="muted",
                 ),
@@ -396,7 +396,7 @@ def _alerts_column(
                 html.Div(
                     " · ".join(
                         x
-                        for x in (names.get(a.district or "", ""), fmt_time(a.opened_at, tz, False))
+                        for x in (names.get(a.unit_id or "", ""), fmt_time(a.opened_at, tz, False))
                         if x
                     ),
                     className="wall-alert-meta",
@@ -428,7 +428,7 @@ def _extreme_strip(
     items = []
     for a in shown:
         meta = [
-            names.get(a.district or "", a.district or ""),
+            names.get(a.unit_id or "", a.unit_id or ""),
             fmt_time(a.opened_at, tz, False),
             t("wall.waiting", lang, age=fmt_age(now - a.opened_at.timestamp(), lang)),
         ]
@@ -486,7 +486,7 @@ def refresh_wall(_n, lang, seen, pinned):
     try:
         snap = map_live.read_snapshot(c.pool, c.live)
         devices, latest = snap.registry.devices, snap.live.latest
-        names = q.district_names(snap.geo, lang)
+        names = q.unit_names(snap.geo, lang)
         report = q.health_report(c.pool, c.live)
         stale = [
             _STALE[w.panel_data(devices, latest, VIEW_KINDS[v]).stale(now)]
@@ -572,7 +572,7 @@ def refresh_map(_n, screen, client, lang):
         snap.geo,
         lang=lang,
         tz=c.settings.web.timezone,
-        visible=("districts", "cap", "water", "rain", "landslide", "aqi", "cameras", "tourism"),
+        visible=("units", "cap", "water", "rain", "landslide", "aqi", "cameras", "tourism"),
         warning_areas=areas,
         tile_url=c.settings.web.map_tile_url,
         arrays=arrays,

@@ -87,7 +87,7 @@ class DatabaseSettings(Section):
     dead_letter_retention_days: int = Field(
         90, ge=1, description="Rejected ingest messages (dead_letters) are kept this long.")
     hazard_history_retention_days: int = Field(
-        1826, ge=30, description="District hazard-level history is kept this long.")
+        1826, ge=30, description="Unit hazard-level history is kept this long.")
     login_attempt_retention_days: int = Field(
         90, ge=1, description="Log-in attempts are kept this long.")
     device_status_retention_days: int = Field(

@@ -123,7 +123,7 @@ class Kpi(_Model):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]{1,62}$", description="Stable id (kpi_values).")
     group: str = Field(description="Id of a group of the catalogue.")
     name: Text
-    short_name: Text | None = Field(None, description="Column heading of the district table.")
+    short_name: Text | None = Field(None, description="Column heading of the unit table.")
     definition: Text
     unit: Text = Field(description="Unit shown after the value ('' for an index).")
     source: Literal["telemetry", "reported"] = Field(
@@ -134,7 +134,7 @@ class Kpi(_Model):
     targets: tuple[Target, ...] = Field(
         (), description="Targets per plan period; none: shown for context only.")
     tolerance: float = Field(0, ge=0, description="Amber band beyond the target, in the unit.")
-    districts: bool = Field(description="Whether values exist per district.")
+    units: bool = Field(description="Whether values exist per unit.")
     periods: tuple[Period, ...] = Field(min_length=1, description="Periods values may have.")
     decimals: int = Field(0, ge=0, le=3, description="Decimals shown.")
     minimum: float = Field(0, description="Smallest valid value (imports are checked).")
@@ -318,7 +318,11 @@ def status_of(kpi: Kpi, value: float | None, when: dt.date,
     figure's period; none: no value."""
     if value is None:
         return "none"
-    goal = goal_at(kpi, when, start)
+    return status_for_goal(kpi, value, goal_at(kpi, when, start))
+
+
+def status_for_goal(kpi: Kpi, value: float, goal: float | None) -> Status:
+    """status_of with the goal already known (an export computes each day's goal once)."""
     if goal is None:
         return "info"
     gap = value - goal if kpi.higher_is_better else goal - value

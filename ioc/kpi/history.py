@@ -71,7 +71,7 @@ def history_values(catalogue: Catalogue, first: dt.date, last: dt.date,
                    units: Sequence[str]) -> list[KpiValue]:
     """Daily values of every telemetry KPI of the catalogue, province-wide and per unit."""
     wanted = {k.id: k for k in catalogue.telemetry()}
-    per_unit = {k.id for k in wanted.values() if k.districts}
+    per_unit = {k.id for k in wanted.values() if k.units}
     share = 1 / len(units) if units else 1.0
     out: list[KpiValue] = []
     areas = [(PROVINCE, 1.0)] + [(u, share) for u in units]
@@ -86,7 +86,7 @@ def history_values(catalogue: Catalogue, first: dt.date, last: dt.date,
             if day >= first:
                 for kpi_id, value in values.items():
                     if kpi_id in wanted and (area == PROVINCE or kpi_id in per_unit):
-                        out.append(KpiValue(kpi_id, "day", day, float(value), district=area))
+                        out.append(KpiValue(kpi_id, "day", day, float(value), unit_id=area))
             day += dt.timedelta(days=1)
     return out
 
@@ -100,26 +100,26 @@ def seed_history(conn: psycopg.Connection, catalogue: Catalogue, *, days: int,
     if days <= 0:
         return 0
     units = [row[0] for row in conn.execute(
-        "SELECT DISTINCT district FROM devices WHERE district IS NOT NULL AND district <> '' "
+        "SELECT DISTINCT unit_id FROM devices WHERE unit_id IS NOT NULL AND unit_id <> '' "
         "ORDER BY 1")]
     first, last = today - dt.timedelta(days=days), today - dt.timedelta(days=1)
     taken = {(row[0], row[1], row[2]) for row in conn.execute(
-        "SELECT kpi_id, district, period_start FROM kpi_values WHERE period = 'day' "
+        "SELECT kpi_id, unit_id, period_start FROM kpi_values WHERE period = 'day' "
         "AND period_start BETWEEN %s AND %s AND source <> %s", (first, last, SOURCE))}
     values = [v for v in history_values(catalogue, first, last, units)
-              if (v.kpi_id, v.district, v.period_start) not in taken]
+              if (v.kpi_id, v.unit_id, v.period_start) not in taken]
     # COPY into a staging table, then one upsert: a year of 99 units is ~330,000 rows
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS kpi_history_stage "
-                 "(kpi_id text, district text, period_start date, value double precision) "
+                 "(kpi_id text, unit_id text, period_start date, value double precision) "
                  "ON COMMIT DROP")
-    with conn.cursor().copy("COPY kpi_history_stage (kpi_id, district, period_start, value) "
+    with conn.cursor().copy("COPY kpi_history_stage (kpi_id, unit_id, period_start, value) "
                             "FROM STDIN") as copy:
         for v in values:
-            copy.write_row((v.kpi_id, v.district, v.period_start, v.value))
+            copy.write_row((v.kpi_id, v.unit_id, v.period_start, v.value))
     conn.execute(
-        "INSERT INTO kpi_values (kpi_id, district, breakdown, period, period_start, value, "
-        "source, updated_at) SELECT kpi_id, district, '', 'day', period_start, value, %s, now() "
-        "FROM kpi_history_stage ON CONFLICT (kpi_id, district, breakdown, period, period_start) "
+        "INSERT INTO kpi_values (kpi_id, unit_id, breakdown, period, period_start, value, "
+        "source, updated_at) SELECT kpi_id, unit_id, '', 'day', period_start, value, %s, now() "
+        "FROM kpi_history_stage ON CONFLICT (kpi_id, unit_id, breakdown, period, period_start) "
         "DO UPDATE SET value = EXCLUDED.value, source = EXCLUDED.source, "
         "updated_at = EXCLUDED.updated_at WHERE kpi_values.source = %s", (SOURCE, SOURCE))
     conn.execute("DROP TABLE kpi_history_stage")

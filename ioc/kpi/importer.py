@@ -23,7 +23,7 @@ from ioc.kpi.catalogue import PERIODS, Catalogue, Kpi, load_catalogue
 from ioc.kpi.periods import PeriodError, parse_period_start
 from ioc.kpi.store import KpiValue, upsert_values
 
-COLUMNS = ("kpi_id", "district", "breakdown", "period", "period_start", "value", "numerator",
+COLUMNS = ("kpi_id", "unit_id", "breakdown", "period", "period_start", "value", "numerator",
            "denominator", "note", "as_reported")
 REQUIRED_COLUMNS = ("kpi_id", "period", "period_start")
 MAX_ROWS = 50_000
@@ -34,7 +34,7 @@ MAX_PROBLEMS_SHOWN = 50
 PERCENT_TOLERANCE = 0.5
 _YES = frozenset({"yes", "true", "1"})
 _NO = frozenset({"", "no", "false", "0"})
-_DISTRICT = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_UNIT = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +208,7 @@ def fraction_conflict(value: float, numerator: float, denominator: float) -> str
 
 
 def check_row(row: Mapping[str, object], line: int, catalogue: Catalogue,
-              districts: set[str] | None,
+              units: set[str] | None,
               today: dt.date) -> tuple[KpiValue | None, list[RowProblem]]:
     """One row as a KpiValue, or the problems that stop it (every one found, not just the first)."""
     problems: list[RowProblem] = []
@@ -252,13 +252,13 @@ def check_row(row: Mapping[str, object], line: int, catalogue: Catalogue,
             else:
                 if start > today:
                     bad("period_start", f"{start.isoformat()} is in the future")
-    district = _text(row, "district")
-    if district:
-        if kpi is not None and not kpi.districts:
-            bad("district", f"{kpi.id} is province-wide; leave district empty")
-        elif not _DISTRICT.match(district) or (districts is not None and district not in districts):
-            known = f"; known: {', '.join(sorted(districts))}" if districts else ""
-            bad("district", f"unknown district {district!r}{known}")
+    unit_id = _text(row, "unit_id")
+    if unit_id:
+        if kpi is not None and not kpi.units:
+            bad("unit_id", f"{kpi.id} is province-wide; leave unit_id empty")
+        elif not _UNIT.match(unit_id) or (units is not None and unit_id not in units):
+            known = f"; known: {', '.join(sorted(units))}" if units else ""
+            bad("unit_id", f"unknown unit {unit_id!r}{known}")
     part = _text(row, "breakdown")
     if part and kpi is not None and kpi.breakdown(part) is None:
         parts = ", ".join(b.id for b in kpi.breakdowns) or "none"
@@ -315,12 +315,12 @@ def check_row(row: Mapping[str, object], line: int, catalogue: Catalogue,
     if problems or kpi is None or start is None or value is None:
         return None, problems
     return KpiValue(kpi_id=kpi.id, period=period, period_start=start, value=value,
-                    district=district, breakdown=part, numerator=num, denominator=den,
+                    unit_id=unit_id, breakdown=part, numerator=num, denominator=den,
                     note=note or None), []
 
 
 def check_rows(rows: Iterable[tuple[int, Mapping[str, object]]], catalogue: Catalogue,
-               districts: set[str] | None,
+               units: set[str] | None,
                today: dt.date) -> tuple[list[KpiValue], list[RowProblem]]:
     """Every row checked; a key given twice is a problem on its second line."""
     values: list[KpiValue] = []
@@ -330,12 +330,12 @@ def check_rows(rows: Iterable[tuple[int, Mapping[str, object]]], catalogue: Cata
         if not isinstance(row, Mapping):
             problems.append(RowProblem(line, "expected an object of column: value"))
             continue
-        value, row_problems = check_row(row, line, catalogue, districts, today)
+        value, row_problems = check_row(row, line, catalogue, units, today)
         problems.extend(row_problems)
         if value is None:
             continue
         if value.key in first_line:
-            problems.append(RowProblem(line, f"the same KPI, district, breakdown and period as "
+            problems.append(RowProblem(line, f"the same KPI, unit_id, breakdown and period as "
                                              f"line {first_line[value.key]}"))
             continue
         first_line[value.key] = line
@@ -344,12 +344,12 @@ def check_rows(rows: Iterable[tuple[int, Mapping[str, object]]], catalogue: Cata
 
 
 # -- storing --------------------------------------------------------------------------------------
-def known_districts(conn: psycopg.Connection) -> set[str] | None:
-    """District ids of the districts layer and the device registry; None when there are none."""
+def known_units(conn: psycopg.Connection) -> set[str] | None:
+    """Unit ids of the units layer and the device registry; None when there are none."""
     found = {
         r[0] for r in conn.execute(
-            "SELECT feature_id FROM layer_features WHERE layer = 'districts' "
-            "UNION SELECT DISTINCT district FROM devices WHERE district IS NOT NULL"
+            "SELECT feature_id FROM layer_features WHERE layer = 'units' "
+            "UNION SELECT DISTINCT unit_id FROM devices WHERE unit_id IS NOT NULL"
         )
     }
     return found or None
@@ -372,7 +372,7 @@ def _import(conn: psycopg.Connection, rows: list[tuple[int, Mapping[str, object]
             catalogue: Catalogue | None, today: dt.date | None) -> ImportReport:
     catalogue = catalogue or load_catalogue()
     today = today or dt.datetime.now(catalogue.zone).date()
-    values, row_problems = check_rows(rows, catalogue, known_districts(conn), today)
+    values, row_problems = check_rows(rows, catalogue, known_units(conn), today)
     problems = problems + row_problems
     problems.sort(key=lambda p: (p.line is not None, p.line or 0))
     if problems:

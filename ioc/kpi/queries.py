@@ -18,7 +18,7 @@ class StoredValue(NamedTuple):
     """One row of kpi_values (a named tuple: thousands are read per export, cheaply)."""
 
     kpi_id: str
-    district: str
+    unit_id: str
     breakdown: str
     period: str
     period_start: dt.date
@@ -42,7 +42,7 @@ class Latest:
     previous: StoredValue | None
 
 
-_NAMES = ("kpi_id", "district", "breakdown", "period", "period_start", "value", "numerator",
+_NAMES = ("kpi_id", "unit_id", "breakdown", "period", "period_start", "value", "numerator",
           "denominator", "note", "source", "updated_at")
 _COLUMNS = sql.SQL(", ").join(sql.Identifier(n) for n in _NAMES)
 _V_COLUMNS = sql.SQL(", ").join(sql.Identifier("v", n) for n in _NAMES)
@@ -54,7 +54,7 @@ def _values(cur: psycopg.Cursor) -> list[StoredValue]:
 
 
 def latest_values(conn: psycopg.Connection, catalogue: Catalogue, *,
-                  district: str = PROVINCE) -> dict[str, Latest]:
+                  unit_id: str = PROVINCE) -> dict[str, Latest]:
     """Per KPI: the newest value (the period ending last) and the previous one of its kind."""
     pairs = [(k.id, p) for k in catalogue.kpis for p in k.periods]
     rows = conn.execute(
@@ -63,11 +63,11 @@ def latest_values(conn: psycopg.Connection, catalogue: Catalogue, *,
             "FROM unnest(%(kpis)s::text[], %(periods)s::text[]) AS k(kpi_id, period) "
             "CROSS JOIN LATERAL ("
             "  SELECT {columns} FROM kpi_values"
-            "  WHERE kpi_id = k.kpi_id AND district = %(district)s AND breakdown = ''"
+            "  WHERE kpi_id = k.kpi_id AND unit_id = %(unit_id)s AND breakdown = ''"
             "    AND period = k.period"
             "  ORDER BY period_start DESC LIMIT 2) v"
         ).format(v_columns=_V_COLUMNS, columns=_COLUMNS),
-        {"kpis": [p[0] for p in pairs], "periods": [p[1] for p in pairs], "district": district},
+        {"kpis": [p[0] for p in pairs], "periods": [p[1] for p in pairs], "unit_id": unit_id},
         binary=True,
     ).fetchall()
     by_kind: dict[tuple[str, str], list[StoredValue]] = {}
@@ -92,44 +92,44 @@ def latest_day(conn: psycopg.Connection) -> dt.date | None:
     return row[0] if row else None
 
 
-def district_values(conn: psycopg.Connection, catalogue: Catalogue,
+def unit_values(conn: psycopg.Connection, catalogue: Catalogue,
                     day: dt.date | None) -> dict[str, dict[str, StoredValue]]:
-    """{kpi_id: {district: value}} for the district KPIs: telemetry of `day`, reported latest."""
-    daily = [k.id for k in catalogue.kpis if k.districts and k.periods == ("day",)]
-    other = [k.id for k in catalogue.kpis if k.districts and k.periods != ("day",)]
+    """{kpi_id: {unit_id: value}} for the unit KPIs: telemetry of `day`, reported latest."""
+    daily = [k.id for k in catalogue.kpis if k.units and k.periods == ("day",)]
+    other = [k.id for k in catalogue.kpis if k.units and k.periods != ("day",)]
     out: dict[str, dict[str, StoredValue]] = {}
     with conn.cursor() as cur:
         cur.execute(
             sql.SQL(
                 "SELECT {columns} FROM kpi_values WHERE period = 'day' "
-                "AND period_start = %(day)s AND breakdown = '' AND district <> '' "
+                "AND period_start = %(day)s AND breakdown = '' AND unit_id <> '' "
                 "AND kpi_id = ANY(%(daily)s) "
                 "UNION ALL "
-                "(SELECT DISTINCT ON (kpi_id, district) {columns} FROM kpi_values "
-                " WHERE kpi_id = ANY(%(other)s) AND district <> '' AND breakdown = '' "
-                " ORDER BY kpi_id, district, period_start DESC)"
+                "(SELECT DISTINCT ON (kpi_id, unit_id) {columns} FROM kpi_values "
+                " WHERE kpi_id = ANY(%(other)s) AND unit_id <> '' AND breakdown = '' "
+                " ORDER BY kpi_id, unit_id, period_start DESC)"
             ).format(columns=_COLUMNS),
             {"day": day, "daily": daily if day is not None else [], "other": other},
             binary=True,
         )
         for v in _values(cur):
-            out.setdefault(v.kpi_id, {})[v.district] = v
+            out.setdefault(v.kpi_id, {})[v.unit_id] = v
     return out
 
 
 def series(conn: psycopg.Connection, kpi: Kpi, *, since: dt.date | None,
-           district: str = PROVINCE, breakdown: str = "") -> list[StoredValue]:
+           unit_id: str = PROVINCE, breakdown: str = "") -> list[StoredValue]:
     """A KPI's values in time order; daily KPIs from `since`, reported ones all of them."""
     since = since if kpi.periods == ("day",) else None
     with conn.cursor() as cur:
         cur.execute(
             sql.SQL(
-                "SELECT {} FROM kpi_values WHERE kpi_id = %(kpi)s AND district = %(district)s "
+                "SELECT {} FROM kpi_values WHERE kpi_id = %(kpi)s AND unit_id = %(unit_id)s "
                 "AND breakdown = %(breakdown)s AND period = ANY(%(periods)s) "
                 "AND (%(since)s::date IS NULL OR period_start >= %(since)s::date) "
                 "ORDER BY period_start"
             ).format(_COLUMNS),
-            {"kpi": kpi.id, "district": district, "breakdown": breakdown,
+            {"kpi": kpi.id, "unit_id": unit_id, "breakdown": breakdown,
              "periods": list(kpi.periods), "since": since},
             binary=True,
         )
@@ -137,13 +137,13 @@ def series(conn: psycopg.Connection, kpi: Kpi, *, since: dt.date | None,
 
 
 def breakdown_values(conn: psycopg.Connection, kpi: Kpi, *,
-                     district: str = PROVINCE) -> list[StoredValue]:
+                     unit_id: str = PROVINCE) -> list[StoredValue]:
     """The parts of the KPI's newest broken-down period, in catalogue order."""
-    return all_breakdowns(conn, [kpi], district=district).get(kpi.id, [])
+    return all_breakdowns(conn, [kpi], unit_id=unit_id).get(kpi.id, [])
 
 
 def all_breakdowns(conn: psycopg.Connection, kpis: Sequence[Kpi], *,
-                   district: str = PROVINCE) -> dict[str, list[StoredValue]]:
+                   unit_id: str = PROVINCE) -> dict[str, list[StoredValue]]:
     """{kpi_id: the parts of its newest broken-down period} for the KPIs with breakdowns."""
     kpis = [k for k in kpis if k.breakdowns]
     if not kpis:
@@ -152,10 +152,10 @@ def all_breakdowns(conn: psycopg.Connection, kpis: Sequence[Kpi], *,
         cur.execute(
             sql.SQL(
                 "SELECT DISTINCT ON (kpi_id, breakdown) {} FROM kpi_values "
-                "WHERE kpi_id = ANY(%s) AND district = %s AND breakdown <> '' "
+                "WHERE kpi_id = ANY(%s) AND unit_id = %s AND breakdown <> '' "
                 "ORDER BY kpi_id, breakdown, period_start DESC"
             ).format(_COLUMNS),
-            ([k.id for k in kpis], district), binary=True,
+            ([k.id for k in kpis], unit_id), binary=True,
         )
         found = {(v.kpi_id, v.breakdown): v for v in _values(cur)}
     return {
@@ -178,7 +178,7 @@ def values_since(conn: psycopg.Connection, kpi_ids: Sequence[str],
                 "UNION ALL "
                 "SELECT {} FROM kpi_values WHERE period IN ('week', 'month', 'quarter', 'year') "
                 "AND kpi_id = ANY(%(kpis)s) "
-                "ORDER BY kpi_id, district, breakdown, period, period_start"
+                "ORDER BY kpi_id, unit_id, breakdown, period, period_start"
             ).format(_COLUMNS, _COLUMNS),
             {"kpis": list(kpi_ids), "since": since or dt.date(1, 1, 1)},
             binary=True,  # parsing timestamps from text costs more than the query

@@ -1,4 +1,4 @@
-"""KPIs computed from telemetry per district and local day, from hourly rollups (never raw).
+"""KPIs computed from telemetry per unit and local day, from hourly rollups (never raw).
 
 Every computation reads an *hourly source*: the `reading_rollups` hours (what `ioc kpi refresh`
 uses), or the same hours aggregated from raw `readings` on the fly (what the benchmark's
@@ -135,30 +135,30 @@ class _Values:
     def __init__(self) -> None:
         self.out: list[KpiValue] = []
 
-    def add(self, kpi_id: str, day: dt.date, district: str | None, value: float,
+    def add(self, kpi_id: str, day: dt.date, unit_id: str | None, value: float,
             numerator: float | None = None, denominator: float | None = None,
             breakdown: str = "") -> None:
-        if district is None:
-            return  # a device or alert without a district counts for the province only
-        self.out.append(KpiValue(kpi_id, "day", day, round(float(value), 3), district=district,
+        if unit_id is None:
+            return  # a device or alert without a unit counts for the province only
+        self.out.append(KpiValue(kpi_id, "day", day, round(float(value), 3), unit_id=unit_id,
                                  breakdown=breakdown, numerator=numerator,
                                  denominator=denominator))
 
 
-def _sum_by_district(rows: Iterable[tuple]) -> dict[dt.date, dict[str, float]]:
-    """{day: {district: total, PROVINCE: total of all}} from (day, district or None, n) rows."""
+def _sum_by_unit(rows: Iterable[tuple]) -> dict[dt.date, dict[str, float]]:
+    """{day: {unit_id: total, PROVINCE: total of all}} from (day, unit_id or None, n) rows."""
     out: dict[dt.date, dict[str, float]] = defaultdict(dict)
-    for day, district, total in rows:
+    for day, unit_id, total in rows:
         by = out[day]
-        if district is not None:
-            by[district] = by.get(district, 0) + float(total)
+        if unit_id is not None:
+            by[unit_id] = by.get(unit_id, 0) + float(total)
         by[PROVINCE] = by.get(PROVINCE, 0) + float(total)
     return out
 
 
 def _fill(days: Iterable[dt.date], sums: dict[dt.date, dict[str, float]],
           covered: set[str] | None) -> dict[dt.date, dict[str, float]]:
-    """Counts with 0 where nothing happened, for the districts that have the devices counted.
+    """Counts with 0 where nothing happened, for the units that have the devices counted.
 
     covered None: no such device is registered; days with counts still get their values.
     """
@@ -167,16 +167,16 @@ def _fill(days: Iterable[dt.date], sums: dict[dt.date, dict[str, float]],
     out = {}
     for day in days:
         by = dict(sums.get(day, {}))
-        for district in covered:
-            by.setdefault(district, 0.0)
+        for unit_id in covered:
+            by.setdefault(unit_id, 0.0)
         by.setdefault(PROVINCE, 0.0)
         out[day] = by
     return out
 
 
 def _covered(conn: psycopg.Connection, where: sql.Composable) -> set[str] | None:
-    """Districts of the enabled devices matching `where`; None when there is no such device."""
-    query = sql.SQL("SELECT DISTINCT district FROM devices d WHERE d.enabled AND {}").format(where)
+    """Units of the enabled devices matching `where`; None when there is no such device."""
+    query = sql.SQL("SELECT DISTINCT unit_id FROM devices d WHERE d.enabled AND {}").format(where)
     rows = conn.execute(query).fetchall()
     if not rows:
         return None
@@ -185,13 +185,13 @@ def _covered(conn: psycopg.Connection, where: sql.Composable) -> set[str] | None
 
 def air_values(conn: psycopg.Connection, windows: Sequence[Window], source: HourlySource,
                out: _Values, wanted: set[str]) -> None:
-    """aqi_today (mean of station AQIs) and aqi_good_share, per district and the province."""
+    """aqi_today (mean of station AQIs) and aqi_good_share, per unit and the province."""
     aw = [air_window(w) for w in windows]
     if not aw:
         return
     query = sql.SQL(
         "WITH {windows}, hourly AS ({hourly}) "
-        "SELECT w.day, h.device_id, d.district, "
+        "SELECT w.day, h.device_id, d.unit_id, "
         "  sum(h.total) FILTER (WHERE h.metric = 'pm25') "
         "    / nullif(sum(h.n) FILTER (WHERE h.metric = 'pm25'), 0), "
         "  sum(h.total) FILTER (WHERE h.metric = 'pm10') "
@@ -204,22 +204,22 @@ def air_values(conn: psycopg.Connection, windows: Sequence[Window], source: Hour
               "h_from": _hour_floor(min(w.start for w in aw)),
               "h_to": _hour_ceil(max(w.end for w in aw))}
     stations: dict[dt.date, dict[str | None, list[int]]] = defaultdict(lambda: defaultdict(list))
-    for day, _device, district, pm25, pm10 in conn.execute(query, params):
+    for day, _device, unit_id, pm25, pm10 in conn.execute(query, params):
         result = vn_aqi_daily(pm25_24h=pm25, pm10_24h=pm10)
         if result is None:
             continue
         aqi = result.aqi
-        stations[day][district].append(aqi)
+        stations[day][unit_id].append(aqi)
         stations[day][PROVINCE].append(aqi)
     for day, by in sorted(stations.items()):
-        for district, values in by.items():
+        for unit_id, values in by.items():
             if not values:
                 continue
             if "aqi_today" in wanted:
-                out.add("aqi_today", day, district, sum(values) / len(values))
+                out.add("aqi_today", day, unit_id, sum(values) / len(values))
             if "aqi_good_share" in wanted:
                 good = sum(1 for v in values if category(v).level == 1)
-                out.add("aqi_good_share", day, district, 100 * good / len(values), good,
+                out.add("aqi_good_share", day, unit_id, 100 * good / len(values), good,
                         len(values))
 
 
@@ -231,7 +231,7 @@ def visitor_values(conn: psycopg.Connection, windows: Sequence[Window], source: 
         return
     query = sql.SQL(
         "WITH {windows}, hourly AS ({hourly}) "
-        "SELECT w.day, d.district, sum(h.total) "
+        "SELECT w.day, d.unit_id, sum(h.total) "
         "FROM w JOIN hourly h ON h.bucket >= w.w_start AND h.bucket < w.w_end "
         "JOIN devices d ON d.device_id = h.device_id "
         "GROUP BY 1, 2"
@@ -241,24 +241,24 @@ def visitor_values(conn: psycopg.Connection, windows: Sequence[Window], source: 
         params = {**_window_params(ws), "metrics": [VISITOR_METRIC],
                   "h_from": _hour_floor(min(w.start for w in ws)),
                   "h_to": _hour_ceil(max(w.end for w in ws))}
-        return _sum_by_district(conn.execute(query, params))
+        return _sum_by_unit(conn.execute(query, params))
 
     now_totals = _fill((w.day for w in windows), totals(windows), covered)
     last = [Window(w.day, w.start - LAST_YEAR, w.end - LAST_YEAR) for w in windows]
     last_totals = totals(last)
     for day, by in sorted(now_totals.items()):
-        for district, visits in by.items():
+        for unit_id, visits in by.items():
             if "visitors_today" in wanted:
-                out.add("visitors_today", day, district, visits)
-            before = last_totals.get(day, {}).get(district)
+                out.add("visitors_today", day, unit_id, visits)
+            before = last_totals.get(day, {}).get(unit_id)
             if "visitors_vs_last_year_pct" in wanted and before:
-                out.add("visitors_vs_last_year_pct", day, district, 100 * visits / before,
+                out.add("visitors_vs_last_year_pct", day, unit_id, 100 * visits / before,
                         visits, before)
 
 
 def incident_values(conn: psycopg.Connection, windows: Sequence[Window], out: _Values,
                     wanted: set[str]) -> None:
-    """incidents_today, incidents_7d and incidents_verified_pct, by the camera's district.
+    """incidents_today, incidents_7d and incidents_verified_pct, by the camera's unit_id.
 
     Incidents count by start time. Verified: the newest police review (incident_reviews) made
     by the end of the day says `verified`; the share is of all the 7 days' incidents.
@@ -268,7 +268,7 @@ def incident_values(conn: psycopg.Connection, windows: Sequence[Window], out: _V
         return
     query = sql.SQL(
         "WITH {windows} "
-        "SELECT w.day, d.district, "
+        "SELECT w.day, d.unit_id, "
         "  count(*) FILTER (WHERE ci.started_at >= w.w_start), count(*), "
         "  count(*) FILTER (WHERE r.decision = 'verified') "
         "FROM w JOIN camera_incidents ci "
@@ -283,20 +283,20 @@ def incident_values(conn: psycopg.Connection, windows: Sequence[Window], out: _V
     ).format(windows=_WINDOWS, incident=INCIDENT_FILTER)
     rows = conn.execute(query, _window_params(windows)).fetchall()
     days = [w.day for w in windows]
-    today = _fill(days, _sum_by_district((r[0], r[1], r[2]) for r in rows), covered)
-    week = _fill(days, _sum_by_district((r[0], r[1], r[3]) for r in rows), covered)
+    today = _fill(days, _sum_by_unit((r[0], r[1], r[2]) for r in rows), covered)
+    week = _fill(days, _sum_by_unit((r[0], r[1], r[3]) for r in rows), covered)
     for kpi_id, table in (("incidents_today", today), ("incidents_7d", week)):
         if kpi_id in wanted:
             for day, by in sorted(table.items()):
-                for district, count in by.items():
-                    out.add(kpi_id, day, district, count)
+                for unit_id, count in by.items():
+                    out.add(kpi_id, day, unit_id, count)
     if "incidents_verified_pct" in wanted:
-        verified = _sum_by_district((r[0], r[1], r[4]) for r in rows)
+        verified = _sum_by_unit((r[0], r[1], r[4]) for r in rows)
         for day, by in sorted(week.items()):
-            for district, count in by.items():
+            for unit_id, count in by.items():
                 if count:
-                    done = verified.get(day, {}).get(district, 0.0)
-                    out.add("incidents_verified_pct", day, district, 100 * done / count, done,
+                    done = verified.get(day, {}).get(unit_id, 0.0)
+                    out.add("incidents_verified_pct", day, unit_id, 100 * done / count, done,
                             count)
 
 
@@ -307,16 +307,16 @@ def ack_values(conn: psycopg.Connection, windows: Sequence[Window], out: _Values
         return
     query = sql.SQL(
         "WITH {windows} "
-        "SELECT w.day, a.district, grouping(a.district), "
+        "SELECT w.day, a.unit_id, grouping(a.unit_id), "
         "  percentile_cont(0.5) WITHIN GROUP ("
         "    ORDER BY extract(epoch FROM a.acknowledged_at - a.opened_at) / 60), count(*) "
         "FROM w JOIN alerts a ON a.opened_at >= w.w_start - interval '6 days' "
         "  AND a.opened_at < w.w_end AND a.acknowledged_at IS NOT NULL "
         "  AND a.acknowledged_at < w.w_end "
-        "GROUP BY GROUPING SETS ((w.day, a.district), (w.day))"
+        "GROUP BY GROUPING SETS ((w.day, a.unit_id), (w.day))"
     ).format(windows=_WINDOWS)
-    for day, district, is_total, median, count in conn.execute(query, _window_params(windows)):
-        out.add("ack_median_min", day, PROVINCE if is_total else district, median, None, count)
+    for day, unit_id, is_total, median, count in conn.execute(query, _window_params(windows)):
+        out.add("ack_median_min", day, PROVINCE if is_total else unit_id, median, None, count)
 
 
 def flood_values(conn: psycopg.Connection, windows: Sequence[Window], out: _Values,
@@ -327,16 +327,16 @@ def flood_values(conn: psycopg.Connection, windows: Sequence[Window], out: _Valu
         return
     query = sql.SQL(
         "WITH {windows} "
-        "SELECT w.day, a.district, count(*) "
+        "SELECT w.day, a.unit_id, count(*) "
         "FROM w JOIN alerts a ON a.kind = 'water_level' AND a.status <> 'false_alarm' "
         "  AND a.opened_at < w.w_end AND (a.resolved_at IS NULL OR a.resolved_at >= w.w_end) "
         "GROUP BY 1, 2"
     ).format(windows=_WINDOWS)
     rows = conn.execute(query, _window_params(windows)).fetchall()
-    table = _fill([w.day for w in windows], _sum_by_district(rows), covered)
+    table = _fill([w.day for w in windows], _sum_by_unit(rows), covered)
     for day, by in sorted(table.items()):
-        for district, count in by.items():
-            out.add("flood_alarms_active", day, district, count)
+        for unit_id, count in by.items():
+            out.add("flood_alarms_active", day, unit_id, count)
 
 
 def online_values(conn: psycopg.Connection, windows: Sequence[Window], source: HourlySource,
@@ -356,7 +356,7 @@ def online_values(conn: psycopg.Connection, windows: Sequence[Window], source: H
         "  FROM w JOIN hourly h ON h.bucket >= w.w_end - %(lookback)s AND h.bucket < w.w_end "
         "    AND h.last_time <= w.w_end "
         "  GROUP BY 1, 2) "
-        "SELECT w.day, d.district, count(*), "
+        "SELECT w.day, d.unit_id, count(*), "
         "  count(*) FILTER (WHERE greatest(s.seen, c.seen) "
         "    > w.w_end - make_interval(secs => %(intervals)s * d.expected_interval_s)) "
         "FROM w JOIN devices d ON d.enabled AND d.created_at <= w.w_end "
@@ -371,16 +371,16 @@ def online_values(conn: psycopg.Connection, windows: Sequence[Window], source: H
               "h_from": _hour_floor(min(w.end for w in windows) - lookback),
               "h_to": _hour_ceil(max(w.end for w in windows))}
     totals: dict[dt.date, dict[str, list[float]]] = defaultdict(dict)
-    for day, district, total, online in conn.execute(query, params):
+    for day, unit_id, total, online in conn.execute(query, params):
         by = totals[day]
-        for key in ({district, PROVINCE} if district is not None else {PROVINCE}):
+        for key in ({unit_id, PROVINCE} if unit_id is not None else {PROVINCE}):
             acc = by.setdefault(key, [0.0, 0.0])
             acc[0] += online
             acc[1] += total
     for day, by in sorted(totals.items()):
-        for district, (online, total) in by.items():
+        for unit_id, (online, total) in by.items():
             if total:
-                out.add("devices_online_pct", day, district, 100 * online / total, online, total)
+                out.add("devices_online_pct", day, unit_id, 100 * online / total, online, total)
 
 
 def quality_values(conn: psycopg.Connection, windows: Sequence[Window], source: HourlySource,
@@ -415,7 +415,7 @@ def quality_values(conn: psycopg.Connection, windows: Sequence[Window], source: 
         "  SELECT w.day, dl.device_id, count(*) AS n FROM w JOIN dead_letters dl "
         "  ON dl.received_at >= w.w_start AND dl.received_at < w.w_end "
         "  WHERE dl.device_id IS NOT NULL GROUP BY 1, 2) "
-        "SELECT w.day, d.family, d.district, d.expected_interval_s, "
+        "SELECT w.day, d.family, d.unit_id, d.expected_interval_s, "
         "  extract(epoch FROM w.w_end - greatest(w.w_start, d.created_at))::float8, "
         "  coalesce(p.received, 0)::float8, coalesce(p.hours, 0)::int, "
         "  coalesce(p.readings, 0)::float8, coalesce(p.stuck, 0)::float8, "
@@ -444,7 +444,7 @@ def quality_values(conn: psycopg.Connection, windows: Sequence[Window], source: 
 def compute_telemetry(conn: psycopg.Connection, windows: Sequence[Window], *,
                       source: HourlySource = "rollups",
                       kpis: Iterable[str] | None = None) -> list[KpiValue]:
-    """The telemetry KPI values of `windows`, per district and for the province."""
+    """The telemetry KPI values of `windows`, per unit and for the province."""
     wanted = set(COMPUTED if kpis is None else kpis) & COMPUTED
     out = _Values()
     if wanted & {"aqi_today", "aqi_good_share"}:

@@ -44,7 +44,7 @@ def _flood(conn, live):
     ]):
         alert_id = open_or_update(conn, AlertDraft(
             rule_id="flood_demo", subject=f"st-{n}", kind="water_level", severity=severity,
-            title=f"Trạm {n}: lũ {severity}", family="disaster", district="bat_xat",
+            title=f"Trạm {n}: lũ {severity}", family="disaster", unit_id="bat_xat",
             device_id=f"st-{n}", value=84.0)).alert_id
         conn.execute(now_sql, (minutes, alert_id))
         if ack:
@@ -94,7 +94,7 @@ def test_feed_triage_and_selection_across_refreshes(dash_duo, settings, web_user
     lifecycle.acknowledge(db_conn, ids["st-0"], "t-other")
     older = open_or_update(db_conn, AlertDraft(
         rule_id="flood_demo", subject="st-old", kind="water_level", severity="extreme",
-        title="Trạm cũ: lũ extreme", family="disaster", district="bat_xat")).alert_id
+        title="Trạm cũ: lũ extreme", family="disaster", unit_id="bat_xat")).alert_id
     db_conn.execute("UPDATE alerts SET opened_at = now() - interval '3 hours' WHERE id = %s",
                     (older,))
     _wait(lambda: "Trạm cũ" in _rows(dash_duo)[0], timeout=30, what="the refresh")
@@ -111,7 +111,7 @@ def test_feed_triage_and_selection_across_refreshes(dash_duo, settings, web_user
     # acknowledge every unacknowledged alert of the area at once
     dash_duo.find_element("#feed-act-ack-unit").click()
     dash_duo.wait_for_contains_text("#feed-act-result", "Đã tiếp nhận", timeout=15)
-    left = db_conn.execute("SELECT count(*) FROM alerts WHERE district = 'bat_xat' "
+    left = db_conn.execute("SELECT count(*) FROM alerts WHERE unit_id = 'bat_xat' "
                            "AND status = 'open'").fetchone()[0]
     assert left == 0
     _only_local_requests(dash_duo)
@@ -155,7 +155,7 @@ def test_the_wall_never_hides_the_map_and_a_pinned_view_stays(dash_duo, settings
     # a new extreme alert arrives: named in the strip; the map stays in sight all along
     open_or_update(db_conn, AlertDraft(
         rule_id="flood_demo", subject="st-new", kind="water_level", severity="extreme",
-        title="Trạm mới: lũ extreme", family="disaster", district="bat_xat"))
+        title="Trạm mới: lũ extreme", family="disaster", unit_id="bat_xat"))
     deadline = time.monotonic() + 12
     while time.monotonic() < deadline:
         assert dash_duo.driver.execute_script(TOP_AT_STAGE), "something covers the map"
@@ -168,7 +168,7 @@ def test_the_wall_never_hides_the_map_and_a_pinned_view_stays(dash_duo, settings
     dash_duo.wait_for_contains_text("#wall-extreme-list", "Trạm mới", timeout=20)
     open_or_update(db_conn, AlertDraft(
         rule_id="flood_demo", subject="st-newer", kind="water_level", severity="extreme",
-        title="Trạm mới nữa: lũ extreme", family="disaster", district="bat_xat"))
+        title="Trạm mới nữa: lũ extreme", family="disaster", unit_id="bat_xat"))
     deadline = time.monotonic() + 25  # longer than one rotation step
     while time.monotonic() < deadline:
         assert dash_duo.driver.execute_script(ACTIVE_VIEW) == "wall-view-tourism"

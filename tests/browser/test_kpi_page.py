@@ -1,4 +1,4 @@
-"""The leadership KPI page in a real Chromium: tiles, district map and table, trends, export,
+"""The leadership KPI page in a real Chromium: tiles, unit map and table, trends, export,
 the printable report; Vietnamese by default, English on request; behind the log-in."""
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ def test_kpi_page_for_the_leadership(dash_duo, settings, db_conn, web_users, tmp
     assert dash_duo.find_element("h1").text == "Chỉ số điều hành của tỉnh"
     dash_duo.wait_for_text_to_equal("#kpi-value-flood_alarms_active .kpi-tile-number", "1")
     assert "Số liệu 2020" in dash_duo.find_element("#kpi-tile-egov_services_full_pct").text
-    assert "Toàn tỉnh" in dash_duo.find_element("#kpi-district-table").text
-    # the district map (offline style, circle-free choropleth) and four trend charts
+    assert "Toàn tỉnh" in dash_duo.find_element("#kpi-unit-table").text
+    # the unit map (offline style, circle-free choropleth) and four trend charts
     _wait_graphs(dash_duo, "#kpi-map .maplibregl-canvas", 1)
     _wait_graphs(dash_duo, "#kpi-trends .js-plotly-plot", 4)
     SHOTS.mkdir(exist_ok=True)
@@ -72,10 +72,10 @@ def test_kpi_page_for_the_leadership(dash_duo, settings, db_conn, web_users, tmp
     exported = _wait_download(downloads)
     assert exported.name.startswith("chi-so-dieu-hanh-") and exported.name.endswith("-90d.csv")
     text = exported.read_bytes().decode("utf-8")
-    assert text.startswith("\ufeffkpi_id,kpi,group,district")
+    assert text.startswith("\ufeffkpi_id,kpi,group,unit_id")
     rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
     province_days = {r["period_start"] for r in rows
-                     if r["kpi_id"] == "aqi_today" and r["district"] == ""}
+                     if r["kpi_id"] == "aqi_today" and r["unit_id"] == ""}
     assert len(province_days) == DAYS  # every day of data within the 90 chosen
     full = [(r["period_start"], r["value"], r["numerator"], r["denominator"])
             for r in rows if r["kpi_id"] == "egov_services_full_pct"]
@@ -85,7 +85,7 @@ def test_kpi_page_for_the_leadership(dash_duo, settings, db_conn, web_users, tmp
             "ict_index_rank"} <= exported_kpis
     # the printable report, then the page in English
     dash_duo.find_element("#kpi-report-link").click()
-    dash_duo.wait_for_element("#kpi-report-districts", timeout=15)
+    dash_duo.wait_for_element("#kpi-report-units", timeout=15)
     assert "Báo cáo chỉ số điều hành" in dash_duo.find_element("#kpi-report h1").text
     dash_duo.driver.save_screenshot(str(SHOTS / "kpi-report-vi.png"))
     # what "print / save as PDF" gives: Chromium's own PDF of the page with the print styles
@@ -96,7 +96,7 @@ def test_kpi_page_for_the_leadership(dash_duo, settings, db_conn, web_users, tmp
     (tmp_path / "kpi-report-vi.pdf").write_bytes(data)  # pdftoppm it to look at the pages
     dash_duo.driver.get(dash_duo.server_url + "/kpi?lang=en")
     dash_duo.wait_for_text_to_equal("h1", "Province KPIs", timeout=15)
-    assert "Whole province" in dash_duo.find_element("#kpi-district-table").text
+    assert "Whole province" in dash_duo.find_element("#kpi-unit-table").text
     _wait_graphs(dash_duo, "#kpi-map .maplibregl-canvas", 1)
     dash_duo.driver.save_screenshot(str(SHOTS / "kpi-en.png"))
     assert dash_duo.get_logs() == []

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.integration
 
 def test_water_level_opens_escalates_and_resolves(db_conn, redis_settings):
     db_conn.execute(
-        "INSERT INTO devices (device_id, family, kind, name, district, metadata) VALUES "
+        "INSERT INTO devices (device_id, family, kind, name, unit_id, metadata) VALUES "
         "('wl-1', 'disaster', 'water_level', 'Trạm Lào Cai', 'lao_cai_city', "
         "'{\"alarm_levels\": [80, 82, 83.5]}')"
     )

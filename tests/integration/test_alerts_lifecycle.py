@@ -23,10 +23,10 @@ def conn(db_conn):
 
 
 def new_alert(conn, subject="wl-1", *, severity="moderate", family="disaster",
-              district="lao_cai_city", kind="water_level") -> int:
+              unit_id="lao_cai_city", kind="water_level") -> int:
     return open_or_update(conn, AlertDraft(
         rule_id="water_level_alarm", subject=subject, kind=kind, severity=severity,
-        title=f"{subject}: vượt báo động", family=family, district=district, device_id=subject,
+        title=f"{subject}: vượt báo động", family=family, unit_id=unit_id, device_id=subject,
         value=80.5)).alert_id
 
 
@@ -110,16 +110,16 @@ def test_escalate_once_per_step(conn):
 
 def test_list_alerts_filters(conn):
     a = new_alert(conn, "wl-1", severity="severe")
-    b = new_alert(conn, "aq-1", severity="minor", family="environment", district="sa_pa",
+    b = new_alert(conn, "aq-1", severity="minor", family="environment", unit_id="sa_pa",
                   kind="air_quality")
-    c = new_alert(conn, "wl-3", severity="extreme", district="bao_yen")
+    c = new_alert(conn, "wl-3", severity="extreme", unit_id="bao_yen")
     lifecycle.resolve(conn, c, "op")
     ids = lambda **kw: [x.id for x in list_alerts(conn, **kw)]  # noqa: E731
     assert ids() == [b, a]
     assert ids(status=None) == [c, b, a] and ids(status="closed") == [c]
     assert ids(status=["resolved", "open"]) == [c, b, a]
     assert ids(severity="severe") == [a] and ids(severity=["minor", "severe"]) == [b, a]
-    assert ids(family="environment") == [b] and ids(district="lao_cai_city") == [a]
+    assert ids(family="environment") == [b] and ids(unit_id="lao_cai_city") == [a]
     assert ids(kind="air_quality") == [b] and ids(limit=1) == [b]
     assert ids(since=datetime.now(UTC) + timedelta(minutes=1)) == []
     assert count_active(conn) == {"severe": 1, "minor": 1}

@@ -13,7 +13,7 @@ from psycopg.types.json import Jsonb
 
 from alerts import lifecycle
 from alerts.engine import Engine, load_devices
-from alerts.queries import alert_history, district_hazard_levels, list_alerts
+from alerts.queries import alert_history, list_alerts, unit_hazard_levels
 from alerts.rules import load_rules, parse_rule, with_overrides
 from alerts.rules.store import effective_rules
 from ioc.db import connect
@@ -31,11 +31,11 @@ class Env:
     live: LiveState
 
     def devices(self, *rows):
-        for device_id, family, kind, district, metadata, *interval in rows:
+        for device_id, family, kind, unit_id, metadata, *interval in rows:
             self.conn.execute(
-                "INSERT INTO devices (device_id, family, kind, name, district, metadata, "
+                "INSERT INTO devices (device_id, family, kind, name, unit_id, metadata, "
                 "expected_interval_s, lat, lon) VALUES (%s, %s, %s, %s, %s, %s, %s, 22.4, 103.9)",
-                (device_id, family, kind, f"Thiết bị {device_id}", district, Jsonb(metadata),
+                (device_id, family, kind, f"Thiết bị {device_id}", unit_id, Jsonb(metadata),
                  interval[0] if interval else 60))
 
     def engine(self, ruleset=RULES, **kw) -> Engine:
@@ -205,8 +205,8 @@ def test_cap_warnings_update_and_cancel_through_references(env):
     now = datetime(2025, 6, 1, 4, 0, tzinfo=UTC)
     future = (datetime.now(UTC) + timedelta(days=1)).isoformat(timespec="seconds")
     engine.handle_events([cap_event(vn_cap(expires=future), now)])
-    (row,) = env.alerts("kind", "severity", "district", "title", "status")
-    assert row == ("cap_warning", "severe", "bat_xat", "Cảnh báo lũ quét cấp độ 3", "open")
+    (row,) = env.alerts("kind", "severity", "unit_id", "title", "status")
+    assert row == ("cap_warning", "severe", "02683", "Cảnh báo lũ quét cấp độ 3", "open")
     ref = f"{SENDER},LC-2025-061,2025-06-01T09:30:00+07:00"
     update = vn_cap("Update", ref, identifier="LC-2025-062", severity="Extreme",
                     sent="2025-06-01T10:00:00+07:00", expires=future)
@@ -227,7 +227,7 @@ def test_cap_warnings_update_and_cancel_through_references(env):
     assert env.alerts("status")[-1] == ("resolved",)
 
 
-def test_disaster_level_per_district_with_uplift(env):
+def test_disaster_level_per_unit_with_uplift(env):
     env.devices(("wl-1", "disaster", "water_level", "bat_xat",
                  {"alarm_levels": {"I": 80.0, "II": 82.0, "III": 83.5}}),
                 ("rain-1", "disaster", "rain_gauge", "bat_xat", {}),
@@ -240,23 +240,23 @@ def test_disaster_level_per_district_with_uplift(env):
         "make_interval(mins => 30 + 60 * h), 'rain-1', 'rain_mm', 7 "
         "FROM generate_series(0, 9) h")  # 70 mm in 12 h: heavy rain 1
     engine.tick()
-    levels = {h.district: h for h in district_hazard_levels(env.conn)}
+    levels = {h.unit_id: h for h in unit_hazard_levels(env.conn)}
     assert (levels["bat_xat"].level, levels["bat_xat"].base_level, levels["bat_xat"].uplift) \
         == (3, 2, 1)
     assert levels["bat_xat"].hazards == {"flood": 2, "heavy_rain": 1}
     assert levels["bat_xat"].label == "Cấp 3 – rủi ro lớn" and levels["sa_pa"].level == 0
-    assert [(h["district"], h["level"]) for h in hazards] == [("bat_xat", 3)]
+    assert [(h["unit_id"], h["level"]) for h in hazards] == [("bat_xat", 3)]
     rows = env.alerts("rule_id", "subject", "severity", "public")
-    assert ("district_disaster_level", "bat_xat", "severe", True) in rows
+    assert ("unit_disaster_level", "bat_xat", "severe", True) in rows
     assert ("rain_accumulation", "rain-1", "moderate", True) in rows  # the gauge's own alert
     env.live.record([LatestValue("wl-1", "water_level_m", 78.0, time.time() + 1)])
     env.conn.execute("DELETE FROM readings")
     engine._due.clear()
     engine.tick()
-    assert district_hazard_levels(env.conn)[0].level == 0
+    assert unit_hazard_levels(env.conn)[0].level == 0
     assert set(env.alerts("status")) == {("resolved",)}
     assert [r[0] for r in env.conn.execute(
-        "SELECT level FROM district_hazard_history ORDER BY at")] == [3, 0]
+        "SELECT level FROM unit_hazard_history ORDER BY at")] == [3, 0]
 
 
 def test_storm_of_camera_alerts_becomes_one_parent(env):
@@ -267,7 +267,7 @@ def test_storm_of_camera_alerts_becomes_one_parent(env):
         engine.handle_events([incident(f"cam-{i}", "intrusion", f"e{i}")])
     engine.handle_events([incident("cam-x", "intrusion", "ex")])
     top = list_alerts(env.conn)
-    assert sorted((a.rule_id, a.district, a.count, a.children) for a in top) == [
+    assert sorted((a.rule_id, a.unit_id, a.count, a.children) for a in top) == [
         ("camera_incidents", "bac_ha", 1, 0), ("storm", "sa_pa", 8, 8)]
     parent = next(a for a in top if a.rule_id == "storm")
     assert parent.title == "8 cảnh báo sự việc camera tại sa_pa"

@@ -25,9 +25,9 @@ def conn(db_conn):
     return db_conn
 
 
-def _draft(subject, severity="severe", *, district="lao_cai_city", rule_id="r1"):
+def _draft(subject, severity="severe", *, unit_id="lao_cai_city", rule_id="r1"):
     return AlertDraft(rule_id=rule_id, subject=subject, kind="water_level", severity=severity,
-                      title=f"{subject}: {severity}", family="disaster", district=district,
+                      title=f"{subject}: {severity}", family="disaster", unit_id=unit_id,
                       device_id=subject.split(":")[0], value=1.0)
 
 
@@ -55,8 +55,8 @@ def test_the_database_orders_alerts_like_the_pure_triage_order(conn):
 def test_acknowledge_all_of_one_station_or_one_unit(conn):
     a1 = open_or_update(conn, _draft("wl-1:a")).alert_id
     a2 = open_or_update(conn, _draft("wl-1:b", rule_id="r2")).alert_id
-    b1 = open_or_update(conn, _draft("wl-2:a", district="sa_pa")).alert_id
-    c1 = open_or_update(conn, _draft("wl-3:a", district="sa_pa")).alert_id
+    b1 = open_or_update(conn, _draft("wl-2:a", unit_id="sa_pa")).alert_id
+    c1 = open_or_update(conn, _draft("wl-3:a", unit_id="sa_pa")).alert_id
     lifecycle.acknowledge(conn, a2, "op.lan")  # already taken on: left as it is
     assert lifecycle.acknowledge_all(conn, "op.minh", device_id="wl-1") == [a1]
     assert lifecycle.acknowledge_all(conn, "op.minh", unit="sa_pa", note="đang gọi") == [b1, c1]
@@ -98,7 +98,7 @@ def test_a_condition_that_still_holds_reopens_the_alert_a_person_resolved(conn):
 def test_resolving_a_still_high_water_level_does_not_create_a_second_alert(db_conn,
                                                                           redis_settings):
     db_conn.execute(
-        "INSERT INTO devices (device_id, family, kind, name, district, metadata) VALUES "
+        "INSERT INTO devices (device_id, family, kind, name, unit_id, metadata) VALUES "
         "('wl-1', 'disaster', 'water_level', 'Trạm Lào Cai', 'lao_cai_city', "
         "'{\"alarm_levels\": [80, 82, 83.5]}')")
     db_conn.commit()
@@ -111,7 +111,7 @@ def test_resolving_a_still_high_water_level_does_not_create_a_second_alert(db_co
         live.record([LatestValue("wl-1", "water_level_m", value, now + t)])
         return evaluate_once(db_conn, live, devices)
 
-    at(84.0, 0)  # level III (and the district's disaster level, another rule)
+    at(84.0, 0)  # level III (and the unit's disaster level, another rule)
     water = "SELECT id, status, severity FROM alerts WHERE rule_id = 'water_level_alarm'"
     (alert_id, _status, _severity), = db_conn.execute(water).fetchall()
     lifecycle.resolve(db_conn, alert_id, "op.lan", "đã báo xã")

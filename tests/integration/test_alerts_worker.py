@@ -36,14 +36,14 @@ def wait_until(predicate, timeout=20.0, step=0.05):
 
 @pytest.fixture
 def stack(settings, db_conn):
-    """Settings for fast ticks, registered stations (one district each), a webhook endpoint,
+    """Settings for fast ticks, registered stations (one unit each), a webhook endpoint,
     and an MQTT subscriber on ioc/v1/out/alerts/#."""
     hook = Hook()
     settings = settings.model_copy(update={"alerts": AlertsSettings(
         evaluate_interval_ms=200, webhook_urls=(hook.url,), cap_sender="ioc@laocai.gov.vn")})
     for i in range(STATIONS):
         db_conn.execute(
-            "INSERT INTO devices (device_id, family, kind, name, district, lat, lon, metadata) "
+            "INSERT INTO devices (device_id, family, kind, name, unit_id, lat, lon, metadata) "
             "VALUES (%s, 'disaster', 'water_level', %s, %s, 22.5, 103.97, %s)",
             (f"wl-{i}", f"Trạm {i}", f"d{i}", Jsonb({"alarm_levels": [80.0, 82.0, 83.5]})))
     db_conn.commit()
@@ -112,7 +112,7 @@ def test_two_workers_split_the_stream_and_publish_every_change(stack, db_setting
             opened = lambda: [m for t, m in received if m["action"] == "opened"]  # noqa: E731
             assert wait_until(lambda: len(opened()) == STATIONS)
             topic, message = next((t, m) for t, m in received if m["action"] == "opened")
-            assert topic == f"ioc/v1/out/alerts/{message['alert']['district']}/water_level/" \
+            assert topic == f"ioc/v1/out/alerts/{message['alert']['unit_id']}/water_level/" \
                             f"{message['alert_id']}"
             assert message["alert"]["severity"] == "moderate"
             assert wait_until(lambda: len(hook.received) == STATIONS), [

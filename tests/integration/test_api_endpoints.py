@@ -31,7 +31,7 @@ ALL_SCOPES = (
 )
 SNAPSHOT = "ab" * 32
 DEVICES = [
-    # device_id, family, kind, name, lon, lat, district, metadata
+    # device_id, family, kind, name, lon, lat, unit_id, metadata
     ("aq-1", "environment", "air_quality", "Trạm không khí TP", 103.97, 22.48, "lao_cai_city", {}),
     ("aq-2", "environment", "air_quality", "Trạm không khí Sa Pa", 103.84, 22.33, "sa_pa", {}),
     ("wx-1", "environment", "weather", "Trạm khí tượng Sa Pa", 103.85, 22.34, "sa_pa", {}),
@@ -53,7 +53,7 @@ def seed(conn, live: LiveState) -> None:
     """Devices, two days of readings with rollups, alerts, an incident, KPIs, layers, live values."""
     with conn.cursor() as cur:
         cur.executemany(
-            "INSERT INTO devices (device_id, family, kind, name, lon, lat, district, metadata) "
+            "INSERT INTO devices (device_id, family, kind, name, lon, lat, unit_id, metadata) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
             [(*d[:7], Jsonb(d[7])) for d in DEVICES],
         )
@@ -68,7 +68,7 @@ def seed(conn, live: LiveState) -> None:
             rows,
         )
         cur.execute(
-            "INSERT INTO alerts (rule_id, subject, kind, severity, status, title, family, district, "
+            "INSERT INTO alerts (rule_id, subject, kind, severity, status, title, family, unit_id, "
             "device_id, opened_at, last_seen_at) VALUES "
             "('water_level_alarm', 'wl-1', 'water_level', 'severe', 'open', 'Báo động II', "
             " 'disaster', 'sa_pa', 'wl-1', %s, %s), "
@@ -105,13 +105,13 @@ def seed(conn, live: LiveState) -> None:
             (SNAPSHOT, b"\xff\xd8\xff\xd9", BASE + dt.timedelta(hours=7)),
         )
         cur.execute(
-            "INSERT INTO kpi_values (kpi_id, district, period, period_start, value, source) VALUES "
+            "INSERT INTO kpi_values (kpi_id, unit_id, period, period_start, value, source) VALUES "
             "('egov_services_full_pct', '', 'year', '2020-01-01', 37.3, 'seed'), "
             "('egov_services_full_pct', '', 'year', '2019-01-01', 27.2, 'seed')"
         )
         cur.execute(
             "INSERT INTO layer_features (layer, feature_id, name, kind, properties, geometry) "
-            "VALUES ('districts', 'sa_pa', 'Sa Pa', 'district', '{}', %s)",
+            "VALUES ('units', 'sa_pa', 'Sa Pa', 'unit_id', '{}', %s)",
             (Jsonb({"type": "Point", "coordinates": [103.84, 22.34]}),),
         )
     refresh_rollups(conn, BASE)
@@ -190,10 +190,10 @@ def test_devices_filters_paging_and_csv(api):
     assert [d["device_id"] for d in body["data"]] == sorted(d[0] for d in DEVICES)
     wl = next(d for d in body["data"] if d["device_id"] == "wl-1")
     assert wl["location"] == {"type": "Point", "coordinates": [103.86, 22.31]}
-    assert wl["district"] == "sa_pa" and wl["created_at"].endswith("+00:00")
+    assert wl["unit_id"] == "sa_pa" and wl["created_at"].endswith("+00:00")
     assert body["next_cursor"] is None and body["links"]["next"] is None
 
-    resp = get(client, h, "/devices?family=environment,disaster&district=sa_pa")
+    resp = get(client, h, "/devices?family=environment,disaster&unit_id=sa_pa")
     assert [d["device_id"] for d in resp.json["data"]] == ["aq-2", "wl-1", "wx-1"]
 
     rows, pages = all_pages(client, h, "/api/v1/devices?limit=2")
@@ -318,7 +318,7 @@ def test_readings_errors_name_the_parameter(api):
 def test_latest_values_from_the_live_store(api):
     client, token = api
     h = token("readings:read")
-    resp = get(client, h, "/latest?district=sa_pa")
+    resp = get(client, h, "/latest?unit_id=sa_pa")
     assert resp.status_code == 200
     got = {(r["device_id"], r["metric"]): r for r in resp.json["data"]}
     assert set(got) == {("wl-1", "water_level_m"), ("wx-1", "rain_mm"), ("wx-1", "temperature")}
@@ -384,7 +384,7 @@ def test_incidents_and_snapshots_need_the_police_scopes(api, db_conn):
     assert get(client, token("alerts:read"), "/incidents").status_code == 403
     h = token("incidents:read")
     data = get(client, h, "/incidents?open=true&label=fight").json["data"]
-    assert [(i["event_id"], i["plate"], i["district"]) for i in data] == [
+    assert [(i["event_id"], i["plate"], i["unit_id"]) for i in data] == [
         ("ev-1", "24A-123.45", "lao_cai_city")
     ]
     assert get(client, h, "/incidents?open=false").json["data"] == []
@@ -407,11 +407,11 @@ def test_kpi_catalogue_values_and_targets(api):
     catalogue = get(client, h, "/kpis").json["data"]
     egov = next(k for k in catalogue if k["id"] == "egov_services_full_pct")
     assert egov["source"] == "reported" and "target" in egov
-    values = get(client, h, "/kpis/values?kpi_id=egov_services_full_pct&district=province").json
+    values = get(client, h, "/kpis/values?kpi_id=egov_services_full_pct&unit_id=province").json
     assert [v["period_start"] for v in values["data"]] == ["2019-01-01", "2020-01-01"]
     # each figure against its own period's target: none for the 2019 baseline year, the
     # 2020-2025 target for 2020; the catalogue entry gives today's (2026-2030) target
-    assert values["data"][0]["district"] is None and values["data"][0]["target"] is None
+    assert values["data"][0]["unit_id"] is None and values["data"][0]["target"] is None
     assert values["data"][0]["status"] == "info"
     assert values["data"][1]["target"] == 100 and values["data"][1]["status"] == "warn"
     assert egov["target"] == 100 and egov["due"] == "2030-12-31" and egov["target_basis"] == "demo"
@@ -468,7 +468,7 @@ def test_layers_as_geojson(api):
     client, token = api
     h = token("layers:read")
     data = get(client, h, "/layers").json["data"]
-    assert [(d["layer"], d["features"]) for d in data] == [("districts", 1)]
+    assert [(d["layer"], d["features"]) for d in data] == [("units", 1)]
     resp = client.get(data[0]["href"], headers=h)
     assert resp.status_code == 200 and resp.mimetype == "application/geo+json"
     assert resp.json["type"] == "FeatureCollection" and resp.json["features"][0]["id"] == "sa_pa"

@@ -229,7 +229,7 @@ def test_a_storm_parent_lists_the_alerts_grouped_under_it(world, db_conn):
     for n in (1, 2):
         (child,) = db_conn.execute(
             "INSERT INTO alerts (rule_id, subject, kind, family, severity, status, title, "
-            "district, parent_id) VALUES ('camera_incidents', %s, 'camera_incident', 'camera', "
+            "unit_id, parent_id) VALUES ('camera_incidents', %s, 'camera_incident', 'camera', "
             "'severe', 'open', %s, 'lao_cai_city', %s) RETURNING id",
             (f"cam-storm-{n}:fight", f"Camera {n}: ẩu đả", parent)).fetchone()
         children.append(child)

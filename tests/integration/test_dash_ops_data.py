@@ -21,7 +21,7 @@ from ioc.live import LatestValue, LiveState, open_redis
 pytestmark = pytest.mark.integration
 
 DEVICES = [
-    # id, family, kind, name, lon, lat, district, interval, metadata
+    # id, family, kind, name, lon, lat, unit_id, interval, metadata
     (
         "wl-lc",
         "disaster",
@@ -89,7 +89,7 @@ def fill_province(conn, live: LiveState, *, now: float | None = None) -> dict[st
     now = time.time() if now is None else now
     for d in DEVICES:
         conn.execute(
-            "INSERT INTO devices (device_id, family, kind, name, lon, lat, district, "
+            "INSERT INTO devices (device_id, family, kind, name, lon, lat, unit_id, "
             "expected_interval_s, metadata) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (*d[:8], Jsonb(d[8])),
         )
@@ -122,7 +122,7 @@ def fill_province(conn, live: LiveState, *, now: float | None = None) -> dict[st
             ),
         )
     conn.execute(
-        "INSERT INTO district_hazard_levels (district, level, base_level, colour, label) "
+        "INSERT INTO unit_hazard_levels (unit_id, level, base_level, colour, label) "
         "VALUES ('lao_cai_city', 3, 3, '#FF8C00', 'Cấp 3'), ('sa_pa', 0, 0, '#FFFFFF', '-')"
     )
     conn.execute(
@@ -140,8 +140,8 @@ def fill_province(conn, live: LiveState, *, now: float | None = None) -> dict[st
                 "event": "Lũ quét",
                 "area": [
                     {
-                        "areaDesc": "Huyện Bát Xát",
-                        "geocode": [{"valueName": "district", "value": "bat_xat"}],
+                        "areaDesc": "Xã Bát Xát",
+                        "geocode": [{"valueName": "unit_code", "value": "02683"}],
                     }
                 ],
             }
@@ -154,7 +154,7 @@ def fill_province(conn, live: LiveState, *, now: float | None = None) -> dict[st
         (Jsonb(parsed),),
     )
     ids = {}
-    for name, severity, device, family, district in (
+    for name, severity, device, family, unit_id in (
         ("water", "severe", "wl-lc", "disaster", "lao_cai_city"),
         ("fire", "extreme", "cam-mk", "camera", "lao_cai_city"),
         ("crowd", "moderate", "cnt-sq", "tourism", "sa_pa"),
@@ -168,7 +168,7 @@ def fill_province(conn, live: LiveState, *, now: float | None = None) -> dict[st
                 severity=severity,
                 title=f"{device}: {name}",
                 family=family,
-                district=district,
+                unit_id=unit_id,
                 device_id=device,
                 value=1.0,
             ),
@@ -194,23 +194,23 @@ def test_registry_levels_incidents_rain_and_warnings(env):
     water = next(d for d in registry.devices if d.device_id == "wl-lc")
     assert water.alarm_levels.level_2 == 82.0
     assert next(d for d in registry.devices if d.device_id == "cnt-sq").capacity == 6000
-    assert q.district_levels(pool, ttl_s=0) == {"lao_cai_city": 3}
+    assert q.unit_levels(pool, ttl_s=0) == {"lao_cai_city": 3}
     assert q.open_incidents(pool, ttl_s=0) == {"cam-mk": "fire"}  # e2 has ended
     assert q.rain_24h(pool, ttl_s=0) == {"rain-sp": 120.0}
     geo = q.geometry(pool, ttl_s=0)
     areas = q.warning_areas(pool, geo, ttl_s=0)
-    assert [a.area_desc for a in areas] == ["Huyện Bát Xát"] and areas[0].severity == "severe"
+    assert [a.area_desc for a in areas] == ["Xã Bát Xát"] and areas[0].severity == "severe"
     earlier = q.water_earlier(pool, ttl_s=0)
     assert set(earlier) == {"wl-lc"}
 
 
 def test_cache_answers_within_its_time_to_live(env, db_conn):
     pool, _live, _ids = env
-    assert q.district_levels(pool, ttl_s=60) == {"lao_cai_city": 3}
-    db_conn.execute("UPDATE district_hazard_levels SET level = 4 WHERE district = 'lao_cai_city'")
+    assert q.unit_levels(pool, ttl_s=60) == {"lao_cai_city": 3}
+    db_conn.execute("UPDATE unit_hazard_levels SET level = 4 WHERE unit_id = 'lao_cai_city'")
     db_conn.commit()
-    assert q.district_levels(pool, ttl_s=60) == {"lao_cai_city": 3}
-    assert q.district_levels(pool, ttl_s=0) == {"lao_cai_city": 4}
+    assert q.unit_levels(pool, ttl_s=60) == {"lao_cai_city": 3}
+    assert q.unit_levels(pool, ttl_s=0) == {"lao_cai_city": 4}
 
 
 def test_series_alerts_and_feed_filters(env):
@@ -224,7 +224,7 @@ def test_series_alerts_and_feed_filters(env):
         assert [
             a.id
             for a in q.feed_alerts(
-                conn, severities=["extreme", "severe"], districts=["lao_cai_city"]
+                conn, severities=["extreme", "severe"], units=["lao_cai_city"]
             )
         ] == [ids["fire"], ids["water"]]
         assert [a.id for a in q.feed_alerts(conn, families=["tourism"])] == [ids["crowd"]]
@@ -322,7 +322,7 @@ def test_geometry_brings_towns_places_and_every_imported_layer(env, db_conn, tmp
     data = read_layer_file(zones, kind="zones")
     store_layer(db_conn, "flood_zones", data, source="test", actor="test")
     geo = q.geometry(pool, ttl_s=0)
-    assert len(geo.towns["features"]) == 9 and len(geo.poi["features"]) > 10
+    assert len(geo.towns["features"]) == 15 and len(geo.poi["features"]) > 10
     assert [name for name, _fc in geo.overlays] == ["flood_zones"]  # not the demo layers
     fig = build_map_figure([], LiveInputs({}, time.time()), geo)
     overlay = fig["data"][TRACE_INDEX["overlays"]]

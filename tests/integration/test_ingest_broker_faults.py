@@ -307,3 +307,38 @@ def test_a_reading_stored_before_is_not_announced_again(fast, db_conn, redis_cli
         assert sorted(r[2] for r in announced()) == [0, 1]
     finally:
         w.stop()
+
+
+@pytest.mark.timeout(150)
+def test_retire_finishes_a_leave_that_was_interrupted(fast, db_conn):
+    """wb announced it was leaving and died before storing its share: the list says wa alone,
+    wb's session still holds wb's share of what came before. --retire stores it."""
+    from ingest.members_store import change
+    from ingest.membership import CONTROL_TOPIC
+    from ioc.db import connect
+    from ioc.mqtt import MqttClient
+
+    register(db_conn, [(d, "environment") for d in DEVICES])
+    t0 = time.time() - 3600
+    wa, wb = _two(fast)
+    announcer = MqttClient(fast.mqtt, "announcer").connect()
+    try:
+        wb.stop()
+        acked = _publish(fast, 0, 300, t0)
+
+        def announce(view):
+            info = announcer.publish(CONTROL_TOPIC, view.encode(), qos=1)
+            info.wait_for_publish(15)
+            assert info.is_published()
+
+        with connect(fast.database) as conn:
+            assert change(conn, announce, remove="wb", actor="test").members == ("wa",)
+        more = _publish(fast, 300, 500, t0)
+        wait_for(lambda: wa.worker.receiver.ownership.view.members == ("wa",), 30, "the list")
+        time.sleep(2.0)
+        assert count(db_conn, READINGS) < acked + more  # wb's share of 0..300 is missing
+        assert retire(fast, "wb", timeout=60, force=True) == 0
+        _exactly(db_conn, acked + more)
+    finally:
+        announcer.close()
+        wa.stop()

@@ -217,7 +217,7 @@ def test_our_own_outbound_messages_are_not_taken_as_data(db_conn, worker, publis
     register(db_conn, [("env-ok", "environment")])
     t = time.time() - 5
     publisher.send("ioc/v1/out/alerts/sa_pa/water_level/7", {"type": "alert", "alert_id": 7})
-    publisher.send("ioc/v1/out/hazard/sa_pa", {"district": "sa_pa", "level": 3})
+    publisher.send("ioc/v1/out/hazard/sa_pa", {"unit_id": "sa_pa", "level": 3})
     publisher.send("ioc/v1/environment/env-ok", reading(3.0, t))
     wait_count(db_conn, "SELECT count(*) FROM readings", 1, 20)
     wait_for(lambda: worker.receiver.skipped_outbound == 2, 10, "outbound messages skipped")

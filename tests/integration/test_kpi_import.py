@@ -12,14 +12,14 @@ from ioc.kpi.queries import breakdown_values, freshness, latest_values
 
 pytestmark = pytest.mark.integration
 
-GOOD = """kpi_id,district,breakdown,period,period_start,value,numerator,denominator,note
+GOOD = """kpi_id,unit_id,breakdown,period,period_start,value,numerator,denominator,note
 egov_dossiers_online_pct,,,year,2021,52.4,120000,229000,provincial report 2021
 egov_dossiers_online_pct,sa_pa,,year,2021,61,,,
 egov_edocs_month,,,month,2021-03,90500,,,
 dx_tasks_done_pct,,awareness,year,2022,90,18,20,
 """
 
-BAD = """kpi_id,district,breakdown,period,period_start,value,numerator,denominator,note
+BAD = """kpi_id,unit_id,breakdown,period,period_start,value,numerator,denominator,note
 egov_dossiers_online_pct,,,year,2021,52.4,120000,229000,fine on its own
 egov_edocs_month,,,month,2021-03,"90.500,0",,,
 aqi_today,,,day,2021-03-01,40,,,
@@ -38,8 +38,8 @@ def _count(conn) -> int:
     return conn.execute("SELECT count(*) FROM kpi_values").fetchone()[0]
 
 
-def _districts(conn) -> None:
-    conn.execute("INSERT INTO devices (device_id, family, kind, name, district) VALUES "
+def _units(conn) -> None:
+    conn.execute("INSERT INTO devices (device_id, family, kind, name, unit_id) VALUES "
                  "('aq-1', 'environment', 'air_quality', 'Sa Pa', 'sa_pa')")
     conn.commit()
 
@@ -69,14 +69,14 @@ def test_seed_stores_the_reported_figures_once(cli_env, db_conn, capsys):
 
 
 def test_a_good_file_is_imported(cli_env, db_conn, tmp_path, capsys):
-    _districts(db_conn)
+    _units(db_conn)
     path = tmp_path / "bao_cao_2021.csv"
     path.write_text(GOOD, encoding="utf-8")
     assert main(["kpi", "import", str(path)]) == 0
     assert "4 value(s) stored from file:bao_cao_2021.csv" in capsys.readouterr().out
     rows = db_conn.execute(
-        "SELECT kpi_id, district, breakdown, period, value, source FROM kpi_values "
-        "ORDER BY kpi_id, district, breakdown").fetchall()
+        "SELECT kpi_id, unit_id, breakdown, period, value, source FROM kpi_values "
+        "ORDER BY kpi_id, unit_id, breakdown").fetchall()
     assert rows[0] == ("dx_tasks_done_pct", "", "awareness", "year", 90.0,
                        "file:bao_cao_2021.csv")
     assert len(rows) == 4
@@ -94,7 +94,7 @@ def test_a_bad_file_stores_nothing_and_names_every_bad_line(cli_env, db_conn, tm
     assert _count(db_conn) == 0  # line 2 was good, and it was not stored either
 
 
-CONTRADICTING = """kpi_id,district,breakdown,period,period_start,value,numerator,denominator,note
+CONTRADICTING = """kpi_id,unit_id,breakdown,period,period_start,value,numerator,denominator,note
 egov_edocs_month,,,month,2021-03,90500,,,
 dx_tasks_done_pct,,awareness,year,2022,90,18,20,
 dx_tasks_done_pct,,institutions,year,2022,90,1,20,typed in the wrong column
@@ -113,15 +113,15 @@ def test_a_value_against_its_own_counts_refuses_the_file(cli_env, db_conn, tmp_p
     assert _count(db_conn) == 0  # lines 2, 3 and 5 were good, and were not stored either
 
 
-def test_missing_file_and_unknown_district(cli_env, db_conn, tmp_path, capsys):
+def test_missing_file_and_unknown_unit(cli_env, db_conn, tmp_path, capsys):
     assert main(["kpi", "import", str(tmp_path / "none.csv")]) == 1
     assert "cannot read" in capsys.readouterr().err
-    _districts(db_conn)
+    _units(db_conn)
     path = tmp_path / "d.csv"
-    path.write_text("kpi_id,district,period,period_start,value\n"
+    path.write_text("kpi_id,unit_id,period,period_start,value\n"
                     "egov_dossiers_online_pct,ha_noi,year,2021,40\n", encoding="utf-8")
     assert main(["kpi", "import", str(path)]) == 1
-    assert "line 2: district: unknown district 'ha_noi'; known: sa_pa" in capsys.readouterr().err
+    assert "line 2: unit_id: unknown unit 'ha_noi'; known: sa_pa" in capsys.readouterr().err
 
 
 def test_import_rows_for_the_api(db_conn):

@@ -1,4 +1,4 @@
-"""The KPI page's data with a month of the demo province: tiles, districts, map, trends, CSV.
+"""The KPI page's data with a month of the demo province: tiles, units, map, trends, CSV.
 
 `fill_province` is also what the browser test shows: the demo fleet, a month of PM and visitor
 counts (and the same weeks a year earlier), camera incidents and alerts, then the real rollups,
@@ -14,18 +14,19 @@ import io
 import pytest
 
 from dashboards.kpi_queries import (
-    district_table,
     export_csv,
     load_page,
     load_trends,
     map_figure,
     tiles,
     trend_figure,
+    unit_table,
 )
 from ioc.db.rollups import refresh_rollups
 from ioc.kpi.catalogue import DEFAULT_SEED, load_catalogue
 from ioc.kpi.importer import import_csv
 from ioc.kpi.telemetry import refresh_kpis
+from layers.catalog import former_district_units
 
 pytestmark = pytest.mark.integration
 
@@ -48,15 +49,16 @@ def fill_province(conn, now: dt.datetime | None = None) -> dt.datetime:
                         if getattr(d, k, None) is not None} for d in fleet.devices}
     with conn.cursor() as cur:
         cur.executemany(
-            "INSERT INTO devices (device_id, family, kind, name, lon, lat, district, metadata, "
+            "INSERT INTO devices (device_id, family, kind, name, lon, lat, unit_id, metadata, "
             "expected_interval_s, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, "
             "now() - interval '2 years')",
             [(*r[:7], Jsonb({**r[7].obj, **params_of.get(r[0], {})}), r[8]) for r in rows],
         )
-    # Bát Xát (the outage scenario's district) is silent for the last four days: none of its
-    # devices may report then, or the day's online share depends on the time of day (a
-    # visitor counter counts from 7:00 to 18:00 local).
-    params = {"now": now, "start": now - dt.timedelta(days=DAYS),
+    # the outage: every device in the units of the former Bát Xát district is silent for the
+    # last four days: none of them may report then, or the day's online share depends on the
+    # time of day (a visitor counter counts from 7:00 to 18:00 local).
+    outage = sorted(former_district_units()["bat_xat"])
+    params = {"now": now, "start": now - dt.timedelta(days=DAYS), "outage": outage,
               "silent": now - dt.timedelta(days=4)}
     # PM every 15 minutes: the station's mean, a daily cycle and a slow weather swing
     conn.execute(
@@ -70,7 +72,7 @@ def fill_province(conn, now: dt.datetime | None = None) -> dt.datetime:
         FROM devices d
         CROSS JOIN generate_series(%(start)s::timestamptz, %(now)s, interval '15 minutes') ts
         CROSS JOIN (VALUES ('pm25', 1.0), ('pm10', 1.7)) m(metric, k)
-        WHERE d.kind = 'air_quality' AND (d.district IS DISTINCT FROM 'bat_xat' OR ts < %(silent)s)
+        WHERE d.kind = 'air_quality' AND (d.unit_id IS NULL OR d.unit_id <> ALL(%(outage)s) OR ts < %(silent)s)
         """,
         params,
     )
@@ -85,11 +87,11 @@ def fill_province(conn, now: dt.datetime | None = None) -> dt.datetime:
         CROSS JOIN (VALUES (interval '0 days', 1.0), (interval '364 days', 0.92)) y(shift, k)
         WHERE d.kind = 'visitor_counter'
           AND extract(hour FROM ts AT TIME ZONE 'Asia/Ho_Chi_Minh') BETWEEN 7 AND 18
-          AND (d.district IS DISTINCT FROM 'bat_xat' OR ts - y.shift < %(silent)s)
+          AND (d.unit_id IS NULL OR d.unit_id <> ALL(%(outage)s) OR ts - y.shift < %(silent)s)
         """,
         params,
     )
-    # every device but those of Bát Xát (the outage scenario's district, silent for the last
+    # every device but those of former Bát Xát (silent for the last
     # four days) reported just now and just before every hour
     conn.execute(
         "INSERT INTO readings (time, device_id, metric, value) "
@@ -97,7 +99,7 @@ def fill_province(conn, now: dt.datetime | None = None) -> dt.datetime:
         "  SELECT %(now)s - interval '20 seconds' AS ts UNION ALL"
         "  SELECT generate_series(date_trunc('hour', %(start)s::timestamptz), %(now)s,"
         "                         interval '1 hour') - interval '20 seconds') t "
-        "WHERE district IS DISTINCT FROM 'bat_xat' OR ts < %(silent)s "
+        "WHERE unit_id IS NULL OR unit_id <> ALL(%(outage)s) OR ts < %(silent)s "
         "ON CONFLICT DO NOTHING",
         params,
     )
@@ -115,7 +117,7 @@ def fill_province(conn, now: dt.datetime | None = None) -> dt.datetime:
                    AS ts
             FROM generate_series(0, 400) n) s
         WHERE d.family = 'camera' AND ts < %(now)s
-          AND (d.district IS DISTINCT FROM 'bat_xat' OR ts < %(silent)s)
+          AND (d.unit_id IS NULL OR d.unit_id <> ALL(%(outage)s) OR ts < %(silent)s)
         """,
         params,
     )
@@ -129,10 +131,10 @@ def fill_province(conn, now: dt.datetime | None = None) -> dt.datetime:
     # alerts: an active flood alarm; earlier alerts acknowledged after a few minutes
     conn.execute(
         """
-        INSERT INTO alerts (rule_id, subject, kind, severity, title, district, status,
+        INSERT INTO alerts (rule_id, subject, kind, severity, title, unit_id, status,
                             opened_at, acknowledged_at, resolved_at)
         SELECT 'device_silent', 'a' || n, 'device_silent', 'minor', 'silent',
-               (ARRAY['sa_pa', 'lao_cai_city', 'bac_ha', 'bao_thang'])[1 + n %% 4], 'resolved',
+               (ARRAY['03006', '02647', '02839', '02926'])[1 + n %% 4], 'resolved',
                %(now)s - n * interval '5 hours',
                %(now)s - n * interval '5 hours' + (2 + n %% 9) * interval '1 minute',
                %(now)s - n * interval '5 hours' + interval '1 hour'
@@ -141,9 +143,9 @@ def fill_province(conn, now: dt.datetime | None = None) -> dt.datetime:
         params,
     )
     conn.execute(
-        "INSERT INTO alerts (rule_id, subject, kind, severity, title, district, status, "
+        "INSERT INTO alerts (rule_id, subject, kind, severity, title, unit_id, status, "
         "opened_at, acknowledged_at) VALUES ('water_level_alarm', 'wl-red-pho-lu', "
-        "'water_level', 'moderate', 'Phố Lu: trên báo động I', 'bao_thang', 'acknowledged', "
+        "'water_level', 'moderate', 'Phố Lu: trên báo động I', '02926', 'acknowledged', "
         "%(now)s - interval '5 hours', %(now)s - interval '296 minutes')",
         params,
     )
@@ -157,7 +159,7 @@ def fill_province(conn, now: dt.datetime | None = None) -> dt.datetime:
 
 
 # 09:30 UTC (16:30 in Lào Cai, visitor counters still counting) once failed: the fill gave
-# the "silent" district's counters readings of today. The clock is faked to that time and to
+# the "silent" unit_id's counters readings of today. The clock is faked to that time and to
 # one after the counters close, besides the real one.
 @pytest.mark.parametrize("clock", [None, (9, 30), (23, 30)], ids=["now", "0930utc", "2330utc"])
 def test_the_page_data_of_a_month(db_conn, clock):
@@ -184,15 +186,21 @@ def test_the_page_data_of_a_month(db_conn, clock):
     assert online.status in ("bad", "warn") and online.trend  # Bát Xát is silent
     assert by_id["visitors_vs_last_year_pct"].value != "–"
     assert "Tổ chức 660" in by_id["dsig_certificates"].detail
-    table = district_table(catalogue, data, "vi")
+    table = unit_table(catalogue, data, "vi")
     names = [row[1] for row in table.rows]
-    assert names[-1] == "Toàn tỉnh" and "Thị xã Sa Pa" in names and len(names) == 10
-    bat_xat = next(row for row in table.rows if row[0] == "bat_xat")
+    from sensors_sim.fleet import load_fleet
+
+    units_with_devices = {d.unit_id for d in load_fleet().devices}
+    assert names[-1] == "Toàn tỉnh" and "Phường Sa Pa" in names
+    shown = {row[0] for row in table.rows}
+    assert units_with_devices <= shown and len(shown) < 100  # only units with something to show
+    assert not any(name.startswith(("Huyện", "Thị xã")) for name in names)
+    bat_xat = next(row for row in table.rows if row[0] == "02683")  # Xã Bát Xát
     online_col = [c[0] for c in table.columns].index("devices_online_pct")
     assert bat_xat[2][online_col].text == "0" and bat_xat[2][online_col].status == "bad"
-    fig = map_figure(catalogue.get("aqi_today"), data.by_district["aqi_today"], data.districts,
+    fig = map_figure(catalogue.get("aqi_today"), data.by_unit["aqi_today"], data.units,
                      "en")
-    assert fig.data[0].type == "choroplethmap" and len(fig.data[0].locations) == 9
+    assert fig.data[0].type == "choroplethmap" and len(fig.data[0].locations) == 99
     assert fig.layout.map.style["layers"][0]["type"] == "background"  # offline: no tiles
     kpis = [catalogue.get("aqi_today"), catalogue.get("egov_services_full_pct")]
     for days in (30, 90, 365):
@@ -207,11 +215,11 @@ def test_the_csv_export(db_conn):
     catalogue = load_catalogue()
     today = now.astimezone(catalogue.zone).date()
     text = export_csv(db_conn, catalogue, 30, today, "vi")
-    assert text.startswith("\ufeffkpi_id,kpi,group,district")
+    assert text.startswith("\ufeffkpi_id,kpi,group,unit_id")
     rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
     days = {r["period_start"] for r in rows if r["period"] == "day"}
     assert len(days) == 30 and min(days) == (today - dt.timedelta(days=29)).isoformat()
     full = [r for r in rows if r["kpi_id"] == "egov_services_full_pct"]
     assert [(r["period_start"], r["value"], r["status"]) for r in full] == [
         ("2019-01-01", "27.2", "info"), ("2020-01-01", "37", "warn")]  # 2019: no target
-    assert {r["district_name"] for r in rows if r["district"] == ""} == {"Toàn tỉnh"}
+    assert {r["unit_name"] for r in rows if r["unit_id"] == ""} == {"Toàn tỉnh"}

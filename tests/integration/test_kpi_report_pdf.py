@@ -35,7 +35,7 @@ def _seeded_pdf(db_conn, settings, monkeypatch, lang: str) -> bytes:
         monkeypatch.setenv(var, value)
     assert main(["kpi", "seed"]) == 0
     catalogue = load_catalogue()
-    data = load_page(db_conn, catalogue, with_districts=False)
+    data = load_page(db_conn, catalogue, with_units=False)
     meta = report_meta(data, NOW, "Asia/Ho_Chi_Minh", lang)
     return build_pdf(catalogue, data, NOW.date(), meta, lang)
 

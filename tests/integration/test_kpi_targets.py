@@ -75,7 +75,7 @@ def test_a_target_that_overlaps_another_period_is_refused_and_nothing_is_stored(
 
 def test_the_tile_judges_a_current_figure_against_the_stored_target(cli_env, db_conn):
     db_conn.execute(
-        "INSERT INTO kpi_values (kpi_id, district, breakdown, period, period_start, value, "
+        "INSERT INTO kpi_values (kpi_id, unit_id, breakdown, period, period_start, value, "
         "source, updated_at) VALUES ('egov_dossiers_online_pct', '', '', 'year', '2026-01-01', "
         "85, 'test', now())")
     db_conn.commit()

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ioc.db.rollups import refresh_rollups
-from ioc.kpi.queries import district_values, latest_values
+from ioc.kpi.queries import latest_values, unit_values
 from ioc.kpi.store import PROVINCE
 from ioc.kpi.telemetry import compute_telemetry, day_windows, refresh_kpis
 
@@ -21,7 +21,7 @@ TODAY = dt.date(2026, 11, 18)
 MIDNIGHT = dt.datetime(2026, 11, 17, 17, 0, tzinfo=dt.UTC)  # local midnight of TODAY
 
 DEVICES = [
-    # id, family, kind, district, expected interval (s)
+    # id, family, kind, unit_id, expected interval (s)
     ("aq-a", "environment", "air_quality", "sa_pa", 600),
     ("aq-b", "environment", "air_quality", "sa_pa", 600),
     ("aq-c", "environment", "air_quality", "bac_ha", 600),
@@ -36,7 +36,7 @@ DEVICES = [
 def _insert_devices(conn) -> None:
     with conn.cursor() as cur:
         cur.executemany(
-            "INSERT INTO devices (device_id, family, kind, name, district, expected_interval_s, "
+            "INSERT INTO devices (device_id, family, kind, name, unit_id, expected_interval_s, "
             "created_at) VALUES (%s, %s, %s, %s, %s, %s, '2024-01-01')",
             [(d, f, k, d, dist, i) for d, f, k, dist, i in DEVICES],
         )
@@ -99,26 +99,26 @@ def _scenario(conn) -> None:
             "INSERT INTO incident_reviews (source, event_id, decision, reason, actor, at) "
             "VALUES (%s, %s, %s, 'checked the snapshot', 'police:test', %s)", reviews)
         alerts = [
-            # kind, district, opened, acknowledged after (min), resolved, status
+            # kind, unit_id, opened, acknowledged after (min), resolved, status
             ("water_level", "bac_ha", NOW - dt.timedelta(hours=5), 4, None, "acknowledged"),
             ("water_level", "bac_ha", MIDNIGHT - dt.timedelta(hours=20), 2,
              MIDNIGHT - dt.timedelta(hours=10), "resolved"),
             ("device_silent", "sa_pa", NOW - dt.timedelta(hours=3), 10, None, "acknowledged"),
             ("device_silent", "sa_pa", NOW - dt.timedelta(hours=2), None, None, "open"),
         ]
-        for n, (kind, district, opened, ack, resolved, status) in enumerate(alerts):
+        for n, (kind, unit_id, opened, ack, resolved, status) in enumerate(alerts):
             cur.execute(
-                "INSERT INTO alerts (rule_id, subject, kind, severity, title, district, status, "
+                "INSERT INTO alerts (rule_id, subject, kind, severity, title, unit_id, status, "
                 "opened_at, acknowledged_at, resolved_at) "
                 "VALUES (%s, %s, %s, 'moderate', 't', %s, %s, %s, %s, %s)",
-                (kind, f"s{n}", kind, district, status, opened,
+                (kind, f"s{n}", kind, unit_id, status, opened,
                  opened + dt.timedelta(minutes=ack) if ack is not None else None, resolved),
             )
     conn.commit()
 
 
 def _by_key(values) -> dict:
-    return {(v.kpi_id, v.district, v.period_start): v for v in values}
+    return {(v.kpi_id, v.unit_id, v.period_start): v for v in values}
 
 
 def test_telemetry_kpis_have_the_expected_values(db_conn):
@@ -126,8 +126,8 @@ def test_telemetry_kpis_have_the_expected_values(db_conn):
     windows = day_windows(TODAY - dt.timedelta(days=1), TODAY, NOW, ZONE)
     got = _by_key(compute_telemetry(db_conn, windows))
 
-    def value(kpi, district=PROVINCE, day=TODAY):
-        return got[(kpi, district, day)].value
+    def value(kpi, unit_id=PROVINCE, day=TODAY):
+        return got[(kpi, unit_id, day)].value
 
     # AQI: aq-a 10/20 -> 20 (PM2.5 sub-index); aq-b 37.5 -> 75; aq-c PM10 250 -> 150
     assert value("aqi_today", "sa_pa") == pytest.approx((20 + 75) / 2)
@@ -182,7 +182,7 @@ def test_refresh_writes_kpi_values_once(db_conn):
     assert count == report.values > 0
     # again: the same rows, nothing added; a stale row of a refreshed day is removed
     db_conn.execute(
-        "INSERT INTO kpi_values (kpi_id, district, period, period_start, value, source) "
+        "INSERT INTO kpi_values (kpi_id, unit_id, period, period_start, value, source) "
         "VALUES ('incidents_today', 'van_ban', 'day', %s, 9, 'telemetry')", (TODAY,)
     )
     refresh_kpis(db_conn, days=2, now=NOW)
@@ -193,8 +193,8 @@ def test_refresh_writes_kpi_values_once(db_conn):
     latest = latest_values(db_conn, catalogue)
     assert latest["incidents_today"].current.value == 2
     assert latest["incidents_today"].previous.value == 1
-    districts = district_values(db_conn, catalogue, TODAY)
-    assert districts["aqi_today"]["bac_ha"].value == 150
+    units = unit_values(db_conn, catalogue, TODAY)
+    assert units["aqi_today"]["bac_ha"].value == 150
 
 
 def test_a_day_before_the_first_data_is_not_computed_and_keeps_the_demo_history(db_conn):
@@ -219,11 +219,11 @@ def test_a_day_before_the_first_data_is_not_computed_and_keeps_the_demo_history(
     with db_conn.transaction():
         stored = seed_history(db_conn, catalogue, days=30, today=TODAY)
     units = 2  # sa_pa, bac_ha
-    per_unit = sum(1 for k in catalogue.telemetry() if k.districts)
+    per_unit = sum(1 for k in catalogue.telemetry() if k.units)
     assert stored == 30 * (len(catalogue.telemetry()) + units * per_unit)
     refresh_kpis(db_conn, days=2, now=NOW)
     (source,) = db_conn.execute(
-        "SELECT source FROM kpi_values WHERE kpi_id = 'visitors_today' AND district = '' "
+        "SELECT source FROM kpi_values WHERE kpi_id = 'visitors_today' AND unit_id = '' "
         "AND period_start = %s", (TODAY - dt.timedelta(days=1),)).fetchone()
     assert source == SOURCE  # the refresh did not write over the seeded yesterday
     latest = latest_values(db_conn, catalogue)["visitors_today"]
@@ -232,7 +232,7 @@ def test_a_day_before_the_first_data_is_not_computed_and_keeps_the_demo_history(
     with db_conn.transaction():
         seed_history(db_conn, catalogue, days=30, today=TODAY + dt.timedelta(days=1))
     (value, source) = db_conn.execute(
-        "SELECT value, source FROM kpi_values WHERE kpi_id = 'visitors_today' AND district = '' "
+        "SELECT value, source FROM kpi_values WHERE kpi_id = 'visitors_today' AND unit_id = '' "
         "AND period_start = %s", (TODAY,)).fetchone()
     assert (value, source) == (40, "telemetry")
 
@@ -243,7 +243,7 @@ def test_data_quality_kpis_match_a_hand_computation(db_conn):
     start = MIDNIGHT - dt.timedelta(days=1)  # local midnight of `day`
     with db_conn.cursor() as cur:
         cur.executemany(
-            "INSERT INTO devices (device_id, family, kind, name, district, expected_interval_s, "
+            "INSERT INTO devices (device_id, family, kind, name, unit_id, expected_interval_s, "
             "created_at) VALUES (%s, %s, %s, %s, %s, %s, '2024-01-01')",
             [("aq-1", "environment", "air_quality", "aq-1", "sa_pa", 600),
              ("wl-1", "disaster", "water_level", "wl-1", "bac_ha", 300),
@@ -269,7 +269,7 @@ def test_data_quality_kpis_match_a_hand_computation(db_conn):
     from_rollups = compute_telemetry(db_conn, windows, kpis=kpis)
     from_raw = compute_telemetry(db_conn, windows, source="readings", kpis=kpis)
     assert sorted(from_rollups, key=lambda v: v.key) == sorted(from_raw, key=lambda v: v.key)
-    got = {(v.kpi_id, v.district, v.breakdown): v for v in from_rollups}
+    got = {(v.kpi_id, v.unit_id, v.breakdown): v for v in from_rollups}
 
     def pct(num, den):
         return round(100 * num / den, 3)

@@ -125,13 +125,14 @@ def test_seed_stores_the_demo_layers_once(db_conn):
     assert seed_demo_layers(db_conn) == dict.fromkeys(DEMO_LAYERS, 0)
     assert sorted((actor, layer, n) for actor, layer, n, _ in layer_imports(db_conn)) == sorted(
         ("demo", layer, n) for layer, n in expected.items())  # the second seed stored nothing
-    districts = load_layer(db_conn, "districts")
-    assert len(districts["features"]) == 9
-    assert all(f["properties"]["approximate"] for f in districts["features"])
+    units = load_layer(db_conn, "units")
+    assert len(units["features"]) == 99
+    assert all(f["properties"]["approximate"] for f in units["features"])
     kinds = dict(db_conn.execute("SELECT DISTINCT layer, kind FROM layer_features").fetchall())
     assert kinds == {
         "province": "zones",
-        "districts": "districts",
+        "units": "units",
+        "legacy_districts": "zones",
         "towns": "points",
         "rivers": "rivers",
         "poi": "poi",
@@ -139,10 +140,10 @@ def test_seed_stores_the_demo_layers_once(db_conn):
 
 
 def test_seed_leaves_a_provinces_own_layer_alone(db_conn):
-    store_layer(db_conn, "districts", zones("own"), source="province's own file", actor="test")
+    store_layer(db_conn, "units", zones("own"), source="province's own file", actor="test")
     stored = seed_demo_layers(db_conn)
-    assert stored["districts"] == 0 and stored["towns"] == 9
-    assert stored_ids(db_conn, "districts") == ["own"]
+    assert stored["units"] == 0 and stored["towns"] == 15
+    assert stored_ids(db_conn, "units") == ["own"]
 
 
 # -- the `ioc layers` commands ----------------------------------------------------------------
@@ -173,6 +174,6 @@ def test_import_command_refuses_a_bad_file_and_keeps_the_old_layer(
 
 def test_seed_command(db_settings, db_conn, capsys):
     assert seed_layers(Settings(database=db_settings)) == 0
-    assert "layer 'districts': 9 features stored" in capsys.readouterr().out
+    assert "layer 'units': 99 features stored" in capsys.readouterr().out
     assert seed_layers(Settings(database=db_settings)) == 0
-    assert "layer 'districts': already present" in capsys.readouterr().out
+    assert "layer 'units': already present" in capsys.readouterr().out

@@ -39,7 +39,7 @@ def _fill(conn) -> None:
                    "VALUES ({age}, 'admin', false)", age)
         _run(conn, "INSERT INTO dead_letters (received_at, topic, payload, payload_size, "
                      "reason) VALUES ({age}, 't', '\\x00', 1, 'bad')", age)
-        _run(conn, "INSERT INTO district_hazard_history (district, at, level) "
+        _run(conn, "INSERT INTO unit_hazard_history (unit_id, at, level) "
                      "VALUES ('sa_pa', {age}, 1)", age)
         _run(conn, "INSERT INTO device_status (device_id, time, online) "
                      "VALUES ('aq-1', {age}, true)", age)
@@ -83,7 +83,7 @@ def test_retention_deletes_only_what_is_past_its_setting(db_conn, db_settings):
     deleted = enforce(db_conn, db_settings)
     db_conn.commit()
     assert {r.table for r in RULES} <= set(deleted)
-    for table in ("audit_log", "login_attempts", "dead_letters", "district_hazard_history",
+    for table in ("audit_log", "login_attempts", "dead_letters", "unit_hazard_history",
                   "device_status"):
         assert _count(db_conn, table) == 1, table  # the young row stays
     assert _count(db_conn, "reading_rollups", "width = 'hour'") == 1

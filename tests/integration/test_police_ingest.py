@@ -64,11 +64,11 @@ def camera_jpeg(seed: int, text: str = "", size=(640, 360)) -> bytes:
 
 
 def register_cameras(conn) -> None:
-    for device_id, name, district, lon, lat in CAMERAS:
+    for device_id, name, unit_id, lon, lat in CAMERAS:
         conn.execute(
-            "INSERT INTO devices (device_id, family, kind, name, lon, lat, district) "
+            "INSERT INTO devices (device_id, family, kind, name, lon, lat, unit_id) "
             "VALUES (%s, 'camera', 'camera', %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-            (device_id, name, lon, lat, district),
+            (device_id, name, lon, lat, unit_id),
         )
 
 
@@ -206,7 +206,7 @@ def test_frigate_new_update_end_merge_into_one_incident(db_conn):
     assert inc.top_confidence == pytest.approx(0.91) and inc.confidence == pytest.approx(0.8)
     assert inc.zones == ("stalls", "street") and not inc.false_positive
     assert inc.snapshot_url == "frigate:/api/events/ev-1/snapshot.jpg"
-    assert inc.district == "sa_pa" and inc.camera_name == "Chợ đêm Sa Pa"
+    assert inc.unit_id == "sa_pa" and inc.camera_name == "Chợ đêm Sa Pa"
 
 
 def test_scenario_in_the_queue(db_conn):
@@ -244,7 +244,7 @@ def test_filters_and_unreviewed_first(db_conn):
 
         assert keys(types=["fight"]) == {seeded["fight"]}
         assert keys(cameras=["cam-mk-coc-leu"]) == {seeded["fire"]}
-        assert keys(districts=["sa_pa"]) == {seeded["fight"], seeded["plate"][3]}
+        assert keys(units=["sa_pa"]) == {seeded["fight"], seeded["plate"][3]}
         assert keys(states=["verified"]) == {seeded["fire"]}
         assert seeded["fire"] not in keys(states=["unreviewed"])
         assert keys(period="1h") == keys(period="all")

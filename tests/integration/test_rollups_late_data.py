@@ -94,7 +94,7 @@ def _same(stored: dict, raw: dict) -> list:
 def _scenario(conn) -> Maintainer:
     with conn.cursor() as cur:
         cur.executemany(
-            "INSERT INTO devices (device_id, family, kind, name, district, expected_interval_s, "
+            "INSERT INTO devices (device_id, family, kind, name, unit_id, expected_interval_s, "
             "created_at) VALUES (%s, %s, %s, %s, %s, %s, '2024-01-01')",
             [(d, f, k, d, dist, i) for d, f, k, dist, i in DEVICES])
     conn.commit()
@@ -121,7 +121,7 @@ def test_late_and_corrected_readings_match_raw_after_one_refresh(db_conn):
     conn = db_conn
     hours_before = _stored_rollups(conn, "hour")
     kpis_before = dict(conn.execute(
-        "SELECT kpi_id || '/' || district || '/' || period_start, value FROM kpi_values "
+        "SELECT kpi_id || '/' || unit_id || '/' || period_start, value FROM kpi_values "
         "WHERE source = 'telemetry' AND kpi_id = 'aqi_today'").fetchall())
 
     # the outage's three days arrive at once, in one batch
@@ -162,10 +162,10 @@ def test_late_and_corrected_readings_match_raw_after_one_refresh(db_conn):
     windows = day_windows(fixed_hour.astimezone(ZONE).date(), today, NOW, ZONE)
     assert len(windows) == 5
     kpi_ids = [k.id for k in catalogue.telemetry()]
-    expected = {(v.kpi_id, v.district, v.breakdown, v.period_start): v.value
+    expected = {(v.kpi_id, v.unit_id, v.breakdown, v.period_start): v.value
                 for v in compute_telemetry(conn, windows, source="readings", kpis=kpi_ids)}
     stored = {(k, d, b, p): v for k, d, b, p, v in conn.execute(
-        "SELECT kpi_id, district, breakdown, period_start, value FROM kpi_values "
+        "SELECT kpi_id, unit_id, breakdown, period_start, value FROM kpi_values "
         "WHERE source = 'telemetry' AND period = 'day' AND period_start >= %s",
         (windows[0].day,))}
     assert stored.keys() == expected.keys()
@@ -173,7 +173,7 @@ def test_late_and_corrected_readings_match_raw_after_one_refresh(db_conn):
     far = [k for k in expected if k[0] == "aqi_today" and k[1] == "bat_xat"]
     assert len(far) == 5  # the station's days are there, outage days included
     kpis_after = dict(conn.execute(
-        "SELECT kpi_id || '/' || district || '/' || period_start, value FROM kpi_values "
+        "SELECT kpi_id || '/' || unit_id || '/' || period_start, value FROM kpi_values "
         "WHERE source = 'telemetry' AND kpi_id = 'aqi_today'").fetchall())
     assert kpis_after != kpis_before
 

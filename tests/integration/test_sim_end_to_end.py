@@ -8,6 +8,7 @@ accepted, and the water-level alerts at the flooded stations must climb I, II, I
 from __future__ import annotations
 
 import argparse
+import re
 import time
 
 import pytest
@@ -93,6 +94,10 @@ def test_flood_scenario_through_the_whole_pipeline(settings):
                 (QUICKEST,),
             ).fetchone()
             levels = {s: _levels(conn, s) for s in stations}
+            hazard = dict(conn.execute("SELECT unit_id, level FROM unit_hazard_levels").fetchall())
+            alert_units = {
+                u for (u,) in conn.execute("SELECT DISTINCT unit_id FROM alerts WHERE unit_id <> ''")
+            }
     finally:
         if stop_alerts is not None:
             stop_alerts()
@@ -106,6 +111,10 @@ def test_flood_scenario_through_the_whole_pipeline(settings):
     # No flooded station skipped a level or fell back during the rise.
     for name, seen in levels.items():
         assert seen == list(range(1, len(seen) + 1)), (name, seen)
+    # Disaster levels and alerts are per commune-level unit (official codes), none per district.
+    quickest_unit = next(d.unit_id for d in load_fleet().devices if d.id == QUICKEST)
+    assert quickest_unit in hazard, hazard  # levels are computed for the station's commune
+    assert all(re.fullmatch(r"\d{5}", u) for u in set(hazard) | alert_units), (hazard, alert_units)
     # Nothing at all is dead-lettered, not even the alerts worker's own ioc/v1/out/...
     # messages, which fall under the ingest's ioc/v1/# subscription.
     assert dead == [], dead[:5]

@@ -36,7 +36,7 @@ def test_register_only_upserts_the_fleet(settings):
     assert run_sim(settings, sim_args("--register-only")) == 0  # idempotent
     with connect(settings.database) as conn:
         rows = conn.execute(
-            "SELECT device_id, family, kind, name, lon, lat, district, metadata, "
+            "SELECT device_id, family, kind, name, lon, lat, unit_id, metadata, "
             "expected_interval_s FROM devices"
         ).fetchall()
     by_id = {r[0]: r for r in rows}
@@ -44,7 +44,7 @@ def test_register_only_upserts_the_fleet(settings):
     station = by_id["wl-red-lao-cai"]
     assert station[1:3] == ("disaster", "water_level")
     assert station[3] == "Trạm thủy văn Lào Cai (sông Hồng)"
-    assert station[6] == "lao_cai_city"
+    assert station[6] == "02647"  # Phường Lào Cai
     assert station[7]["alarm_levels"] == {"I": 80.0, "II": 82.0, "III": 83.5}
     assert station[8] == 300
     assert by_id["cnt-sa-pa-square"][7]["capacity"] == 6000

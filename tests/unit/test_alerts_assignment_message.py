@@ -12,7 +12,7 @@ def test_the_assigned_message_names_the_assignee_and_who_assigned():
     at = dt.datetime(2026, 12, 7, 11, 0, tzinfo=dt.UTC)
     event = {"id": 7, "action": "assigned", "actor": "op.lan", "note": "cử đội",
              "at": at, "data": {"from": "acknowledged", "to": "assigned", "assignee": "cuu_ho"}}
-    alert = {"id": 3, "status": "assigned", "assigned_to": "cuu_ho", "district": "bat_xat",
+    alert = {"id": 3, "status": "assigned", "assigned_to": "cuu_ho", "unit_id": "bat_xat",
              "kind": "water_level", "details": {"level": 3}}
     message = alert_message(event, alert)
     assert (message["action"], message["actor"]) == ("assigned", "op.lan")

@@ -32,8 +32,8 @@ def vn_cap(msg_type: str = "Alert", references: str | None = None, *, identifier
     <urgency>Expected</urgency><severity>{severity}</severity><certainty>Likely</certainty>
     <expires>{expires}</expires>
     <headline>Cảnh báo lũ quét cấp độ 3</headline>
-    <area><areaDesc>Huyện Bát Xát</areaDesc>
-      <geocode><valueName>district</valueName><value>bat_xat</value></geocode></area>
+    <area><areaDesc>Xã Bát Xát</areaDesc>
+      <geocode><valueName>unit_code</valueName><value>02683</value></geocode></area>
   </info>
 </alert>"""
 
@@ -59,7 +59,7 @@ def test_alert_update_cancel():
     (opened,) = cap_actions(RULE, cap_event(vn_cap()))
     assert opened.action == "open" and opened.severity == "severe"
     assert opened.key == f"{SENDER},LC-2025-061,2025-06-01T02:30:00+00:00"
-    assert opened.district == "bat_xat" and opened.title == "Cảnh báo lũ quét cấp độ 3"
+    assert opened.unit_id == "02683" and opened.title == "Cảnh báo lũ quét cấp độ 3"
     assert opened.expires == datetime(2025, 6, 2, 2, 30, tzinfo=UTC)
     assert opened.details["cap_event"] == "Lũ quét, sạt lở đất"
     ref = f"{SENDER},LC-2025-061,2025-06-01T09:30:00+07:00"
@@ -90,7 +90,7 @@ OPENED = datetime(2025, 6, 1, 2, 30, 12, 345678, tzinfo=UTC)
 def public_alert(**over) -> PublicAlert:
     base = dict(alert_id=42, rule_id="water_level_alarm", kind="water_level", severity="severe",
                 title="Trạm thủy văn Lào Cai: mực nước 82.40 m, vượt báo động II & <III>",
-                district="lao_cai_city", district_name="Thành phố Lào Cai", lat=22.495,
+                unit_id="02647", unit_name="Phường Lào Cai", lat=22.495,
                 lon=103.9755, opened_at=OPENED, changed_at=OPENED, changes=0,
                 last_seen_at=OPENED + timedelta(minutes=5), value=82.4, details={"level": 2})
     base.update(over)
@@ -115,7 +115,7 @@ def test_published_alert_validates_against_the_cap_schema():
 def test_update_references_the_first_message():
     changed = OPENED + timedelta(minutes=20)
     xml = cap_alert_xml(public_alert(changes=2, changed_at=changed, severity="extreme",
-                                     lat=None, lon=None, district=None, district_name=None),
+                                     lat=None, lon=None, unit_id=None, unit_name=None),
                         CapInfo(event="Lũ", expires_after_s=3600), sender="ioc@laocai.gov.vn",
                         sender_name="IOC", tz=ZoneInfo("UTC"))
     assert validate_cap(xml) == []

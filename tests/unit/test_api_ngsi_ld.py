@@ -12,7 +12,7 @@ STATION = {
     "name": "Trạm thủy văn",
     "lon": 103.86,
     "lat": 22.31,
-    "district": "sa_pa",
+    "unit_id": "sa_pa",
     "metadata": {"alarm_levels": [80, 82, 83.5]},
 }
 
@@ -55,7 +55,7 @@ def test_air_quality_key_values_with_units_converted_and_aqi():
         "name": "AQ",
         "lon": None,
         "lat": None,
-        "district": None,
+        "unit_id": None,
         "aqi": 76,
         "aqi_time": dt.datetime(2025, 6, 1, 1, tzinfo=dt.UTC),
     }
@@ -81,7 +81,7 @@ def test_alert_in_the_alert_model_vocabulary():
         "family": "disaster",
         "severity": "extreme",
         "title": "Báo động III",
-        "district": "sa_pa",
+        "unit_id": "sa_pa",
         "device_id": "wl-sapa-01",
         "opened_at": dt.datetime(2025, 6, 1, 1, tzinfo=dt.UTC),
         "last_seen_at": dt.datetime(2025, 6, 1, 2, tzinfo=dt.UTC),

@@ -149,3 +149,11 @@ def test_ngsi_options():
     assert "type" in errors
     _, errors = errors_of(NgsiQuery, [("type", "Alert"), ("id", "urn:x:y")])
     assert "urn:ngsi-ld" in errors["id[0]"]
+
+
+def test_the_deprecated_district_parameter_is_read_as_unit_id():
+    q = parse_query(DevicesQuery, MultiDict([("district", "03006"), ("unit_id", "02647")]))
+    assert q.unit_id == ["03006", "02647"]
+    assert parse_query(AlertsQuery, MultiDict([("district", "02683")])).unit_id == ["02683"]
+    kind, errors = errors_of(NoQuery, [("district", "03006")])  # only where unit_id is taken
+    assert kind == UNKNOWN_PARAMETER and set(errors) == {"district"}

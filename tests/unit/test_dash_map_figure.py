@@ -44,7 +44,7 @@ TZ = "Asia/Ho_Chi_Minh"
 def geo() -> BaseGeometry:
     layers = demo_layers()
     return BaseGeometry(
-        layers["districts"],
+        layers["units"],
         layers["province"],
         layers["rivers"],
         layers["towns"],
@@ -60,7 +60,7 @@ def _device(device_id: str, kind: str, **kw) -> MapDevice:
         kw.pop("name", device_id),
         kw.pop("lon", 104.0),
         kw.pop("lat", 22.4),
-        kw.pop("district", "sa_pa"),
+        kw.pop("unit_id", "03006"),
         kw.pop("interval", 60),
         **kw,
     )
@@ -138,18 +138,18 @@ def test_hover_text_says_what_and_when(geo):
 def test_layers_visible_as_asked_and_selection_halo(geo):
     fig = build_map_figure([WATER, AQ], _live(), geo, visible=["water"], selected="aq-1")
     visible = {t["name"]: t.get("visible", True) for t in fig["data"]}
-    assert visible["water"] is True and visible["aqi"] is False and visible["districts"] is False
+    assert visible["water"] is True and visible["aqi"] is False and visible["units"] is False
     halo = fig["data"][TRACE_INDEX["selected"]]
     assert halo["lon"] == [AQ.lon] and halo["lat"] == [AQ.lat]
 
 
-def test_district_levels_colour_the_districts(geo):
-    fig = build_map_figure([], _live(district_levels={"bat_xat": 3}), geo, lang="en")
-    districts = fig["data"][TRACE_INDEX["districts"]]
-    i = districts["locations"].index("bat_xat")
-    assert districts["z"][i] == 3 and sum(districts["z"]) == 3
-    assert "Disaster risk level: 3" in districts["hovertext"][i]
-    assert "approximate boundary" in districts["hovertext"][i]  # the demo boundaries are
+def test_unit_levels_colour_the_units(geo):
+    fig = build_map_figure([], _live(unit_levels={"02683": 3}), geo, lang="en")
+    units = fig["data"][TRACE_INDEX["units"]]
+    i = units["locations"].index("02683")
+    assert units["z"][i] == 3 and sum(units["z"]) == 3
+    assert "Disaster risk level: 3" in units["hovertext"][i]
+    assert "approximate boundary" in units["hovertext"][i]  # the demo boundaries are
 
 
 def test_offline_by_default_tiles_only_when_configured(geo):
@@ -177,7 +177,7 @@ def test_five_thousand_devices_stay_five_thousand_points_in_few_traces(geo):
 
 def test_fit_view_shows_the_whole_province(geo):
     centre, zoom = fit_view(geo.bbox(), 1200, 900)
-    assert 103.9 < centre["lon"] < 104.3 and 22.2 < centre["lat"] < 22.5
+    assert 104.1 < centre["lon"] < 104.6 and 21.9 < centre["lat"] < 22.3
     assert 8.5 < zoom < 10
     assert fit_view(geo.bbox(), 2400, 1800)[1] == pytest.approx(zoom + 1, abs=0.01)
 
@@ -200,8 +200,8 @@ def _cap(
         "area": [
             area
             or {
-                "areaDesc": "Huyện Bát Xát",
-                "geocode": [{"valueName": "district", "value": "bat_xat"}],
+                "areaDesc": "Xã Bát Xát",
+                "geocode": [{"valueName": "unit_code", "value": "02683"}],
             }
         ],
     }
@@ -229,11 +229,11 @@ def test_cap_warning_areas_in_force(geo):
         _cap("F", 50, msg_type="Cancel", refs=["pctt@laocai.gov.vn,E,2025-06-01T16:40:00+07:00"]),
         _cap("G", 60, status="Exercise"),
     ]
-    areas = active_warning_areas(caps, now, geo.districts)
+    areas = active_warning_areas(caps, now, geo.units)
     assert [a.area_id.split("/")[0] for a in areas] == ["C", "B"]
     assert areas[0].severity == "extreme" and areas[0].geometry["type"] == "MultiPolygon"
-    bat_xat = next(f for f in geo.districts["features"] if f["properties"]["id"] == "bat_xat")
-    assert areas[1].geometry == bat_xat["geometry"]  # by district geocode
+    bat_xat = next(f for f in geo.units["features"] if f["properties"]["id"] == "02683")
+    assert areas[1].geometry == bat_xat["geometry"]  # by unit geocode
 
 
 def test_circle_ring_is_closed_and_about_the_radius():
@@ -304,8 +304,9 @@ def test_towns_and_points_of_interest_are_drawn_with_their_labels(geo):
     assert len(places["lon"]) == len(places["hovertext"]) == n_towns + n_poi
     assert places["mode"] == "markers" and places["visible"] is True
     assert "customdata" not in places  # a click on a place does not select a device
-    lao_cai = places["hovertext"][0]
-    assert lao_cai.startswith("<b>Lào Cai</b>") and "gần đúng" not in lao_cai  # GeoNames
+    centre = places["hovertext"][0]
+    assert centre.startswith("<b>Yên Bái</b>") and "gần đúng" not in centre  # GeoNames
+    assert "Trung tâm hành chính tỉnh" in centre
     texts = dict(
         zip(
             (f["properties"]["id"] for f in layers["poi"]["features"]),
@@ -339,7 +340,7 @@ def test_approximate_wording_follows_the_geometry():
 def test_imported_layers_are_one_thin_overlay_trace(geo):
     overlays = (("evacuation_points", SHELTERS), ("flood_zones", FLOOD_ZONES), ("roads", ROADS))
     with_overlays = BaseGeometry(
-        geo.districts, geo.province, geo.rivers, geo.towns, poi=geo.poi, overlays=overlays
+        geo.units, geo.province, geo.rivers, geo.towns, poi=geo.poi, overlays=overlays
     )
     fig = build_map_figure([WATER], _live(), with_overlays, tz=TZ)
     trace = fig["data"][TRACE_INDEX["overlays"]]

@@ -44,7 +44,7 @@ class FakeLive:
         return [e for e in self.events if key(e[0]) > key(last_id)][:count]
 
 
-GEO = BaseGeometry(*(demo_layers()[k] for k in ("districts", "province", "rivers", "towns")))
+GEO = BaseGeometry(*(demo_layers()[k] for k in ("units", "province", "rivers", "towns")))
 
 
 def _devices(n: int) -> tuple[MapDevice, ...]:
@@ -150,7 +150,7 @@ def test_many_changes_send_whole_arrays(setup):
 def test_slow_inputs_and_registry_changes(setup):
     _live, devices, mirror, renderer = setup
     state = renderer.update_for(None).state
-    renderer.advance(_snapshot(mirror, devices, district_levels={"sa_pa": 4}))
+    renderer.advance(_snapshot(mirror, devices, unit_levels={"03006": 4}))
     update = renderer.update_for(state)
     z = next(o for o in _ops(update.patch) if o["location"] == ["data", 0, "z"])
     assert sorted(z["params"]["value"])[-1] == 4

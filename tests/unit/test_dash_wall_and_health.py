@@ -134,7 +134,7 @@ def test_device_health_silent_never_seen_and_event_driven():
     assert not by_id["a"].silent and by_id["b"].silent
     assert not by_id["c"].never_seen and not by_id["c"].silent  # speaks only on events
     assert by_id["d"].never_seen
-    groups = {(g.district, g.family): g for g in q.health_groups(devices)}
+    groups = {(g.unit_id, g.family): g for g in q.health_groups(devices)}
     assert groups[("sa_pa", "environment")] == q.HealthGroup("sa_pa", "environment", 2, 1, 1, 0)
     assert groups[("bat_xat", "disaster")].never_seen == 1
     feeds = {f.feed: f for f in q.feed_freshness(devices, None, now - 100)}

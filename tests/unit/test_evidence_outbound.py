@@ -21,7 +21,7 @@ def camera_alert(**details) -> dict:
     return {
         "id": 42, "rule_id": "camera_wanted_plate", "subject": "cam-bg-lao-cai:wanted_plate",
         "kind": "wanted_plate", "family": "camera", "severity": "critical", "status": "open",
-        "title": "Cửa khẩu Lào Cai: biển số bị truy tìm", "district": "lao_cai_city",
+        "title": "Cửa khẩu Lào Cai: biển số bị truy tìm", "unit_id": "lao_cai_city",
         "device_id": "cam-bg-lao-cai", "parent_id": None, "opened_at": WHEN,
         "details": {"last_event_id": "ev-9", "zones": ["gate"], "plate": PLATE,
                     "snapshot_sha256": SHA, "snapshot_url": "http://nvr.local/s/ev-9.jpg",

@@ -264,9 +264,9 @@ def vn_alert(msg_type: str = "Alert", references: str | None = None, *, identifi
              sent="2025-06-01T09:30:00+07:00", extra_alert: str = "", area: str | None = None,
              scope: str = "Public") -> str:
     refs = f"<references>{references}</references>" if references else ""
-    area = area or ("<area><areaDesc>Huyện Bát Xát</areaDesc>"
+    area = area or ("<area><areaDesc>Xã Bát Xát</areaDesc>"
                     "<polygon>22.60,103.70 22.70,103.70 22.70,103.85 22.60,103.70</polygon>"
-                    "<geocode><valueName>district</valueName><value>bat_xat</value></geocode>"
+                    "<geocode><valueName>unit_code</valueName><value>02683</value></geocode>"
                     "</area>")
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">

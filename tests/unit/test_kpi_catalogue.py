@@ -107,11 +107,11 @@ def test_overlapping_targets_and_a_target_ending_before_it_starts_are_refused():
     backwards = _with(text, "        start: 2026-01-01\n        due: 2030-12-31\n        basis: demo\n"
                       "        document: \"demo: to be replaced by the province's 2026-2030 plan\"\n"
                       "        note: {vi: \"Giả định cho bản demo\", en: \"Demo assumption\"}\n"
-                      "    districts: false\n    periods: [year]\n    decimals: 1\n    maximum: 1000",
+                      "    units: false\n    periods: [year]\n    decimals: 1\n    maximum: 1000",
                       "        start: 2031-01-01\n        due: 2030-12-31\n        basis: demo\n"
                       "        document: \"demo: to be replaced by the province's 2026-2030 plan\"\n"
                       "        note: {vi: \"Giả định cho bản demo\", en: \"Demo assumption\"}\n"
-                      "    districts: false\n    periods: [year]\n    decimals: 1\n    maximum: 1000")
+                      "    units: false\n    periods: [year]\n    decimals: 1\n    maximum: 1000")
     with pytest.raises(CatalogueError, match="before its `start`"):
         parse_catalogue(backwards, "catalogue.yaml")
 

@@ -15,10 +15,10 @@ def test_a_year_of_every_telemetry_kpi_province_wide_and_per_unit():
     first, last = D(2025, 12, 7), D(2026, 12, 6)
     values = history_values(catalogue, first, last, ["sa_pa", "bac_ha"])
     days = (last - first).days + 1
-    province = [v for v in values if v.district == ""]
+    province = [v for v in values if v.unit_id == ""]
     assert len(province) == days * len(catalogue.telemetry())
-    per_unit = {k.id for k in catalogue.telemetry() if k.districts}
-    assert {v.kpi_id for v in values if v.district == "sa_pa"} == per_unit
+    per_unit = {k.id for k in catalogue.telemetry() if k.units}
+    assert {v.kpi_id for v in values if v.unit_id == "sa_pa"} == per_unit
     for v in values:
         kpi = catalogue.get(v.kpi_id)
         assert first <= v.period_start <= last and v.period == "day"

@@ -10,13 +10,13 @@ from ioc.kpi.catalogue import DEFAULT_SEED, load_catalogue
 from ioc.kpi.importer import check_rows, read_csv
 
 TODAY = dt.date(2026, 11, 18)
-DISTRICTS = {"sa_pa", "bac_ha", "lao_cai_city"}
-HEADER = "kpi_id,district,breakdown,period,period_start,value,numerator,denominator,note\n"
+UNITS = {"sa_pa", "bac_ha", "lao_cai_city"}
+HEADER = "kpi_id,unit_id,breakdown,period,period_start,value,numerator,denominator,note\n"
 
 
-def check(text: str | bytes, districts=DISTRICTS):
+def check(text: str | bytes, units=UNITS):
     rows, problems = read_csv(text)
-    values, row_problems = check_rows(rows, load_catalogue(), districts, TODAY)
+    values, row_problems = check_rows(rows, load_catalogue(), units, TODAY)
     return values, problems + row_problems
 
 
@@ -67,12 +67,12 @@ def test_the_seed_stores_the_percentages_the_province_reported():
 
 
 def test_short_period_forms_semicolons_a_bom_and_computed_percentages():
-    text = ("\ufeffkpi_id;period;period_start;numerator;denominator;district\n"
+    text = ("\ufeffkpi_id;period;period_start;numerator;denominator;unit_id\n"
             "egov_dossiers_online_pct;quarter;2021-Q2;300;1200;sa_pa\n"
             "egov_dossiers_online_pct;month;2021-03;30;120;\n")
     values, problems = check(text.encode())
     assert problems == []
-    assert [(v.period, v.period_start, v.value, v.district) for v in values] == [
+    assert [(v.period, v.period_start, v.value, v.unit_id) for v in values] == [
         ("quarter", dt.date(2021, 4, 1), 25.0, "sa_pa"),
         ("month", dt.date(2021, 3, 1), 25.0, ""),
     ]
@@ -88,8 +88,8 @@ def test_short_period_forms_semicolons_a_bom_and_computed_percentages():
         ("ict_index_rank,,,year,2030,9,,,", "period_start: 2030-01-01 is in the future"),
         ("ict_index_rank,,,year,2020,0,,,", "value: 0 is outside 1..63"),
         ("ict_index_rank,,,year,2020,9.5,,,", "value: 9.5: ict_index_rank counts whole numbers"),
-        ("ict_index_rank,sa_pa,,year,2020,9,,,", "district: ict_index_rank is province-wide"),
-        ("egov_dossiers_online_pct,hanoi,,year,2020,9,,,", "district: unknown district 'hanoi'"),
+        ("ict_index_rank,sa_pa,,year,2020,9,,,", "unit_id: ict_index_rank is province-wide"),
+        ("egov_dossiers_online_pct,hanoi,,year,2020,9,,,", "unit_id: unknown unit 'hanoi'"),
         ("egov_edocs_month,,,year,2020,\"81.000,5\",,,", "value: '81.000,5': write numbers"),
         ("egov_edocs_month,,,year,2020,many,,,", "value: 'many' is not a number"),
         ("egov_edocs_month,,,year,2020,,,,", "value: required"),
@@ -167,7 +167,7 @@ def test_every_problem_of_a_file_is_reported_with_its_line():
             + "egov_edocs_month,,,year,2031,1,,,\n")         # line 7: future
     values, problems = check(text)
     assert messages(problems) == [
-        "line 4: the same KPI, district, breakdown and period as line 2",
+        "line 4: the same KPI, unit_id, breakdown and period as line 2",
         "line 7: period_start: 2031-01-01 is in the future",
     ]
 

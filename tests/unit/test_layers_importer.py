@@ -29,7 +29,7 @@ def write_geojson(path: Path, *features: dict) -> Path:
     return path
 
 
-def problems_of(path: Path, kind: str = "districts", **kw) -> LayerFileError:
+def problems_of(path: Path, kind: str = "units", **kw) -> LayerFileError:
     with pytest.raises(LayerFileError) as info:
         read_layer_file(path, kind=kind, **kw)
     err = info.value
@@ -68,10 +68,10 @@ def test_numeric_ids_become_text_and_top_level_ids_are_used(tmp_path):
     feature = polygon(SQUARE, name="A")
     feature["id"] = "top-level"
     path = write_geojson(tmp_path / "a.geojson", feature)
-    data = read_layer_file(path, kind="districts")
+    data = read_layer_file(path, kind="units")
     assert data.feature_ids == ["top-level"]
     numeric = write_geojson(tmp_path / "b.geojson", polygon(SQUARE, id=7, name="B"))
-    assert read_layer_file(numeric, kind="districts").feature_ids == ["7"]
+    assert read_layer_file(numeric, kind="units").feature_ids == ["7"]
 
 
 def test_a_geopackage_loads(tmp_path):
@@ -138,7 +138,7 @@ def test_json_that_is_not_a_feature_collection(tmp_path):
 
 def test_a_bow_tie_polygon_is_invalid_with_its_feature_and_id(tmp_path):
     path = write_geojson(
-        tmp_path / "districts.geojson",
+        tmp_path / "units.geojson",
         polygon(SQUARE, id="ok", name="Ổn"),
         polygon(BOW_TIE, id="bow", name="Nơ"),
     )
@@ -169,7 +169,7 @@ def test_duplicate_ids_name_the_features(tmp_path):
     assert problems_of(path).problems == ["duplicate id 'sa_pa' in features 1, 3"]
 
 
-def test_a_point_in_a_districts_file_is_the_wrong_geometry_type(tmp_path):
+def test_a_point_in_a_units_file_is_the_wrong_geometry_type(tmp_path):
     point = {
         "type": "Feature",
         "properties": {"id": "p", "name": "Chợ"},
@@ -178,7 +178,7 @@ def test_a_point_in_a_districts_file_is_the_wrong_geometry_type(tmp_path):
     path = write_geojson(tmp_path / "d.geojson", polygon(SQUARE, id="a", name="A"), point)
     err = problems_of(path)
     assert err.problems == [
-        "feature 2: geometry is Point; a districts layer needs Polygon or MultiPolygon"
+        "feature 2: geometry is Point; a units layer needs Polygon or MultiPolygon"
     ]
 
 
@@ -277,7 +277,7 @@ def test_required_attributes_are_configurable(tmp_path):
     path = write_geojson(tmp_path / "d.geojson", polygon(SQUARE, id="a", name="A"))
     err = problems_of(path, required=("id", "name", "risk_level"))
     assert err.problems[0].startswith("missing required attribute 'risk_level'")
-    assert read_layer_file(path, kind="districts", required=()).feature_ids == ["a"]
+    assert read_layer_file(path, kind="units", required=()).feature_ids == ["a"]
 
 
 def test_points_and_lines_kinds(tmp_path):
@@ -290,7 +290,7 @@ def test_points_and_lines_kinds(tmp_path):
     assert "a rivers layer needs LineString or MultiLineString" in str(err)
     polygons = frame.set_geometry([Polygon(SQUARE)])
     polygons.to_file(tmp_path / "q.gpkg", driver="GPKG")
-    assert read_layer_file(tmp_path / "q.gpkg", kind="districts").kind == "districts"
+    assert read_layer_file(tmp_path / "q.gpkg", kind="units").kind == "units"
 
 
 def test_a_layer_is_named_after_its_file_when_no_name_is_given():

@@ -98,7 +98,7 @@ def test_live_run_without_database_is_a_configuration_error(capsys):
 
 def test_bad_fleet_file_is_a_configuration_error(tmp_path, capsys):
     bad = tmp_path / "fleet.yaml"
-    bad.write_text("province: X\ndistricts: {a: A}\ndevices: [{id: x, kind: toaster}]\n")
+    bad.write_text("province: X\nunits: {a: A}\ndevices: [{id: x, kind: toaster}]\n")
     assert main(["sim", "--dry-run", "--count", "1", "--fleet", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "configuration error" in err and str(bad) in err
@@ -164,8 +164,8 @@ def test_device_rows_carry_metadata_for_the_devices_table():
     fleet = load_fleet()
     rows = {row[0]: row for row in device_rows(fleet)}
     assert len(rows) == len(fleet.devices)
-    device_id, family, kind, name, lon, lat, district, metadata, expected = rows["wl-red-lao-cai"]
-    assert (family, kind, district, expected) == ("disaster", "water_level", "lao_cai_city", 300)
+    device_id, family, kind, name, lon, lat, unit_id, metadata, expected = rows["wl-red-lao-cai"]
+    assert (family, kind, unit_id, expected) == ("disaster", "water_level", "02647", 300)
     assert metadata.obj["alarm_levels"] == {"I": 80.0, "II": 82.0, "III": 83.5}
     assert metadata.obj["protocol"] == "ioc-json"
     counter = rows["cnt-fansipan-summit"]

@@ -8,12 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from layers.catalog import demo_layers
 from sensors_sim.fleet import KIND_FAMILY, FleetError, fleet_from_data, load_fleet
 
-CONTRACT_DISTRICTS = {
-    "lao_cai_city", "sa_pa", "bat_xat", "muong_khuong", "si_ma_cai", "bac_ha", "bao_thang",
-    "bao_yen", "van_ban",
-}
+UNIT_CODES = {f["id"] for f in demo_layers()["units"]["features"]}  # the 99 official codes
 
 
 @pytest.fixture(scope="module")
@@ -34,10 +32,10 @@ def test_demo_fleet_has_every_kind_in_the_province():
     kinds = Counter(d.kind for d in fleet.devices)
     assert 60 <= len(fleet.devices) <= 120
     assert set(kinds) == set(KIND_FAMILY)
-    assert set(fleet.districts) == CONTRACT_DISTRICTS
+    assert set(fleet.units) <= UNIT_CODES
     lon0, lat0, lon1, lat1 = fleet.bbox
     for d in fleet.devices:
-        assert d.district in CONTRACT_DISTRICTS
+        assert d.unit_id in UNIT_CODES
         assert lon0 <= d.lon <= lon1 and lat0 <= d.lat <= lat1
 
 
@@ -95,12 +93,12 @@ def test_scenario_targets_must_exist(raw):
         fleet_from_data(raw)
 
 
-def test_unknown_district_and_duplicate_id(raw):
-    raw["devices"][0]["district"] = "ha_noi"
+def test_unknown_unit_and_duplicate_id(raw):
+    raw["devices"][0]["unit_id"] = "ha_noi"
     raw["devices"][2]["id"] = raw["devices"][1]["id"]
     with pytest.raises(FleetError) as err:
         fleet_from_data(raw)
-    assert "unknown district 'ha_noi'" in str(err.value)
+    assert "unknown unit 'ha_noi'" in str(err.value)
     assert f"device {raw['devices'][1]['id']}: duplicate id" in str(err.value)
 
 

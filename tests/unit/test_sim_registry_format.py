@@ -21,12 +21,12 @@ def raw() -> dict:
 
 
 def _first_area(raw: dict) -> str:
-    """An area key of the fleet (its `units`, or `districts` before the 2025 reform)."""
-    return next(iter(raw.get("units") or raw["districts"]))
+    """An area key of the fleet (its `units`, or `units` before the 2025 reform)."""
+    return next(iter(raw.get("units") or raw["units"]))
 
 
 def _area(device) -> str | None:
-    return getattr(device, "unit_id", getattr(device, "district", None))
+    return getattr(device, "unit_id", getattr(device, "unit_id", None))
 
 
 def _station(unit: str, **simulation) -> dict:
@@ -38,12 +38,12 @@ def _station(unit: str, **simulation) -> dict:
 
 
 def test_a_registry_station_without_simulation_block_runs_below_its_level_i(raw):
-    district = _first_area(raw)
-    raw["devices"].append(_station(district))
+    unit_id = _first_area(raw)
+    raw["devices"].append(_station(unit_id))
     fleet = fleet_from_data(raw)
     station = fleet.device("wl-hong-lao-cai")
-    assert _area(station) == district and station.interval_s == 300
-    assert station.normal_level_m == 77.5 and station.catchment == [district]
+    assert _area(station) == unit_id and station.interval_s == 300
+    assert station.normal_level_m == 77.5 and station.catchment == [unit_id]
     # What the simulator registers is a valid registry entry: no simulator keys, no flag.
     metadata = station.metadata()
     assert "simulated" not in metadata and "normal_level_m" not in metadata
@@ -53,10 +53,10 @@ def test_a_registry_station_without_simulation_block_runs_below_its_level_i(raw)
 
 
 def test_the_simulation_block_overrides_and_is_checked(raw):
-    district = _first_area(raw)
-    raw["devices"].append(_station(district, normal_level_m=76.0, response_lag_h=3))
+    unit_id = _first_area(raw)
+    raw["devices"].append(_station(unit_id, normal_level_m=76.0, response_lag_h=3))
     assert fleet_from_data(raw).device("wl-hong-lao-cai").response_lag_h == 3
-    raw["devices"][-1] = _station(district, wet_season_rise_m=5)
+    raw["devices"][-1] = _station(unit_id, wet_season_rise_m=5)
     with pytest.raises(FleetError, match="wl-hong-lao-cai"):
         fleet_from_data(raw)
 
