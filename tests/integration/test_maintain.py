@@ -146,7 +146,9 @@ def test_a_job_failing_twice_opens_an_alert_and_its_success_resolves_it(db_conn,
     db_conn.commit()
     assert db_conn.execute("SELECT status FROM alerts WHERE id = %s",
                            (alert[0],)).fetchone()[0] == "resolved"
-    assert status_lines(db_conn, settings)[1]
+    # (overall ok only on plain PostgreSQL: there, these are the only jobs)
+    lines = status_lines(db_conn, settings)[0]
+    assert any(line.split()[:1] == ["retention"] and " ok " in line for line in lines)
 
 
 def test_ioc_maintain_once_runs_every_job(db_settings, db_conn, capsys):
