@@ -53,7 +53,7 @@ def pipeline(settings, monkeypatch):
     assert main(["devices", "import", str(STATIONS_FILE), "--actor", "pctt"]) == 0
     ingest = RunningWorker(settings, "dev-e2e")
     mqtt = MqttClient(settings.mqtt, "alerts-dev-e2e").connect()
-    alerts = AlertWorker(settings, "dev-e2e", mqtt=mqtt, housekeeping=False).start()
+    alerts = AlertWorker(settings, "dev-e2e", mqtt=mqtt).start()
     pub = Publisher(settings)
     time.sleep(1.0)  # the shared subscription is in place before the first message
     try:
