@@ -147,7 +147,13 @@ def test_the_wall_never_hides_the_map_and_a_pinned_view_stays(dash_duo, settings
     _start(dash_duo, settings, web_users, "operator", "/wall?view=map")
     _viewport(dash_duo, 1920, 1080)
     dash_duo.wait_for_contains_text("#wall-extreme-list", "Trạm 0", timeout=20)
-    strip = dash_duo.find_element("#wall-extreme-list").text
+    # the strip is redrawn every few seconds: read its text in the page, not through a
+    # reference to an element that the next refresh replaces
+    strip = ""
+    deadline = time.monotonic() + 10
+    while "Trạm 0" not in strip and time.monotonic() < deadline:
+        strip = dash_duo.driver.execute_script(
+            "const e = document.querySelector('#wall-extreme-list'); return e ? e.innerText : ''")
     for name in ("Trạm 0", "Trạm 2", "Trạm 3", "cam-mk: fire"):
         assert name in strip  # each extreme alert named, not only counted
     assert "Trạm 1" not in strip  # acknowledged
