@@ -1,9 +1,15 @@
 """Queries and decisions behind the police review page (dashboards/pages/police.py).
 
+The page's default view is the police queue (`police_queue`, 0016): incidents a queue rule
+or a watchlist hit put there (ioc/police/rules.py), by priority, then newest first, then key
+(stable between refreshes), a page at a time. The other view searches every detection
+(ordinary people and vehicles too) by plate, camera, unit and time.
+
 Every function that returns incidents takes the viewer's role and masks plates on the
 server for roles that may not see them (ioc.evidence.privacy); the plate path across
-cameras is not returned to them at all. Reads are indexed: recent incidents by
-`last_update`, one plate by `camera_incidents_plate_key` (0006_police.sql).
+cameras is not returned to them at all. Reads are indexed: the queue by
+`police_queue_order`, recent incidents by `last_update`, one plate by
+`camera_incidents_plate_key` (0006_police.sql).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import plotly.graph_objects as go
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
+from dashboards import police_text  # noqa: F401 - registers the page's added texts
 from dashboards.i18n import t
 from dashboards.map_figure import BaseGeometry, fit_view, map_style, ui_label
 from dashboards.page_parts import fmt_time
@@ -38,7 +45,11 @@ PERIODS: dict[str, dt.timedelta | None] = {
 }
 DEFAULT_PERIOD = "7d"
 REVIEW_STATES = ("unreviewed", "verified", "dismissed")
-QUEUE_LIMIT = 200
+QUEUE_LIMIT = 200  # the detection search's page
+PAGE_SIZE = 50  # the queue's page
+COUNT_CAP = 10_000  # counts above this are shown as "10 000+"
+VIEWS = ("queue", "all")
+DEFAULT_VIEW = "queue"
 SAME_CAMERA_WINDOW = dt.timedelta(minutes=30)
 PLATE_WINDOW = dt.timedelta(hours=12)
 RELATED_LIMIT = 20
@@ -58,12 +69,14 @@ def _strings(values: Any, limit: int = 50) -> tuple[str, ...]:
 class QueueFilter:
     types: tuple[str, ...] = ()
     cameras: tuple[str, ...] = ()
-    districts: tuple[str, ...] = ()
+    districts: tuple[str, ...] = ()  # administrative units (devices.district)
     period: str = DEFAULT_PERIOD
     states: tuple[str, ...] = ()  # empty: every state, unreviewed first
+    plate: str | None = None  # plate key (letters and digits, upper case)
 
     @classmethod
-    def of(cls, types=None, cameras=None, districts=None, period=None, states=None):
+    def of(cls, types=None, cameras=None, districts=None, period=None, states=None,
+           plate=None):
         """A filter from the page's raw dropdown values (anything odd is ignored)."""
         return cls(
             types=_strings(types),
@@ -71,16 +84,21 @@ class QueueFilter:
             districts=_strings(districts),
             period=period if period in PERIODS else DEFAULT_PERIOD,
             states=tuple(s for s in _strings(states) if s in REVIEW_STATES),
+            plate=plate_key(plate[:32]) if isinstance(plate, str) else None,
         )
 
 
-def _where(flt: QueueFilter, now: dt.datetime) -> tuple[sql.Composable, list[Any]]:
+def _where(flt: QueueFilter, now: dt.datetime, *,
+           time_column: str = "c.last_update") -> tuple[sql.Composable, list[Any]]:
     parts: list[sql.Composable] = [sql.SQL("NOT c.false_positive")]
     params: list[Any] = []
     span = PERIODS[flt.period]
     if span is not None:
-        parts.append(sql.SQL("c.last_update >= %s"))
+        parts.append(sql.SQL("{} >= %s").format(sql.SQL(time_column)))
         params.append(now - span)
+    if flt.plate:
+        parts.append(sql.SQL("c.plate IS NOT NULL AND {} = %s").format(store.PLATE_KEY))
+        params.append(flt.plate)
     if flt.types:
         parts.append(sql.SQL("{} = ANY(%s)").format(store.INCIDENT_TYPE))
         params.append(list(flt.types))
@@ -111,14 +129,143 @@ def for_role(inc: Incident, role: str | None) -> Incident:
 
 def load_queue(conn, flt: QueueFilter, role: str | None, *, now: dt.datetime | None = None,
                limit: int = QUEUE_LIMIT) -> list[Incident]:
-    """Incidents to review: not yet reviewed first, then newest first."""
+    """Every detection matching the filter (the search view): unreviewed first, then
+    newest first, then key."""
     now = now or dt.datetime.now(dt.UTC)
     where, params = _where(flt, now)
     query = store.INCIDENT_SELECT + sql.SQL(
-        " WHERE {} ORDER BY (r.decision IS NULL) DESC, c.last_update DESC, c.event_id LIMIT %s"
+        " WHERE {} ORDER BY (r.decision IS NULL) DESC, c.last_update DESC, c.source, "
+        "c.event_id LIMIT %s"
     ).format(where)
     rows = conn.execute(query, [*params, max(1, min(int(limit), 1000))]).fetchall()
     return [for_role(store.incident_of(r), role) for r in rows]
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """One row of the police queue: the incident and why it is there."""
+
+    incident: Incident
+    priority: int
+    rule: str  # the incident type of the rule that queued it, or "watchlist"
+    watch_reason: str | None  # the watchlist entry's reason when the plate is wanted
+
+    @property
+    def hit(self) -> bool:
+        return self.watch_reason is not None
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    items: tuple[QueueItem, ...]
+    total: int  # matching queue rows (at most COUNT_CAP + 1)
+    page: int
+    pages: int
+
+    @property
+    def capped(self) -> bool:
+        return self.total > COUNT_CAP
+
+
+_QUEUE_FROM = sql.SQL(
+    " FROM police_queue q JOIN camera_incidents c ON c.source = q.source "
+    "AND c.event_id = q.event_id "
+    "LEFT JOIN devices d ON d.device_id = c.device_id "
+    "LEFT JOIN police_watchlist w ON w.id = q.watchlist_id "
+    "AND w.removed_at IS NULL AND (w.expires_at IS NULL OR w.expires_at > now()) "
+    "LEFT JOIN LATERAL (SELECT decision, actor, at, reason FROM incident_reviews ir "
+    "  WHERE ir.source = c.source AND ir.event_id = c.event_id "
+    "  ORDER BY ir.id DESC LIMIT 1) r ON true"
+)
+_QUEUE_COLUMNS = sql.SQL(
+    "SELECT c.source, c.event_id, c.device_id, d.name, d.district, d.lon, d.lat, {type}, "
+    "c.label, c.phase, c.first_seen, c.started_at, c.last_update, c.ended_at, c.confidence, "
+    "c.top_confidence, c.zones, c.plate, c.plate_confidence, c.snapshot_sha256, "
+    "c.snapshot_url, c.false_positive, c.data, r.decision, r.actor, r.at, r.reason, "
+    "q.priority, q.rule, w.reason"
+).format(type=store.INCIDENT_TYPE)
+
+
+def _queue_where(flt: QueueFilter, now: dt.datetime) -> tuple[sql.Composable, list[Any]]:
+    where, params = _where(replace(flt, states=()), now, time_column="q.first_seen")
+    states = flt.states or ("unreviewed",)
+    if set(states) != set(REVIEW_STATES):
+        parts = []
+        if "unreviewed" in states:
+            parts.append(sql.SQL("r.decision IS NULL"))
+        decided = [s for s in states if s != "unreviewed"]
+        if decided:
+            parts.append(sql.SQL("r.decision = ANY(%s)"))
+            params.append(decided)
+        where = where + sql.SQL(" AND (") + sql.SQL(" OR ").join(parts) + sql.SQL(")")
+    return where, params
+
+
+def load_queue_page(conn, flt: QueueFilter, role: str | None, *, page: int = 0,
+                    page_size: int = PAGE_SIZE,
+                    now: dt.datetime | None = None) -> QueuePage:
+    """One page of the police queue: by priority, then newest first, then key.
+
+    The review-state filter defaults to "unreviewed" (what still needs a decision)."""
+    now = now or dt.datetime.now(dt.UTC)
+    page_size = max(1, min(int(page_size), 500))
+    where, params = _queue_where(flt, now)
+    (total,) = conn.execute(
+        sql.SQL("SELECT count(*) FROM (SELECT 1 {} WHERE {} LIMIT %s) n").format(
+            _QUEUE_FROM, where),
+        [*params, COUNT_CAP + 1],
+    ).fetchone()
+    pages = max(1, -(-min(total, COUNT_CAP) // page_size))
+    page = max(0, min(int(page or 0), pages - 1))
+    rows = conn.execute(
+        _QUEUE_COLUMNS + _QUEUE_FROM + sql.SQL(
+            " WHERE {} ORDER BY q.priority DESC, q.first_seen DESC, q.source, q.event_id "
+            "LIMIT %s OFFSET %s").format(where),
+        [*params, page_size, page * page_size],
+    ).fetchall()
+    items = tuple(
+        QueueItem(for_role(store.incident_of(r[:27]), role), r[27], r[28], r[29])
+        for r in rows
+    )
+    return QueuePage(items, total, page, pages)
+
+
+def count_detections(conn, flt: QueueFilter, *, now: dt.datetime | None = None) -> int:
+    """Detections of the period matching the filter, queued or not (at most COUNT_CAP+1)."""
+    now = now or dt.datetime.now(dt.UTC)
+    where, params = _where(flt, now)
+    (n,) = conn.execute(
+        sql.SQL("SELECT count(*) FROM (SELECT 1 FROM camera_incidents c "
+                "LEFT JOIN devices d ON d.device_id = c.device_id "
+                "LEFT JOIN LATERAL (SELECT decision FROM incident_reviews ir "
+                "WHERE ir.source = c.source AND ir.event_id = c.event_id "
+                "ORDER BY ir.id DESC LIMIT 1) r ON true WHERE {} LIMIT %s) n").format(where),
+        [*params, COUNT_CAP + 1],
+    ).fetchone()
+    return n
+
+
+@dataclass(frozen=True)
+class WatchHit:
+    incident: Incident
+    reason: str
+
+
+def load_watch_hits(conn, role: str | None, *, since: dt.timedelta = dt.timedelta(hours=24),
+                    limit: int = 5) -> list[WatchHit]:
+    """Undecided watchlist hits of the last `since`, newest first (the page's banner).
+
+    Only police and admin see them: a hit names a wanted vehicle."""
+    if not may_see_sensitive(role):
+        return []
+    rows = conn.execute(
+        _QUEUE_COLUMNS + _QUEUE_FROM + sql.SQL(
+            " WHERE q.rule = 'watchlist' AND w.id IS NOT NULL AND r.decision IS NULL "
+            "AND q.first_seen >= now() - %s ORDER BY q.first_seen DESC, q.source, q.event_id "
+            "LIMIT %s"),
+        (since, limit),
+    ).fetchall()
+    return [WatchHit(store.incident_of(r[:27]), r[29]) for r in rows]
 
 
 def review_state(inc: Incident) -> str:
@@ -133,11 +280,36 @@ def fmt_confidence(value: float | None) -> str:
     return "–" if value is None else f"{round(value * 100)} %"
 
 
-def queue_rows(incidents: Iterable[Incident], lang: str, tz: str,
+def priority_class(item: QueueItem | None) -> str:
+    """How a row is marked: a watchlist hit, urgent (fire, smoke), high, or normal."""
+    if item is None:
+        return "none"
+    if item.hit:
+        return "hit"
+    if item.priority >= 80:
+        return "urgent"
+    if item.priority >= 50:
+        return "high"
+    return "normal"
+
+
+def queue_rows(incidents: Iterable[Incident | QueueItem], lang: str, tz: str,
                names: Mapping[str, str]) -> list[dict]:
     """DataTable rows (`id` is the incident key). Plates arrive already masked by role."""
-    return [
-        {
+    rows = []
+    for entry in incidents:
+        item = entry if isinstance(entry, QueueItem) else None
+        i = entry.incident if isinstance(entry, QueueItem) else entry
+        row = _row(i, lang, tz, names)
+        row["priority"] = priority_class(item)
+        row["priority_text"] = (t("police.hit", lang) if item is not None and item.hit
+                                else str(item.priority) if item is not None else "")
+        rows.append(row)
+    return rows
+
+
+def _row(i: Incident, lang: str, tz: str, names: Mapping[str, str]) -> dict:
+    return {
             "id": i.key,
             "state": review_state(i),
             "state_text": t(f"police.state.{review_state(i)}", lang),
@@ -149,8 +321,6 @@ def queue_rows(incidents: Iterable[Incident], lang: str, tz: str,
             "confidence": fmt_confidence(i.top_confidence or i.confidence),
             "plate": i.plate or "",
         }
-        for i in incidents
-    ]
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from ingest.store import WriteCounts, prepare, write_plan
 from ioc.config import Settings
 from ioc.db.connect import connect
 from ioc.live import LiveState, open_redis
+from ioc.police.rules import load_rules
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class IngestWorker:
         self.settings = settings
         self.name = name
         self.ingest = settings.ingest
+        self.queue_rules = load_rules(settings.police.queue_rules_file)
         self.metrics = IngestMetrics()
         self.receiver = Receiver(settings, name, on_received=self.metrics.received.inc)
         self.policy = FlushPolicy.from_settings(self.ingest, self.receiver.receive_window)
@@ -278,7 +280,7 @@ class IngestWorker:
         plan = self._plan(entries)
         try:
             with conn.transaction():
-                counts = write_plan(conn, plan)
+                counts = write_plan(conn, plan, self.queue_rules)
         except Exception as err:
             if conn.closed or (isinstance(err, psycopg.Error)
                                and classify(err) is ErrorKind.TEMPORARY):
