@@ -352,6 +352,28 @@ class IncidentDetail:
     same_camera: tuple[Incident, ...]
     plate_path: tuple[Incident, ...]  # every sighting of the plate in time order, this one too
     sensitive: bool  # whether the viewer sees unblurred images and whole plates
+    queue: QueueEntry | None = None  # why it is in the police queue (None: not queued)
+    clips: tuple[store.SnapshotInfo, ...] = ()
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    priority: int
+    rule: str
+    watch_reason: str | None  # the live watchlist entry's reason (police and admin only)
+
+
+def load_queue_entry(conn, source: str, event_id: str, role: str | None) -> QueueEntry | None:
+    row = conn.execute(
+        "SELECT q.priority, q.rule, w.reason FROM police_queue q "
+        "LEFT JOIN police_watchlist w ON w.id = q.watchlist_id AND w.removed_at IS NULL "
+        "AND (w.expires_at IS NULL OR w.expires_at > now()) "
+        "WHERE q.source = %s AND q.event_id = %s",
+        (source, event_id),
+    ).fetchone()
+    if row is None:
+        return None
+    return QueueEntry(row[0], row[1], row[2] if may_see_sensitive(role) else None)
 
 
 def load_same_camera(conn, inc: Incident, role: str | None,
@@ -404,6 +426,8 @@ def load_detail(conn, key: str | None, role: str | None) -> IncidentDetail | Non
         same_camera=tuple(load_same_camera(conn, inc, role)),
         plate_path=tuple(load_plate_path(conn, inc, role)),
         sensitive=sensitive,
+        queue=load_queue_entry(conn, *parts, role),
+        clips=tuple(store.incident_clips(conn, inc)) if sensitive else (),
     )
 
 

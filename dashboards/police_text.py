@@ -10,7 +10,7 @@ from dashboards.i18n import TEXT
 TEXT.update({
     "police.hit": {"vi": "TRUY TÌM", "en": "WANTED"},
     "police.col.priority_text": {"vi": "Ưu tiên", "en": "Priority"},
-    "police.col.unit": {"vi": "Đơn vị hành chính", "en": "Unit"},
+    "police.col.unit": {"vi": "Xã, phường", "en": "Commune"},
     "police.all_units": {"vi": "Mọi xã, phường", "en": "All communes"},
     "police.view.queue": {"vi": "Hàng chờ quyết định", "en": "Decision queue"},
     "police.view.all": {"vi": "Tìm trong mọi phát hiện", "en": "Search all detections"},

@@ -9,6 +9,7 @@ Layout of the ZIP:
                       (only when a key is configured: IOC_EVIDENCE_HMAC_KEY)
     README.txt        how to check the bundle (listed in the manifest like the snapshots)
     snapshots/<sha256>.<jpg|png>
+    clips/<sha256>.mp4   the incident's video clip, when one was fetched from Frigate
 
 A changed, removed or added file breaks the manifest's list; an edited manifest breaks
 manifest.sha256, and an edited manifest with a recomputed hash breaks the HMAC (or no longer
@@ -35,7 +36,7 @@ README = "README.txt"
 RESERVED = frozenset({MANIFEST, MANIFEST_HASH, MANIFEST_HMAC})
 HMAC_PREFIX = "hmac-sha256:"
 
-EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png"}
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "video/mp4": "mp4"}
 
 README_TEXT = """\
 Gói chứng cứ IOC / IOC evidence bundle
@@ -87,7 +88,9 @@ def manifest_hmac(key: bytes, manifest_bytes: bytes) -> str:
 
 
 def snapshot_path(sha256: str, content_type: str) -> str:
-    return f"snapshots/{sha256}.{EXTENSIONS.get(content_type, 'bin')}"
+    """snapshots/<sha256>.jpg for a picture, clips/<sha256>.mp4 for a video clip."""
+    folder = "clips" if content_type.startswith("video/") else "snapshots"
+    return f"{folder}/{sha256}.{EXTENSIONS.get(content_type, 'bin')}"
 
 
 def _json_default(value: Any) -> Any:
@@ -164,7 +167,8 @@ def build_bundle(
         if key:
             put(MANIFEST_HMAC, (manifest_hmac(key, manifest_bytes) + "\n").encode())
         for f in all_files:
-            put(f.path, f.content, compress=not f.content_type.startswith("image/"))
+            put(f.path, f.content,
+                compress=not f.content_type.startswith(("image/", "video/")))
     content = buf.getvalue()
     when = created_at.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     filename = (f"evidence-{_safe_name(str(incident.get('source', 'x')))}-"

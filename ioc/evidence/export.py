@@ -48,7 +48,8 @@ def export_incident(
     if inc is None:
         return None
     files = []
-    for info in store.incident_snapshots(conn, inc):
+    media = [*store.incident_snapshots(conn, inc), *store.incident_clips(conn, inc)]
+    for info in media:
         snap = store.load_snapshot(conn, info.sha256)
         if snap is None:
             continue

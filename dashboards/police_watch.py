@@ -1,0 +1,191 @@
+"""The plate watchlist on the police page: the panel to add and remove plates, the banner
+of a wanted plate's sighting, and its optional sound. Changes go through
+ioc.police.watchlist (audited); the callbacks need the page's `act` permission (`-act-` ids).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+import logging
+import math
+import struct
+import wave
+from functools import lru_cache
+
+from dash import Input, Output, State, callback, dcc, html, no_update
+
+from dashboards import (
+    auth,
+    police_text,  # noqa: F401 - registers the texts used here
+)
+from dashboards.context import context
+from dashboards.i18n import pick_language, t
+from dashboards.page_parts import fmt_time
+from ioc.police import watchlist
+from ioc.police.rules import load_rules
+
+log = logging.getLogger(__name__)
+
+EXPIRY_DAYS = (1, 7, 30, 90, 365)
+
+
+def panel(lang: str) -> html.Details:
+    """Closed by default: the queue is the page's main work."""
+    return html.Details(
+        [
+            html.Summary(t("police.watch.title", lang), id="police-watch-summary"),
+            html.Div(
+                [
+                    dcc.Input(id="police-watch-plate", maxLength=32, className="filter",
+                              placeholder=t("police.watch.plate", lang)),
+                    dcc.Input(id="police-watch-reason", maxLength=500,
+                              className="filter police-watch-reason",
+                              placeholder=t("police.watch.reason", lang)),
+                    dcc.Dropdown(id="police-watch-days", className="filter filter-period",
+                                 placeholder=t("police.watch.days", lang),
+                                 options=[{"label": str(d), "value": d} for d in EXPIRY_DAYS]),
+                    html.Button(t("police.act.watch_add", lang), id="police-act-watch-add",
+                                className="btn btn-ack", n_clicks=0),
+                    dcc.Dropdown(id="police-watch-pick", className="filter",
+                                 placeholder=t("police.watch.pick", lang)),
+                    html.Button(t("police.act.watch_remove", lang),
+                                id="police-act-watch-remove", className="btn btn-false",
+                                n_clicks=0),
+                    dcc.Checklist(id="police-sound", className="police-sound",
+                                  options=[{"label": t("police.sound", lang), "value": "on"}],
+                                  value=[]),
+                ],
+                className="feed-filters police-watch-form",
+            ),
+            html.Div(id="police-watch-result", role="status", className="act-result"),
+            html.Ul(id="police-watch-list", className="event-list police-watch-list"),
+        ],
+        className="police-watch", id="police-watch",
+    )
+
+
+def banner(hits, lang: str, tz: str) -> html.Div:
+    """The newest undecided sighting of a wanted plate; clicking it opens the incident."""
+    first = hits[0]
+    inc = first.incident
+    text = t("police.banner", lang, plate=inc.plate or "", camera=inc.camera_name or inc.device_id,
+             time=fmt_time(inc.first_seen, tz), reason=first.reason)
+    more = len(hits) - 1
+    return html.Div(
+        [html.Button(text, id="police-banner-open", title=inc.key, n_clicks=0,
+                     className="police-banner-open"),
+         html.Span(t("police.banner_more", lang, n=more), className="police-banner-more")
+         if more else None],
+        className="police-banner", id="police-banner-hit", role="alert",
+    )
+
+
+@lru_cache(maxsize=1)
+def _beep() -> str:
+    """Two short tones as a WAV data URI (made here: no file, no network)."""
+    rate, out = 8000, io.BytesIO()
+    frames = bytearray()
+    for freq, secs in ((880, 0.18), (0, 0.08), (1175, 0.25)):
+        for i in range(int(rate * secs)):
+            value = 0.6 * math.sin(2 * math.pi * freq * i / rate) if freq else 0.0
+            frames += struct.pack("<h", int(value * 32767))
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(bytes(frames))
+    return "data:audio/wav;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+def sound() -> html.Audio:
+    return html.Audio(src=_beep(), autoPlay=True, id="police-sound-audio")
+
+
+def entry_text(e: watchlist.WatchEntry, lang: str, tz: str) -> str:
+    expiry = t("police.watch.expires", lang, time=fmt_time(e.expires_at, tz)) \
+        if e.expires_at else ""
+    return t("police.watch.entry", lang, plate=e.plate, reason=e.reason, actor=e.added_by,
+             time=fmt_time(e.added_at, tz), expiry=expiry)
+
+
+@callback(
+    Output("police-watch-list", "children"),
+    Output("police-watch-pick", "options"),
+    Input("police-watch-result", "children"),
+    Input("police-watch-summary", "n_clicks"),
+    State("police-lang-store", "data"),
+)
+def show_list(_result, _open, lang):
+    lang = pick_language(lang)
+    c = context()
+    try:
+        with c.pool.connection() as conn:
+            entries = watchlist.list_entries(conn)
+    except Exception:
+        log.warning("watchlist read failed", exc_info=True)
+        return no_update, no_update
+    now = dt.datetime.now(dt.UTC)
+    tz = c.settings.web.timezone
+    items = [html.Li(entry_text(e, lang, tz), className="" if e.live(now) else "muted")
+             for e in entries] or [html.Li(t("police.watch.empty", lang), className="muted")]
+    return items, [{"label": e.plate, "value": e.plate} for e in entries]
+
+
+def _change(action: str, plate, reason=None, days=None) -> tuple[bool, str]:
+    c = context()
+    rules = load_rules(c.settings.police.queue_rules_file)
+    actor, ip = auth.current_actor(), auth.client_ip()
+    try:
+        with c.pool.connection() as conn, conn.transaction():
+            if action == "add":
+                expires = (dt.datetime.now(dt.UTC) + dt.timedelta(days=int(days))
+                           if days in EXPIRY_DAYS else None)
+                entry = watchlist.add(conn, plate or "", reason or "", actor=actor,
+                                      rules=rules, expires_at=expires, ip=ip)
+            else:
+                entry = watchlist.remove(conn, plate or "", actor=actor, rules=rules, ip=ip)
+    except watchlist.WatchlistError as err:
+        return False, str(err)
+    return True, entry.plate
+
+
+@callback(
+    Output("police-watch-result", "children"),
+    Output("police-refresh", "data", allow_duplicate=True),
+    Output("police-watch-plate", "value"),
+    Output("police-watch-reason", "value"),
+    Input("police-act-watch-add", "n_clicks"),
+    State("police-watch-plate", "value"),
+    State("police-watch-reason", "value"),
+    State("police-watch-days", "value"),
+    State("police-refresh", "data"),
+    State("police-lang-store", "data"),
+    prevent_initial_call=True,
+)
+def add_plate(_n, plate, reason, days, refresh, lang):
+    lang = pick_language(lang)
+    ok, text = _change("add", plate, reason, days)
+    if not ok:
+        return html.Div(text, className="act-refused"), no_update, no_update, no_update
+    return (html.Div(t("police.watch.added", lang, plate=text), className="act-ok"),
+            (refresh or 0) + 1, "", "")
+
+
+@callback(
+    Output("police-watch-result", "children", allow_duplicate=True),
+    Output("police-refresh", "data", allow_duplicate=True),
+    Input("police-act-watch-remove", "n_clicks"),
+    State("police-watch-pick", "value"),
+    State("police-refresh", "data"),
+    State("police-lang-store", "data"),
+    prevent_initial_call=True,
+)
+def remove_plate(_n, plate, refresh, lang):
+    lang = pick_language(lang)
+    ok, text = _change("remove", plate)
+    if not ok:
+        return html.Div(text, className="act-refused"), no_update
+    return (html.Div(t("police.watch.removed", lang, plate=text), className="act-ok"),
+            (refresh or 0) + 1)
