@@ -49,7 +49,7 @@ def export_incident(
         return None
     files = []
     media = [*store.incident_snapshots(conn, inc), *store.incident_clips(conn, inc)]
-    for info in media:
+    for info in {m.sha256: m for m in media}.values():
         snap = store.load_snapshot(conn, info.sha256)
         if snap is None:
             continue

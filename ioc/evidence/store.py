@@ -168,6 +168,7 @@ def incident_snapshots(conn, inc: Incident) -> list[SnapshotInfo]:
         rows = conn.execute(
             sql.SQL(
                 "SELECT {} FROM camera_snapshots WHERE device_id = %s AND label = %s "
+                "AND content_type LIKE 'image/%%' "
                 "AND time BETWEEN %s AND %s ORDER BY time DESC LIMIT %s"
             ).format(_SNAPSHOT_COLUMNS),
             (inc.device_id, inc.label, inc.started_at - SNAPSHOT_BEFORE, end + SNAPSHOT_AFTER,
