@@ -38,7 +38,7 @@ class FakeFrigate(http.server.BaseHTTPRequestHandler):
 
     requests: list[str] = []
 
-    def do_GET(self):  # noqa: N802 - http.server's name
+    def do_GET(self):
         FakeFrigate.requests.append(self.path)
         parts = self.path.split("/")  # '', api, events, <id>, <file>
         if len(parts) != 5 or parts[1:3] != ["api", "events"]:
