@@ -32,6 +32,7 @@ from dashboards.page_parts import fmt_time
 from ioc.evidence import store
 from ioc.evidence.privacy import may_see_sensitive, plate_for, plate_key
 from ioc.evidence.store import Incident
+from ioc.police.rules import QueueRules, load_rules, queued_types
 
 log = logging.getLogger(__name__)
 
@@ -186,19 +187,71 @@ _QUEUE_COLUMNS = sql.SQL(
 ).format(type=store.INCIDENT_TYPE)
 
 
+_UNDECIDED = sql.SQL("NOT EXISTS (SELECT 1 FROM incident_reviews ir WHERE ir.source = q.source "
+                     "AND ir.event_id = q.event_id)")
+_LATEST_DECISION = sql.SQL("(SELECT ir.decision FROM incident_reviews ir WHERE ir.source = "
+                           "q.source AND ir.event_id = q.event_id ORDER BY ir.id DESC LIMIT 1)")
+
+
 def _queue_where(flt: QueueFilter, now: dt.datetime) -> tuple[sql.Composable, list[Any]]:
-    where, params = _where(replace(flt, states=()), now, time_column="q.first_seen")
+    """Conditions on the queue rows themselves (`police_queue q`), so the page walks the
+    index `police_queue_order` and stops after one page; filters on the incident or the
+    camera are semi-joins. False positives never enter the queue."""
+    parts: list[sql.Composable] = []
+    params: list[Any] = []
+    span = PERIODS[flt.period]
+    if span is not None:
+        parts.append(sql.SQL("q.first_seen >= %s"))
+        params.append(now - span)
+    if flt.cameras:
+        parts.append(sql.SQL("q.device_id = ANY(%s)"))
+        params.append(list(flt.cameras))
+    if flt.districts:
+        parts.append(sql.SQL("q.device_id IN (SELECT device_id FROM devices "
+                             "WHERE district = ANY(%s))"))
+        params.append(list(flt.districts))
+    if flt.types or flt.plate:
+        on_incident: list[sql.Composable] = []
+        if flt.types:
+            on_incident.append(sql.SQL("{} = ANY(%s)").format(store.INCIDENT_TYPE))
+            params.append(list(flt.types))
+        if flt.plate:
+            on_incident.append(sql.SQL("c.plate IS NOT NULL AND {} = %s").format(
+                store.PLATE_KEY))
+            params.append(flt.plate)
+        parts.append(sql.SQL("EXISTS (SELECT 1 FROM camera_incidents c WHERE c.source = "
+                             "q.source AND c.event_id = q.event_id AND {})").format(
+            sql.SQL(" AND ").join(on_incident)))
     states = flt.states or ("unreviewed",)
     if set(states) != set(REVIEW_STATES):
-        parts = []
+        either: list[sql.Composable] = []
         if "unreviewed" in states:
-            parts.append(sql.SQL("r.decision IS NULL"))
+            either.append(_UNDECIDED)
         decided = [s for s in states if s != "unreviewed"]
         if decided:
-            parts.append(sql.SQL("r.decision = ANY(%s)"))
+            either.append(sql.SQL("{} = ANY(%s)").format(_LATEST_DECISION))
             params.append(decided)
-        where = where + sql.SQL(" AND (") + sql.SQL(" OR ").join(parts) + sql.SQL(")")
-    return where, params
+        parts.append(sql.SQL("(") + sql.SQL(" OR ").join(either) + sql.SQL(")"))
+    if not parts:
+        return sql.SQL("TRUE"), params
+    return sql.SQL(" AND ").join(parts), params
+
+
+_PAGE = sql.SQL(
+    "WITH page AS (SELECT q.source, q.event_id, q.priority, q.rule, q.watchlist_id, "
+    "q.first_seen FROM police_queue q WHERE {} "
+    "ORDER BY q.priority DESC, q.first_seen DESC, q.source, q.event_id LIMIT %s OFFSET %s) "
+)
+_PAGE_FROM = sql.SQL(
+    " FROM page q JOIN camera_incidents c ON c.source = q.source AND c.event_id = q.event_id "
+    "LEFT JOIN devices d ON d.device_id = c.device_id "
+    "LEFT JOIN police_watchlist w ON w.id = q.watchlist_id "
+    "AND w.removed_at IS NULL AND (w.expires_at IS NULL OR w.expires_at > now()) "
+    "LEFT JOIN LATERAL (SELECT decision, actor, at, reason FROM incident_reviews ir "
+    "  WHERE ir.source = c.source AND ir.event_id = c.event_id "
+    "  ORDER BY ir.id DESC LIMIT 1) r ON true"
+    " ORDER BY q.priority DESC, q.first_seen DESC, q.source, q.event_id"
+)
 
 
 def load_queue_page(conn, flt: QueueFilter, role: str | None, *, page: int = 0,
@@ -211,16 +264,14 @@ def load_queue_page(conn, flt: QueueFilter, role: str | None, *, page: int = 0,
     page_size = max(1, min(int(page_size), 500))
     where, params = _queue_where(flt, now)
     (total,) = conn.execute(
-        sql.SQL("SELECT count(*) FROM (SELECT 1 {} WHERE {} LIMIT %s) n").format(
-            _QUEUE_FROM, where),
+        sql.SQL("SELECT count(*) FROM (SELECT 1 FROM police_queue q WHERE {} LIMIT %s) n"
+                ).format(where),
         [*params, COUNT_CAP + 1],
     ).fetchone()
     pages = max(1, -(-min(total, COUNT_CAP) // page_size))
     page = max(0, min(int(page or 0), pages - 1))
     rows = conn.execute(
-        _QUEUE_COLUMNS + _QUEUE_FROM + sql.SQL(
-            " WHERE {} ORDER BY q.priority DESC, q.first_seen DESC, q.source, q.event_id "
-            "LIMIT %s OFFSET %s").format(where),
+        _PAGE.format(where) + _QUEUE_COLUMNS + _PAGE_FROM,
         [*params, page_size, page * page_size],
     ).fetchall()
     items = tuple(
@@ -233,13 +284,12 @@ def load_queue_page(conn, flt: QueueFilter, role: str | None, *, page: int = 0,
 def count_detections(conn, flt: QueueFilter, *, now: dt.datetime | None = None) -> int:
     """Detections of the period matching the filter, queued or not (at most COUNT_CAP+1)."""
     now = now or dt.datetime.now(dt.UTC)
-    where, params = _where(flt, now)
+    where, params = _where(replace(flt, states=()), now)
     (n,) = conn.execute(
-        sql.SQL("SELECT count(*) FROM (SELECT 1 FROM camera_incidents c "
-                "LEFT JOIN devices d ON d.device_id = c.device_id "
-                "LEFT JOIN LATERAL (SELECT decision FROM incident_reviews ir "
-                "WHERE ir.source = c.source AND ir.event_id = c.event_id "
-                "ORDER BY ir.id DESC LIMIT 1) r ON true WHERE {} LIMIT %s) n").format(where),
+        sql.SQL("SELECT count(*) FROM (SELECT 1 FROM camera_incidents c {} WHERE {} "
+                "LIMIT %s) n").format(
+            sql.SQL("LEFT JOIN devices d ON d.device_id = c.device_id") if flt.districts
+            else sql.SQL(""), where),
         [*params, COUNT_CAP + 1],
     ).fetchone()
     return n
@@ -329,12 +379,13 @@ class FilterOptions:
     cameras: tuple[tuple[str, str], ...]  # (device id, name)
 
 
-def load_filter_options(conn) -> FilterOptions:
-    """Incident types seen in the last 90 days and every registered camera."""
-    types = [r[0] for r in conn.execute(
-        sql.SQL("SELECT DISTINCT {} FROM camera_incidents c WHERE c.last_update >= "
-                "now() - interval '90 days' ORDER BY 1 LIMIT 100").format(store.INCIDENT_TYPE)
-    ).fetchall() if r[0]]
+ORDINARY_TYPES = ("person", "car", "motorcycle", "truck", "bus", "bicycle")
+
+
+def load_filter_options(conn, rules: QueueRules | None = None) -> FilterOptions:
+    """The types the queue rules name and the ordinary detections (no scan of the incidents:
+    with 2,000 cameras a month holds tens of millions), and every registered camera."""
+    types = sorted({*queued_types(rules or load_rules()), *ORDINARY_TYPES})
     cameras = conn.execute(
         "SELECT device_id, name FROM devices WHERE family = 'camera' ORDER BY name, device_id"
     ).fetchall()

@@ -25,6 +25,7 @@ from dashboards.context import context
 from dashboards.i18n import pick_language, t
 from dashboards.page_parts import fmt_int, fmt_time, page_header
 from ioc.evidence.store import Incident
+from ioc.police.rules import load_rules
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def _dropdown(id_: str, options: list[dict], placeholder: str, **extra) -> dcc.D
 def _filters(lang: str) -> html.Div:
     c = context()
     with c.pool.connection() as conn:
-        opts = q.load_filter_options(conn)
+        opts = q.load_filter_options(conn, load_rules(c.settings.police.queue_rules_file))
     names = oq.district_names(oq.geometry(c.pool), lang)
     return html.Div(
         [
