@@ -82,7 +82,7 @@ def _filters(lang: str) -> html.Div:
                       t("police.all_units", lang)),
             _dropdown("police-state",
                       [{"label": t(f"police.state.{s}", lang), "value": s}
-                       for s in q.REVIEW_STATES], t("police.all_states", lang)),
+                       for s in q.REVIEW_STATES], t("police.state_placeholder", lang)),
             dcc.Dropdown(id="police-period", className="filter filter-period", clearable=False,
                          options=[{"label": t(f"police.period.{p}", lang), "value": p}
                                   for p in q.PERIODS],
