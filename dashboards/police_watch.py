@@ -5,15 +5,10 @@ ioc.police.watchlist (audited); the callbacks need the page's `act` permission (
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import io
 import logging
-import math
-import struct
-import wave
-from functools import lru_cache
 
+import dash
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from dashboards import (
@@ -53,9 +48,6 @@ def panel(lang: str) -> html.Details:
                     html.Button(t("police.act.watch_remove", lang),
                                 id="police-act-watch-remove", className="btn btn-false",
                                 n_clicks=0),
-                    dcc.Checklist(id="police-sound", className="police-sound",
-                                  options=[{"label": t("police.sound", lang), "value": "on"}],
-                                  value=[]),
                 ],
                 className="feed-filters police-watch-form",
             ),
@@ -64,6 +56,12 @@ def panel(lang: str) -> html.Details:
         ],
         className="police-watch", id="police-watch",
     )
+
+
+def sound_toggle(lang: str) -> dcc.Checklist:
+    """Off by default: a control room may not want a page that beeps."""
+    return dcc.Checklist(id="police-sound", className="police-sound",
+                         options=[{"label": t("police.sound", lang), "value": "on"}], value=[])
 
 
 def banner(hits, lang: str, tz: str) -> html.Div:
@@ -82,25 +80,11 @@ def banner(hits, lang: str, tz: str) -> html.Div:
     )
 
 
-@lru_cache(maxsize=1)
-def _beep() -> str:
-    """Two short tones as a WAV data URI (made here: no file, no network)."""
-    rate, out = 8000, io.BytesIO()
-    frames = bytearray()
-    for freq, secs in ((880, 0.18), (0, 0.08), (1175, 0.25)):
-        for i in range(int(rate * secs)):
-            value = 0.6 * math.sin(2 * math.pi * freq * i / rate) if freq else 0.0
-            frames += struct.pack("<h", int(value * 32767))
-    with wave.open(out, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(bytes(frames))
-    return "data:audio/wav;base64," + base64.b64encode(out.getvalue()).decode()
-
-
 def sound() -> html.Audio:
-    return html.Audio(src=_beep(), autoPlay=True, id="police-sound-audio")
+    """Two short tones (880 Hz, then 1175 Hz; assets/police-beep.wav, 8 kHz mono, made once
+    with Python's wave module): served by the app itself, as the page's CSP requires."""
+    return html.Audio(src=dash.get_asset_url("police-beep.wav"), autoPlay=True,
+                      id="police-sound-audio")
 
 
 def entry_text(e: watchlist.WatchEntry, lang: str, tz: str) -> str:

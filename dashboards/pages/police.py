@@ -87,6 +87,7 @@ def _filters(lang: str) -> html.Div:
                          options=[{"label": t(f"police.period.{p}", lang), "value": p}
                                   for p in q.PERIODS],
                          value=q.DEFAULT_PERIOD),
+            police_watch.sound_toggle(lang),
             html.Div(id="police-count", className="feed-count"),
             html.Div(id="police-detections", className="muted police-detections"),
         ],

@@ -158,24 +158,34 @@ def test_police_works_the_queue_of_decisions(dash_duo, settings, db_conn, web_us
     dash_duo.wait_for_text_to_equal("#police-act-result", "Đã loại bỏ sự vụ.", timeout=10)
     dash_duo.wait_for_contains_text("#police-count", "4 sự vụ cần quyết định", timeout=10)
 
-    # the watchlist: add a plate, then remove it; both audited
+    # the watchlist: add a plate seen today (its sighting becomes a hit, with a sound when
+    # the officer asked for one), then remove it; both audited
+    with db_conn.transaction():
+        (seen,) = db_conn.execute("SELECT plate FROM camera_incidents WHERE plate LIKE '24B-%' "
+                                  "ORDER BY event_id LIMIT 1").fetchone()
+    key = seen.replace("-", "").replace(".", "")
+    dash_duo.find_element("#police-sound input").click()
     dash_duo.find_element("#police-watch-summary").click()
     dash_duo.wait_for_contains_text("#police-watch-list", "24A-686.68", timeout=10)
     dash_duo.find_element("#police-act-watch-add").click()  # nothing typed: refused
     dash_duo.wait_for_contains_text("#police-watch-result", "plate: empty", timeout=10)
-    dash_duo.find_element("#police-watch-plate").send_keys("29A-123.45")
+    dash_duo.find_element("#police-watch-plate").send_keys(seen)
     dash_duo.find_element("#police-watch-reason").send_keys("Xe bị mất cắp")
     dash_duo.find_element("#police-act-watch-add").click()
-    dash_duo.wait_for_contains_text("#police-watch-result", "Đã thêm 29A-123.45", timeout=10)
+    dash_duo.wait_for_contains_text("#police-watch-result", f"Đã thêm {seen}", timeout=10)
     dash_duo.wait_for_contains_text("#police-watch-list", "Xe bị mất cắp", timeout=10)
+    dash_duo.wait_for_element("#police-sound-audio", timeout=15)  # a sighting not heard before
+    wait_until(dash_duo, lambda: seen in rows_text(dash_duo, "plate"), timeout=15,
+               message="the new hit is not in the queue")
     shot(dash_duo, "police-watchlist-vi.png")
-    dash_duo.select_dcc_dropdown("#police-watch-pick", "29A-123.45")
+    dash_duo.select_dcc_dropdown("#police-watch-pick", seen)
     dash_duo.find_element("#police-act-watch-remove").click()
-    dash_duo.wait_for_contains_text("#police-watch-result", "Đã gỡ 29A-123.45", timeout=10)
+    dash_duo.wait_for_contains_text("#police-watch-result", f"Đã gỡ {seen}", timeout=10)
+    dash_duo.wait_for_contains_text("#police-count", "4 sự vụ cần quyết định", timeout=10)
     assert audit_actions(db_conn, "watchlist.") == [
         ("police1", "watchlist.add", "plate:24A68668"),
-        (police.username, "watchlist.add", "plate:29A12345"),
-        (police.username, "watchlist.remove", "plate:29A12345"),
+        (police.username, "watchlist.add", f"plate:{key}"),
+        (police.username, "watchlist.remove", f"plate:{key}"),
     ]
 
     # the search finds ordinary detections too, by plate
