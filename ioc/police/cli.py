@@ -100,9 +100,10 @@ def media_command(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.police.frigate_url:
         raise ConfigError("IOC_POLICE_FRIGATE_URL: not set (where is Frigate's HTTP API?)")
     client = FrigateClient(settings.police.frigate_url, settings.police.frigate_timeout_s)
+    missing: set[tuple[str, str]] = set()  # what Frigate said it does not have
     with connect(settings.database) as conn:
         while True:
-            report = fetch_pending(conn, client, args.limit)
+            report = fetch_pending(conn, client, args.limit, missing)
             print(f"stored {report.stored}, not in Frigate {report.missing}, "
                   f"failed {report.failed}", flush=True)
             if not args.follow:

@@ -115,9 +115,14 @@ class Pending:
     kinds: tuple[str, ...]
 
 
-def pending(conn, limit: int = 50) -> list[Pending]:
-    """Ended Frigate incidents in the police queue whose snapshot or clip is not fetched yet
-    (oldest first). Frigate says whether it has them (has_snapshot, has_clip)."""
+RECENT = dt.timedelta(days=2)  # Frigate keeps recordings for days, not forever
+
+
+def pending(conn, limit: int = 50, *, skip: set[tuple[str, str]] | frozenset = frozenset(),
+            since: dt.timedelta = RECENT) -> list[Pending]:
+    """Ended Frigate incidents of the last `since` in the police queue whose snapshot or clip
+    is not fetched yet, newest first, leaving out the (event id, kind) pairs in `skip` (what
+    Frigate said it does not have). Frigate says whether it has them (has_snapshot, has_clip)."""
     rows = conn.execute(
         "SELECT c.event_id, c.device_id, c.label, c.ended_at, "
         "  coalesce((c.data->>'has_snapshot')::boolean, false) AND NOT EXISTS ("
@@ -128,13 +133,14 @@ def pending(conn, limit: int = 50) -> list[Pending]:
         "    AND m.event_id = c.event_id AND m.kind = 'clip') "
         "FROM police_queue q JOIN camera_incidents c ON c.source = q.source "
         "AND c.event_id = q.event_id "
-        "WHERE q.source = 'frigate' AND c.ended_at IS NOT NULL "
-        "ORDER BY c.ended_at LIMIT %s",
-        (limit * 4,),
+        "WHERE q.source = 'frigate' AND q.first_seen >= now() - %s AND c.ended_at IS NOT NULL "
+        "ORDER BY c.ended_at DESC LIMIT %s",
+        (since, limit * 4 + len(skip)),
     ).fetchall()
     out = []
     for event_id, device_id, label, ended_at, snap, clip in rows:
-        kinds = tuple(k for k, want in (("snapshot", snap), ("clip", clip)) if want)
+        kinds = tuple(k for k, want in (("snapshot", snap), ("clip", clip))
+                      if want and (event_id, k) not in skip)
         if kinds:
             out.append(Pending(event_id, device_id, label, ended_at, kinds))
     return out[:limit]
@@ -143,16 +149,20 @@ def pending(conn, limit: int = 50) -> list[Pending]:
 @dataclass
 class FetchReport:
     stored: int = 0
-    missing: int = 0  # Frigate has none (404): not asked again... until it has one
+    missing: int = 0  # Frigate has none (404): added to `missing` of fetch_pending
     failed: int = 0
 
 
-def fetch_pending(conn, client: FrigateClient, limit: int = 50) -> FetchReport:
+def fetch_pending(conn, client: FrigateClient, limit: int = 50,
+                  missing: set[tuple[str, str]] | None = None) -> FetchReport:
     """Fetch what `pending` lists; each file stored in its own transaction. A failure is
-    logged and left for the next round (Frigate may be restarting)."""
+    logged and left for the next round (Frigate may be restarting); what Frigate does not
+    have (404) goes into `missing`, which a caller keeps across rounds so it is not asked
+    for again (and does not hold newer incidents back)."""
     report = FetchReport()
+    missing = missing if missing is not None else set()
     with conn.transaction():
-        todo = pending(conn, limit)
+        todo = pending(conn, limit, skip=missing)
     for item in todo:
         for kind in item.kinds:
             try:
@@ -163,6 +173,7 @@ def fetch_pending(conn, client: FrigateClient, limit: int = 50) -> FetchReport:
                 continue
             if media is None:
                 report.missing += 1
+                missing.add((item.event_id, kind))
                 continue
             with conn.transaction():
                 store_media(conn, "frigate", item.event_id, item.device_id, item.label,

@@ -111,15 +111,17 @@ def test_client_answers(frigate):
 def test_fetched_media_are_stored_once_and_go_into_the_bundle(frigate, db_conn):
     seed_fights(db_conn, "1748.1-fight", "1748.2-noclip", "1748.3-broken")
     client = FrigateClient(frigate, timeout_s=5)
-    report = fetch_pending(db_conn, client)
+    missing: set = set()
+    report = fetch_pending(db_conn, client, missing=missing)
     # two snapshots (the same picture: stored once), one clip, one 404 clip, two 500s
     assert (report.stored, report.missing, report.failed) == (3, 1, 2)
     with db_conn.transaction():
         (pictures,) = db_conn.execute("SELECT count(*) FROM camera_snapshots").fetchone()
-        left = pending(db_conn)
+        left = pending(db_conn, skip=missing)
     assert pictures == 2  # the snapshot and the clip, each once
-    # the failed one is asked again next round; so is the clip Frigate did not have
-    assert {p.event_id for p in left} == {"1748.2-noclip", "1748.3-broken"}
+    # the failed one is asked again next round; the clip Frigate did not have is not
+    assert [(p.event_id, p.kinds) for p in left] == [("1748.3-broken", ("snapshot", "clip"))]
+    assert missing == {("1748.2-noclip", "clip")}
 
     with db_conn.transaction():
         inc = store.load_incident(db_conn, "frigate", "1748.1-fight")
