@@ -29,10 +29,15 @@ RUN pip install .
 FROM python:3.11-slim
 
 ARG IOC_UID=10001
+# fonts-dejavu-core: the Vietnamese letters of the KPI report's PDF (dashboards/kpi_report_pdf.py)
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends fonts-dejavu-core \
+ && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid "${IOC_UID}" ioc \
  && useradd --system --uid "${IOC_UID}" --gid ioc --home-dir /home/ioc --create-home \
         --shell /usr/sbin/nologin ioc \
- && install -d -o ioc -g ioc -m 0750 /var/lib/ioc
+ && install -d -o ioc -g ioc -m 0750 /var/lib/ioc \
+ && install -d -o ioc -g ioc -m 0700 /var/lib/ioc-evidence
 
 COPY --from=build /opt/ioc /opt/ioc
 

@@ -312,7 +312,11 @@ class Engine:
             default = f"{device.name}: {rule.metric} {value:g}" if value is not None \
                 else device.name
             details = {"level": occ.level, "metric": rule.metric,
-                       "threshold": b.thresholds[occ.level - 1], "reading_time": occ.first_time}
+                       "threshold": b.thresholds[occ.level - 1], "reading_time": occ.first_time,
+                       # the levels that applied, as they were when the alert opened/escalated
+                       "thresholds": dict(zip(b.level_names, b.thresholds, strict=True))}
+            if device.meta("alarm_levels_version") is not None:
+                details["alarm_levels_version"] = device.meta("alarm_levels_version")
             if occ.since is not None:
                 details["since"] = occ.since
             return AlertDraft(

@@ -91,8 +91,9 @@ def open_or_update(conn: psycopg.Connection, draft: AlertDraft, actor: str = "sy
             data["level"] = draft.level
         if changed:
             data["from"] = old_severity
-        if "reading_time" in draft.details:
-            data["reading_time"] = draft.details["reading_time"]
+        for key in ("reading_time", "threshold", "thresholds", "alarm_levels_version"):
+            if key in draft.details:
+                data[key] = draft.details[key]
         add_event(conn, alert_id, actor, "opened" if inserted else "severity_changed", data=data)
     return AlertChange(alert_id, bool(inserted), changed, None if inserted else old_severity)
 

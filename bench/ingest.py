@@ -287,6 +287,24 @@ class RssSampler(threading.Thread):
                     pass
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            t = psutil.Process(pid).cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def _broker_pids(stack) -> list[int]:
+    """The embedded broker's pid (none when IOC_BENCH_MQTT_URL points elsewhere)."""
+    from ioc.services.mqtt_broker import EmbeddedBroker
+
+    return [s.proc.pid for s in stack.servers if isinstance(s, EmbeddedBroker) and s.proc]
+
+
 def count_readings(conn) -> int:
     return conn.execute("SELECT count(*) FROM readings").fetchone()[0]
 
@@ -466,8 +484,17 @@ def main(argv: list[str] | None = None) -> int:
         sampler.start()
         print(f"throughput: {args.messages} messages, {args.publishers} publishers, "
               f"{args.workers} worker(s) ...", flush=True)
+        cpu_before = _cpu_seconds([w.pid for w in workers]), _cpu_seconds(_broker_pids(stack))
         result.update(throughput_phase(settings, conn, devices, args.messages, args.publishers))
-        print(f"  sustained {result['msgs_per_s']} msgs/s", flush=True)
+        cpu_after = _cpu_seconds([w.pid for w in workers]), _cpu_seconds(_broker_pids(stack))
+        # CPU per message stored: steadier than msgs/s on a shared machine
+        result["worker_cpu_us_per_msg"] = round(
+            (cpu_after[0] - cpu_before[0]) / args.messages * 1e6, 1)
+        result["broker_cpu_us_per_msg"] = round(
+            (cpu_after[1] - cpu_before[1]) / args.messages * 1e6, 1)
+        print(f"  sustained {result['msgs_per_s']} msgs/s; CPU per message: workers "
+              f"{result['worker_cpu_us_per_msg']} us, broker {result['broker_cpu_us_per_msg']} us",
+              flush=True)
         print(f"latency: {args.rate:.0f} msg/s for {args.latency_s:.0f} s ...", flush=True)
         result.update(latency_phase(settings, conn, devices, args.rate, args.latency_s,
                                     min(2, args.publishers)))

@@ -57,6 +57,7 @@ ACT_ROLES: dict[str, frozenset[str]] = {
     "police": frozenset({"police", "admin"}),
     "kpi": frozenset({"admin"}),
     "admin": frozenset({"admin"}),
+    "devices": frozenset({"admin"}),  # the device registry: edit, retire, MQTT passwords
 }
 
 # Prefixes anyone may use, logged in or not: the log-in page, the app shell (navigation

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import psycopg
 from psycopg_pool import ConnectionPool
 
 from alerts import lifecycle
@@ -80,5 +81,8 @@ def act(
         return ActionResult(False, "not_found", alert_id)
     except lifecycle.TransitionNotAllowed:
         return ActionResult(False, "not_active", alert_id)
+    except psycopg.OperationalError as err:  # the database went away: say so, not a 500
+        log.warning("alert %s: %s failed, database unavailable: %s", alert_id, action, err)
+        return ActionResult(False, "unavailable", alert_id)
     log.info("alert %s: %s by %s", alert_id, action, actor)
     return ActionResult(True, "done", alert_id)

@@ -16,7 +16,7 @@ import dash
 from dash import Dash, Input, Output, dcc, html
 from flask import jsonify
 
-from dashboards import auth
+from dashboards import auth, db_unavailable
 from dashboards.context import context, init_context
 from dashboards.i18n import pick_language, t
 from ioc.config import Settings
@@ -52,6 +52,7 @@ def create_app(settings: Settings) -> Dash:
     server = app.server
     server.secret_key = settings.web.secret_key or None
     auth.install(app, settings)
+    db_unavailable.install(server)
     _register_api(server)
     _register_routes(server)
 
@@ -93,7 +94,8 @@ def _register_api(server) -> None:
 
 # Plain Flask routes that belong to pages: (module, function taking the server). They sit
 # behind the gate like everything else (a session; POST needs the CSRF token).
-PAGE_ROUTES = (("dashboards.evidence", "register_evidence_routes"),)
+PAGE_ROUTES = (("dashboards.evidence", "register_evidence_routes"),
+               ("dashboards.kpi_report_pdf", "register_kpi_report_routes"))
 
 
 def _register_routes(server) -> None:

@@ -53,6 +53,7 @@ PUBLIC_PATHS = frozenset(
         "/_favicon.ico",
         "/favicon.ico",
         "/_reload-hash",
+        "/evidence/public-key.pem",  # the evidence signing key's public half (police.md)
     }
 )
 STATIC_PREFIXES = ("/assets/", "/_dash-component-suites/")

@@ -6,7 +6,10 @@
   for an incident it belongs to also goes into that incident's custody log.
 - `POST /evidence/bundle/<source>/<event_id>`: the incident's evidence bundle (ZIP), for
   the roles that may act on the police page; needs the CSRF token like every POST. The
-  export is recorded in the custody log, the audit log and `evidence_exports`.
+  export is recorded in the custody log, the audit log and `evidence_exports`, and signed
+  with the deployment's Ed25519 key (IOC_EVIDENCE_SIGNING_KEY_FILE) when it has one.
+- `GET /evidence/public-key.pem`: the deployment's public key, for anyone (no log-in), so a
+  prosecutor can check a bundle with it alone; its fingerprint in `X-Evidence-Key-Id`.
 
 The app's gate (dashboards/auth.py) has already refused anonymous requests and bad CSRF
 tokens before these views run.
@@ -25,14 +28,16 @@ from dashboards import auth
 from dashboards.context import context
 from ioc.evidence import store
 from ioc.evidence.blur import BlurError, blur_image
-from ioc.evidence.export import EvidenceIntegrityError, evidence_key, export_incident
+from ioc.evidence.export import EvidenceIntegrityError, export_incident, signing_key
 from ioc.evidence.privacy import may_see_sensitive
+from ioc.evidence.signing import SigningKeyError
 from ioc.security import audit
 
 log = logging.getLogger(__name__)
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 PAGE = "police"
+PUBLIC_KEY_PATH = "/evidence/public-key.pem"  # public: listed in auth.PUBLIC_PATHS
 
 
 class _BlurCache:
@@ -112,10 +117,15 @@ def bundle_view(source: str, event_id: str) -> Response:
         return _error(404, "not_found", "no such incident")
     c = context()
     try:
+        key = signing_key(c.settings)
+    except SigningKeyError as err:
+        log.error("evidence export refused: %s", err)
+        return _error(503, "signing_key", "the evidence signing key cannot be read")
+    try:
         with c.pool.connection() as conn, conn.transaction():
             bundle = export_incident(
                 conn, source, event_id, actor=auth.current_actor(), ip=auth.client_ip(),
-                key=evidence_key(c.settings),
+                signing_key=key,
             )
     except EvidenceIntegrityError as err:
         log.error("evidence export refused for %s:%s: %s", source, event_id, err)
@@ -131,8 +141,25 @@ def bundle_view(source: str, event_id: str) -> Response:
     })
 
 
+def public_key_view() -> Response:
+    try:
+        key = signing_key(context().settings)
+    except SigningKeyError as err:
+        log.error("evidence public key unavailable: %s", err)
+        return _error(503, "signing_key", "the evidence signing key cannot be read")
+    if key is None:
+        return _error(404, "not_found", "this installation does not sign evidence bundles")
+    return Response(key.public.pem(), mimetype="application/x-pem-file", headers={
+        "Cache-Control": "public, max-age=300",
+        "Content-Disposition": 'inline; filename="ioc-evidence-public-key.pem"',
+        "X-Evidence-Key-Id": key.public.key_id,
+    })
+
+
 def register_evidence_routes(server) -> None:
     """Mount the evidence routes on the app's Flask server (called from create_app)."""
+    server.add_url_rule(PUBLIC_KEY_PATH, "evidence_public_key", public_key_view,
+                        methods=["GET"])
     server.add_url_rule("/evidence/snapshot/<sha256>", "evidence_snapshot", snapshot_view,
                         methods=["GET"])
     server.add_url_rule(

@@ -21,7 +21,17 @@ import plotly.graph_objects as go
 import psycopg
 
 from dashboards.i18n import t
-from ioc.kpi.catalogue import Catalogue, Kpi, goal_at, status_of, trend_of
+from ioc.kpi.catalogue import (
+    Catalogue,
+    Kpi,
+    Target,
+    goal_at,
+    goal_on_path,
+    stale_year,
+    status_of,
+    trend_of,
+)
+from ioc.kpi.history import SOURCE as HISTORY_SOURCE
 from ioc.kpi.periods import period_label
 from ioc.kpi.queries import (
     Freshness,
@@ -68,7 +78,7 @@ def with_unit(kpi: Kpi, value: float | None, lang: str) -> str:
     unit = unit_of(kpi, lang)
     if value is None or not unit:
         return text
-    return f"{text}{unit}" if unit in ("%", "/63") else f"{text} {unit}"
+    return f"{text}{unit}" if unit == "%" or unit.startswith("/") else f"{text} {unit}"
 
 
 def fmt_date(day: dt.date | None) -> str:
@@ -77,6 +87,11 @@ def fmt_date(day: dt.date | None) -> str:
 
 def when_of(value: StoredValue) -> dt.date:
     return value.period_end
+
+
+def judge(kpi: Kpi, value: StoredValue) -> str:
+    """The status of a stored figure against the target of its own period only."""
+    return status_of(kpi, value.value, value.period_end, value.period_start)
 
 
 def district_names(districts: Mapping[str, Any] | None, lang: str) -> dict[str, str]:
@@ -107,21 +122,24 @@ class Tile:
     detail: str
     demo_target: bool
     definition: str
+    stale: str = ""  # a badge for a figure whose period ended over a year ago
 
 
-def _target_text(kpi: Kpi, when: dt.date, lang: str, label: bool = True) -> str:
-    if kpi.target is None:
+def _target_text(kpi: Kpi, target: Target | None, when: dt.date, lang: str,
+                 label: bool = True) -> str:
+    """`Mục tiêu 2026–2030: ≥ 100% (hạn 31/12/2030) · lộ trình: 39,4% *`."""
+    if target is None:
         return t("kpi.no_target", lang)
     sign = "≥" if kpi.higher_is_better else "≤"
-    text = f"{sign} {with_unit(kpi, kpi.target, lang)}"
+    text = f"{sign} {with_unit(kpi, target.value, lang)}"
     if label:
-        text = f"{t('kpi.target', lang)} {text}"
-    if kpi.due:
-        text += f" ({t('kpi.due', lang)} {fmt_date(kpi.due)})"
-    goal = goal_at(kpi, when)
-    if goal is not None and kpi.target is not None and abs(goal - kpi.target) > 1e-9:
-        text += " · " + t("kpi.on_path", lang, goal=with_unit(kpi, goal, lang))
-    if kpi.target_basis == "demo":
+        text = f"{t('kpi.target_of', lang, period=target.label())} {text}"
+    text += f" ({t('kpi.due', lang)} {fmt_date(target.due)})"
+    if target.start <= when <= target.due:
+        goal = goal_on_path(target, when)
+        if abs(goal - target.value) > 1e-9:
+            text += " · " + t("kpi.on_path", lang, goal=with_unit(kpi, goal, lang))
+    if target.basis == "demo":
         text += " *"
     return text
 
@@ -154,7 +172,15 @@ def tile_for(kpi: Kpi, latest: Latest | None, today: dt.date, lang: str,
     """The tile of one KPI from its newest value (and the one before, for the trend)."""
     current = latest.current if latest else None
     when = when_of(current) if current else today
-    status = status_of(kpi, current.value if current else None, when)
+    # The tile speaks of today's plan period: a figure of another period is shown with its
+    # own date and a staleness badge, but never judged against today's target (nor old ones).
+    target = kpi.current_target(today)
+    in_period = current is not None and target is not None and target.covers(
+        current.period_start, current.period_end)
+    status = (status_of(kpi, current.value, when, current.period_start) if in_period
+              else ("info" if current is not None else "none"))
+    stale = stale_year(current.period_end, today) if current else None
+    outside = current is not None and target is not None and not in_period
     trend, tone = "", ""
     if latest is not None and latest.previous is not None:
         direction, better = trend_of(kpi, latest.current.value, latest.previous.value)
@@ -177,11 +203,14 @@ def tile_for(kpi: Kpi, latest: Latest | None, today: dt.date, lang: str,
         kpi_id=kpi.id, group=kpi.group, name=kpi.name.get(lang),
         value=fmt_value(kpi, current.value if current else None, lang),
         unit=unit_of(kpi, lang) if current else "", status=status,
-        status_text=t(f"kpi.status.{status}", lang), target=_target_text(kpi, when, lang),
-        target_value=_target_text(kpi, when, lang, label=False),
+        status_text=t("kpi.status.other_period" if outside else f"kpi.status.{status}", lang),
+        target=_target_text(kpi, target, when, lang),
+        target_value=_target_text(kpi, target, when, lang, label=False),
         period=_period_text(current, today, lang) if current else "",
         trend=trend, trend_tone=tone, detail=detail,
-        demo_target=kpi.target_basis == "demo", definition=kpi.definition.get(lang),
+        demo_target=target is not None and target.basis == "demo",
+        definition=kpi.definition.get(lang),
+        stale=t("kpi.stale", lang, year=stale) if stale else "",
     )
 
 
@@ -267,7 +296,7 @@ def district_table(catalogue: Catalogue, data: PageData, lang: str) -> DistrictT
             v = data.by_district[k.id].get(district)
             value = v.value if v else None
             cells.append(Cell(fmt_value(k, value, lang),
-                              status_of(k, value, when_of(v)) if v else "none"))
+                              judge(k, v) if v else "none"))
         rows.append((district, names.get(district, district), cells))
     total = []
     for k in kpis:
@@ -276,7 +305,7 @@ def district_table(catalogue: Catalogue, data: PageData, lang: str) -> DistrictT
                                            or latest.current.period_start == data.day)
         v = latest.current if same_day else None
         total.append(Cell(fmt_value(k, v.value if v else None, lang),
-                          status_of(k, v.value, when_of(v)) if v else "none"))
+                          judge(k, v) if v else "none"))
     if rows:
         rows.append((PROVINCE, t("kpi.province_total", lang), total))
     return DistrictTable(columns, rows)
@@ -292,7 +321,7 @@ def map_figure(kpi: Kpi, values: Mapping[str, StoredValue], districts: Mapping[s
     for f in districts.get("features", []):
         district = str(f["properties"]["id"])
         v = values.get(district)
-        status = status_of(kpi, v.value, when_of(v)) if v else "none"
+        status = judge(kpi, v) if v else "none"
         ids.append(district)
         z.append(STATUS_ORDER.index(status))
         lines = [f"<b>{names.get(district, district)}</b>",
@@ -355,31 +384,39 @@ def trend_figure(kpi: Kpi, points: Sequence[StoredValue], lang: str, days: int,
     x = [p.period_start if daily else p.period_end for p in points]
     y = [p.value for p in points]
     fig = go.Figure()
-    colours = [STATUS_COLOURS[status_of(kpi, p.value, when_of(p))] for p in points]
+    colours = [STATUS_COLOURS[judge(kpi, p)] for p in points]
     fig.add_trace(go.Scatter(
         x=x, y=y, mode="lines+markers", name=kpi.name.get(lang),
         line={"color": "#4aa8ff", "width": 3}, marker={"size": 7 if daily else 12,
                                                        "color": colours},
         hovertemplate="%{x|%d/%m/%Y}: %{y:,." + str(kpi.decimals) + "f}<extra></extra>",
     ))
-    if kpi.target is not None:
-        start = today - dt.timedelta(days=days - 1) if daily else (min(x) if x else today)
-        end = today if daily else max([*x, kpi.due or today])
-        gx = [start, end]
-        gy = [goal_at(kpi, start), goal_at(kpi, end)]
-        if kpi.baseline is not None and not daily and kpi.due and start < kpi.due < end:
-            gx.insert(1, kpi.due)
-            gy.insert(1, kpi.target)
+    start = today - dt.timedelta(days=days - 1) if daily else (min(x) if x else today)
+    end = today if daily else max([*x, today])
+    for target in kpi.targets:  # each period's goal line over its own period only
+        lo, hi = max(start, target.start), min(end, target.due)
+        if lo > hi:
+            continue
+        gx, gy = [lo, hi], [goal_on_path(target, lo), goal_on_path(target, hi)]
         fig.add_trace(go.Scatter(
-            x=gx, y=gy, mode="lines", name=t("kpi.target", lang),
+            x=gx, y=gy, mode="lines", name=f"{t('kpi.target', lang)} {target.label()}",
             line={"color": "#ffb020", "width": 2, "dash": "dash"}, hoverinfo="skip",
         ))
+    demo = [p for p in points if p.source == HISTORY_SOURCE]
+    if demo:  # the seeded past of the demo: said so on the chart, and its points drawn hollow
+        last_demo = max(p.period_start if daily else p.period_end for p in demo)
+        fig.data[0].marker.symbol = ["circle-open" if p.source == HISTORY_SOURCE else "circle"
+                                     for p in points]
+        fig.add_annotation(
+            x=0, y=1.0, xref="paper", yref="paper", xanchor="left", yanchor="bottom",
+            showarrow=False, font={"size": 13, "color": "#9fb0c2"},
+            text=t("kpi.demo_history", lang, day=fmt_date(last_demo)))
     xaxis: dict[str, Any] = {"gridcolor": "#223142", "linecolor": "#223142", "fixedrange": True,
                              "tickformat": "%d/%m" if daily and days <= 90 else "%m/%Y"}
     if daily:
         xaxis["range"] = [today - dt.timedelta(days=days - 1), today + dt.timedelta(days=1)]
     fig.update_layout(
-        height=height, margin={"l": 56, "r": 16, "t": 8, "b": 36},
+        height=height, margin={"l": 56, "r": 16, "t": 28 if demo else 8, "b": 36},
         paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
         font={"color": "#e6edf3", "size": 15,
               "family": "Noto Sans, DejaVu Sans, Arial, sans-serif"},
@@ -410,20 +447,23 @@ def export_csv(conn: psycopg.Connection, catalogue: Catalogue, days: int, today:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(EXPORT_COLUMNS)
     kpis = {k.id: k for k in catalogue.kpis}
-    fixed = {k.id: (k.name.get(lang), k.group, unit_of(k, lang), _plain(k.target),
-                    k.due.isoformat() if k.due else "", "true" if k.higher_is_better else "false")
-             for k in catalogue.kpis}
+    fixed = {k.id: (k.name.get(lang), k.group, unit_of(k, lang),
+                    "true" if k.higher_is_better else "false") for k in catalogue.kpis}
     province = t("kpi.province_total", lang)
     for v in values_since(conn, list(kpis), since):
         kpi = kpis[v.kpi_id]
-        name, group, unit, target, due, higher = fixed[v.kpi_id]
+        name, group, unit, higher = fixed[v.kpi_id]
         when = when_of(v)
+        own = kpi.target_for(v.period_start, when)  # the target of the figure's own period
+        target = _plain(own.value) if own else ""
+        due = own.due.isoformat() if own else ""
         writer.writerow([
             v.kpi_id, name, group, v.district,
             names.get(v.district, "") if v.district else province,
             v.breakdown, v.period, v.period_start.isoformat(), _plain(v.value), unit,
             _plain(v.numerator), _plain(v.denominator), target, due,
-            _plain(goal_at(kpi, when)), status_of(kpi, v.value, when) if not v.breakdown else "",
+            _plain(goal_at(kpi, when, v.period_start)),
+            judge(kpi, v) if not v.breakdown else "",
             higher, v.source, v.note or "",
         ])
     return buf.getvalue()

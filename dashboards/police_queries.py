@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import quote
 
 import plotly.graph_objects as go
+import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
@@ -558,10 +559,15 @@ def review(pool: ConnectionPool, key: str | None, action: str, reason: str | Non
     problem = check_review(action, reason)
     if problem:
         return ActionResult(False, problem)
-    with pool.connection() as conn, conn.transaction():
-        if store.load_incident(conn, *parts) is None:
-            return ActionResult(False, "not_found")
-        store.add_review(conn, *parts, action=action, reason=reason or "", actor=actor, ip=ip)
+    try:
+        with pool.connection() as conn, conn.transaction():
+            if store.load_incident(conn, *parts) is None:
+                return ActionResult(False, "not_found")
+            store.add_review(conn, *parts, action=action, reason=reason or "", actor=actor,
+                             ip=ip)
+    except psycopg.OperationalError as err:  # the database went away: say so, not a 500
+        log.warning("incident %s: %s failed, database unavailable: %s", key, action, err)
+        return ActionResult(False, "unavailable")
     log.info("incident %s: %s by %s", key, action, actor)
     return ActionResult(True, "verified" if action == "verify" else "dismissed")
 
@@ -573,10 +579,14 @@ def add_note(pool: ConnectionPool, key: str | None, note: str | None, *, actor: 
         return ActionResult(False, "no_selection")
     if not (note or "").strip():
         return ActionResult(False, "note_required")
-    with pool.connection() as conn, conn.transaction():
-        if store.load_incident(conn, *parts) is None:
-            return ActionResult(False, "not_found")
-        store.add_note(conn, *parts, note=note or "", actor=actor, ip=ip)
+    try:
+        with pool.connection() as conn, conn.transaction():
+            if store.load_incident(conn, *parts) is None:
+                return ActionResult(False, "not_found")
+            store.add_note(conn, *parts, note=note or "", actor=actor, ip=ip)
+    except psycopg.OperationalError as err:
+        log.warning("incident %s: note failed, database unavailable: %s", key, err)
+        return ActionResult(False, "unavailable")
     return ActionResult(True, "noted")
 
 

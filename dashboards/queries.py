@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from psycopg_pool import ConnectionPool
 
+from ioc.ingest_sessions import SessionBoard, SessionRow
 from ioc.live import LiveState
 
 
@@ -51,3 +52,12 @@ def live_counts(pool: ConnectionPool, live: LiveState, online_window_s: float = 
         newest_reading_age_s=max(0.0, now - newest) if newest is not None else None,
         open_alerts=open_alerts,
     )
+
+
+def ingest_sessions(pool: ConnectionPool, live: LiveState) -> list[SessionRow]:
+    """The ingest sessions the broker holds (members and heartbeats), for the status page."""
+    with pool.connection() as conn:
+        row = conn.execute(
+            "SELECT members FROM ingest_membership ORDER BY epoch DESC LIMIT 1").fetchone()
+    members = list(row[0]) if row else []
+    return SessionBoard(live.r, live.prefix).rows(members, members)

@@ -29,6 +29,9 @@ def gunicorn_argv(host: str, port: int, workers: int = 1, threads: int = 8,
 
 
 def run_server(settings: Settings, host: str | None = None, port: int | None = None) -> int:
+    from dashboards.wsgi import check_signing_key
+
+    check_signing_key(settings)  # before gunicorn: one line, not a worker boot failure
     host = host or settings.web.host
     port = settings.web.port if port is None else port
     env = {**os.environ, **settings_env(settings), "IOC_WEB_HOST": host, "IOC_WEB_PORT": str(port)}

@@ -22,8 +22,25 @@ def create_application():
     except ConfigError as err:
         print(f"ioc: configuration error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
+    check_signing_key(settings)
     setup_logging(settings, "web")
     return create_app(settings).server
+
+
+def check_signing_key(settings) -> None:
+    """Production signs every evidence bundle: no usable key, no web app (one line)."""
+    from ioc.evidence.export import signing_key
+    from ioc.evidence.signing import SigningKeyError
+
+    try:
+        key = signing_key(settings)
+    except SigningKeyError as err:
+        print(f"ioc: evidence signing key: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if key is None and settings.env == "production":
+        print("ioc: production needs IOC_EVIDENCE_SIGNING_KEY_FILE (evidence bundles must be "
+              "signed; make a key with `ioc evidence keygen FILE`)", file=sys.stderr)
+        raise SystemExit(2)
 
 
 def __getattr__(name: str):

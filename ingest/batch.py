@@ -28,6 +28,7 @@ class Inbound:
     received: float  # Unix seconds
     handle: Any = None  # what the receiver needs to acknowledge it
     generation: int = 0  # the broker connection it came in on
+    control: Any = None  # a membership.View when this is a member-list control message
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +108,7 @@ class WritePlan:
     statuses: list[DeviceStatus] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     new_devices: dict[str, str] = field(default_factory=dict)  # device_id -> family
+    control: Any = None  # the last member list (membership.View) among the entries
 
     @property
     def stored_records(self) -> int:
@@ -168,6 +170,9 @@ def build_plan(
     plan = WritePlan(entries=list(entries))
     readings = plan.readings
     for entry in plan.entries:
+        if entry.inbound.control is not None:  # a member list: the worker records its view
+            plan.control = entry.inbound.control
+            continue
         rejection = entry.rejection
         register: dict[str, str] = {}
         if rejection is None:

@@ -24,17 +24,28 @@ def _iso(t) -> str | None:
 
 
 def live_updates(
-    plan: WritePlan, *, worker: str, committed_at: float
+    plan: WritePlan, *, worker: str, committed_at: float, new_readings: frozenset | None = None
 ) -> tuple[list[LatestValue], list[dict[str, Any]]]:
     """(latest values, stream events) announcing what `plan` stored (pure).
 
     Readings go out compactly, up to READINGS_PER_EVENT per event, as
-    ``[device_id, metric, value, unix_time]`` lists.
+    ``[device_id, metric, value, unix_time]`` lists. `new_readings` (the (device_id, metric,
+    time) keys the database really inserted, when some were already there) limits them to
+    those, once each: a redelivered reading is not announced a second time.
     """
     latest: list[LatestValue] = []
     events: list[dict[str, Any]] = []
     compact: list[list] = []
-    for r in plan.readings:
+    readings = plan.readings
+    if new_readings is not None:
+        pending = set(new_readings)
+        readings = []
+        for r in plan.readings:
+            key = (r.device_id, r.metric, r.time)
+            if key in pending:
+                pending.discard(key)
+                readings.append(r)
+    for r in readings:
         value = r.value if r.value is not None else r.value_text
         t = r.time.timestamp()
         latest.append(LatestValue(r.device_id, r.metric, value, t))

@@ -64,6 +64,42 @@ class IngestMetrics:
         self.live_pending = Gauge(
             "ioc_ingest_redis_pending", "Latest values and events waiting for Redis.", registry=r)
 
+        self.skipped = Counter(
+            "ioc_ingest_messages_skipped",
+            "Messages acknowledged without storing: another member stores them.", registry=r)
+        self.member = Gauge(
+            "ioc_ingest_member", "1 while this worker is in the ingest member list.", registry=r)
+        self.session_online = Gauge(
+            "ioc_ingest_session_online",
+            "1 when the ingest session's worker sent a heartbeat within 10 s.", ["session"],
+            registry=r)
+        self.session_queued = Gauge(
+            "ioc_ingest_session_queued",
+            "Messages the broker holds for the ingest session (estimate; see docs/ingest.md).",
+            ["session"], registry=r)
+        self.session_consuming = Gauge(
+            "ioc_ingest_session_consuming",
+            "0 for a session that queues messages nobody consumes (its worker is away).",
+            ["session"], registry=r)
+        self._sessions: set[str] = set()
+
+    def show_sessions(self, rows) -> None:
+        """Set the per-session gauges from `sessions.session_rows`; drop sessions now gone."""
+        names = set()
+        for row in rows:
+            names.add(row.name)
+            self.session_online.labels(row.name).set(1 if row.online else 0)
+            self.session_queued.labels(row.name).set(row.queued if row.queued is not None
+                                                     else float("nan"))
+            self.session_consuming.labels(row.name).set(1 if row.consuming else 0)
+        for gone in self._sessions - names:
+            for gauge in (self.session_online, self.session_queued, self.session_consuming):
+                try:
+                    gauge.remove(gone)
+                except KeyError:
+                    pass
+        self._sessions = names
+
     def serve(self, port: int, addr: str = "0.0.0.0") -> None:
         """Expose /metrics on `port` (0: do nothing)."""
         if port:

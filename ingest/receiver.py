@@ -1,4 +1,4 @@
-"""The MQTT side of the worker: shared persistent subscriptions, a bounded inbox, late acks."""
+"""The MQTT side of the worker: a durable session, its share of the stream, a bounded inbox, late acks."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import time
 import paho.mqtt.client as paho
 
 from ingest.batch import Inbound
+from ingest.membership import CONTROL_TOPIC, EMPTY, ControlError, Ownership, View
 from ioc.config import Settings
 from ioc.mqtt import MqttClient
 
@@ -19,12 +20,16 @@ TOPICS = ("ioc/v1/#",)
 OUTBOUND = "ioc/v1/out/"  # ioc's own outputs, under the same wildcard (GUIDE: topics out)
 
 
-def subscription_topics(settings: Settings, *, shared: bool) -> list[str]:
-    """What the worker subscribes to, relative to the topic prefix (pure)."""
-    topics = [*TOPICS, f"{settings.mqtt.frigate_prefix.strip('/')}/#"]
-    if not shared:
-        return topics
-    return [f"$share/{settings.mqtt.shared_group}/{t}" for t in topics]
+def subscription_topics(settings: Settings) -> list[str]:
+    """What the worker subscribes to, relative to the topic prefix (pure). Plain filters, not
+    `$share/...`: Mosquitto restores plain subscriptions of offline sessions after a restart
+    and not shared ones (docs/ingest.md, "Broker restarts")."""
+    return [*TOPICS, f"{settings.mqtt.frigate_prefix.strip('/')}/#"]
+
+
+def legacy_shared_topics(settings: Settings) -> list[str]:
+    """The `$share/...` filters earlier versions subscribed with; a resumed session drops them."""
+    return [f"$share/{settings.mqtt.shared_group}/{t}" for t in subscription_topics(settings)]
 
 
 def client_id_for(name: str) -> str:
@@ -34,8 +39,17 @@ def client_id_for(name: str) -> str:
     return f"ingest-{safe}"[:64]
 
 
+_MINE, _OTHERS, _OURS_OUT = "mine", "others", "ours-out"  # first-look verdicts per topic
+
+
 class Receiver:
     """Receives messages into `inbox` and acknowledges them when told.
+
+    Every worker's session gets every message; `ownership` says which ones this worker
+    stores. The others are acknowledged at once, in batches (their owner's session holds its
+    own copy). A member-list control message changes `ownership` right where it sits in the
+    stream and goes through the inbox like data, so the view is committed with the messages
+    before it.
 
     At most `max_pending` messages are held unacknowledged: the broker is asked for that
     receive window (MQTT 5 Receive Maximum), and should a broker send more, the network
@@ -44,8 +58,12 @@ class Receiver:
     broker redelivers what we had not acknowledged, and idempotent writes absorb the copy.
     """
 
-    def __init__(self, settings: Settings, name: str, *, on_received=None) -> None:
+    SKIP_ACK_BATCH = 1000
+
+    def __init__(self, settings: Settings, name: str, *, on_received=None,
+                 view: View = EMPTY) -> None:
         self.settings = settings
+        self.name = name
         self.max_pending = settings.ingest.max_pending
         self.receive_window = min(self.max_pending, 65535)
         self.mqtt = MqttClient(
@@ -55,46 +73,46 @@ class Receiver:
             manual_ack=True,
             receive_maximum=self.receive_window,
         )
+        self.ownership = Ownership(name, view)
         self.inbox: queue.SimpleQueue[Inbound] = queue.SimpleQueue()
         self._pending = 0
         self._room = threading.Condition()
         self._stopping = False
         self._unsubscribe: list = []
         self._on_received = on_received or (lambda: None)
+        self._skip_lock = threading.Lock()
+        self._skip: list[int] = []
+        self._skip_generation = 0
         self.skipped_outbound = 0
-        self.shared = True
+        self.skipped_other = 0  # messages another member stores
+        self.stream = 0  # messages seen for the first time (not DUP): our place in the stream
+        self.bad_control = 0
+        self._wire_prefix = self.mqtt.prefix.encode()
+        self._skip_cache: dict[bytes, str] = {}
+        self.mqtt.skip_by_topic(self._others_share)
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self, timeout: float = 30.0) -> None:
         """Subscribe (handlers first, so a resumed session's messages find them) and connect."""
-        for topic in subscription_topics(self.settings, shared=True):
+        topics = subscription_topics(self.settings)
+        for topic in topics:
             self._unsubscribe.append(self.mqtt.subscribe(topic, self._on_message, qos=1))
         self.mqtt.connect(timeout)
-        if not self.mqtt.features.shared_subscriptions:
-            self.shared = False
-            log.warning(
-                "the MQTT broker does not offer shared subscriptions: falling back to a plain "
-                "subscription; ONLY ONE ingest worker may run, or messages are stored twice "
-                "as often as there are workers"
-            )
-            for unsubscribe in self._unsubscribe:
-                unsubscribe()
-            self._unsubscribe = [
-                self.mqtt.subscribe(topic, self._on_message, qos=1)
-                for topic in subscription_topics(self.settings, shared=False)
-            ]
+        for topic in legacy_shared_topics(self.settings):
+            self.mqtt.forget(topic)
         log.info(
-            "ingest subscribed as %s to %s (receive window %d)", self.mqtt.client_id,
-            ", ".join(subscription_topics(self.settings, shared=self.shared)),
-            self.receive_window,
+            "ingest subscribed as %s to %s (receive window %d, session present: %s)",
+            self.mqtt.client_id, ", ".join(topics), self.receive_window,
+            self.mqtt.features.session_present,
         )
 
-    def stop(self) -> None:
+    def stop(self, *, end_session: bool = False) -> None:
         with self._room:
             self._stopping = True
             self._room.notify_all()
         try:
-            self.mqtt.close()
+            self.flush_skipped()
+            self.mqtt.close(end_session=end_session)
         except Exception:  # closing a broken connection must not hide the real error
             log.debug("MQTT close failed", exc_info=True)
 
@@ -103,16 +121,66 @@ class Receiver:
     def pending(self) -> int:
         return self._pending
 
+    def _others_share(self, wire_topic: bytes, dup: bool) -> bool:
+        """The network thread's first look at a message: True if another member stores it
+        (or it is our own output), so it is acknowledged without being delivered."""
+        kind = self._skip_cache.get(wire_topic)
+        if kind is None:
+            topic = wire_topic.decode(errors="replace")
+            if self.mqtt.prefix and topic.startswith(self.mqtt.prefix):
+                topic = topic[len(self.mqtt.prefix):]
+            if topic.startswith(OUTBOUND):
+                kind = _OURS_OUT
+            elif topic != CONTROL_TOPIC and not self.ownership.mine(topic):
+                kind = _OTHERS
+            else:
+                kind = _MINE
+            if len(self._skip_cache) >= 200_000:
+                self._skip_cache = {}
+            self._skip_cache[wire_topic] = kind
+        if kind is _MINE:
+            return False
+        if not dup:
+            self.stream += 1
+        if kind is _OTHERS:
+            self.skipped_other += 1
+        else:
+            self.skipped_outbound += 1
+        return True
+
     def _on_message(self, message: paho.MQTTMessage) -> None:
         topic = message.topic
         prefix = self.mqtt.prefix
         if prefix and topic.startswith(prefix):
             topic = topic[len(prefix):]
+        if not message.dup:
+            self.stream += 1
         if topic.startswith(OUTBOUND):
             # What ioc itself publishes (alert changes, hazard levels) falls under the same
             # wildcard; it is not data to store. Acknowledged at once, counted, not kept.
-            self.mqtt.ack(message)
+            self._skip_ack(message)
             self.skipped_outbound += 1
+            return
+        control = None
+        if topic == CONTROL_TOPIC:
+            try:
+                control = View.decode(message.payload)
+            except ControlError as err:
+                log.error("ignoring a malformed member list on %s: %s", topic, err)
+                self.bad_control += 1
+                self._skip_ack(message)
+                return
+            if control.epoch < self.ownership.view.epoch:
+                log.warning("member list epoch %d after epoch %d: applied as it comes (every "
+                            "worker sees the same order)", control.epoch,
+                            self.ownership.view.epoch)
+            self.ownership.view = control
+            self._skip_cache = {}  # decided under the previous list
+            log.info("member list epoch %d: %s (%s)", control.epoch,
+                     ", ".join(control.members) or "none", control.change)
+        elif not self.ownership.mine(topic):
+            self._skip_ack(message)
+            self.skipped_other += 1
             return
         room = self._room
         with room:
@@ -120,9 +188,36 @@ class Receiver:
                 room.wait(0.5)  # holds the network thread: nothing more is read meanwhile
             self._pending += 1
         self.inbox.put(
-            Inbound(topic, message.payload, time.time(), message, self.mqtt.connect_count)
+            Inbound(topic, message.payload, time.time(), message, self.mqtt.connect_count,
+                    control)
         )
-        self._on_received()
+        if control is None:
+            self._on_received()
+
+    def _skip_ack(self, message: paho.MQTTMessage) -> None:
+        """Acknowledge a message we do not store; PUBACKs go out in batches, at the latest
+        when the bytes read from the socket are used up (or from `flush_skipped`)."""
+        if message.qos != 1:
+            self.mqtt.ack(message)
+            return
+        with self._skip_lock:
+            generation = self.mqtt.connect_count
+            if generation != self._skip_generation:
+                self._skip = []  # ids of an earlier connection mean nothing on this one
+                self._skip_generation = generation
+            self._skip.append(message.mid)
+            if len(self._skip) < self.SKIP_ACK_BATCH and self.mqtt.buffered:
+                return
+            mids, self._skip = self._skip, []
+        self.mqtt.ack_mids(mids)
+
+    def flush_skipped(self) -> None:
+        """Send the PUBACKs of skipped messages still held (called now and then)."""
+        with self._skip_lock:
+            if self._skip_generation != self.mqtt.connect_count:
+                self._skip = []
+            mids, self._skip = self._skip, []
+        self.mqtt.ack_mids(mids)
 
     def ack(self, inbounds: list[Inbound]) -> int:
         """Acknowledge messages whose records are committed; returns how many PUBACKs went out."""

@@ -33,6 +33,14 @@ SELECT time, device_id, metric, value, value_text, unit FROM ingest_readings_sta
 ON CONFLICT (device_id, metric, time) DO NOTHING
 """
 
+# Which staged readings this transaction inserted (the others were stored before: a redelivered
+# or overlapping copy). Only asked when the merge inserted fewer rows than were staged.
+_NEW_READINGS = """
+SELECT DISTINCT s.device_id, s.metric, s.time FROM ingest_readings_stage s
+JOIN readings r ON r.device_id = s.device_id AND r.metric = s.metric AND r.time = s.time
+WHERE r.xmin::text::bigint = txid_current() % 4294967296
+"""
+
 _UPSERT_INCIDENT = """
 INSERT INTO camera_incidents AS c (
     source, event_id, device_id, label, phase, first_seen, started_at, last_update, ended_at,
@@ -134,6 +142,9 @@ class WriteCounts:
     caps: int = 0
     statuses: int = 0
     dead_letters: int = 0
+    # (device_id, metric, time) of the readings inserted, when some were already stored;
+    # None when every reading of the plan was new
+    new_readings: frozenset | None = None
 
 
 def _json_default(value):
@@ -171,6 +182,7 @@ def write_plan(conn: psycopg.Connection, plan: WritePlan,
     Incidents that need a police decision (ioc.police.rules) enter the police queue in the
     same transaction; `queue_rules` defaults to the built-in rules."""
     readings = incidents = snapshots = reviews = caps = statuses = dead = 0
+    new_readings = None
     with conn.cursor() as cur:
         if plan.new_devices:
             cur.executemany(
@@ -188,6 +200,8 @@ def write_plan(conn: psycopg.Connection, plan: WritePlan,
                     write_row((r.time, r.device_id, r.metric, r.value, r.value_text, r.unit))
             cur.execute(_MERGE_STAGE)
             readings = cur.rowcount
+            if readings < len(plan.readings):
+                new_readings = frozenset(cur.execute(_NEW_READINGS).fetchall())
         if plan.camera_events:
             rows = merge_incidents(plan.camera_events)
             cur.executemany(
@@ -250,4 +264,5 @@ def write_plan(conn: psycopg.Connection, plan: WritePlan,
                 ],
             )
             dead = len(plan.dead_letters)
-    return WriteCounts(readings, incidents, snapshots, reviews, caps, statuses, dead)
+    return WriteCounts(readings, incidents, snapshots, reviews, caps, statuses, dead,
+                       new_readings)

@@ -18,7 +18,7 @@ import signal
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import psycopg
@@ -28,6 +28,8 @@ from ingest.db_errors import ErrorKind, classify, describe
 from ingest.flush_policy import FlushPolicy, backoff_s
 from ingest.formats import frigate_instance_id, parse
 from ingest.live_feed import LiveFeed, live_updates
+from ingest.members_store import change, current, forget_view, load_view, save_view
+from ingest.membership import CONTROL_TOPIC, View
 from ingest.metrics import IngestMetrics
 from ingest.receiver import Receiver
 from ingest.records import PayloadError
@@ -35,6 +37,7 @@ from ingest.registry import DeviceEntry, DeviceRegistry
 from ingest.store import WriteCounts, prepare, write_plan
 from ioc.config import Settings
 from ioc.db.connect import connect
+from ioc.ingest_sessions import HEARTBEAT_S, ONLINE_WITHIN_S, Heartbeat, SessionBoard
 from ioc.live import LiveState, open_redis
 from ioc.police.rules import load_rules
 
@@ -80,12 +83,30 @@ class IngestWorker:
         self.live: LiveFeed | None = None
         self.committed_batches = 0
         self.stored_readings = 0
+        self.run_id = f"{os.getpid()}-{int(time.time() * 1000) % 10**10}"
+        self.board: SessionBoard | None = None
+        self.committed_view: View | None = None  # the member list our commits have reached
+        self._view_changed = threading.Condition()
+        self._heartbeat_thread: threading.Thread | None = None
+        self._last_stream = (time.monotonic(), 0)
+        self.leaving = False
 
     # -- lifecycle ------------------------------------------------------------------------------
-    def start(self) -> IngestWorker:
+    def start(self, *, join: bool = True, stop: threading.Event | None = None) -> IngestWorker:
+        """Start; `join=False` resumes the session without joining the members (to retire).
+
+        The member list this worker decides ownership with comes from its own last commit
+        (or, for a new worker, the current list) BEFORE the session resumes, so messages the
+        broker redelivers are judged under the list they were published under.
+        """
         self.metrics.serve(self.ingest.metrics_port)
         self.metrics.db_up.set(0)
         self._redis = open_redis(self.settings.redis)
+        self.board = SessionBoard(self._redis, self.settings.redis.key_prefix)
+        view = self._with_admin_db(lambda conn: load_view(conn, self.name) or current(conn),
+                                   "read the member list", stop)
+        self.receiver.ownership.view = view
+        self.committed_view = view
         m = self.metrics
         self.live = LiveFeed(
             LiveState(self._redis, self.settings.redis),
@@ -99,18 +120,39 @@ class IngestWorker:
         for t in self._threads:
             t.start()
         self.receiver.start()
+        if self.name in view.members and not self.receiver.mqtt.features.session_present:
+            log.warning("the broker had no session for member %s (expired, or lost in a broker "
+                        "kill before its first save): what it queued for us is gone", self.name)
+        self._heartbeat_thread = threading.Thread(target=self._heartbeat_loop,
+                                                  name="ingest-heartbeat", daemon=True)
+        self._heartbeat_thread.start()
+        if join:
+            self.join(stop)
         log.info("ingest worker %s started", self.name,
                  extra={"worker": self.name, "batch_size": self.ingest.batch_size,
                         "flush_interval_ms": self.ingest.flush_interval_ms})
         return self
 
-    def stop(self, timeout: float = 15.0) -> None:
-        """Stop reading, commit what was gathered (within `timeout`), acknowledge, disconnect."""
+    def stop(self, timeout: float = 15.0, *, end_session: bool = False) -> None:
+        """Stop reading, commit what was gathered (within `timeout`), acknowledge, disconnect.
+
+        `end_session=True` (after `leave()`) also deletes the broker session, and with it
+        whatever the broker still queues for us: only when we are no longer a member.
+        """
         self._stopping.set()
         deadline = time.monotonic() + timeout
         for t in self._threads:
             t.join(max(0.1, deadline - time.monotonic()))
-        self.receiver.stop()
+        self.receiver.stop(end_session=end_session)
+        if self.board is not None and self._heartbeat_thread is not None:
+            self._heartbeat_thread.join(HEARTBEAT_S + 1)
+            try:
+                if end_session:
+                    self.board.forget(self.name)
+                else:  # the session stays and queues: the listing shows it away at once
+                    self.board.beat(replace(self.heartbeat(), state="stopped"))
+            except Exception as err:  # Redis away: the listing shows it away later, no harm
+                log.warning("could not update %s's heartbeat: %s", self.name, err)
         if self.live is not None:
             self.live.stop(max(0.5, min(5.0, deadline - time.monotonic())))
         if self._conn is not None:
@@ -119,6 +161,114 @@ class IngestWorker:
             self._redis.close()
         log.info("ingest worker %s stopped (%d batches, %d readings stored)", self.name,
                  self.committed_batches, self.stored_readings)
+
+    # -- members ------------------------------------------------------------------------------
+    def _admin_connection(self) -> psycopg.Connection:
+        return connect(self.settings.database, application_name=f"ioc-ingest-{self.name}-members")
+
+    def _with_admin_db(self, action, what: str, stop: threading.Event | None,
+                       timeout: float = 60.0):
+        """Run `action(conn)` on a connection of its own, retrying while the database is away
+        (until `stop` is set, or `timeout` when there is no `stop`)."""
+        deadline = time.monotonic() + timeout
+        attempt = 0
+        while True:
+            try:
+                with self._admin_connection() as conn:
+                    return action(conn)
+            except (psycopg.OperationalError, ConnectionError, TimeoutError) as err:
+                attempt += 1
+                if (stop is None and time.monotonic() > deadline) or (stop and stop.is_set()):
+                    raise
+                delay = backoff_s(attempt)
+                if attempt == 1 or attempt % 10 == 0:
+                    log.warning("could not %s (%s); retry %d in %.1f s", what, err, attempt, delay)
+                time.sleep(delay)
+
+    def _announce(self, view: View) -> None:
+        """Publish a member list on the stream and wait for the broker's PUBACK."""
+        mqtt = self.receiver.mqtt
+        if not mqtt.wait_connected(15.0):
+            raise ConnectionError("not connected to the MQTT broker: member list not announced")
+        info = mqtt.publish(CONTROL_TOPIC, view.encode(), qos=1)
+        try:
+            info.wait_for_publish(15.0)
+        except (RuntimeError, ValueError) as err:
+            raise ConnectionError(f"member list not announced: {err}") from err
+        if not info.is_published():
+            raise ConnectionError("the broker did not acknowledge the member list within 15 s")
+
+    def join(self, stop: threading.Event | None = None) -> View:
+        """Become a member (after subscribing: from the announcement on, our session holds
+        every message we own)."""
+        return self._with_admin_db(
+            lambda conn: change(conn, self._announce, add=self.name, actor=f"ingest:{self.name}"),
+            "join the ingest members", stop)
+
+    def leave(self, timeout: float = 300.0, *, actor: str | None = None) -> bool:
+        """Hand our share to the other members: announce a list without us, then store what
+        we own up to that announcement. True when done (then `stop(end_session=True)`)."""
+        self.leaving = True
+        view = self._with_admin_db(
+            lambda conn: change(conn, self._announce, remove=self.name,
+                                actor=actor or f"ingest:{self.name}"),
+            "leave the ingest members", None)
+        log.info("leaving the ingest members: storing what we own up to epoch %d", view.epoch)
+
+        def done() -> bool:
+            cv = self.committed_view
+            return cv is not None and cv.epoch >= view.epoch and self.name not in cv.members
+
+        with self._view_changed:
+            if not self._view_changed.wait_for(done, timeout):
+                log.error("%s did not reach its leaving point within %.0f s; its session is kept",
+                          self.name, timeout)
+                return False
+        self._with_admin_db(lambda conn: self._forget(conn), "forget our view", None)
+        return True
+
+    def _forget(self, conn: psycopg.Connection) -> None:
+        with conn.transaction():
+            forget_view(conn, self.name)
+
+    # -- heartbeat ------------------------------------------------------------------------------
+    def heartbeat(self) -> Heartbeat:
+        r = self.receiver
+        now_m = time.monotonic()
+        then, stream_then = self._last_stream
+        rate = (r.stream - stream_then) / max(1e-3, now_m - then)
+        self._last_stream = (now_m, r.stream)
+        view = r.ownership.view
+        return Heartbeat(self.name, time.time(), self.run_id, r.stream, r.pending, round(rate, 1),
+                         view.epoch, r.ownership.member,
+                         "leaving" if self.leaving else "running", socket.gethostname(),
+                         os.getpid())
+
+    def _heartbeat_loop(self) -> None:
+        m = self.metrics
+        last_rows = 0.0
+        last_skipped = 0
+        failures = 0
+        while not self._stopping.wait(HEARTBEAT_S):
+            try:
+                self.receiver.flush_skipped()
+                m.pending.set(self.receiver.pending)
+                skipped = self.receiver.skipped_other
+                m.skipped.inc(skipped - last_skipped)
+                last_skipped = skipped
+                m.member.set(1 if self.receiver.ownership.member else 0)
+                beat = self.heartbeat()
+                self.board.beat(beat)
+                if time.monotonic() - last_rows >= 10.0:
+                    last_rows = time.monotonic()
+                    view = self.receiver.ownership.view
+                    m.show_sessions(self.board.rows(view.members, view.members))
+            except Exception as err:  # Redis away: the heartbeat is only for the listing
+                failures += 1
+                if failures == 1 or failures % 100 == 0:
+                    log.warning("ingest heartbeat failed (%d times): %s", failures, err)
+            else:
+                failures = 0
 
     def run_until(self, stop: threading.Event) -> bool:
         """Wait for `stop`; False if a worker thread died meanwhile (a bug: exit and restart)."""
@@ -135,6 +285,8 @@ class IngestWorker:
 
     # -- assembler ------------------------------------------------------------------------------
     def _parse(self, inbound) -> Entry:
+        if inbound.control is not None:  # a member list: no records, committed as our view
+            return Entry(inbound)
         try:
             parsed = parse(
                 inbound.topic,
@@ -281,6 +433,8 @@ class IngestWorker:
         try:
             with conn.transaction():
                 counts = write_plan(conn, plan, self.queue_rules)
+                if plan.control is not None:  # with the messages before it, or not at all
+                    save_view(conn, self.name, plan.control)
         except Exception as err:
             if conn.closed or (isinstance(err, psycopg.Error)
                                and classify(err) is ErrorKind.TEMPORARY):
@@ -332,7 +486,7 @@ class IngestWorker:
             if n:
                 m.records_stored.labels(kind).inc(n)
         observe_lag = m.lag_seconds.observe
-        for plan in result.plans:
+        for plan, counts in zip(result.plans, result.counts, strict=True):
             for d in plan.dead_letters:
                 m.dead_lettered.labels(d.reason_class).inc()
             for entry in plan.entries:
@@ -342,10 +496,16 @@ class IngestWorker:
                     if t is not None:
                         observe_lag(committed_at - t.timestamp())
             if self.live is not None and (plan.stored_records or plan.dead_letters):
-                latest, events = live_updates(plan, worker=self.name, committed_at=committed_at)
+                latest, events = live_updates(plan, worker=self.name, committed_at=committed_at,
+                                              new_readings=counts.new_readings)
                 if latest or events:
                     self.live.add(latest, events)
         m.pending.set(self.receiver.pending)
+        views = [p.control for p in result.plans if p.control is not None]
+        if views:
+            with self._view_changed:
+                self.committed_view = views[-1]
+                self._view_changed.notify_all()
         log.debug("batch committed: %d messages, %d readings new, %.1f ms (%s)",
                   len(batch.entries), readings, elapsed * 1000, batch.reason)
 
@@ -359,13 +519,24 @@ def default_name() -> str:
     return socket.gethostname().split(".")[0] or f"pid{os.getpid()}"
 
 
-def run_worker(settings: Settings, name: str | None = None) -> int:
-    """Run an ingest worker until SIGTERM or SIGINT; returns the exit code."""
+def _check_urls(settings: Settings) -> bool:
     for what, url in (("IOC_DATABASE_URL", settings.database.url),
                       ("IOC_MQTT_URL", settings.mqtt.url), ("IOC_REDIS_URL", settings.redis.url)):
         if not url:
             log.error("%s is not set: the ingest worker needs the database, broker and Redis", what)
-            return 2
+            return False
+    return True
+
+
+def run_worker(settings: Settings, name: str | None = None, *, leave_on_stop: bool = False) -> int:
+    """Run an ingest worker until SIGTERM or SIGINT; returns the exit code.
+
+    `leave_on_stop`: on SIGTERM/SIGINT hand our share to the other members and delete our
+    broker session (scaling down for good); otherwise the session stays and queues our
+    share until a worker with this name comes back.
+    """
+    if not _check_urls(settings):
+        return 2
     if name is None:
         name = default_name()
         log.info("no --name given: using %r (give each worker on a host its own name)", name)
@@ -374,13 +545,88 @@ def run_worker(settings: Settings, name: str | None = None) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     worker = IngestWorker(settings, name)
     try:
-        worker.start()
+        worker.start(stop=stop)
     except Exception as err:
         log.error("ingest worker could not start: %s", err)
         worker.stop(timeout=2.0)
         return 1
+    left = False
     try:
         healthy = worker.run_until(stop)
+        if healthy and leave_on_stop:
+            left = worker.leave()
     finally:
-        worker.stop()
-    return 0 if healthy else 1
+        worker.stop(end_session=left)
+    if leave_on_stop and healthy:
+        log.info("%s %s", name, "left the members; its broker session is deleted" if left
+                 else "could not finish leaving; its session is kept (run --retire later)")
+    return 0 if healthy and (left or not leave_on_stop) else 1
+
+
+def retire(settings: Settings, name: str, *, timeout: float = 600.0, force: bool = False) -> int:
+    """`ioc ingest --retire NAME`: hand NAME's share to the other members and delete its
+    broker session, storing first what its session still holds. NAME must not be running."""
+    if not _check_urls(settings):
+        return 2
+    settings = settings.model_copy(
+        update={"ingest": settings.ingest.model_copy(update={"metrics_port": 0})})
+    redis = open_redis(settings.redis)
+    try:
+        beat = SessionBoard(redis, settings.redis.key_prefix).heartbeats().get(name)
+    except Exception as err:
+        log.warning("cannot read heartbeats from Redis (%s): assuming %s is not running", err, name)
+        beat = None
+    finally:
+        redis.close()
+    if beat is not None and time.time() - beat.at <= ONLINE_WITHIN_S and not force:
+        print(f"ingest worker {name!r} is running (heartbeat {time.time() - beat.at:.0f} s ago "
+              f"from {beat.host} pid {beat.pid}): stop it first, or run it with --leave-on-stop "
+              f"and stop it")
+        return 1
+    worker = IngestWorker(settings, name)
+    try:
+        worker.start(join=False)
+    except Exception as err:
+        print(f"could not resume {name!r}'s session: {err}")
+        worker.stop(timeout=2.0)
+        return 1
+    left = False
+    try:
+        left = worker.leave(timeout, actor=f"cli:retire:{default_name()}")
+    finally:
+        worker.stop(end_session=left)
+    if left:
+        print(f"retired {name!r}: its share goes to the other members; {worker.stored_readings} "
+              f"readings it still held were stored; its broker session is deleted")
+        return 0
+    print(f"{name!r} did not finish within {timeout:.0f} s; its session is kept: run again")
+    return 1
+
+
+def list_sessions(settings: Settings) -> int:
+    """`ioc ingest sessions`: every ingest session, online or away, and what it has queued."""
+    from ingest.members_store import known_workers
+
+    if not _check_urls(settings):
+        return 2
+    with connect(settings.database, application_name="ioc-cli") as conn:
+        members = current(conn)
+        names = known_workers(conn)
+    redis = open_redis(settings.redis)
+    try:
+        rows = SessionBoard(redis, settings.redis.key_prefix).rows(names, members.members)
+    finally:
+        redis.close()
+    print(f"members (epoch {members.epoch}): {', '.join(members.members) or 'none'}")
+    print(f"{'session':<24} {'member':<7} {'state':<9} {'last seen':>10} {'queued':>12} "
+          f"{'msgs/s':>8}")
+    now = time.time()
+    for r in rows:
+        seen = f"{now - r.last_seen:.0f} s ago" if r.last_seen else "never"
+        queued = "?" if r.queued is None else (f">={r.queued}" if r.at_least else str(r.queued))
+        state = ("online" if r.online else "AWAY") if r.consuming or not r.online else "STALLED"
+        if not r.online and r.queued:
+            state = "QUEUEING"
+        print(f"{r.name:<24} {'yes' if r.member else 'no':<7} {state:<9} {seen:>10} "
+              f"{queued:>12} {r.rate:>8.0f}")
+    return 0

@@ -36,22 +36,34 @@ def cmd_services(args: argparse.Namespace) -> int:
 
 
 def cmd_db_migrate(args: argparse.Namespace) -> int:
-    from ioc.db.migrate import migrate
+    from ioc.db.migrate import migrate, runtime_role
 
     settings = _settings(args)
-    if not settings.database.url:
+    db = settings.database
+    if not db.url and not db.owner_url:
         raise ConfigError("IOC_DATABASE_URL: not set (`ioc demo` starts an embedded database)")
-    report = migrate(settings.database)
+    if settings.env == "production" and not db.owner_url:
+        raise ConfigError(
+            "IOC_DATABASE_OWNER_URL: not set; production migrates as the owner of the schema "
+            "and runs the processes as the runtime role of IOC_DATABASE_URL (docs/security.md)"
+        )
+    report = migrate(db)
     applied = ", ".join(report.applied) or "none"
     ts = f"TimescaleDB {report.timescale}" if report.timescale else "plain PostgreSQL"
-    print(f"migrations applied: {applied}; already applied: {report.already}; {ts}")
+    role = runtime_role(db)
+    grants = f"; runtime role {role} granted" if role else ""
+    print(f"migrations applied: {applied}; already applied: {report.already}; {ts}{grants}")
     return 0
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from ingest.worker import run_worker
+    from ingest.worker import list_sessions, retire, run_worker
 
-    return run_worker(_settings(args), name=args.name)
+    if args.action == "sessions":
+        return list_sessions(_settings(args))
+    if args.retire:
+        return retire(_settings(args), args.retire, timeout=args.retire_timeout)
+    return run_worker(_settings(args), name=args.name, leave_on_stop=args.leave_on_stop)
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
@@ -216,13 +228,19 @@ def cmd_kpi_import(args: argparse.Namespace) -> int:
 def cmd_kpi_seed(args: argparse.Namespace) -> int:
     from ioc.kpi.cli import seed
 
-    return seed(_settings(args), catalogue=args.catalogue)
+    return seed(_settings(args), catalogue=args.catalogue, history=args.history)
 
 
 def cmd_kpi_refresh(args: argparse.Namespace) -> int:
     from ioc.kpi.cli import refresh
 
     return refresh(_settings(args), days=args.days, catalogue=args.catalogue)
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    from ioc.devices.cli import run
+
+    return run(_settings(args), args, _actor(args))
 
 
 def cmd_evidence_verify(args: argparse.Namespace) -> int:
@@ -237,6 +255,8 @@ def cmd_config_show(args: argparse.Namespace) -> int:
     for section in ("database", "mqtt", "redis"):
         if data[section].get("url"):
             data[section]["url"] = _redact(data[section]["url"])
+    if data["database"].get("owner_url"):
+        data["database"]["owner_url"] = _redact(data["database"]["owner_url"])
     if data["web"].get("secret_key"):
         data["web"]["secret_key"] = "***"
     import json
@@ -497,6 +517,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("ingest", cmd_ingest, "Run an ingest worker (MQTT to database and Redis).")
     p.add_argument("--name", default=None, help="worker name, stable across restarts so the broker session is found again (default: host name; give each worker on one host its own)")
+    p.add_argument("action", nargs="?", choices=("run", "sessions"), default="run", help="run (default): run a worker; sessions: list the ingest sessions the broker holds, and what each has queued")
+    p.add_argument("--retire", metavar="NAME", default=None, help="hand worker NAME's share to the other workers: store what its broker session still holds, then delete the session (NAME must be stopped)")
+    p.add_argument("--retire-timeout", type=float, default=600.0, help="seconds --retire may take to store NAME's queue (default 600)")
+    p.add_argument("--leave-on-stop", action="store_true", help="on SIGTERM, hand this worker's share to the others and delete its broker session (scaling down for good)")
 
     _add_alerts_parsers(add)
 
@@ -537,6 +561,9 @@ def build_parser() -> argparse.ArgumentParser:
     ki.set_defaults(func=cmd_kpi_import)
     ks = k_sub.add_parser("seed", help="Store the demo province's reported figures and targets.")
     ks.add_argument("--catalogue", type=Path, metavar="FILE", help=catalogue_help)
+    ks.add_argument("--history", type=int, default=0, metavar="DAYS",
+                    help="also store DAYS days of demo telemetry KPIs before today, marked "
+                         "demo-history, where no real value exists (ioc demo: 365)")
     ks.set_defaults(func=cmd_kpi_seed)
     kr = k_sub.add_parser(
         "refresh", help="Recompute the telemetry KPIs of the last days from the hourly rollups."
@@ -545,6 +572,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="local days to recompute, today included (default 2)")
     kr.add_argument("--catalogue", type=Path, metavar="FILE", help=catalogue_help)
     kr.set_defaults(func=cmd_kpi_refresh)
+    from ioc.kpi.cli import add_targets_parser
+
+    add_targets_parser(k_sub, catalogue_help, _actor_option,
+                       lambda f: lambda args: f(_settings(args), args, _actor(args)))
 
     p = add("config", None, "Settings.")
     c_sub = p.add_subparsers(dest="config_command", metavar="TASK", required=True)
@@ -553,6 +584,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_security_parsers(add)
     _add_evidence_parsers(add)
+    _add_devices_parsers(add)
     _add_police_parsers(add)
     return parser
 
@@ -672,19 +704,29 @@ def _add_security_parsers(add: Callable) -> None:
 
 
 def _add_evidence_parsers(add: Callable) -> None:
-    from ioc.evidence.cli import add_arguments
+    from ioc.evidence.cli import add_arguments, add_subcommands
 
     p = add("evidence", None, "Camera evidence bundles exported from the police page.")
     e_sub = p.add_subparsers(dest="evidence_command", metavar="TASK", required=True)
     ev = e_sub.add_parser(
         "verify",
-        help="Check that an evidence bundle is exactly as exported (exit 1 when not).",
+        help="Check that an evidence bundle is exactly as exported and signed by this IOC.",
         description="Check every file's SHA-256 and size against the manifest, look for added "
-        "or removed files, check the manifest against manifest.sha256 and, when "
-        "IOC_EVIDENCE_HMAC_KEY is set, its HMAC. Exit 0: unchanged; 1: tampered; 2: usage.",
+        "or removed files, check the manifest against manifest.sha256 and its Ed25519 "
+        "signature against the trusted public key (--public-key, or the deployment's). "
+        "Exit 0: unchanged and signed by the trusted key; 1: tampered; 2: usage; "
+        "3: unchanged but origin not proven (unsigned or unknown key; 0 with --allow-unsigned).",
     )
     add_arguments(ev)
     ev.set_defaults(func=cmd_evidence_verify)
+    audit = add("audit", None, "The tamper-evident records: audit log and evidence exports.")
+    add_subcommands(e_sub, audit, _settings)
+
+
+def _add_devices_parsers(add: Callable) -> None:
+    from ioc.devices.cli import add_parsers
+
+    add_parsers(add, cmd_devices, _actor_option)
 
 
 def cmd_police(args: argparse.Namespace) -> int:
@@ -769,6 +811,36 @@ def service_error_message(err: BaseException, settings: Settings | None) -> str:
     return f"ioc: connection failed: {detail}"
 
 
+# Long-running processes: they must connect as the runtime role (docs/security.md).
+RUNTIME_COMMANDS = frozenset({"ingest", "alerts", "web", "sim"})
+
+
+def check_runtime_role(settings: Settings) -> None:
+    """Production refuses a process that would connect as a superuser or the tables' owner;
+    elsewhere it is a warning. Skipped when the database cannot be reached yet (the process
+    reports or waits for that itself)."""
+    import psycopg
+
+    from ioc.db import connect
+    from ioc.db.privileges import owner_powers
+
+    if not settings.database.url:
+        return
+    try:
+        with connect(settings.database, application_name="ioc-role-check") as conn:
+            reason = owner_powers(conn, settings.database.schema_name)
+    except psycopg.OperationalError as err:
+        log.debug("runtime role not checked: %s", err)
+        return
+    if reason is None:
+        return
+    message = (f"IOC_DATABASE_URL: {reason}; the processes must connect as the runtime role, "
+               "which owns nothing (docs/security.md, \"Database roles\")")
+    if settings.env == "production":
+        raise ConfigError(message)
+    log.warning("%s; append-only is not enforced against this process", message)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -776,6 +848,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(config_file=args.config)
         setup_logging(settings)
+        if args.command in RUNTIME_COMMANDS:
+            check_runtime_role(settings)
         return args.func(args) or 0
     except ConfigError as err:
         print(f"ioc: configuration error: {err}", file=sys.stderr)

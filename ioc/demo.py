@@ -11,8 +11,7 @@ import sys
 import threading
 import time
 import urllib.request
-
-from pydantic import SecretStr
+from pathlib import Path
 
 from ioc.config import ConfigError, Settings, settings_env
 from ioc.db.migrate import migrate
@@ -62,6 +61,8 @@ def run_services(settings: Settings) -> int:
         for var, value in settings_env(settings).items():
             if var.endswith("_URL"):
                 print(f"export {var}='{value}'", flush=True)
+        if settings.database.owner_url:  # for `ioc db migrate` only, never the processes
+            print(f"export IOC_DATABASE_OWNER_URL='{settings.database.owner_url}'", flush=True)
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -81,12 +82,11 @@ def run_demo(settings: Settings, *, scenario: str, speed: float, port: int | Non
         settings = settings.model_copy(
             update={"web": settings.web.model_copy(update={"secret_key": key})}
         )
-    if settings.evidence.hmac_key is None:
+    if settings.evidence.signing_key_file is None:
         # Demo evidence bundles are signed, so `ioc evidence verify` can prove their origin;
-        # the key stays in the state directory (see docs/police.md).
-        key = stored_secret(settings.state_dir / "evidence-hmac-key")
+        # the key pair stays in the state directory (see docs/police.md).
         settings = settings.model_copy(update={"evidence": settings.evidence.model_copy(
-            update={"hmac_key": SecretStr(key)})})
+            update={"signing_key_file": demo_signing_key(settings.state_dir)})})
     started = time.monotonic()
     settings, stack = _start_services(settings)
     supervisor: Supervisor | None = None
@@ -108,7 +108,7 @@ def run_demo(settings: Settings, *, scenario: str, speed: float, port: int | Non
         log.info("ingest metrics at http://127.0.0.1:%d/metrics", metrics_port)
         # One-shot set-up steps, each a process of its own like in production.
         for step in (["layers", "seed"], ["sim", "--register-only", "--scenario", scenario],
-                     ["kpi", "seed"]):
+                     ["kpi", "seed", "--history", "365"]):
             subprocess.run(ioc_argv(*step), env={**_os_env(), **env}, check=True)
         programs = [
             Program("ingest", ioc_argv("ingest", "--name", "demo-1"), {"IOC_PROCESS_NAME": "ingest"}),
@@ -147,6 +147,19 @@ def run_demo(settings: Settings, *, scenario: str, speed: float, port: int | Non
     return 0
 
 
+def demo_signing_key(state_dir: Path) -> Path:
+    """DEMO ONLY: the demo's evidence key pair in the state dir (made on first use), and its
+    public key beside it for `ioc evidence verify --public-key`."""
+    from ioc.evidence.signing import ensure_key_file
+
+    path = state_dir / "evidence-signing-key.pem"
+    key = ensure_key_file(path)
+    public = state_dir / "evidence-public-key.pem"
+    if not public.exists():
+        public.write_text(key.public.pem(), encoding="ascii")
+    return path
+
+
 def _os_env() -> dict[str, str]:
     import os
 
@@ -170,6 +183,8 @@ def _banner(url: str, settings: Settings, scenario: str, demo_users: list = ()) 
         "  ioc demo is running",
         f"  open {url}   (scenario: {scenario})",
         f"  state and logs: {settings.state_dir.resolve()}",
+        f"  evidence bundles are signed; check one with: ioc evidence verify FILE "
+        f"--public-key {settings.state_dir / 'evidence-public-key.pem'}",
         "  Ctrl-C stops everything",
         "",
     ]

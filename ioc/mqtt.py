@@ -43,6 +43,10 @@ class _BufferedClient(paho.Client):
         self._rbuf = b""
         self._rpos = 0
         self._filtered = False
+        # skip_filter(wire_topic, dup) -> True: PUBACK the QoS 1 message without delivering it
+        # (an ingest worker's share of the stream is decided per topic).
+        self.skip_filter: Callable[[bytes, bool], bool] | None = None
+        self._skip_mids: list[int] = []
 
     def _sock_recv(self, bufsize: int) -> bytes:
         start = self._rpos
@@ -66,7 +70,14 @@ class _BufferedClient(paho.Client):
         # select() cannot see bytes already in our buffer: handle them before going back to it.
         while rc == paho.MQTT_ERR_SUCCESS and self._sock is not None and self.buffered > 0:
             rc = super().loop_read(max_packets)
+        if self._skip_mids:
+            self._flush_skipped()
         return rc
+
+    def _flush_skipped(self) -> None:
+        mids, self._skip_mids = self._skip_mids, []
+        if self._sock is not None:
+            self.ack_many(mids)
 
     def message_callback_add(self, sub, callback) -> None:
         self._filtered = True  # the lean path below knows only `on_message`
@@ -91,6 +102,13 @@ class _BufferedClient(paho.Client):
             pos += 2
         if topic_len == 0 or size <= pos or packet[pos] != 0:  # properties, or malformed
             return super()._handle_publish()
+        skip = self.skip_filter
+        if skip is not None and qos == 1 and skip(bytes(packet[2 : 2 + topic_len]),
+                                                   bool(header & 0x08)):
+            self._skip_mids.append(mid)
+            if len(self._skip_mids) >= 1000:
+                self._flush_skipped()
+            return paho.MQTT_ERR_SUCCESS
         message = paho.MQTTMessage.__new__(paho.MQTTMessage)
         message.timestamp = time.monotonic()
         message.state = paho.mqtt_ms_invalid
@@ -117,6 +135,7 @@ class _BufferedClient(paho.Client):
 
     def reconnect(self) -> paho.MQTTErrorCode:
         self._rbuf, self._rpos = b"", 0  # bytes of the old connection mean nothing on the new
+        self._skip_mids = []  # nor do its packet ids
         return super().reconnect()
 
     def ack_many(self, mids: list[int]) -> None:
@@ -255,9 +274,16 @@ class MqttClient:
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
 
-    def close(self) -> None:
+    def close(self, *, end_session: bool = False) -> None:
+        """Disconnect; `end_session=True` also tells the broker to delete our persistent
+        session (MQTT 5 DISCONNECT with Session Expiry Interval 0), queue included."""
         try:
-            self._client.disconnect()
+            if end_session and self.persistent:
+                props = Properties(PacketTypes.DISCONNECT)
+                props.SessionExpiryInterval = 0
+                self._client.disconnect(properties=props)
+            else:
+                self._client.disconnect()
         finally:
             self._client.loop_stop()
 
@@ -280,6 +306,22 @@ class MqttClient:
             self._client.unsubscribe(wire)
 
         return unsubscribe
+
+    def skip_by_topic(self, skip: Callable[[bytes, bool], bool] | None) -> None:
+        """`skip(wire_topic, dup)` is asked, on the network thread, before each QoS 1 message
+        without properties is delivered; True acknowledges it at once (PUBACKs batched)
+        without building a message or calling any handler."""
+        self._client.skip_filter = skip
+
+    def forget(self, topic: str) -> None:
+        """Unsubscribe a filter we no longer use but a resumed session may still hold."""
+        if self.connected:
+            self._client.unsubscribe(self.topic(topic))
+
+    @property
+    def buffered(self) -> int:
+        """Bytes already read from the socket and not yet handled (0: none waiting)."""
+        return self._client.buffered
 
     def _on_message(self, client, userdata, message: paho.MQTTMessage) -> None:
         topic = message.topic
@@ -304,6 +346,10 @@ class MqttClient:
         for m in messages:
             if m.qos == 2:
                 self._client.ack(m.mid, 2)
+
+    def ack_mids(self, mids: list[int]) -> None:
+        """PUBACK QoS 1 messages by packet id in one write (current connection only)."""
+        self._client.ack_many(mids)
 
     @property
     def paho(self) -> paho.Client:

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ioc.devices.model import metadata_model
 from sensors_sim.faults import FAULT_KINDS
 
 DEFAULT_FLEET_FILE = Path(__file__).parent / "data" / "lao_cai_fleet.yaml"
@@ -134,11 +135,10 @@ class Device(Model):
         return KIND_FAMILY[self.kind]  # type: ignore[attr-defined]
 
     def metadata(self) -> dict[str, Any]:
-        """What goes into devices.metadata besides the columns."""
-        skip = {"id", "kind", "name", "district", "lon", "lat", "interval_s"}
-        data = self.model_dump(mode="json", exclude=skip, exclude_none=True)
-        data["simulated"] = True
-        return data
+        """What goes into devices.metadata: the registry's keys for the kind (docs/devices.md),
+        none of the simulator's own (those stay in the fleet file)."""
+        keep = set(metadata_model(self.kind).model_fields)  # type: ignore[attr-defined]
+        return self.model_dump(mode="json", include=keep, exclude_none=True)
 
 
 class AirQualityStation(Device):
@@ -167,6 +167,7 @@ class WaterLevelStation(Device):
     kind: Literal["water_level"]
     protocol: Literal["ioc-json", "senml"] = "ioc-json"
     river: str = Field(min_length=1)
+    datum: str = Field("cao độ quốc gia (demo)", min_length=1, description="Height datum.")
     alarm_levels: AlarmLevels
     normal_level_m: float = Field(description="Typical dry-season level.")
     wet_season_rise_m: float = Field(0.8, ge=0, description="Extra level in the rainy season.")
@@ -265,6 +266,15 @@ class Fleet(Model):
     camera_profiles: dict[str, CameraProfile] = {}
     scenarios: ScenarioTargets = ScenarioTargets()
     devices: list[AnyDevice] = Field(min_length=1)
+
+    @field_validator("devices", mode="before")
+    @classmethod
+    def _registry_entries(cls, v: Any) -> Any:
+        """Devices may be written in the registry format (docs/devices.md) plus an optional
+        `simulation:` block; each is turned into the flat form the models below check."""
+        if not isinstance(v, list):
+            return v
+        return [from_registry_entry(d) if _is_registry_entry(d) else d for d in v]
 
     @field_validator("timezone")
     @classmethod
@@ -374,6 +384,44 @@ class Fleet(Model):
             if d.id == device_id:
                 return d
         raise KeyError(device_id)
+
+
+_REGISTRY_KEYS = frozenset({"location", "metadata", "simulation", "unit", "family",
+                            "expected_interval_s"})
+
+
+def _is_registry_entry(item: Any) -> bool:
+    return isinstance(item, dict) and bool(_REGISTRY_KEYS & item.keys())
+
+
+def from_registry_entry(item: dict[str, Any]) -> dict[str, Any]:
+    """A registry entry (id, name, kind, unit, location, metadata, simulation) as the flat
+    fleet-file device: `unit` is the fleet's area key, metadata and simulation keys are merged, and
+    a water-level station without a simulation block gets a quiet river below its level I."""
+    flat: dict[str, Any] = {k: item[k] for k in ("id", "name", "kind") if k in item}
+    area = "unit_id" if "unit_id" in Device.model_fields else "district"  # the fleet's area key
+    if "unit" in item:
+        flat[area] = item["unit"]
+    location = item.get("location")
+    if isinstance(location, dict):
+        flat.update({k: location[k] for k in ("lon", "lat") if k in location})
+    if item.get("expected_interval_s") is not None:
+        flat["interval_s"] = item["expected_interval_s"]
+    metadata = dict(item.get("metadata") or {})
+    for key in ("levels_source", "alarm_levels_version", "vendor", "model", "serial",
+                "installed", "owner", "note", "event_driven"):
+        metadata.pop(key, None)  # registry-only keys the simulator has no use for
+    flat.update(metadata)
+    simulation = dict(item.get("simulation") or {})
+    levels = metadata.get("alarm_levels")
+    if flat.get("kind") == "water_level" and isinstance(levels, dict) and \
+            isinstance(levels.get("I"), int | float):
+        simulation.setdefault("normal_level_m", round(levels["I"] - 2.5, 2))
+        simulation.setdefault("catchment", [flat.get(area)])
+        simulation.setdefault("response_lag_h", 1.0)
+        simulation.setdefault("response_spread_h", 1.0)
+    flat.update(simulation)
+    return flat
 
 
 def load_fleet(path: Path | str | None = None) -> Fleet:

@@ -20,7 +20,9 @@ UPSERT = sql.SQL(
     "ON CONFLICT (device_id) DO UPDATE SET family = EXCLUDED.family, kind = EXCLUDED.kind, "
     "name = EXCLUDED.name, lon = EXCLUDED.lon, lat = EXCLUDED.lat, "
     "district = EXCLUDED.district, metadata = EXCLUDED.metadata, "
-    "expected_interval_s = EXCLUDED.expected_interval_s, enabled = true, updated_at = now()"
+    "expected_interval_s = EXCLUDED.expected_interval_s, "
+    # a device retired in the registry (ioc devices retire) stays retired
+    "enabled = devices.retired_at IS NULL, updated_at = now()"
 )
 
 

@@ -662,12 +662,16 @@ KPI_VALUE_CSV = (
 
 
 def _catalogue():
+    """The KPI catalogue with the targets stored per period (`ioc kpi targets`)."""
     from ioc.kpi.catalogue import load_catalogue
+    from ioc.kpi.targets import effective_catalogue
 
-    return load_catalogue()
+    with connection() as conn:
+        return effective_catalogue(conn, load_catalogue())
 
 
-def _kpi_json(kpi) -> dict:
+def _kpi_json(kpi, today: dt.date) -> dict:
+    target = kpi.current_target(today)  # today's plan period (the next one, between periods)
     return {
         "id": kpi.id,
         "group": kpi.group,
@@ -676,12 +680,12 @@ def _kpi_json(kpi) -> dict:
         "unit": kpi.unit.vi,
         "source": kpi.source,
         "higher_is_better": kpi.higher_is_better,
-        "target": kpi.target,
+        "target": target.value if target else None,
         "tolerance": kpi.tolerance,
-        "due": fmt_date(kpi.due),
-        "target_basis": kpi.target_basis,
-        "baseline_value": kpi.baseline.value if kpi.baseline else None,
-        "baseline_date": fmt_date(kpi.baseline.date) if kpi.baseline else None,
+        "due": fmt_date(target.due) if target else None,
+        "target_basis": target.basis if target else None,
+        "baseline_value": target.baseline.value if target and target.baseline else None,
+        "baseline_date": fmt_date(target.baseline.date) if target and target.baseline else None,
         "districts": kpi.districts,
         "periods": list(kpi.periods),
     }
@@ -691,7 +695,8 @@ def kpis():
     query = parse_query(KpiTargetsQuery, request.args)
     catalogue = _catalogue()
     wanted = set(query.kpi_id) if query.kpi_id else None
-    data = [_kpi_json(k) for k in catalogue.kpis if wanted is None or k.id in wanted]
+    today = dt.datetime.now(catalogue.zone).date()
+    data = [_kpi_json(k, today) for k in catalogue.kpis if wanted is None or k.id in wanted]
     as_csv = wants_csv(query.format)
     if as_csv:
         data = [{**d, "periods": " ".join(d["periods"])} for d in data]
@@ -731,6 +736,7 @@ def kpi_values():
     for r in rows:
         kpi = catalogue.get(r["kpi_id"])
         when = period_end(r["period"], r["period_start"])
+        own = kpi.target_for(r["period_start"], when) if kpi else None
         data.append(
             {
                 "kpi_id": r["kpi_id"],
@@ -744,9 +750,9 @@ def kpi_values():
                 "note": r["note"],
                 "source": r["source"],
                 "updated_at": fmt_time(r["updated_at"], dt.UTC),
-                "target": kpi.target if kpi else None,
-                "goal": num(goal_at(kpi, when)) if kpi else None,
-                "status": status_of(kpi, r["value"], when) if kpi else None,
+                "target": own.value if own else None,
+                "goal": num(goal_at(kpi, when, r["period_start"])) if kpi else None,
+                "status": status_of(kpi, r["value"], when, r["period_start"]) if kpi else None,
             }
         )
     return page_response(

@@ -39,6 +39,7 @@ from dashboards.kpi_queries import (
 )
 from ioc.kpi.catalogue import Catalogue, load_catalogue
 from ioc.kpi.periods import period_label
+from ioc.kpi.targets import effective_catalogue
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,17 @@ def _time(value: dt.datetime | None) -> str:
     return value.astimezone(zone).strftime("%H:%M %d/%m/%Y")
 
 
+def _catalogue() -> Catalogue:
+    """The catalogue with the targets leadership stored per period (`ioc kpi targets`)."""
+    catalogue = load_catalogue()
+    try:
+        with context().pool.connection() as conn:
+            return effective_catalogue(conn, catalogue)
+    except Exception:
+        log.warning("stored KPI targets unavailable; the catalogue's apply", exc_info=True)
+        return catalogue
+
+
 def _load(catalogue: Catalogue) -> PageData | None:
     try:
         with context().pool.connection() as conn:
@@ -87,7 +99,8 @@ def render_tile(tile: Tile) -> html.Div:
             ),
             html.Div(
                 [html.Span(tile.status_text, className="kpi-chip"),
-                 html.Span(tile.period, className="kpi-tile-period")],
+                 html.Span(tile.period, className="kpi-tile-period"),
+                 html.Span(tile.stale, className="kpi-stale-badge") if tile.stale else None],
                 className="kpi-tile-status",
             ),
             html.Div(tile.target, className="kpi-tile-target"),
@@ -186,7 +199,7 @@ def _options(kpis, lang: str) -> list[dict]:
 def layout(lang: str | None = None, **_query) -> html.Div:
     lang = _lang(lang)
     other = "en" if lang == "vi" else "vi"
-    catalogue = load_catalogue()
+    catalogue = _catalogue()
     data = _load(catalogue)
     table = district_table(catalogue, data, lang) if data else DistrictTable([], [])
     return html.Div(
@@ -201,6 +214,8 @@ def layout(lang: str | None = None, **_query) -> html.Div:
                                         className="kpi-button", n_clicks=0),
                             html.A(t("kpi.report", lang), href=f"/kpi/report?lang={lang}",
                                    className="kpi-button", id="kpi-report-link"),
+                            html.A(t("kpi.pdf", lang), href=f"/kpi/report.pdf?lang={lang}",
+                                   className="kpi-button", id="kpi-pdf-link", target="_blank"),
                             dcc.Link(t("lang.switch", lang), href=f"/kpi?lang={other}",
                                      className="lang-switch", id="kpi-lang"),
                         ],
@@ -270,7 +285,7 @@ def layout(lang: str | None = None, **_query) -> html.Div:
 )
 def refresh(_n, map_kpi, lang):
     lang = pick_language(lang)
-    catalogue = load_catalogue()
+    catalogue = _catalogue()
     data = _load(catalogue)
     table = district_table(catalogue, data, lang) if data else DistrictTable([], [])
     return (render_tiles(catalogue, data, lang), render_table(table, lang),
@@ -286,7 +301,7 @@ def refresh(_n, map_kpi, lang):
 )
 def trends(days, kpi_ids, lang):
     days = days if days in RANGES else RANGES[0]
-    return _trend_graphs(load_catalogue(), list(kpi_ids or []), days, pick_language(lang))
+    return _trend_graphs(_catalogue(), list(kpi_ids or []), days, pick_language(lang))
 
 
 @callback(
@@ -301,7 +316,8 @@ def export(_clicks, days, lang):
     lang = pick_language(lang)
     today = _today()
     with context().pool.connection() as conn:
-        text = export_csv(conn, load_catalogue(), days, today, lang, load_districts(conn))
+        catalogue = effective_catalogue(conn, load_catalogue())
+        text = export_csv(conn, catalogue, days, today, lang, load_districts(conn))
     return dcc.send_string(text, filename=f"chi-so-dieu-hanh-{today.isoformat()}-{days}d.csv",
                            type="text/csv")
 
@@ -310,7 +326,7 @@ def export(_clicks, days, lang):
 def report_layout(lang: str | None = None, **_query) -> html.Div:
     """The figures of the page as tables on a light, A4-ready page (print it or save as PDF)."""
     lang = _lang(lang)
-    catalogue = load_catalogue()
+    catalogue = _catalogue()
     data = _load(catalogue)
     now = dt.datetime.now(dt.UTC)
     header = html.Header(
@@ -322,6 +338,8 @@ def report_layout(lang: str | None = None, **_query) -> html.Div:
             html.Div(
                 [html.Button(t("kpi.print", lang), id="kpi-print-button", className="kpi-button",
                              n_clicks=0),
+                 html.A(t("kpi.pdf", lang), href=f"/kpi/report.pdf?lang={lang}",
+                        className="kpi-button", id="kpi-report-pdf"),
                  dcc.Link(t("kpi.back", lang), href=f"/kpi?lang={lang}", className="kpi-button",
                           id="kpi-report-back")],
                 className="kpi-actions kpi-no-print",

@@ -16,6 +16,7 @@ MESSAGES = {
     "bad_credentials": ("auth.bad_credentials", "banner-error"),
     "limited": ("auth.limited", "banner-error"),
     "csrf": ("auth.csrf", "banner-error"),
+    "unavailable": ("auth.unavailable", "banner-error"),
     "ended": ("auth.ended", "banner-info"),
     "logged_out": ("auth.logged_out", "banner-info"),
 }

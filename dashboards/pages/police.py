@@ -187,6 +187,24 @@ def _actions(lang: str) -> html.Div:
     )
 
 
+def _public_key_line(lang: str) -> html.Div:
+    """Where the public key that checks the bundles is published, and its fingerprint."""
+    from dashboards.evidence import PUBLIC_KEY_PATH
+    from ioc.evidence.export import signing_key
+    from ioc.evidence.signing import SigningKeyError
+
+    try:
+        key = signing_key(context().settings)
+    except SigningKeyError:
+        key = None
+    if key is None:
+        return html.Div(t("police.unsigned", lang), id="police-public-key",
+                        className="muted police-export-hint")
+    return html.Div(
+        t("police.public_key", lang, path=PUBLIC_KEY_PATH, key_id=key.public.key_id),
+        id="police-public-key", className="muted police-export-hint")
+
+
 def layout(lang: str | None = None, incident: str | None = None, **_query) -> html.Div:
     lang = _lang(lang)
     c = context()
@@ -506,6 +524,7 @@ def render_detail(detail: q.IncidentDetail | None, lang: str, tz: str,
             html.Button(t("police.export", lang), type="submit", id="police-export",
                         className="btn btn-export"),
             html.Div(t("police.export_hint", lang), className="muted police-export-hint"),
+            _public_key_line(lang),
         ],
         method="POST", action=q.bundle_action(inc.key), className="police-export-form",
     )

@@ -10,14 +10,18 @@ import dash
 from dash import Input, Output, State, callback, dcc, html
 
 from dashboards.context import context
+from dashboards.data_quality import latest_quality, render_quality
 from dashboards.i18n import pick_language, t
-from dashboards.queries import LiveCounts, live_counts
+from dashboards.ingest_status import render_sessions
+from dashboards.queries import LiveCounts, ingest_sessions, live_counts
+from ioc.ingest_sessions import SessionRow
 
 log = logging.getLogger(__name__)
 
 dash.register_page(__name__, path="/", name="Status", title="IOC Lào Cai")
 
 FAMILIES = ("environment", "disaster", "camera", "tourism")
+
 
 
 def _tile(label: str, value: str, tile_id: str, tone: str = "") -> html.Div:
@@ -27,10 +31,12 @@ def _tile(label: str, value: str, tile_id: str, tone: str = "") -> html.Div:
     )
 
 
-def render_counts(counts: LiveCounts | None, lang: str, tz: str) -> list:
+def render_counts(counts: LiveCounts | None, lang: str, tz: str,
+                  sessions: list[SessionRow] | None = None) -> list:
     """The tiles for `counts` (None: the database is unreachable)."""
     if counts is None:
         return [html.Div(t("db_unavailable", lang), className="banner banner-error")]
+    banners, ingest_tile = render_sessions(sessions, lang, tz) if sessions else ([], None)
     age = (
         t("seconds_ago", lang, n=int(counts.newest_reading_age_s))
         if counts.newest_reading_age_s is not None
@@ -52,12 +58,15 @@ def render_counts(counts: LiveCounts | None, lang: str, tz: str) -> list:
         ),
         _tile(t("newest", lang), age, "status-newest"),
     ]
+    if ingest_tile is not None:
+        tiles.append(ingest_tile)
     families = [
         _tile(t(f"family.{f}", lang), fmt(counts.devices_by_family.get(f, 0)), f"status-family-{f}")
         for f in FAMILIES
     ]
     now = dt.datetime.now(ZoneInfo(tz)).strftime("%H:%M:%S %d/%m/%Y")
     return [
+        *banners,
         html.Div(tiles, className="tile-row"),
         html.H2(t("devices", lang), className="section-title"),
         html.Div(families, className="tile-row"),
@@ -97,7 +106,22 @@ def _safe_render(lang: str) -> list:
     except Exception:
         log.warning("status counts unavailable", exc_info=True)
         counts = None
-    return render_counts(counts, lang, ctx.settings.web.timezone)
+    try:
+        sessions = ingest_sessions(ctx.pool, ctx.live)
+    except Exception:  # the counts matter more; the tile is simply left out
+        log.warning("ingest sessions unavailable", exc_info=True)
+        sessions = None
+    return render_counts(counts, lang, ctx.settings.web.timezone, sessions) + render_quality(
+        _quality(ctx) if counts is not None else None, lang)
+
+
+def _quality(ctx):
+    try:
+        with ctx.pool.connection() as conn:
+            return latest_quality(conn)
+    except Exception:
+        log.warning("data quality figures unavailable", exc_info=True)
+        return None
 
 
 @callback(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import functools
 import re
 from datetime import datetime
@@ -14,7 +15,6 @@ from defusedxml import DefusedXmlException
 
 from ingest.records import CapAlert, FrozenDict, PayloadError
 
-from .json_values import decode_text
 from .times import check_window, parse_rfc3339
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
@@ -25,6 +25,18 @@ _FORBIDDEN_ID_CHARS = re.compile(r"[\s,<&]")
 _NUM = r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
 _POINT = re.compile(rf"({_NUM}),({_NUM})")
 _CIRCLE = re.compile(rf"({_NUM}),({_NUM})\s+({_NUM})")
+# An encoding declaration (XML 1.0 section 4.3.3), read from the ASCII-compatible start of
+# the document; the byte order marks and UTF-16/32 first bytes of Appendix F.
+_DECLARATION = re.compile(
+    rb"<\?xml\s+version\s*=\s*[\"']1\.[0-9]+[\"']\s+encoding\s*=\s*[\"']([A-Za-z][A-Za-z0-9._-]*)[\"']")
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+         (codecs.BOM_UTF16_BE, "utf-16"))
+_UTF16_STARTS = ((b"<\x00?\x00", "utf-16-le"), (b"\x00<\x00?", "utf-16-be"))
+# Deeper documents are refused before the schema check, whose validator recurses per level
+# (about 1,000 levels of nesting inside <Signature> exhausted Python's stack). CAP itself is
+# 5 levels deep (alert/info/area/geocode/value) and an XML signature about 7 more.
+MAX_DEPTH = 48
 ALERT_REQUIRED = ("identifier", "sender", "sent", "status", "msgType", "scope")
 INFO_REQUIRED = ("category", "event", "urgency", "severity", "certainty")
 
@@ -32,13 +44,66 @@ INFO_REQUIRED = ("category", "event", "urgency", "severity", "certainty")
 @functools.cache
 def cap_schema() -> xmlschema.XMLSchema:
     """The CAP 1.2 XML Schema (loaded once, on first use)."""
-    return xmlschema.XMLSchema(str(XSD_PATH))
+    # use_fallback=False: the `xmldsig` wildcard is lax and CAP 1.2 does not import the XML
+    # signature schema, so <Signature> content is not validated -- as with the OASIS schema
+    # alone. (xmlschema's bundled fallback would load it and refuse e.g. Canada's NAADS
+    # `Id="NAADS Signature"`, which the CAP schema accepts.)
+    return xmlschema.XMLSchema(str(XSD_PATH), use_fallback=False)
+
+
+def xml_encoding(payload: bytes) -> str:
+    """The document's encoding as XML 1.0 determines it: a byte order mark, else the
+    declaration's `encoding`, else UTF-8."""
+    for bom, name in _BOMS:
+        if payload.startswith(bom):
+            return name
+    for start, name in _UTF16_STARTS:
+        if payload.startswith(start):
+            return name
+    m = _DECLARATION.match(payload[:200])
+    return m[1].decode("ascii") if m else "utf-8"
+
+
+def decode_xml(payload: bytes) -> str:
+    """The document as text, decoded in its own encoding (PayloadError naming the encoding and
+    the offset when the bytes do not match it, or when Python does not know it)."""
+    name = xml_encoding(payload)
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        raise PayloadError(f"XML declares an unknown encoding {name[:40]!r}") from None
+    if not getattr(info, "_is_text_encoding", True):
+        raise PayloadError(f"XML declares {name[:40]!r}, which is not a text encoding")
+    try:
+        return payload.decode(info.name)
+    except UnicodeDecodeError as exc:
+        bad = payload[exc.start:exc.start + 1].hex()
+        label = "UTF-8" if info.name == "utf-8" else name[:40]
+        raise PayloadError(f"payload is not valid {label} (byte 0x{bad} at offset {exc.start})") \
+            from None
+
+
+def _check_depth(root: Element) -> None:
+    """Refuse nesting deeper than MAX_DEPTH (iteratively: this check itself cannot recurse)."""
+    stack = [(root, 1, root.tag)]
+    while stack:
+        el, depth, first = stack.pop()
+        if depth > MAX_DEPTH:
+            raise PayloadError(f"XML nested deeper than {MAX_DEPTH} levels (inside "
+                               f"{_local(first)!r})")
+        for child in el:
+            stack.append((child, depth + 1, child.tag if depth == 1 else first))
+
+
+def _local(tag: object) -> str:
+    return str(tag).rsplit("}", 1)[-1][:60]
 
 
 def parse_cap(payload: bytes, *, now: datetime, max_future_s: int) -> CapAlert:
-    text = decode_text(payload)
+    text = decode_xml(payload)
     try:
-        root = SafeET.fromstring(payload, forbid_dtd=True, forbid_entities=True,
+        # Parsed from the decoded text: expat then reads it as UTF-8 whatever it declares.
+        root = SafeET.fromstring(text, forbid_dtd=True, forbid_entities=True,
                                  forbid_external=True)
     except DefusedXmlException as exc:
         raise PayloadError(f"XML rejected: {type(exc).__name__} (DTDs, entity declarations and "
@@ -48,6 +113,7 @@ def parse_cap(payload: bytes, *, now: datetime, max_future_s: int) -> CapAlert:
     if root.tag != f"{_N}alert":
         raise PayloadError(f"root element is {root.tag[:100]!r}, expected <alert> in namespace "
                            f"{CAP_NS}")
+    _check_depth(root)
     _precheck(root)
     _validate_xsd(root)
     sent = check_window(_datetime(_text(root, "sent"), "alert.sent"), now, max_future_s,
@@ -89,6 +155,8 @@ def _precheck(root: Element) -> None:
 def _validate_xsd(root: Element) -> None:
     try:
         error = next(cap_schema().iter_errors(root, use_location_hints=False), None)
+    except RecursionError:  # not reached below MAX_DEPTH; kept so it can never escape
+        raise PayloadError("CAP schema: the document is nested too deeply to check") from None
     except (xmlschema.XMLSchemaException, ValueError, TypeError) as exc:
         raise PayloadError(f"CAP schema: {str(exc).splitlines()[0][:200]}") from None
     if error is not None:
@@ -117,7 +185,9 @@ def _texts(parent: Element, name: str) -> list[str]:
 
 
 def _references(el: Element | None) -> tuple[tuple[str, str, str], ...]:
-    if el is None:
+    """The triples; an empty <references/> (valid by the schema, e.g. Canada's NAAD feed)
+    is no references at all."""
+    if el is None or not (el.text or "").strip():
         return ()
     triples = []
     for item in (el.text or "").split():
@@ -126,8 +196,6 @@ def _references(el: Element | None) -> tuple[tuple[str, str, str], ...]:
             raise PayloadError(f"alert.references: {item[:80]!r} is not sender,identifier,sent")
         _datetime(parts[2], "alert.references")
         triples.append((parts[0], parts[1], parts[2]))
-    if not triples:
-        raise PayloadError("alert.references: empty")
     return tuple(triples)
 
 

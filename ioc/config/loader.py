@@ -150,6 +150,6 @@ def settings_env(settings: Settings) -> dict[str, str]:
     ):
         if value:
             env[var] = value
-    if settings.evidence.hmac_key is not None:
-        env["IOC_EVIDENCE_HMAC_KEY"] = settings.evidence.hmac_key.get_secret_value()
+    if settings.evidence.signing_key_file is not None:
+        env["IOC_EVIDENCE_SIGNING_KEY_FILE"] = str(settings.evidence.signing_key_file)
     return env

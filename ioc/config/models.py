@@ -11,7 +11,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SecretStr,
     field_validator,
     model_validator,
 )
@@ -42,11 +41,22 @@ class DatabaseSettings(Section):
         description="PostgreSQL/TimescaleDB URL, postgresql://user:pass@host:port/db. "
         "Unset: `ioc demo` starts an embedded PostgreSQL under the state directory.",
     )
+    owner_url: str | None = Field(
+        None,
+        description="URL of the role that owns the schema, used only by `ioc db migrate` "
+        "(and `ioc demo`). The processes connect with `url`, as a runtime role that owns "
+        "nothing (docs/security.md). Unset: migrate connects with `url`.",
+    )
     schema_name: str = Field(
         "public", alias="schema", description="Schema holding the IOC tables (tests use their own)."
     )
     pool_min: int = Field(1, ge=1, le=100, description="Smallest connection pool size.")
     pool_max: int = Field(8, ge=1, le=200, description="Largest connection pool size.")
+    pool_timeout_s: float = Field(
+        30.0, gt=0, le=600,
+        description="How long a request waits for a pooled connection before it fails "
+        "with 'database unavailable'.",
+    )
     retention_days: int = Field(
         400, ge=1, description="Raw readings older than this are dropped (rollups are kept)."
     )
@@ -56,7 +66,7 @@ class DatabaseSettings(Section):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    @field_validator("url")
+    @field_validator("url", "owner_url")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
         return _check_url(v, ("postgresql", "postgres"), "postgresql://user:pass@host:5432/ioc")
@@ -101,7 +111,11 @@ class MqttSettings(Section):
     session_expiry_s: int = Field(
         86400, ge=0, description="Persistent-session expiry; queued QoS 1 messages live this long."
     )
-    shared_group: str = Field("ioc-ingest", description="Group name of `$share/` subscriptions.")
+    shared_group: str = Field(
+        "ioc-ingest",
+        description="Group of the `$share/` subscriptions earlier ingest versions used; a resumed "
+        "session drops them at start.",
+    )
 
     @field_validator("url")
     @classmethod
@@ -316,22 +330,32 @@ class SecuritySettings(Section):
 
 
 class EvidenceSettings(Section):
-    hmac_key: SecretStr | None = Field(
+    signing_key_file: Path | None = Field(
         None,
-        description="Key that signs exported evidence bundles (HMAC-SHA256 of manifest.json); "
-        "`ioc evidence verify` checks the signature when it is set, and then also refuses "
-        "unsigned bundles. At least 16 characters; the same on every web process. Unset: "
-        "bundles carry their hashes only (see docs/police.md).",
+        description="PEM file of the deployment's Ed25519 private key, which signs exported "
+        "evidence bundles and export records (on the web server only; `ioc evidence keygen "
+        "FILE` makes one). Required when env is production; `ioc demo` makes one in the state "
+        "directory. The public key is published at /evidence/public-key.pem (docs/police.md).",
     )
 
-    @field_validator("hmac_key")
-    @classmethod
-    def _key(cls, v: SecretStr | None) -> SecretStr | None:
-        if v is None or v.get_secret_value() == "":
-            return None
-        if len(v.get_secret_value()) < 16:
-            raise ValueError("must be at least 16 characters")
-        return v
+
+class DevicesSettings(Section):
+    """Device MQTT credentials written by `ioc devices credentials` (docs/devices.md)."""
+
+    mqtt_password_file: Path | None = Field(
+        None, description="Mosquitto password file ioc writes device accounts to (hashed, "
+        "PBKDF2-SHA512 `$7$`); other lines in it are kept. In the compose stack: the "
+        "operator accounts file that make-passwd.sh merges, /mosquitto/accounts/passwd.")
+    mqtt_broker_pid_file: Path | None = Field(
+        None, description="File holding the broker's process id: ioc sends it SIGHUP after "
+        "a change, so it re-reads the password file without a restart.")
+    mqtt_reload_command: str | None = Field(
+        None, description="Command that makes the broker re-read its password file, when "
+        "it runs elsewhere (e.g. `docker compose exec -T mqtt sh "
+        "/mosquitto/config/make-passwd.sh --reload`). Used instead of the pid file.")
+    mqtt_hash_iterations: int = Field(
+        101, ge=1, le=1_000_000, description="PBKDF2 iterations of new hashes (101 is "
+        "mosquitto_passwd's default; more makes every connect slower for the broker).")
 
 
 class PoliceSettings(Section):
@@ -370,6 +394,7 @@ class Settings(Section):
     sim: SimSettings = SimSettings()
     security: SecuritySettings = SecuritySettings()
     evidence: EvidenceSettings = EvidenceSettings()
+    devices: DevicesSettings = DevicesSettings()
     police: PoliceSettings = PoliceSettings()
 
     @model_validator(mode="after")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ioc.config import DatabaseSettings
 
@@ -29,7 +29,11 @@ def connect(db: DatabaseSettings, *, autocommit: bool = False, application_name:
 
 
 def open_pool(db: DatabaseSettings, *, application_name: str = "ioc", **pool_kw) -> ConnectionPool:
-    """A started connection pool; waits until the first connection works."""
+    """A started connection pool; waits until the first connection works.
+
+    Every connection is checked before it is handed out (a round trip), so one that died
+    with a database restart is replaced instead of failing the caller's first query.
+    """
     kw = connection_kwargs(db, application_name)
     conninfo = kw.pop("conninfo")
     pool = ConnectionPool(
@@ -37,9 +41,43 @@ def open_pool(db: DatabaseSettings, *, application_name: str = "ioc", **pool_kw)
         kwargs=kw,
         min_size=pool_kw.pop("min_size", db.pool_min),
         max_size=pool_kw.pop("max_size", db.pool_max),
+        timeout=pool_kw.pop("timeout", db.pool_timeout_s),
+        check=pool_kw.pop("check", ConnectionPool.check_connection),
         open=False,
         name=application_name,
         **pool_kw,
     )
     pool.open(wait=True, timeout=30)
     return pool
+
+
+def _chain(err: BaseException | None):
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        yield err
+        err = err.__cause__ or err.__context__
+
+
+def is_connection_lost(err: BaseException) -> bool:
+    """The error (or its cause) means the connection broke, not that the query was wrong.
+
+    A read that failed this way may be run once more on a fresh connection. A statement
+    timeout and a pool that had no connection to give within its timeout are not retried.
+    """
+    for e in _chain(err):
+        if isinstance(e, (PoolTimeout, psycopg.errors.QueryCanceled)):
+            return False
+        if isinstance(e, psycopg.OperationalError):
+            return True
+    return False
+
+
+def is_database_unavailable(err: BaseException) -> bool:
+    """The database could not be reached or lost the connection (a pool timeout included)."""
+    for e in _chain(err):
+        if isinstance(e, psycopg.errors.QueryCanceled):
+            return False
+        if isinstance(e, psycopg.OperationalError):
+            return True
+    return False

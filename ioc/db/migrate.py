@@ -14,6 +14,7 @@ from psycopg import sql
 from ioc.config import DatabaseSettings
 from ioc.db import timescale
 from ioc.db.connect import connect
+from ioc.db.privileges import PrivilegeError, grant_runtime_privileges, url_user
 
 log = logging.getLogger(__name__)
 
@@ -72,16 +73,57 @@ def _ensure_history(conn: psycopg.Connection, schema: str) -> None:
     )
 
 
+def runtime_role(db: DatabaseSettings) -> str | None:
+    """The role the processes connect as, when it is not the owner (None: one role for all).
+
+    Raises MigrationError when both URLs name the same role: the processes would own the
+    tables, and append-only could not be enforced against them.
+    """
+    if not db.owner_url or not db.url:
+        return None
+    runtime, owner = url_user(db.url), url_user(db.owner_url)
+    if not runtime or runtime == owner:
+        raise MigrationError(
+            f"IOC_DATABASE_URL and IOC_DATABASE_OWNER_URL both connect as {owner!r}: the "
+            "processes must connect as a runtime role that owns nothing. Set "
+            "IOC_DATABASE_URL to that role (docs/security.md, \"Database roles\")"
+        )
+    return runtime
+
+
+def owner_settings(db: DatabaseSettings) -> DatabaseSettings:
+    """The settings migrate connects with: the owner's URL when one is set."""
+    return db.model_copy(update={"url": db.owner_url}) if db.owner_url else db
+
+
 def migrate(db: DatabaseSettings, *, timescale_enabled: bool = True) -> MigrationReport:
-    """Bring the database up to date; safe to run again and from several processes at once."""
+    """Bring the database up to date; safe to run again and from several processes at once.
+
+    Connects as the owner (`owner_url`, else `url`). When `owner_url` is set, the role of
+    `url` then gets the runtime privileges (ioc/db/privileges.py), re-granted on every run.
+    """
     migrations = available_migrations()
     applied: list[str] = []
-    with connect(db, autocommit=True, application_name="ioc-migrate") as conn:
+    runtime = runtime_role(db)
+    with connect(owner_settings(db), autocommit=True, application_name="ioc-migrate") as conn:
+        if runtime is None and not db.owner_url:
+            log.warning(
+                "IOC_DATABASE_OWNER_URL is not set: migrating as the role of IOC_DATABASE_URL; "
+                "processes using that URL own the tables, so append-only is not enforced "
+                "against them (docs/security.md)"
+            )
         # A session-level advisory lock serialises concurrent migrators.
         conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
         try:
-            with conn.transaction():
-                _ensure_history(conn, db.schema_name)
+            try:
+                with conn.transaction():
+                    _ensure_history(conn, db.schema_name)
+            except psycopg.errors.InsufficientPrivilege as err:
+                raise MigrationError(
+                    f"role {conn.info.user!r} may not create or change schema "
+                    f"{db.schema_name} ({err.diag.message_primary}); migrations run as the "
+                    "owner: set IOC_DATABASE_OWNER_URL to the owner's URL (docs/security.md)"
+                ) from err
             done = {
                 row[0]: row[1]
                 for row in conn.execute("SELECT version, checksum FROM schema_migrations")
@@ -112,6 +154,11 @@ def migrate(db: DatabaseSettings, *, timescale_enabled: bool = True) -> Migratio
             ts_version = None
             if timescale_enabled:
                 ts_version = timescale.apply(conn, db)
+            if runtime is not None:
+                try:
+                    grant_runtime_privileges(conn, db.schema_name, runtime)
+                except PrivilegeError as err:
+                    raise MigrationError(str(err)) from err
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
     return MigrationReport(applied, len(migrations) - len(applied), ts_version)

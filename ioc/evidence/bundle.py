@@ -1,26 +1,27 @@
 """An evidence bundle: one ZIP holding the snapshots and a manifest that pins them (pure).
 
-Layout of the ZIP:
+Layout of the ZIP (format ioc-evidence-bundle/2):
 
-    manifest.json     the incident, its reviews, notes and custody log, and for every other
-                      file of the bundle its path, size and SHA-256
+    manifest.json     the incident, its reviews, notes and custody log, for every other file
+                      of the bundle its path, size and SHA-256, and which key signed it
     manifest.sha256   the SHA-256 of manifest.json, as `sha256sum` writes it
-    manifest.hmac     HMAC-SHA256 of manifest.json under the province's evidence key
-                      (only when a key is configured: IOC_EVIDENCE_HMAC_KEY)
-    README.txt        how to check the bundle (listed in the manifest like the snapshots)
+    manifest.sig      the Ed25519 signature of manifest.json's bytes, base64, one line
+                      (only when the deployment has a signing key: IOC_EVIDENCE_SIGNING_KEY_FILE)
+    README.txt        how to check the bundle, with the deployment's public key and its
+                      fingerprint (listed in the manifest like the snapshots)
     snapshots/<sha256>.<jpg|png>
     clips/<sha256>.mp4   the incident's video clip, when one was fetched from Frigate
 
 A changed, removed or added file breaks the manifest's list; an edited manifest breaks
-manifest.sha256, and an edited manifest with a recomputed hash breaks the HMAC (or no longer
-matches the hash recorded in `evidence_exports` at export time). See verify.py.
+manifest.sha256, and an edited manifest with a recomputed hash breaks the signature, which
+only the server's private key can make. See verify.py. Format 1 (before Ed25519) had
+manifest.hmac instead of manifest.sig; verify.py still reads it, as unsigned.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import hmac
 import io
 import json
 import zipfile
@@ -28,13 +29,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-FORMAT = "ioc-evidence-bundle/1"
+from ioc.evidence.signing import ALGORITHM, PublicKey, SigningKey
+
+FORMAT = "ioc-evidence-bundle/2"
+FORMATS = ("ioc-evidence-bundle/1", FORMAT)  # what verify.py reads
 MANIFEST = "manifest.json"
 MANIFEST_HASH = "manifest.sha256"
-MANIFEST_HMAC = "manifest.hmac"
+MANIFEST_SIG = "manifest.sig"
+MANIFEST_HMAC = "manifest.hmac"  # format 1 only
 README = "README.txt"
-RESERVED = frozenset({MANIFEST, MANIFEST_HASH, MANIFEST_HMAC})
-HMAC_PREFIX = "hmac-sha256:"
+RESERVED = frozenset({MANIFEST, MANIFEST_HASH, MANIFEST_SIG, MANIFEST_HMAC})
 
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "video/mp4": "mp4"}
 
@@ -42,20 +46,41 @@ README_TEXT = """\
 Gói chứng cứ IOC / IOC evidence bundle
 
 Kiểm tra gói này / To check this bundle:
-  ioc evidence verify <file.zip>
+  ioc evidence verify <file.zip> --public-key <khóa-công-khai.pem / public-key.pem>
 
-Kiểm tra thủ công / By hand:
+Khóa công khai phải lấy từ chính IOC (trang /evidence/public-key.pem hoặc khóa tỉnh đã công
+bố), KHÔNG lấy từ gói này; so dấu vân tay (fingerprint) bên dưới với khóa đã công bố.
+Take the public key from the IOC itself (its page /evidence/public-key.pem, or the key the
+province published), NOT from this bundle, and compare its fingerprint with the one below.
+
+Kiểm tra thủ công / By hand (OpenSSL 3):
   1. sha256sum manifest.json  ->  phải bằng / must equal  manifest.sha256
-  2. Mỗi tệp trong "files" của manifest.json có đúng SHA-256 và kích thước ghi ở đó;
-     không có tệp nào khác ngoài manifest.json, manifest.sha256, manifest.hmac.
+  2. base64 -d manifest.sig > manifest.sig.bin
+     openssl pkeyutl -verify -pubin -inkey public-key.pem -rawin \\
+         -in manifest.json -sigfile manifest.sig.bin
+     ->  "Signature Verified Successfully"
+  3. Mỗi tệp trong "files" của manifest.json có đúng SHA-256 và kích thước ghi ở đó;
+     không có tệp nào khác ngoài manifest.json, manifest.sha256, manifest.sig.
      Every file listed under "files" in manifest.json has the SHA-256 and size given
-     there, and there is no other file besides manifest.json, manifest.sha256, manifest.hmac.
-  3. manifest.hmac (nếu có / if present): HMAC-SHA256 của manifest.json với khóa chứng cứ
-     của tỉnh / HMAC-SHA256 of manifest.json under the province's evidence key.
+     there, and there is no other file besides manifest.json, manifest.sha256, manifest.sig.
 
 Ảnh trong gói là dữ liệu cá nhân (Nghị định 13/2023/NĐ-CP): chỉ dùng cho việc điều tra.
 The images are personal data (Decree 13/2023/ND-CP): for the investigation only.
 """
+
+UNSIGNED_README = """
+Gói này KHÔNG được ký (IOC chưa có khóa ký): không chứng minh được nguồn gốc.
+This bundle is NOT signed (the IOC had no signing key): its origin cannot be proven.
+"""
+
+
+def readme_text(public_key: PublicKey | None) -> str:
+    """README.txt: how to check the bundle, and the signing key's fingerprint and PEM."""
+    if public_key is None:
+        return README_TEXT + UNSIGNED_README
+    return (README_TEXT + "\nKhóa công khai của IOC đã ký gói này / Public key that signed "
+            f"this bundle ({ALGORITHM}):\n  fingerprint: {public_key.key_id}\n\n"
+            + public_key.pem())
 
 
 @dataclass(frozen=True)
@@ -77,14 +102,11 @@ class Bundle:
     signed: bool
     filename: str
     files: int
+    key_id: str | None = None  # the signing key's fingerprint
 
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def manifest_hmac(key: bytes, manifest_bytes: bytes) -> str:
-    return HMAC_PREFIX + hmac.new(key, manifest_bytes, hashlib.sha256).hexdigest()
 
 
 def snapshot_path(sha256: str, content_type: str) -> str:
@@ -126,10 +148,12 @@ def build_bundle(
     bundle_id: str,
     created_at: dt.datetime,
     created_by: str,
-    key: bytes | None = None,
+    signing_key: SigningKey | None = None,
 ) -> Bundle:
-    """The ZIP and its manifest. Files are listed in the order given (README.txt first)."""
-    all_files = [BundleFile(README, README_TEXT.encode("utf-8"), "text/plain"), *files]
+    """The ZIP and its manifest, signed when a key is given. Files are listed in the order
+    given (README.txt first)."""
+    public = signing_key.public if signing_key else None
+    all_files = [BundleFile(README, readme_text(public).encode("utf-8"), "text/plain"), *files]
     paths = [f.path for f in all_files]
     if len(set(paths)) != len(paths) or RESERVED & set(paths):
         raise ValueError(f"bundle file paths must be unique and not reserved: {paths}")
@@ -149,7 +173,7 @@ def build_bundle(
         "notes": [dict(n) for n in notes],
         "custody": [dict(c) for c in custody],
         "files": listed,
-        "signature": "hmac-sha256" if key else None,
+        "signature": {"algorithm": ALGORITHM, "key_id": public.key_id} if public else None,
     }
     manifest_bytes = dumps(manifest)
     digest = sha256_hex(manifest_bytes)
@@ -164,8 +188,8 @@ def build_bundle(
 
         put(MANIFEST, manifest_bytes)
         put(MANIFEST_HASH, f"{digest}  {MANIFEST}\n".encode())
-        if key:
-            put(MANIFEST_HMAC, (manifest_hmac(key, manifest_bytes) + "\n").encode())
+        if signing_key:
+            put(MANIFEST_SIG, (signing_key.sign(manifest_bytes) + "\n").encode())
         for f in all_files:
             put(f.path, f.content,
                 compress=not f.content_type.startswith(("image/", "video/")))
@@ -173,5 +197,5 @@ def build_bundle(
     when = created_at.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     filename = (f"evidence-{_safe_name(str(incident.get('source', 'x')))}-"
                 f"{_safe_name(str(incident.get('event_id', 'x')))}-{when}.zip")
-    return Bundle(content, manifest, digest, sha256_hex(content), bool(key), filename,
-                  len(all_files))
+    return Bundle(content, manifest, digest, sha256_hex(content), public is not None, filename,
+                  len(all_files), public.key_id if public else None)

@@ -7,6 +7,7 @@ import uuid
 
 from ioc.evidence import store
 from ioc.evidence.bundle import Bundle, BundleFile, build_bundle, sha256_hex, snapshot_path
+from ioc.evidence.signing import PublicKey, SigningKey, load_signing_key
 from ioc.security import audit
 
 
@@ -14,14 +15,17 @@ class EvidenceIntegrityError(Exception):
     """A stored snapshot no longer matches its SHA-256: the export is refused."""
 
 
-def evidence_key(settings) -> bytes | None:
-    """The key that signs bundles (`evidence.hmac_key`, IOC_EVIDENCE_HMAC_KEY), if set."""
+def signing_key(settings) -> SigningKey | None:
+    """The deployment's signing key (`evidence.signing_key_file`), None when not configured.
+    Raises SigningKeyError (naming the file) when it is configured but unusable."""
     section = getattr(settings, "evidence", None)
-    key = getattr(section, "hmac_key", None)
-    if key is None:
-        return None
-    value = key.get_secret_value() if hasattr(key, "get_secret_value") else str(key)
-    return value.encode("utf-8") if value else None
+    path = getattr(section, "signing_key_file", None)
+    return load_signing_key(path) if path else None
+
+
+def deployment_public_key(settings) -> PublicKey | None:
+    key = signing_key(settings)
+    return key.public if key else None
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -35,7 +39,7 @@ def export_incident(
     *,
     actor: str,
     ip: str | None = None,
-    key: bytes | None = None,
+    signing_key: SigningKey | None = None,
     now: dt.datetime | None = None,
 ) -> Bundle | None:
     """The bundle of one incident (None when there is no such incident).
@@ -76,15 +80,15 @@ def export_incident(
              for n in store.load_notes(conn, source, event_id)]
     bundle = build_bundle(
         incident=inc.document(), files=files, custody=custody, reviews=reviews, notes=notes,
-        bundle_id=bundle_id, created_at=created_at, created_by=actor, key=key,
+        bundle_id=bundle_id, created_at=created_at, created_by=actor, signing_key=signing_key,
     )
     store.record_export(
         conn, source, event_id, bundle_id=bundle_id, manifest_sha256=bundle.manifest_sha256,
         bundle_sha256=bundle.bundle_sha256, files=bundle.files, size=len(bundle.content),
-        signed=bundle.signed, actor=actor, ip=ip,
+        signed=bundle.signed, actor=actor, ip=ip, signing_key=signing_key,
     )
     audit.record(conn, actor, "evidence.export", f"incident:{source}:{event_id}",
                  {"bundle_id": bundle_id, "manifest_sha256": bundle.manifest_sha256,
                   "bundle_sha256": bundle.bundle_sha256, "files": bundle.files,
-                  "signed": bundle.signed}, ip)
+                  "signed": bundle.signed, "key_id": bundle.key_id}, ip)
     return bundle

@@ -8,6 +8,7 @@ its custody entry and its audit entry one unit.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -338,22 +339,69 @@ class ExportRecord:
     signed: bool
     actor: str
     at: dt.datetime
+    ip: str | None = None
+    key_id: str | None = None
+    record_signature: str | None = None
+
+    def signed_bytes(self) -> bytes:
+        return export_record_bytes(
+            bundle_id=self.bundle_id, source=self.source, event_id=self.event_id,
+            manifest_sha256=self.manifest_sha256, bundle_sha256=self.bundle_sha256,
+            files=self.files, size=self.size, signed=self.signed, actor=self.actor, ip=self.ip,
+            key_id=self.key_id)
+
+    def signature_problem(self, public_key) -> str | None:
+        """Why this record is not one the web server signed with `public_key` (None: it is)."""
+        where = f"evidence_exports row id {self.id} (bundle {self.bundle_id})"
+        if not self.record_signature:
+            return (f"{where}: not signed by the deployment's key (inserted by something "
+                    "other than the web server's export, or exported without a key)")
+        if public_key is None:
+            return f"{where}: signed by {self.key_id}, but no public key to check it against"
+        if self.key_id != public_key.key_id:
+            return f"{where}: signed by another key {self.key_id}, not {public_key.key_id}"
+        if not public_key.verify(self.record_signature, self.signed_bytes()):
+            return f"{where}: signature does not match the record (forged or altered row)"
+        return None
+
+
+def export_record_bytes(**fields) -> bytes:
+    """What the web server signs for one export record: its fields as canonical JSON."""
+    return ("ioc-evidence-export/1\n" + json.dumps(
+        fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)).encode("utf-8")
 
 
 _EXPORT_COLUMNS = sql.SQL(
-    "id, bundle_id::text, source, event_id, manifest_sha256, bundle_sha256, files, size, signed, actor, at")
+    "id, bundle_id::text, source, event_id, manifest_sha256, bundle_sha256, files, size, "
+    "signed, actor, at, ip, key_id, record_signature")
 
 
 def record_export(conn, source: str, event_id: str, *, bundle_id: str, manifest_sha256: str,
                   bundle_sha256: str, files: int, size: int, signed: bool, actor: str,
-                  ip: str | None) -> int:
+                  ip: str | None, signing_key=None) -> int:
+    """The export record, signed with the deployment's key when there is one."""
+    key_id = signing_key.public.key_id if signing_key else None
+    signature = None
+    if signing_key:
+        signature = signing_key.sign(export_record_bytes(
+            bundle_id=bundle_id, source=source, event_id=event_id,
+            manifest_sha256=manifest_sha256, bundle_sha256=bundle_sha256, files=files,
+            size=size, signed=signed, actor=actor, ip=ip, key_id=key_id))
     (export_id,) = conn.execute(
         "INSERT INTO evidence_exports (bundle_id, source, event_id, manifest_sha256, "
-        "bundle_sha256, files, size, signed, actor, ip) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-        (bundle_id, source, event_id, manifest_sha256, bundle_sha256, files, size, signed, actor, ip),
+        "bundle_sha256, files, size, signed, actor, ip, key_id, record_signature) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        (bundle_id, source, event_id, manifest_sha256, bundle_sha256, files, size, signed,
+         actor, ip, key_id, signature),
     ).fetchone()
     return export_id
+
+
+def all_exports(conn) -> list[ExportRecord]:
+    rows = conn.execute(
+        sql.SQL("SELECT {} FROM evidence_exports ORDER BY id").format(_EXPORT_COLUMNS)
+    ).fetchall()
+    return [ExportRecord(*r) for r in rows]
 
 
 def find_exports(conn, manifest_sha256: str) -> list[ExportRecord]:

@@ -2,23 +2,24 @@
 
 Detected: a file whose bytes or size differ from the manifest, a listed file that is missing,
 a file that the manifest does not list, two entries under one name, a manifest that no
-longer matches manifest.sha256, and (with the key) a manifest.hmac that does not match -- or
-is missing although the verifier holds the key or the manifest says the bundle was signed.
-A damaged archive (a flipped byte fails an entry's CRC-32 or its deflate stream, a truncated
+longer matches manifest.sha256, a manifest.sig that does not match the manifest under the key
+the manifest names, a signature removed from a bundle whose manifest says it was signed. A
+damaged archive (a flipped byte fails an entry's CRC-32 or its deflate stream, a truncated
 file loses its central directory) is reported as tampered, never raised.
 
-Without the key, a manifest edited *and* re-hashed can only be caught by comparing its hash with
-the one recorded at export time (`ioc evidence verify --check-db`, or the hash written down when
-the bundle was handed over). So the report says what it proves: `origin_proven` only with a
-valid signature or a whole-file match with a recorded export; otherwise "integrity only".
+Origin is proven only by a valid Ed25519 signature under the *trusted* public key -- the one
+published by the deployment, given by the verifier (`--public-key`), never the copy inside the
+bundle: a forger who rewrites the manifest can re-sign it with a key of their own and put that
+key in the README. Such a bundle is intact but "signed by an unknown key"; an unsigned bundle
+is "integrity only". Neither proves where it came from.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import io
 import json
+import re
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -26,14 +27,15 @@ from pathlib import Path
 from typing import IO, Any
 
 from ioc.evidence.bundle import (
-    FORMAT,
-    HMAC_PREFIX,
+    FORMATS,
     MANIFEST,
     MANIFEST_HASH,
     MANIFEST_HMAC,
+    MANIFEST_SIG,
+    README,
     RESERVED,
-    manifest_hmac,
 )
+from ioc.evidence.signing import PublicKey, SigningKeyError, public_key_from_pem
 
 MAX_ENTRY_BYTES = 256 * 1024 * 1024  # larger entries are not read (a bundle is far smaller)
 MAX_MANIFEST_BYTES = 32 * 1024 * 1024
@@ -48,8 +50,9 @@ READ_ERRORS: tuple[type[Exception], ...] = (
 )
 
 UNSIGNED = "integrity only: not signed, cannot prove origin"
-NOT_CHECKED = "integrity only: signed, but the signature was not checked (no evidence key), " \
-    "cannot prove origin"
+LEGACY = "integrity only: signed with the retired HMAC scheme (format 1), which a public " \
+    "key cannot check, cannot prove origin"
+_PEM = re.compile(rb"-----BEGIN PUBLIC KEY-----[A-Za-z0-9+/=\s]+-----END PUBLIC KEY-----")
 
 
 @dataclass
@@ -59,7 +62,10 @@ class VerifyReport:
     manifest_sha256: str | None = None
     files_listed: int = 0
     files_ok: int = 0
-    signature: str = "none"  # valid | invalid | missing | not_checked | none
+    # valid | invalid | missing | unknown_key | legacy_hmac | none
+    signature: str = "none"
+    key_id: str | None = None  # the key the manifest says signed it
+    trusted_key_id: str | None = None  # the public key the verifier trusts
     manifest: dict[str, Any] | None = None
     bundle_sha256: str | None = None  # of the whole file, as recorded in evidence_exports
     bundle_size: int | None = None
@@ -72,8 +78,8 @@ class VerifyReport:
 
     @property
     def origin_proven(self) -> bool:
-        """Unchanged *and* made by this installation: signed under the evidence key, or the
-        very file recorded at export (`--check-db`)."""
+        """Unchanged *and* made by this installation: signed under the trusted public key, or
+        the very file of an export record signed by it (`--check-db`)."""
         return self.ok and (self.signature == "valid" or self.recorded_export is not None)
 
     @property
@@ -93,11 +99,17 @@ class VerifyReport:
         if not self.ok:
             return "not proven: the bundle was changed or is damaged"
         if self.signature == "valid":
-            return "proven: HMAC-SHA256 signature valid under the evidence key"
+            return f"proven: Ed25519 signature valid under the public key {self.trusted_key_id}"
         if self.recorded_export is not None:
-            return (f"proven: byte-identical to export #{self.recorded_export} recorded by this "
-                    "installation")
-        return NOT_CHECKED if self.signature == "not_checked" else UNSIGNED
+            return (f"proven: byte-identical to export #{self.recorded_export} recorded (and "
+                    "signed) by this installation")
+        if self.signature == "unknown_key":
+            if self.trusted_key_id is None:
+                return (f"not proven: signed by the key {self.key_id}, but no trusted public "
+                        "key was given to check it against (--public-key)")
+            return (f"not proven: signed by the key {self.key_id}, not by the trusted key "
+                    f"{self.trusted_key_id} (another installation, or re-signed by a forger)")
+        return LEGACY if self.signature == "legacy_hmac" else UNSIGNED
 
 
 def _read_capped(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> tuple[bytes, bool]:
@@ -127,11 +139,11 @@ def _hash_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[str, int] |
 def verify_bundle(
     source: str | Path | bytes | IO[bytes],
     *,
-    key: bytes | None = None,
-    require_signature: bool = False,
+    public_key: PublicKey | None = None,
 ) -> VerifyReport:
-    """Check the bundle at `source` (a path, its bytes or an open binary file)."""
-    report = VerifyReport()
+    """Check the bundle at `source` (a path, its bytes or an open binary file) against the
+    trusted `public_key` (None: the signature is checked for consistency only)."""
+    report = VerifyReport(trusted_key_id=public_key.key_id if public_key else None)
     try:
         fileobj = _whole_file(source, report)
         zf = zipfile.ZipFile(fileobj)
@@ -141,7 +153,7 @@ def verify_bundle(
         return report
     with zf:
         try:
-            return _verify(zf, report, key, require_signature)
+            return _verify(zf, report, public_key)
         except READ_ERRORS as err:  # a damage that no entry-level check caught
             report.problems.append(_damaged("archive", err))
             return report
@@ -174,8 +186,8 @@ def _read_small(zf: zipfile.ZipFile, info: zipfile.ZipInfo, report: VerifyReport
         return None
 
 
-def _verify(zf: zipfile.ZipFile, report: VerifyReport, key: bytes | None,
-            require_signature: bool) -> VerifyReport:
+def _verify(zf: zipfile.ZipFile, report: VerifyReport,
+            public_key: PublicKey | None) -> VerifyReport:
     infos = zf.infolist()
     names = [i.filename for i in infos]
     entries: dict[str, zipfile.ZipInfo] = {}
@@ -207,48 +219,17 @@ def _verify(zf: zipfile.ZipFile, report: VerifyReport, key: bytes | None,
                 f"{MANIFEST}: changed (its SHA-256 is {digest}, {MANIFEST_HASH} says "
                 f"{recorded[0] if recorded else 'nothing'})"
             )
-    if MANIFEST_HMAC in entries:
-        if key is None:
-            report.signature = "not_checked"
-            report.notes.append(f"{MANIFEST_HMAC}: not checked (no evidence key given)")
-            _read_small(zf, entries[MANIFEST_HMAC], report)  # a damaged entry is still damage
-        elif (text := _read_small(zf, entries[MANIFEST_HMAC], report)) is None:
-            report.signature = "invalid"
-        else:
-            sent = text.decode("utf-8", "replace").strip()
-            if sent.startswith(HMAC_PREFIX) and hmac.compare_digest(
-                sent, manifest_hmac(key, manifest_bytes)
-            ):
-                report.signature = "valid"
-            else:
-                report.signature = "invalid"
-                report.problems.append(
-                    f"{MANIFEST_HMAC}: does not match {MANIFEST} under the evidence key "
-                    "(the manifest was edited, or another key signed it)"
-                )
-    elif key is not None or require_signature:
-        report.signature = "missing"
-        report.problems.append(
-            f"{MANIFEST_HMAC}: missing, but bundles of this province are signed "
-            "(removed, or exported without the key)"
-        )
-
     # -- the manifest's content -------------------------------------------------------------------
     try:
         manifest = json.loads(manifest_bytes.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         report.problems.append(f"{MANIFEST}: not valid JSON ({err})")
         return report
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        report.problems.append(f"{MANIFEST}: not an {FORMAT} manifest")
+    if not isinstance(manifest, dict) or manifest.get("format") not in FORMATS:
+        report.problems.append(f"{MANIFEST}: not an {' or '.join(FORMATS)} manifest")
         return report
     report.manifest = manifest
-    if manifest.get("signature") and MANIFEST_HMAC not in entries and report.signature == "none":
-        # the manifest itself says it was signed: the signature was stripped (no key needed)
-        report.signature = "missing"
-        report.problems.append(
-            f"{MANIFEST_HMAC}: missing, but {MANIFEST} says the bundle was signed "
-            f"({manifest.get('signature')}): the signature was removed")
+    _check_signature(zf, entries, manifest, manifest_bytes, report, public_key)
     listed = manifest.get("files")
     if not isinstance(listed, list) or not all(isinstance(f, dict) for f in listed):
         report.problems.append(f"{MANIFEST}: 'files' is not a list of files")
@@ -288,6 +269,81 @@ def _verify(zf: zipfile.ZipFile, report: VerifyReport, key: bytes | None,
     return report
 
 
+def _embedded_key(zf: zipfile.ZipFile, entries: dict[str, zipfile.ZipInfo],
+                  report: VerifyReport) -> PublicKey | None:
+    """The public key printed in README.txt (untrusted: only to see if the bundle is
+    consistent with the key it names)."""
+    info = entries.get(README)
+    if info is None:
+        return None
+    try:
+        text = _read_capped(zf, info, 64 * 1024)[0]
+    except READ_ERRORS:
+        return None  # reported with the README's own check
+    m = _PEM.search(text)
+    if m is None:
+        return None
+    try:
+        return public_key_from_pem(m[0], README)
+    except SigningKeyError:
+        return None
+
+
+def _check_signature(zf: zipfile.ZipFile, entries: dict[str, zipfile.ZipInfo],
+                     manifest: dict[str, Any], manifest_bytes: bytes, report: VerifyReport,
+                     public_key: PublicKey | None) -> None:
+    declared = manifest.get("signature")
+    if manifest.get("format") == FORMATS[0]:  # HMAC era: no public key can check it
+        if declared or MANIFEST_HMAC in entries:
+            report.signature = "legacy_hmac"
+            report.notes.append(f"{MANIFEST_HMAC}: format 1 (HMAC) signature, not checked")
+        return
+    if MANIFEST_HMAC in entries:
+        report.problems.append(f"{MANIFEST_HMAC}: added (format 2 bundles have no HMAC)")
+    key_id = declared.get("key_id") if isinstance(declared, dict) else None
+    report.key_id = key_id if isinstance(key_id, str) else None
+    if MANIFEST_SIG not in entries:
+        if declared:
+            report.signature = "missing"
+            report.problems.append(
+                f"{MANIFEST_SIG}: missing, but {MANIFEST} says the bundle was signed by "
+                f"{report.key_id}: the signature was removed")
+        return
+    text = _read_small(zf, entries[MANIFEST_SIG], report)
+    if text is None:
+        report.signature = "invalid"
+        return
+    signature = text.decode("ascii", "replace").strip()
+    if report.key_id is None:
+        report.signature = "invalid"
+        report.problems.append(
+            f"{MANIFEST_SIG}: present, but {MANIFEST} names no signing key (the manifest's "
+            "'signature' was removed)")
+        return
+    if public_key is not None and public_key.key_id == report.key_id:
+        if public_key.verify(signature, manifest_bytes):
+            report.signature = "valid"
+        else:
+            report.signature = "invalid"
+            report.problems.append(
+                f"{MANIFEST_SIG}: does not match {MANIFEST} under the public key "
+                f"{report.key_id} (the manifest was changed after it was signed)")
+        return
+    embedded = _embedded_key(zf, entries, report)
+    if embedded is not None and embedded.key_id == report.key_id:
+        if embedded.verify(signature, manifest_bytes):
+            report.signature = "unknown_key"
+        else:
+            report.signature = "invalid"
+            report.problems.append(
+                f"{MANIFEST_SIG}: does not match {MANIFEST} under the key the bundle names, "
+                f"{report.key_id} (the manifest was changed after it was signed)")
+        return
+    report.signature = "unknown_key"
+    report.notes.append(f"{MANIFEST_SIG}: the key {report.key_id} is not in {README}; the "
+                        "signature could not be checked")
+
+
 def format_report(report: VerifyReport, name: str) -> str:
     """The text `ioc evidence verify` prints."""
     lines = [f"bundle: {name}"]
@@ -305,18 +361,21 @@ def format_report(report: VerifyReport, name: str) -> str:
         lines.append(f"exported: {m.get('created_at')} by {m.get('created_by')}")
     lines.append(f"files: {report.files_ok} of {report.files_listed} listed files intact")
     lines.append("signature: " + {
-        "valid": "HMAC-SHA256 valid",
-        "invalid": "HMAC-SHA256 INVALID",
+        "valid": f"Ed25519 valid (key {report.key_id})",
+        "invalid": "Ed25519 INVALID",
         "missing": "MISSING",
-        "not_checked": "present, not checked (set IOC_EVIDENCE_HMAC_KEY to check it)",
+        "unknown_key": f"Ed25519 by an UNKNOWN key {report.key_id}",
+        "legacy_hmac": "format 1 HMAC-SHA256 (not checked: no public key can check it)",
         "none": "none (the bundle is not signed)",
     }[report.signature])
+    if report.trusted_key_id:
+        lines.append(f"trusted public key: {report.trusted_key_id}")
     lines += [f"note: {n}" for n in report.notes]
     lines.append(f"origin: {report.origin}")
     if report.origin_proven:
         lines.append("RESULT: OK - no change detected, origin proven")
     elif report.ok:
-        lines.append(f"RESULT: OK - no change detected ({report.origin})")
+        lines.append(f"RESULT: NOT PROVEN - no change detected, but {report.origin}")
     else:
         lines.append(f"RESULT: TAMPERED - {len(report.problems)} problem(s):")
         lines += [f"  - {p}" for p in report.problems]

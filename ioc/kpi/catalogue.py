@@ -53,6 +53,70 @@ class Baseline(_Model):
     date: dt.date = Field(description="When it was measured.")
 
 
+class Target(_Model):
+    """A value to reach within one plan period (e.g. 2026-2030), from a named document.
+
+    A figure is judged only against the target whose period holds the figure's whole period:
+    a 2020 figure is never measured against a 2026-2030 target, nor a 2027 one against 2025's.
+    """
+
+    value: float = Field(description="The value to reach by `due`.")
+    start: dt.date = Field(description="First day of the target's period (e.g. 2026-01-01).")
+    due: dt.date = Field(description="Last day of the period, when the target is due.")
+    basis: Literal["plan", "national", "demo"] = Field(
+        description="Where the target comes from (demo: an assumption to replace).")
+    document: str = Field("", description="The document that sets it (number and date).")
+    baseline: Baseline | None = Field(None, description="Start of the path to the target.")
+    note: Text | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Target:
+        if self.due < self.start:
+            raise ValueError("a target's `due` is before its `start`")
+        if self.baseline is not None and self.baseline.date >= self.due:
+            raise ValueError("the baseline must be dated before `due`")
+        return self
+
+    def covers(self, start: dt.date, end: dt.date) -> bool:
+        return self.start <= start and end <= self.due
+
+    def label(self) -> str:
+        """`2026–2030`, or `2026` for a one-year target."""
+        if self.start.year == self.due.year:
+            return str(self.due.year)
+        return f"{self.start.year}–{self.due.year}"
+
+
+def _legacy_target(doc: dict) -> dict:
+    """`target`/`due`/`baseline`/`target_basis`/`target_note` (one target) as `targets`.
+
+    The period of such a target starts the day after its baseline, else on 1 January four
+    years before the year it is due (a five-year plan).
+    """
+    keys = ("target", "due", "baseline", "target_basis", "target_note")
+    if not any(k in doc for k in keys):
+        return doc
+    doc = dict(doc)
+    value, due = doc.pop("target", None), doc.pop("due", None)
+    baseline, basis = doc.pop("baseline", None), doc.pop("target_basis", None)
+    note = doc.pop("target_note", None)
+    if value is None:
+        return doc
+    if due is None or basis is None:
+        raise ValueError("a KPI with a target needs `due` and `target_basis`")
+    due_day = due if isinstance(due, dt.date) else dt.date.fromisoformat(str(due))
+    if isinstance(baseline, dict) and baseline.get("date"):
+        base_day = baseline["date"]
+        base_day = base_day if isinstance(base_day, dt.date) else dt.date.fromisoformat(
+            str(base_day))
+        start = base_day + dt.timedelta(days=1)
+    else:
+        start = dt.date(due_day.year - 4, 1, 1)
+    doc["targets"] = [{"value": value, "start": start, "due": due_day, "basis": basis,
+                       "baseline": baseline, "note": note}, *(doc.get("targets") or [])]
+    return doc
+
+
 class Kpi(_Model):
     """One KPI: what it means, where it comes from, and what it is measured against."""
 
@@ -67,14 +131,9 @@ class Kpi(_Model):
     )
     source_detail: Text
     higher_is_better: bool
-    target: float | None = Field(description="The value to reach; null: shown for context only.")
+    targets: tuple[Target, ...] = Field(
+        (), description="Targets per plan period; none: shown for context only.")
     tolerance: float = Field(0, ge=0, description="Amber band beyond the target, in the unit.")
-    due: dt.date | None = Field(description="When the target is due.")
-    baseline: Baseline | None = Field(None, description="Start of the path to the target.")
-    target_basis: Literal["plan", "national", "demo"] | None = Field(
-        None, description="Where the target comes from (demo: an assumption to replace)."
-    )
-    target_note: Text | None = None
     districts: bool = Field(description="Whether values exist per district.")
     periods: tuple[Period, ...] = Field(min_length=1, description="Periods values may have.")
     decimals: int = Field(0, ge=0, le=3, description="Decimals shown.")
@@ -83,20 +142,44 @@ class Kpi(_Model):
     integer: bool = Field(False, description="Values are whole numbers (imports are checked).")
     breakdowns: tuple[Breakdown, ...] = Field((), description="Parts a value may be split into.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_target(cls, doc):
+        return _legacy_target(doc) if isinstance(doc, dict) else doc
+
     @model_validator(mode="after")
     def _consistent(self) -> Kpi:
-        if self.target is not None and (self.due is None or self.target_basis is None):
-            raise ValueError("a KPI with a target needs `due` and `target_basis`")
+        ordered = sorted(self.targets, key=lambda t: t.start)
+        for a, b in zip(ordered, ordered[1:], strict=False):
+            if b.start <= a.due:
+                raise ValueError(f"targets {a.label()} and {b.label()} overlap")
         if self.source == "telemetry" and self.periods != ("day",):
             raise ValueError("telemetry KPIs have periods [day]")
         if self.maximum is not None and self.maximum < self.minimum:
             raise ValueError("maximum is below minimum")
-        if self.baseline is not None and (self.due is None or self.baseline.date >= self.due):
-            raise ValueError("the baseline must be dated before `due`")
         ids = [b.id for b in self.breakdowns]
         if len(set(ids)) != len(ids):
             raise ValueError(f"duplicate breakdown ids: {ids}")
         return self
+
+    def target_for(self, start: dt.date, end: dt.date) -> Target | None:
+        """The target whose period holds [start, end], if any."""
+        return next((t for t in self.targets if t.covers(start, end)), None)
+
+    def current_target(self, today: dt.date) -> Target | None:
+        """The target of today's period, else the next one to come, else None."""
+        current = self.target_for(today, today)
+        if current is not None:
+            return current
+        later = sorted((t for t in self.targets if t.start > today), key=lambda t: t.start)
+        return later[0] if later else None
+
+    def with_targets(self, targets: tuple[Target, ...]) -> Kpi:
+        """This KPI with `targets` replacing the catalogue's for the same periods."""
+        starts = {t.start for t in targets}
+        kept = tuple(t for t in self.targets if t.start not in starts)
+        return self.model_validate({**self.model_dump(exclude={"targets"}),
+                                    "targets": [t.model_dump() for t in (*kept, *targets)]})
 
     def short(self, lang: str) -> str:
         return (self.short_name or self.name).get(lang)
@@ -208,24 +291,34 @@ def period_end(period: str, start: dt.date) -> dt.date:
     return first_after - dt.timedelta(days=1)
 
 
-def goal_at(kpi: Kpi, when: dt.date) -> float | None:
-    """The value the KPI should have on `when`: the target, or the point on the baseline path."""
-    if kpi.target is None:
-        return None
-    if kpi.baseline is None or kpi.due is None or when >= kpi.due:
-        return kpi.target
-    if when <= kpi.baseline.date:
-        return kpi.baseline.value
-    span = (kpi.due - kpi.baseline.date).days
-    done = (when - kpi.baseline.date).days / span
-    return kpi.baseline.value + (kpi.target - kpi.baseline.value) * done
+def goal_on_path(target: Target, when: dt.date) -> float:
+    """The value due on `when` on the straight path from the target's baseline to the target."""
+    base = target.baseline
+    if base is None or when >= target.due:
+        return target.value
+    if when <= base.date:
+        return base.value
+    span = (target.due - base.date).days
+    return base.value + (target.value - base.value) * (when - base.date).days / span
 
 
-def status_of(kpi: Kpi, value: float | None, when: dt.date) -> Status:
-    """good: the goal is met; warn: within the tolerance; bad: beyond; info: no target; none."""
+def goal_at(kpi: Kpi, when: dt.date, start: dt.date | None = None) -> float | None:
+    """The value a figure of the period [start, when] should have (None: no target covers it).
+
+    `start` defaults to `when` (a one-day figure). Only the target of the figure's own period
+    counts: a figure of 2020 has no goal under a 2026-2030 target.
+    """
+    target = kpi.target_for(start or when, when)
+    return None if target is None else goal_on_path(target, when)
+
+
+def status_of(kpi: Kpi, value: float | None, when: dt.date,
+              start: dt.date | None = None) -> Status:
+    """good: the goal is met; warn: within the tolerance; bad: beyond; info: no target for the
+    figure's period; none: no value."""
     if value is None:
         return "none"
-    goal = goal_at(kpi, when)
+    goal = goal_at(kpi, when, start)
     if goal is None:
         return "info"
     gap = value - goal if kpi.higher_is_better else goal - value
@@ -235,6 +328,14 @@ def status_of(kpi: Kpi, value: float | None, when: dt.date) -> Status:
     if gap >= -kpi.tolerance - 1e-9:
         return "warn"
     return "bad"
+
+
+def stale_year(end: dt.date, today: dt.date) -> int | None:
+    """The year of a figure whose period ended more than a year before `today`, else None.
+
+    The page shows it as a badge ("số liệu 2020") so an old figure is never read as today's.
+    """
+    return end.year if (today - end).days > 365 else None
 
 
 Direction = Literal["up", "down", "flat", "none"]

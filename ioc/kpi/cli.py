@@ -1,13 +1,16 @@
-"""The `ioc kpi import`, `ioc kpi seed` and `ioc kpi refresh` commands."""
+"""The `ioc kpi import`, `seed`, `refresh` and `targets` commands."""
 
 from __future__ import annotations
 
+import argparse
+import datetime as dt
 import sys
 from pathlib import Path
 
 from ioc.config import ConfigError, Settings
-from ioc.kpi.catalogue import DEFAULT_SEED, CatalogueError, load_catalogue
+from ioc.kpi.catalogue import DEFAULT_SEED, CatalogueError, Target, Text, load_catalogue
 from ioc.kpi.importer import ImportReport, import_csv
+from ioc.kpi.targets import merge
 from ioc.kpi.telemetry import refresh_kpis
 
 
@@ -49,12 +52,21 @@ def import_file(settings: Settings, path: Path, *, catalogue: Path | None = None
     return _print_report(report, "ioc kpi import")
 
 
-def seed(settings: Settings, *, catalogue: Path | None = None) -> int:
-    """Store the demo province's reported figures (idempotent: stored values are replaced)."""
+def seed(settings: Settings, *, catalogue: Path | None = None, history: int = 0) -> int:
+    """Store the demo province's reported figures (idempotent: stored values are replaced)
+    and, with `history`, that many days of demo telemetry KPIs before today."""
+    from ioc.kpi.history import seed_history
+
     cat = _catalogue(catalogue)
     with _connect(settings) as conn:
         report = import_csv(conn, DEFAULT_SEED.read_bytes(), source=f"seed:{DEFAULT_SEED.name}",
                             actor="seed", catalogue=cat)
+        if report.ok and history:
+            today = dt.datetime.now(cat.zone).date()
+            with conn.transaction():
+                stored = seed_history(conn, cat, days=history, today=today)
+            print(f"{stored} demo value(s) of the {history} days before today stored "
+                  "(source demo-history)")
     return _print_report(report, "ioc kpi seed")
 
 
@@ -66,3 +78,104 @@ def refresh(settings: Settings, *, days: int, catalogue: Path | None = None) -> 
     print(f"telemetry KPIs: {report.values} value(s) for {report.first_day} .. {report.last_day} "
           f"in {report.elapsed_ms:.0f} ms")
     return 0
+
+
+# -- `ioc kpi targets list|set|remove` ------------------------------------------------------------
+def _day(text: str) -> dt.date:
+    """`2026` (1 January or, for --due, 31 December is added by the caller) or YYYY-MM-DD."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def targets_list(settings: Settings, *, kpi_id: str | None, catalogue: Path | None) -> int:
+    """Every KPI's targets per period, marking those stored in the database."""
+    from ioc.kpi.targets import stored_targets
+
+    cat = _catalogue(catalogue)
+    with _connect(settings) as conn:
+        stored = stored_targets(conn)
+    merged = merge(cat, stored)
+    for kpi in merged.kpis:
+        if kpi_id and kpi.id != kpi_id:
+            continue
+        if not kpi.targets:
+            print(f"{kpi.id}: no target (shown for context)")
+        own = {t.start for t in stored.get(kpi.id, ())}
+        for t in sorted(kpi.targets, key=lambda t: t.start):
+            where = "database" if t.start in own else "catalogue"
+            sign = ">=" if kpi.higher_is_better else "<="
+            print(f"{kpi.id}: {t.label()} {sign} {t.value:g} (due {t.due.isoformat()}, "
+                  f"{t.basis}, {where}){'  ' + t.document if t.document else ''}")
+    return 0
+
+
+def targets_set(settings: Settings, args: argparse.Namespace, actor: str) -> int:
+    from ioc.kpi.targets import TargetError, set_target
+
+    cat = _catalogue(args.catalogue)
+    note = Text(vi=args.note, en=args.note_en or "") if args.note else None
+    try:
+        target = Target(value=args.value, start=args.start, due=args.due, basis=args.basis,
+                        document=args.document, note=note)
+    except ValueError as err:
+        print(f"ioc kpi targets set: {err}", file=sys.stderr)
+        return 2
+    with _connect(settings) as conn:
+        try:
+            set_target(conn, cat, args.kpi, target, actor=actor)
+        except TargetError as err:
+            print(f"ioc kpi targets set: {err}", file=sys.stderr)
+            return 1
+    print(f"{args.kpi}: target {target.label()} = {target.value:g} stored")
+    return 0
+
+
+def targets_remove(settings: Settings, args: argparse.Namespace, actor: str) -> int:
+    from ioc.kpi.targets import remove_target
+
+    with _connect(settings) as conn:
+        removed = remove_target(conn, args.kpi, args.start, actor=actor)
+    if not removed:
+        print(f"ioc kpi targets remove: no stored target of {args.kpi} starting "
+              f"{args.start.isoformat()}", file=sys.stderr)
+        return 1
+    print(f"{args.kpi}: stored target from {args.start.isoformat()} removed")
+    return 0
+
+
+def add_targets_parser(k_sub, catalogue_help: str, actor_option, run) -> None:
+    """`ioc kpi targets ...`; `run(func)` wraps a function of (settings, args, actor)."""
+    p = k_sub.add_parser(
+        "targets", help="Targets per plan period (e.g. 2026-2030), kept in the database.",
+        description="List, set or remove a KPI's target for one plan period. A stored target "
+                    "replaces the catalogue's for the same period start; every change is "
+                    "audited.")
+    t_sub = p.add_subparsers(dest="targets_command", metavar="ACTION", required=True)
+    tl = t_sub.add_parser("list", help="Every target, from the catalogue and the database.")
+    tl.add_argument("kpi", nargs="?", metavar="KPI", help="only this KPI id")
+    tl.add_argument("--catalogue", type=Path, metavar="FILE", help=catalogue_help)
+    tl.set_defaults(func=run(lambda s, a, _actor: targets_list(s, kpi_id=a.kpi,
+                                                               catalogue=a.catalogue)))
+    ts = t_sub.add_parser("set", help="Store a KPI's target for a period.")
+    ts.add_argument("kpi", metavar="KPI", help="KPI id (see `ioc kpi targets list`)")
+    ts.add_argument("--value", type=float, required=True, help="the value to reach")
+    ts.add_argument("--start", type=_day, required=True, metavar="YYYY-MM-DD",
+                    help="first day of the period, e.g. 2026-01-01")
+    ts.add_argument("--due", type=_day, required=True, metavar="YYYY-MM-DD",
+                    help="last day of the period, when it is due, e.g. 2030-12-31")
+    ts.add_argument("--basis", choices=("plan", "national", "demo"), required=True,
+                    help="where the target comes from")
+    ts.add_argument("--document", required=True,
+                    help="the document that sets it, e.g. 'Nghị quyết 12/NQ-HĐND, 2026'")
+    ts.add_argument("--note", help="a note in Vietnamese")
+    ts.add_argument("--note-en", help="the note in English")
+    ts.add_argument("--catalogue", type=Path, metavar="FILE", help=catalogue_help)
+    actor_option(ts)
+    ts.set_defaults(func=run(targets_set))
+    tr = t_sub.add_parser("remove", help="Remove a stored target (the catalogue's applies).")
+    tr.add_argument("kpi", metavar="KPI")
+    tr.add_argument("--start", type=_day, required=True, metavar="YYYY-MM-DD")
+    actor_option(tr)
+    tr.set_defaults(func=run(targets_remove))

@@ -22,6 +22,7 @@ import psycopg
 from psycopg import sql
 
 from ioc.aqi import category, vn_aqi_daily
+from ioc.kpi import quality
 from ioc.kpi.store import PROVINCE, KpiValue, replace_days
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,8 @@ HourlySource = Literal["rollups", "readings"]
 COMPUTED: frozenset[str] = frozenset({
     "aqi_today", "aqi_good_share", "incidents_today", "incidents_7d", "incidents_verified_pct",
     "ack_median_min", "flood_alarms_active", "visitors_today", "visitors_vs_last_year_pct",
-    "devices_online_pct",
+    "devices_online_pct", "data_complete_pct", "data_live_pct", "data_clean_pct",
+    "devices_silent_long",
 })
 # A device is online while it has reported within this many expected intervals (the alerts
 # worker's silent-device rule uses the same number).
@@ -84,17 +86,19 @@ def air_window(w: Window) -> Window:
 
 # -- the hourly source ----------------------------------------------------------------------------
 def hourly_source(source: HourlySource, *, metrics: Sequence[str] | None) -> sql.Composable:
-    """Hourly (bucket, device_id, metric, n, total, last_time) rows, %(h_from)s..%(h_to)s."""
+    """Hourly (bucket, device_id, metric, n, total, lo, hi, last_time) rows, h_from..h_to."""
     metric_filter = sql.SQL(" AND metric = ANY(%(metrics)s)") if metrics else sql.SQL("")
     if source == "rollups":
         return sql.SQL(
-            "SELECT bucket, device_id, metric, n, sum AS total, last_time FROM reading_rollups "
+            "SELECT bucket, device_id, metric, n, sum AS total, min AS lo, max AS hi, last_time "
+            "FROM reading_rollups "
             "WHERE width = 'hour' AND bucket >= %(h_from)s AND bucket < %(h_to)s{}"
         ).format(metric_filter)
     if source == "readings":
         return sql.SQL(
             "SELECT date_bin('1 hour', time, TIMESTAMPTZ '2000-01-01') AS bucket, device_id, "
-            "metric, count(*) AS n, sum(value) AS total, max(time) AS last_time FROM readings "
+            "metric, count(*) AS n, sum(value) AS total, min(value) AS lo, max(value) AS hi, "
+            "max(time) AS last_time FROM readings "
             "WHERE value IS NOT NULL AND time >= %(h_from)s AND time < %(h_to)s{} "
             "GROUP BY 1, 2, 3"
         ).format(metric_filter)
@@ -132,11 +136,13 @@ class _Values:
         self.out: list[KpiValue] = []
 
     def add(self, kpi_id: str, day: dt.date, district: str | None, value: float,
-            numerator: float | None = None, denominator: float | None = None) -> None:
+            numerator: float | None = None, denominator: float | None = None,
+            breakdown: str = "") -> None:
         if district is None:
             return  # a device or alert without a district counts for the province only
         self.out.append(KpiValue(kpi_id, "day", day, round(float(value), 3), district=district,
-                                 numerator=numerator, denominator=denominator))
+                                 breakdown=breakdown, numerator=numerator,
+                                 denominator=denominator))
 
 
 def _sum_by_district(rows: Iterable[tuple]) -> dict[dt.date, dict[str, float]]:
@@ -377,6 +383,63 @@ def online_values(conn: psycopg.Connection, windows: Sequence[Window], source: H
                 out.add("devices_online_pct", day, district, 100 * online / total, online, total)
 
 
+def quality_values(conn: psycopg.Connection, windows: Sequence[Window], source: HourlySource,
+                   out: _Values, wanted: set[str]) -> None:
+    """Data quality ("đúng, đủ, sạch, sống") per unit and family, from the hourly source, the
+    device registry and the dead letters (by index); the arithmetic is ioc.kpi.quality's."""
+    if not windows:
+        return
+    query = sql.SQL(
+        "WITH {windows}, hourly AS ({hourly}), "
+        "marked AS ("
+        "  SELECT h.bucket, h.device_id, h.n, "
+        "    (h.metric = ANY(%(stuck_metrics)s) AND h.n >= %(stuck_n)s AND h.lo = h.hi "
+        "     AND lag(h.n >= %(stuck_n)s AND h.lo = h.hi, 1) OVER m "
+        "     AND lag(h.n >= %(stuck_n)s AND h.lo = h.hi, 2) OVER m "
+        "     AND lag(h.lo, 1) OVER m = h.lo AND lag(h.lo, 2) OVER m = h.lo "
+        "     AND lag(h.bucket, 2) OVER m = h.bucket - interval '2 hours') AS stuck, "
+        "    h.metric "
+        "  FROM hourly h WINDOW m AS (PARTITION BY h.device_id, h.metric ORDER BY h.bucket)), "
+        "per_hour AS ("
+        "  SELECT w.day, x.device_id, x.bucket, max(x.n) AS msgs, sum(x.n) AS readings, "
+        "    coalesce(sum(x.n) FILTER (WHERE x.stuck), 0) AS stuck "
+        "  FROM w JOIN marked x ON x.bucket >= w.w_start AND x.bucket < w.w_end "
+        "  GROUP BY 1, 2, 3), "
+        "per_day AS ("
+        "  SELECT day, device_id, sum(msgs) AS received, count(*) AS hours, "
+        "    sum(readings) AS readings, sum(stuck) AS stuck FROM per_hour GROUP BY 1, 2), "
+        "recent AS ("
+        "  SELECT DISTINCT w.day, x.device_id FROM w JOIN marked x "
+        "  ON x.bucket >= w.w_end - interval '24 hours' AND x.bucket < w.w_end), "
+        "dead AS ("
+        "  SELECT w.day, dl.device_id, count(*) AS n FROM w JOIN dead_letters dl "
+        "  ON dl.received_at >= w.w_start AND dl.received_at < w.w_end "
+        "  WHERE dl.device_id IS NOT NULL GROUP BY 1, 2) "
+        "SELECT w.day, d.family, d.district, d.expected_interval_s, "
+        "  extract(epoch FROM w.w_end - greatest(w.w_start, d.created_at))::float8, "
+        "  coalesce(p.received, 0)::float8, coalesce(p.hours, 0)::int, "
+        "  coalesce(p.readings, 0)::float8, coalesce(p.stuck, 0)::float8, "
+        "  coalesce(dl.n, 0)::int, "
+        "  (r.device_id IS NULL AND d.created_at <= w.w_end - interval '24 hours') "
+        "FROM w JOIN devices d ON d.enabled AND d.created_at < w.w_end "
+        "  AND d.family = ANY(%(families)s) "
+        "LEFT JOIN per_day p ON p.day = w.day AND p.device_id = d.device_id "
+        "LEFT JOIN recent r ON r.day = w.day AND r.device_id = d.device_id "
+        "LEFT JOIN dead dl ON dl.day = w.day AND dl.device_id = d.device_id"
+    ).format(windows=_WINDOWS, hourly=hourly_source(source, metrics=None))
+    first = min(min(w.start for w in windows), min(w.end for w in windows)
+                - dt.timedelta(hours=24))
+    params = {**_window_params(windows), "stuck_metrics": list(quality.STUCK_METRICS),
+              "stuck_n": quality.STUCK_MIN_READINGS, "families": list(quality.FAMILIES),
+              "h_from": _hour_floor(first) - dt.timedelta(hours=2),
+              "h_to": _hour_ceil(max(w.end for w in windows))}
+    rows = [quality.DeviceDay(*row) for row in conn.execute(query, params)]
+    for figure in quality.figures(rows):
+        if figure.kpi_id in wanted:
+            out.add(figure.kpi_id, figure.day, figure.unit, figure.value, figure.numerator,
+                    figure.denominator, breakdown=figure.family)
+
+
 # -- entry points ---------------------------------------------------------------------------------
 def compute_telemetry(conn: psycopg.Connection, windows: Sequence[Window], *,
                       source: HourlySource = "rollups",
@@ -393,6 +456,8 @@ def compute_telemetry(conn: psycopg.Connection, windows: Sequence[Window], *,
     ack_values(conn, windows, out, wanted)
     flood_values(conn, windows, out, wanted)
     online_values(conn, windows, source, out, wanted)
+    if wanted & set(quality.QUALITY_KPIS):
+        quality_values(conn, windows, source, out, wanted)
     return out.out
 
 
@@ -402,6 +467,17 @@ class RefreshReport:
     last_day: dt.date | None
     values: int
     elapsed_ms: float
+
+
+def first_data_time(conn: psycopg.Connection) -> dt.datetime | None:
+    """When the first telemetry the KPIs read was stored (hourly rollups, incidents, alerts)."""
+    row = conn.execute(
+        "SELECT least("
+        " (SELECT bucket FROM reading_rollups WHERE width = 'hour' ORDER BY bucket LIMIT 1),"
+        " (SELECT started_at FROM camera_incidents ORDER BY started_at LIMIT 1),"
+        " (SELECT opened_at FROM alerts ORDER BY opened_at LIMIT 1))"
+    ).fetchone()
+    return row[0] if row else None
 
 
 def refresh_kpis(conn: psycopg.Connection, *, days: int = 2, now: dt.datetime | None = None,
@@ -420,6 +496,11 @@ def refresh_kpis(conn: psycopg.Connection, *, days: int = 2, now: dt.datetime | 
     now = now or dt.datetime.now(dt.UTC)
     today = now.astimezone(catalogue.zone).date()
     windows = day_windows(today - dt.timedelta(days=days - 1), today, now, catalogue.zone)
+    # A day that began before the first data the IOC ever stored is not recomputed: its
+    # figures would be made of nothing (a "+178 vs yesterday" on a new installation's first
+    # day) and would overwrite the demo's seeded history (ioc.kpi.history).
+    first = first_data_time(conn)
+    windows = [w for w in windows if w.day == today or (first is not None and w.start >= first)]
     kpi_ids = [k.id for k in catalogue.telemetry()]
     with conn.transaction():
         values = compute_telemetry(conn, windows, kpis=kpi_ids)

@@ -57,6 +57,21 @@ ACTIONS: tuple[str, ...] = (
     # data loaded by an administrator (layers.store, ioc.kpi.importer)
     "layer.import",
     "kpi.import",
+    # ingest workers joining and retiring (ingest.members_store, `ioc ingest --retire`)
+    "ingest.join",
+    "ingest.retire",
+    # targets per plan period (ioc.kpi.targets, `ioc kpi targets`)
+    "kpi.target.set",
+    "kpi.target.remove",
+    # the device registry (ioc.devices: `ioc devices`, the registry page)
+    "device.import",
+    "device.edit",
+    "device.alarm_levels",
+    "device.retire",
+    "device.restore",
+    "device.credential_create",
+    "device.credential_rotate",
+    "device.credential_revoke",
 )
 
 MAX_TEXT = 500  # actor/action/target longer than this are cut (the log must never refuse)

@@ -116,9 +116,12 @@ class EmbeddedBroker(ServerProcess):
             f"password_file {passwd}",
             "persistence true",
             f"persistence_location {data}/",
-            "autosave_interval 1",  # a broker SIGKILL loses at most a second of queue
+            # Sessions, their plain subscriptions and queues are saved on a clean stop and
+            # every second: a broker SIGKILL loses at most the last second (docs/ingest.md).
+            "autosave_interval 1",
             "persistent_client_expiration 7d",
-            "max_queued_messages 1000000",
+            # Each ingest worker's session queues ALL ingest traffic while it is away.
+            "max_queued_messages 2000000",
             "max_queued_bytes 0",
             "max_inflight_messages 10000",  # un-acked QoS 1 per client; MQTT 5 clients lower it
             "log_dest stdout",

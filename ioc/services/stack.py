@@ -29,7 +29,9 @@ class EmbeddedStack:
             if not db.url:
                 pg = EmbeddedPostgres(self.state_dir)
                 self.servers.append(pg)
-                db = db.model_copy(update={"url": pg.start()})
+                owner_url = pg.start()
+                # Processes connect as the runtime role; only migrate uses the owner.
+                db = db.model_copy(update={"url": pg.runtime_url, "owner_url": owner_url})
             if not mqtt.url:
                 broker = EmbeddedBroker(self.state_dir)
                 self.servers.append(broker)

@@ -409,8 +409,12 @@ def test_kpi_catalogue_values_and_targets(api):
     assert egov["source"] == "reported" and "target" in egov
     values = get(client, h, "/kpis/values?kpi_id=egov_services_full_pct&district=province").json
     assert [v["period_start"] for v in values["data"]] == ["2019-01-01", "2020-01-01"]
-    assert values["data"][0]["district"] is None and values["data"][0]["target"] == egov["target"]
-    assert values["data"][0]["status"] in ("good", "warn", "bad", "info")
+    # each figure against its own period's target: none for the 2019 baseline year, the
+    # 2020-2025 target for 2020; the catalogue entry gives today's (2026-2030) target
+    assert values["data"][0]["district"] is None and values["data"][0]["target"] is None
+    assert values["data"][0]["status"] == "info"
+    assert values["data"][1]["target"] == 100 and values["data"][1]["status"] == "warn"
+    assert egov["target"] == 100 and egov["due"] == "2030-12-31" and egov["target_basis"] == "demo"
     rows, pages = all_pages(client, h, "/api/v1/kpis/values?limit=1")
     assert pages == 2 and len(rows) == 2
     resp = get(client, h, "/kpis/values?start=2020-01-01&end=2019-01-01")

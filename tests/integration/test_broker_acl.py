@@ -98,3 +98,20 @@ def test_anonymous_and_wrong_password_are_refused(broker):
     bad = MqttSettings(url=f"mqtt://aq-001:wrong@127.0.0.1:{broker}", client_id_prefix="acl")
     with pytest.raises(ConnectionError):
         MqttClient(bad, "bad").connect(timeout=3)
+
+
+def test_only_the_ingest_account_announces_the_ingest_member_list(broker):
+    got: queue.Queue = queue.Queue()
+    ingest = MqttClient(_settings(broker, "ioc-ingest"), "ingest").connect()
+    device = MqttClient(_settings(broker, "aq-001"), "aq-001").connect()
+    try:
+        ingest.subscribe("ioc/v1/ctl/#", lambda m: got.put((m.topic, m.payload)))
+        time.sleep(0.5)
+        device.publish("ioc/v1/ctl/ingest/members", b"forged").wait_for_publish(5)
+        ingest.publish("ioc/v1/ctl/ingest/members", b"real").wait_for_publish(5)
+        assert got.get(timeout=10) == ("ioc/v1/ctl/ingest/members", b"real")
+        time.sleep(0.5)
+        assert got.empty()
+    finally:
+        device.close()
+        ingest.close()

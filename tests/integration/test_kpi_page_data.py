@@ -158,8 +158,10 @@ def test_the_page_data_of_a_month(db_conn):
     assert by_id["flood_alarms_active"].status == "warn"
     assert by_id["egov_services_full_pct"].value == "37,0"  # as reported (753/2,018: 37.3)
     assert by_id["egov_services_online_pct"].demo_target  # no such target in the plan
-    assert by_id["dx_tasks_done_pct"].demo_target and not by_id["egov_services_full_pct"].demo_target
-    assert by_id["egov_services_full_pct"].period == "Số liệu 2020"
+    # the 2020 figure is shown as old and not judged against today's (2026-2030) target
+    full = by_id["egov_services_full_pct"]
+    assert full.period == "Số liệu 2020" and full.stale == "Số liệu cũ (2020)"
+    assert full.status == "info" and full.target.startswith("Mục tiêu 2026–2030")
     assert by_id["incidents_verified_pct"].value not in ("–", "0")
     online = by_id["devices_online_pct"]
     assert online.status in ("bad", "warn") and online.trend  # Bát Xát is silent
@@ -194,5 +196,5 @@ def test_the_csv_export(db_conn):
     assert len(days) == 30 and min(days) == (today - dt.timedelta(days=29)).isoformat()
     full = [r for r in rows if r["kpi_id"] == "egov_services_full_pct"]
     assert [(r["period_start"], r["value"], r["status"]) for r in full] == [
-        ("2019-01-01", "27.2", "good"), ("2020-01-01", "37", "warn")]
+        ("2019-01-01", "27.2", "info"), ("2020-01-01", "37", "warn")]  # 2019: no target
     assert {r["district_name"] for r in rows if r["district"] == ""} == {"Toàn tỉnh"}

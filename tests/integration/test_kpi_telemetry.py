@@ -195,3 +195,99 @@ def test_refresh_writes_kpi_values_once(db_conn):
     assert latest["incidents_today"].previous.value == 1
     districts = district_values(db_conn, catalogue, TODAY)
     assert districts["aqi_today"]["bac_ha"].value == 150
+
+
+def test_a_day_before_the_first_data_is_not_computed_and_keeps_the_demo_history(db_conn):
+    """A new installation's first day has no "vs yesterday" made of nothing, and the seeded
+    demo history of the days before it is not overwritten by empty figures."""
+    from dashboards.kpi_queries import tile_for
+    from ioc.kpi.catalogue import load_catalogue
+    from ioc.kpi.history import SOURCE, seed_history
+
+    _insert_devices(db_conn)
+    db_conn.execute(  # the first data ever: one visitor count this morning
+        "INSERT INTO readings (time, device_id, metric, value) VALUES (%s, 'cnt-a', 'entries', 40)",
+        (MIDNIGHT + dt.timedelta(hours=3),))
+    refresh_rollups(db_conn, MIDNIGHT - dt.timedelta(days=2))
+    report = refresh_kpis(db_conn, days=2, now=NOW)
+    assert (report.first_day, report.last_day) == (TODAY, TODAY)  # yesterday had no data
+    catalogue = load_catalogue()
+    latest = latest_values(db_conn, catalogue)["visitors_today"]
+    assert latest.current.value == 40 and latest.previous is None
+    assert tile_for(catalogue.get("visitors_today"), latest, TODAY, "vi").trend == ""
+
+    with db_conn.transaction():
+        stored = seed_history(db_conn, catalogue, days=30, today=TODAY)
+    units = 2  # sa_pa, bac_ha
+    per_unit = sum(1 for k in catalogue.telemetry() if k.districts)
+    assert stored == 30 * (len(catalogue.telemetry()) + units * per_unit)
+    refresh_kpis(db_conn, days=2, now=NOW)
+    (source,) = db_conn.execute(
+        "SELECT source FROM kpi_values WHERE kpi_id = 'visitors_today' AND district = '' "
+        "AND period_start = %s", (TODAY - dt.timedelta(days=1),)).fetchone()
+    assert source == SOURCE  # the refresh did not write over the seeded yesterday
+    latest = latest_values(db_conn, catalogue)["visitors_today"]
+    assert latest.current.value == 40 and latest.previous.source == SOURCE
+    # seeding a range that holds a real figure never replaces it
+    with db_conn.transaction():
+        seed_history(db_conn, catalogue, days=30, today=TODAY + dt.timedelta(days=1))
+    (value, source) = db_conn.execute(
+        "SELECT value, source FROM kpi_values WHERE kpi_id = 'visitors_today' AND district = '' "
+        "AND period_start = %s", (TODAY,)).fetchone()
+    assert (value, source) == (40, "telemetry")
+
+
+def test_data_quality_kpis_match_a_hand_computation(db_conn):
+    """"Đúng, đủ, sạch, sống" of one day on a small fixture, from rollups and from raw."""
+    day = TODAY - dt.timedelta(days=1)
+    start = MIDNIGHT - dt.timedelta(days=1)  # local midnight of `day`
+    with db_conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO devices (device_id, family, kind, name, district, expected_interval_s, "
+            "created_at) VALUES (%s, %s, %s, %s, %s, %s, '2024-01-01')",
+            [("aq-1", "environment", "air_quality", "aq-1", "sa_pa", 600),
+             ("wl-1", "disaster", "water_level", "wl-1", "bac_ha", 300),
+             ("cnt-1", "tourism", "visitor_counter", "cnt-1", "bac_ha", 60)])
+        rows = []
+        for hour in range(23):  # aq-1: 23 hours of 6; hours 20-22 stuck at 50.0
+            for k in range(6):
+                value = 50.0 if hour >= 20 else 20 + hour + k / 10
+                rows.append((start + dt.timedelta(hours=hour, minutes=10 * k), "aq-1", "pm25",
+                             value))
+        for i in range(288):  # wl-1: every 5 minutes all day, changing
+            rows.append((start + dt.timedelta(minutes=5 * i), "wl-1", "water_level_m",
+                         80 + i / 100))
+        cur.executemany("INSERT INTO readings (time, device_id, metric, value) "
+                        "VALUES (%s, %s, %s, %s)", rows)
+        cur.executemany(
+            "INSERT INTO dead_letters (received_at, topic, payload, payload_size, reason, "
+            "device_id) VALUES (%s, 't', '\\x00', 1, 'out of range', 'aq-1')",
+            [(start + dt.timedelta(hours=h),) for h in (1, 2, 3)])
+    refresh_rollups(db_conn, start - dt.timedelta(days=1))
+    windows = day_windows(day, day, NOW, ZONE)
+    kpis = ["data_complete_pct", "data_live_pct", "data_clean_pct", "devices_silent_long"]
+    from_rollups = compute_telemetry(db_conn, windows, kpis=kpis)
+    from_raw = compute_telemetry(db_conn, windows, source="readings", kpis=kpis)
+    assert sorted(from_rollups, key=lambda v: v.key) == sorted(from_raw, key=lambda v: v.key)
+    got = {(v.kpi_id, v.district, v.breakdown): v for v in from_rollups}
+
+    def pct(num, den):
+        return round(100 * num / den, 3)
+
+    assert got[("data_complete_pct", "", "")].value == pct(138 + 288, 144 + 288 + 1440)
+    assert got[("data_live_pct", "", "")].value == pct(23 + 24, 24 * 3)
+    assert got[("data_clean_pct", "", "")].value == pct(138 - 6 + 288, 138 + 3 + 288)
+    assert got[("devices_silent_long", "", "")].value == 1
+    assert got[("data_clean_pct", "sa_pa", "environment")].value == pct(132, 141)
+    assert got[("data_complete_pct", "bac_ha", "")].value == pct(288, 288 + 1440)
+    assert got[("devices_silent_long", "bac_ha", "tourism")].value == 1
+    # stored by the refresh and shown on the status page (province, by family)
+    from dashboards.data_quality import latest_quality, render_quality
+
+    refresh_kpis(db_conn, days=2, now=NOW)
+    row = latest_quality(db_conn)
+    assert row.day == TODAY  # today so far: nothing arrived today
+    assert row.values[("data_complete_pct", "")] == 0
+    assert row.values[("devices_silent_long", "")] == 1  # cnt-1; aq-1 and wl-1 spoke in 24 h
+    html = str(render_quality(row, "vi"))
+    assert "Số liệu đủ" in html and "0,0%" in html and "Du lịch" in html

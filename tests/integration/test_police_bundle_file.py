@@ -1,6 +1,7 @@
 """`ioc evidence verify --check-db` against a real export: the very file exported proves its
 origin; the same entries in a different file (bytes appended or prepended, a changed ZIP
-comment) are reported, although every entry and the manifest are intact."""
+comment) are reported, although every entry and the manifest are intact; a forged export
+record is caught by its missing signature."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from ioc.config import Settings
 from ioc.evidence.cli import check_recorded, verify_command
 from ioc.evidence.export import export_incident
+from ioc.evidence.signing import generate_key_file
 from ioc.evidence.verify import format_report, verify_bundle
 from tests.integration.test_police_ingest import seed_incident_scenario
 
@@ -22,11 +24,14 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def exported(db_settings, db_conn, tmp_path):
     seed_incident_scenario(db_conn)
+    key_file = tmp_path / "evidence-key.pem"
+    key = generate_key_file(key_file)
     with db_conn.transaction():
         bundle = export_incident(db_conn, "ioc", "cam-mk-coc-leu-0007", actor="t-police",
-                                 ip="10.0.0.5")
-    assert bundle is not None
-    settings = Settings(env="test", state_dir=tmp_path / "state", database=db_settings)
+                                 ip="10.0.0.5", signing_key=key)
+    assert bundle is not None and bundle.signed
+    settings = Settings(env="test", state_dir=tmp_path / "state", database=db_settings,
+                        evidence={"signing_key_file": key_file})
     return settings, bundle
 
 
@@ -37,8 +42,11 @@ def with_comment(content: bytes, comment: bytes) -> bytes:
 
 
 def checked(settings, content: bytes):
-    report = verify_bundle(content)
-    check_recorded(settings, report)
+    from ioc.evidence.export import deployment_public_key
+
+    public_key = deployment_public_key(settings)
+    report = verify_bundle(content, public_key=public_key)
+    check_recorded(settings, report, public_key)
     return report
 
 
@@ -47,8 +55,10 @@ def test_the_exported_file_proves_its_origin(exported):
     report = checked(settings, bundle.content)
     assert report.ok, report.problems
     assert report.recorded_export is not None and report.origin_proven
-    assert report.assurance == "recorded"
+    assert report.assurance == "signed" and report.signature == "valid"
     assert "origin proven" in format_report(report, "x.zip")
+    assert any("record signature valid" in n for n in report.notes)
+    assert any(n.startswith("evidence_exports: chain intact, 1 rows") for n in report.notes)
 
 
 @pytest.mark.parametrize("change", ["appended", "prepended", "comment", "comment_changed"])
@@ -76,8 +86,8 @@ def test_cli_check_db(exported, tmp_path, capsys):
 
     def run(content: bytes, as_json: bool = False) -> int:
         path.write_bytes(content)
-        args = SimpleNamespace(bundle=path, require_signature=False, check_db=True,
-                               json=as_json)
+        args = SimpleNamespace(bundle=path, public_key=None, allow_unsigned=False,
+                               check_db=True, json=as_json)
         return verify_command(settings, args)
 
     assert run(bundle.content) == 0

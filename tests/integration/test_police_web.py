@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 import zipfile
 
 import pytest
@@ -223,10 +224,13 @@ def test_exported_bundle_verifies_and_tampering_is_caught(world, db_conn, settin
         ).fetchall()
     assert len(exports) == 1 and exports[0].actor == "t-police" and exports[0].files == 2
     assert audited == [(report.manifest_sha256,)]
-    # the database knows the manifest: an edited and re-hashed manifest is caught there
-    check_recorded(settings, report)
+    # the database knows the manifest: an edited and re-hashed manifest is caught there.
+    # Without a signing key the record is unsigned: anyone who can INSERT could have made
+    # it, so it does not prove the origin either (test_signed_bundle_with_the_configured_key)
+    check_recorded(settings, report, None)
     assert report.ok and report.notes[-1].startswith(f"recorded export #{exports[0].id}")
-    assert report.origin_proven and report.recorded_export == exports[0].id
+    assert any("not signed by the deployment's key" in n for n in report.notes)
+    assert not report.origin_proven and report.recorded_export is None
     manifest["incident"]["device_id"] = "cam-somewhere-else"
     forged = json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True).encode() + b"\n"
     out = io.BytesIO()
@@ -245,30 +249,51 @@ def test_exported_bundle_verifies_and_tampering_is_caught(world, db_conn, settin
     assert forged_report.ok and forged_report.signature == "none"
     assert not forged_report.origin_proven and forged_report.assurance == "integrity_only"
     assert "integrity only: not signed, cannot prove origin" in format_report(forged_report, "f")
-    check_recorded(settings, forged_report)
+    check_recorded(settings, forged_report, None)
     assert not forged_report.ok  # ... and not what this IOC exported
     assert "not among the bundles" in forged_report.problems[0]
 
 
-def test_signed_bundle_with_the_configured_key(settings, db_conn, web_users):
+def test_signed_bundle_with_the_configured_key(settings, db_conn, web_users, tmp_path):
     from ioc.config.models import EvidenceSettings
+    from ioc.evidence.signing import generate_key_file, public_key_from_pem
     from ioc.evidence.verify import format_report
+    from tests.unit.test_evidence_bundle import FORGER
 
-    key = "evidence-key-for-tests-0123"
-    signed = settings.model_copy(update={"evidence": EvidenceSettings(hmac_key=key)})
+    key_file = tmp_path / "evidence-key.pem"
+    key = generate_key_file(key_file)
+    signed = settings.model_copy(update={
+        "evidence": EvidenceSettings(signing_key_file=key_file)})
     seeded = seed_incident_scenario(db_conn)
-    client = make_app(signed).server.test_client()
+    app = make_app(signed)
+    client = app.server.test_client()
+    # the public key is published to anyone, no log-in needed
+    published = app.server.test_client().get("/evidence/public-key.pem")
+    assert published.status_code == 200
+    assert published.headers["X-Evidence-Key-Id"] == key.public.key_id
+    public_key = public_key_from_pem(published.data)
+    assert public_key == key.public
     login_client(client, web_users["police"].username, web_users["police"].password)
+    police = sys.modules["pages.police"]  # as Dash loaded it (importing it again would clash)
+    line = police._public_key_line("en").children  # the line under the export button
+    assert "/evidence/public-key.pem" in line and key.public.key_id in line
     resp = _export(client, seeded["fight"])
     assert resp.status_code == 200
-    assert "manifest.hmac" in zipfile.ZipFile(io.BytesIO(resp.data)).namelist()
-    report = verify_bundle(resp.data, key=key.encode())
-    assert report.ok and report.signature == "valid"
-    assert verify_bundle(resp.data, key=b"some-other-key-000000").signature == "invalid"
-    assert "HMAC-SHA256 valid" in format_report(report, "x.zip")
+    assert "manifest.sig" in zipfile.ZipFile(io.BytesIO(resp.data)).namelist()
+    report = verify_bundle(resp.data, public_key=public_key)
+    assert report.ok and report.signature == "valid" and report.origin_proven
+    assert verify_bundle(resp.data, public_key=FORGER.public).signature == "unknown_key"
+    assert "Ed25519 valid" in format_report(report, "x.zip")
     with db_conn.transaction():
-        (signed_flag,) = db_conn.execute("SELECT signed FROM evidence_exports").fetchone()
-    assert signed_flag is True
+        (signed_flag, key_id, signature) = db_conn.execute(
+            "SELECT signed, key_id, record_signature FROM evidence_exports").fetchone()
+    assert signed_flag is True and key_id == key.public.key_id and signature
+
+
+def test_public_key_page_without_a_key(world):
+    _app, clients, _seeded = world
+    resp = clients["anonymous"].get("/evidence/public-key.pem")
+    assert resp.status_code == 404 and resp.json["error"] == "not_found"
 
 
 def test_frigate_incident_bundle_has_its_snapshot(world):

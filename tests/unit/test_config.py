@@ -84,11 +84,11 @@ def test_settings_env_round_trips():
         "IOC_REDIS_URL": "redis://h:2/0",
         "IOC_DATABASE_SCHEMA": "s1",
         "IOC_MQTT_TOPIC_PREFIX": "x/",
-        "IOC_EVIDENCE_HMAC_KEY": "0123456789abcdef-key",
+        "IOC_EVIDENCE_SIGNING_KEY_FILE": "/run/ioc/evidence-key.pem",
     }
     s = load_settings(env)
     assert load_settings(settings_env(s)) == s
-    assert settings_env(s)["IOC_EVIDENCE_HMAC_KEY"] == "0123456789abcdef-key"
+    assert settings_env(s)["IOC_EVIDENCE_SIGNING_KEY_FILE"] == "/run/ioc/evidence-key.pem"
 
 
 def test_test_tooling_variables_are_ignored():

@@ -11,10 +11,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from ioc.evidence.bundle import MANIFEST, MANIFEST_HASH, MANIFEST_HMAC
+from ioc.evidence.bundle import MANIFEST, MANIFEST_HASH, MANIFEST_SIG
 from ioc.evidence.cli import verify_command
 from ioc.evidence.verify import verify_bundle
-from tests.unit.test_evidence_bundle import KEY, make_bundle, snapshot_name
+from tests.unit.test_evidence_bundle import KEY, PUBLIC, make_bundle, snapshot_name
 
 
 def data_span(content: bytes, name: str) -> tuple[int, int]:
@@ -32,12 +32,17 @@ def flipped(content: bytes, position: int, mask: int = 0x01) -> bytes:
     return bytes(data)
 
 
-def run_cli(tmp_path, content: bytes, *, key: bytes | None = None, as_json: bool = False):
+def run_cli(tmp_path, content: bytes, *, key=None, as_json: bool = False):
     path = tmp_path / "bundle.zip"
     path.write_bytes(content)
-    settings = SimpleNamespace(evidence=SimpleNamespace(hmac_key=key.decode() if key else None),
+    settings = SimpleNamespace(evidence=SimpleNamespace(signing_key_file=None),
                                database=SimpleNamespace(url=None))
-    args = SimpleNamespace(bundle=path, require_signature=False, check_db=False, json=as_json)
+    key_file = None
+    if key is not None:
+        key_file = tmp_path / "public.pem"
+        key_file.write_text(key.public.pem())
+    args = SimpleNamespace(bundle=path, public_key=key_file, allow_unsigned=False,
+                           check_db=False, json=as_json)
     return verify_command(settings, args)
 
 
@@ -68,19 +73,19 @@ def test_flipped_byte_in_the_compressed_manifest_on_disk(tmp_path, capsys):
     bundle = make_bundle(key=KEY)
     start, end = data_span(bundle.content, MANIFEST)
     damaged = flipped(bundle.content, start + 10, 0xFF)
-    report = verify_bundle(damaged, key=KEY)
+    report = verify_bundle(damaged, public_key=PUBLIC)
     assert not report.ok and report.problems[0].startswith(f"{MANIFEST}: damaged")
     assert run_cli(tmp_path, damaged, key=KEY, as_json=True) == 1
     assert json.loads(capsys.readouterr().out)["ok"] is False
 
 
-@pytest.mark.parametrize("name", [MANIFEST_HASH, MANIFEST_HMAC, "README.txt"])
+@pytest.mark.parametrize("name", [MANIFEST_HASH, MANIFEST_SIG, "README.txt"])
 def test_flipped_byte_in_a_small_entry(name):
     bundle = make_bundle(key=KEY)
     start, end = data_span(bundle.content, name)
     damaged = flipped(bundle.content, start + 1)
-    for key in (KEY, None):
-        report = verify_bundle(damaged, key=key)
+    for key in (PUBLIC, None):
+        report = verify_bundle(damaged, public_key=key)
         assert not report.ok, (name, key)
         assert any(p.startswith(f"{name}:") for p in report.problems), report.problems
 
@@ -98,7 +103,7 @@ def test_every_single_flipped_byte_is_handled():
         start, end = data_span(bundle.content, info.filename)
         spans.append((start, end - 1 if info.compress_type == zipfile.ZIP_DEFLATED else end))
     for position in range(len(bundle.content)):
-        report = verify_bundle(flipped(bundle.content, position, 0x55), key=KEY)
+        report = verify_bundle(flipped(bundle.content, position, 0x55), public_key=PUBLIC)
         assert report.bundle_sha256 != bundle.bundle_sha256
         if any(start <= position < end for start, end in spans):
             assert not report.ok, position

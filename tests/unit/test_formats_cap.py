@@ -381,7 +381,8 @@ def test_dtds_and_entities_are_refused(xml):
     (vn_alert("Update", "pctt@laocai.gov.vn,LC-2025-061"),
      "alert.references: 'pctt@laocai.gov.vn,LC-2025-061' is not sender,identifier,sent"),
     (vn_alert("Update", "a,b,2025-06-01T09:30:00Z"), "alert.references: '2025-06-01T09:30:00Z'"),
-    (vn_alert("Update", " "), "alert.references: empty"),
+    # an empty <references/> is no references (valid for an Alert), not enough for an Update
+    (vn_alert("Update", " "), "alert.references: required when msgType is Update"),
     (vn_alert(identifier="LC 2025"), "alert.identifier: 'LC 2025' must be non-empty without"),
     (vn_alert(identifier="LC,2025"), "alert.identifier: 'LC,2025' must be non-empty"),
     (vn_alert(identifier="LC&amp;2025"), "alert.identifier: 'LC&2025'"),
@@ -393,8 +394,11 @@ def test_dtds_and_entities_are_refused(xml):
     ("<alert xmlns='urn:oasis:names:tc:emergency:cap:1.2'>", "invalid XML: "),
     ("not xml at all", "invalid XML: "),
     ("", "invalid XML: "),
-    (b"<?xml version='1.0' encoding='latin-1'?><alert>\xe9</alert>",
+    # decoded as declared (tests/unit/test_formats_cap_feeds.py); bytes that do not match the
+    # declared (or default) encoding are refused
+    (b"<?xml version='1.0' encoding='UTF-8'?><alert>\xe9</alert>",
      "payload is not valid UTF-8 (byte 0xe9"),
+    (b"<alert>\xe9</alert>", "payload is not valid UTF-8 (byte 0xe9"),
 ])
 def test_invalid_alerts(xml, expected):
     assert expected in rejected(xml)

@@ -14,7 +14,7 @@ from ingest.db_errors import ErrorKind, classify, describe
 from ingest.flush_policy import FlushPolicy, backoff_s
 from ingest.incidents import incident_from_event, merge_incident, merge_incidents
 from ingest.live_feed import READINGS_PER_EVENT, live_updates
-from ingest.receiver import client_id_for, subscription_topics
+from ingest.receiver import client_id_for, legacy_shared_topics, subscription_topics
 from ingest.records import CameraEvent, DeviceStatus, Parsed, Reading
 from ingest.registry import (
     DeviceEntry,
@@ -198,8 +198,9 @@ def test_live_updates_are_compact_and_chunked():
 # -- MQTT side ----------------------------------------------------------------------------------
 def test_subscriptions_and_client_id():
     s = Settings(mqtt=MqttSettings(shared_group="grp", frigate_prefix="nvr"))
-    assert subscription_topics(s, shared=True) == ["$share/grp/ioc/v1/#", "$share/grp/nvr/#"]
-    assert subscription_topics(s, shared=False) == ["ioc/v1/#", "nvr/#"]
+    # Plain filters: Mosquitto restores them for offline sessions after a restart.
+    assert subscription_topics(s) == ["ioc/v1/#", "nvr/#"]
+    assert legacy_shared_topics(s) == ["$share/grp/ioc/v1/#", "$share/grp/nvr/#"]
     assert client_id_for("node 1/a") == "ingest-node-1-a"
     assert client_id_for("x") == client_id_for("x")
 

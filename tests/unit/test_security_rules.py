@@ -109,7 +109,7 @@ EXPECTED_ACT = {
     "operator": {"feed", "ops"},
     "police": {"police"},
     "leadership": set(),
-    "admin": {"feed", "ops", "police", "kpi", "admin"},
+    "admin": {"feed", "ops", "police", "kpi", "admin", "devices"},
 }
 
 
