@@ -83,7 +83,14 @@ def audit_actions(db_conn, prefix: str) -> list[tuple]:
             (prefix + "%",)).fetchall()
 
 
-def test_police_works_the_queue_of_decisions(dash_duo, settings, db_conn, web_users):
+def test_police_works_the_queue_of_decisions(dash_duo, settings, db_conn, web_users, tmp_path):
+    from ioc.config.models import EvidenceSettings
+    from ioc.evidence.signing import generate_key_file, public_key_from_pem
+
+    key_file = tmp_path / "evidence-key.pem"
+    generate_key_file(key_file)
+    settings = settings.model_copy(update={
+        "evidence": EvidenceSettings(signing_key_file=key_file)})
     seeded = seed_queue_scenario(db_conn)  # the wanted plate on the list, 40 ordinary detections
     dash_duo.start_server(make_app(settings))
     police = web_users["police"]
@@ -144,8 +151,13 @@ def test_police_works_the_queue_of_decisions(dash_duo, settings, db_conn, web_us
     names = zipfile.ZipFile(io.BytesIO(bundle)).namelist()
     jpegs = [n for n in names if n.endswith(".jpg")]
     assert jpegs and zipfile.ZipFile(io.BytesIO(bundle)).read(jpegs[0])[:3] == b"\xff\xd8\xff"
-    report = verify_bundle(bundle)
-    assert report.ok, format_report(report, "bundle.zip")
+    # checked with the public key the deployment publishes, as a court would
+    public_key = public_key_from_pem(dash_duo.driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch('/evidence/public-key.pem').then(r => r.text()).then(done);").encode())
+    report = verify_bundle(bundle, public_key=public_key)
+    assert report.ok and report.signature == "valid" and report.origin_proven, \
+        format_report(report, "bundle.zip")
     assert audit_actions(db_conn, "evidence.export") == [
         (police.username, "evidence.export", f"incident:{seeded['fire']}")]
     shot(dash_duo, "police-verify-vi.png")
