@@ -1,6 +1,8 @@
 """The plate watchlist on the police page: the panel to add and remove plates, the banner
 of a wanted plate's sighting, and its optional sound. Changes go through
-ioc.police.watchlist (audited); the callbacks need the page's `act` permission (`-act-` ids).
+ioc.police.watchlist (audited). The callbacks are in pages/police.py (Dash loads a page
+module for every app; a helper module's callbacks would reach only the first one); they need
+the page's `act` permission (`-act-` ids).
 """
 
 from __future__ import annotations
@@ -9,14 +11,14 @@ import datetime as dt
 import logging
 
 import dash
-from dash import Input, Output, State, callback, dcc, html, no_update
+from dash import dcc, html
 
 from dashboards import (
     auth,
     police_text,  # noqa: F401 - registers the texts used here
 )
 from dashboards.context import context
-from dashboards.i18n import pick_language, t
+from dashboards.i18n import t
 from dashboards.page_parts import fmt_time
 from ioc.police import watchlist
 from ioc.police.rules import load_rules
@@ -94,30 +96,7 @@ def entry_text(e: watchlist.WatchEntry, lang: str, tz: str) -> str:
              time=fmt_time(e.added_at, tz), expiry=expiry)
 
 
-@callback(
-    Output("police-watch-list", "children"),
-    Output("police-watch-pick", "options"),
-    Input("police-watch-result", "children"),
-    Input("police-watch-summary", "n_clicks"),
-    State("police-lang-store", "data"),
-)
-def show_list(_result, _open, lang):
-    lang = pick_language(lang)
-    c = context()
-    try:
-        with c.pool.connection() as conn:
-            entries = watchlist.list_entries(conn)
-    except Exception:
-        log.warning("watchlist read failed", exc_info=True)
-        return no_update, no_update
-    now = dt.datetime.now(dt.UTC)
-    tz = c.settings.web.timezone
-    items = [html.Li(entry_text(e, lang, tz), className="" if e.live(now) else "muted")
-             for e in entries] or [html.Li(t("police.watch.empty", lang), className="muted")]
-    return items, [{"label": e.plate, "value": e.plate} for e in entries]
-
-
-def _change(action: str, plate, reason=None, days=None) -> tuple[bool, str]:
+def change(action: str, plate, reason=None, days=None) -> tuple[bool, str]:
     c = context()
     rules = load_rules(c.settings.police.queue_rules_file)
     actor, ip = auth.current_actor(), auth.client_ip()
@@ -133,43 +112,3 @@ def _change(action: str, plate, reason=None, days=None) -> tuple[bool, str]:
     except watchlist.WatchlistError as err:
         return False, str(err)
     return True, entry.plate
-
-
-@callback(
-    Output("police-watch-result", "children"),
-    Output("police-refresh", "data", allow_duplicate=True),
-    Output("police-watch-plate", "value"),
-    Output("police-watch-reason", "value"),
-    Input("police-act-watch-add", "n_clicks"),
-    State("police-watch-plate", "value"),
-    State("police-watch-reason", "value"),
-    State("police-watch-days", "value"),
-    State("police-refresh", "data"),
-    State("police-lang-store", "data"),
-    prevent_initial_call=True,
-)
-def add_plate(_n, plate, reason, days, refresh, lang):
-    lang = pick_language(lang)
-    ok, text = _change("add", plate, reason, days)
-    if not ok:
-        return html.Div(text, className="act-refused"), no_update, no_update, no_update
-    return (html.Div(t("police.watch.added", lang, plate=text), className="act-ok"),
-            (refresh or 0) + 1, "", "")
-
-
-@callback(
-    Output("police-watch-result", "children", allow_duplicate=True),
-    Output("police-refresh", "data", allow_duplicate=True),
-    Input("police-act-watch-remove", "n_clicks"),
-    State("police-watch-pick", "value"),
-    State("police-refresh", "data"),
-    State("police-lang-store", "data"),
-    prevent_initial_call=True,
-)
-def remove_plate(_n, plate, refresh, lang):
-    lang = pick_language(lang)
-    ok, text = _change("remove", plate)
-    if not ok:
-        return html.Div(text, className="act-refused"), no_update
-    return (html.Div(t("police.watch.removed", lang, plate=text), className="act-ok"),
-            (refresh or 0) + 1)

@@ -10,6 +10,7 @@ from /evidence/snapshot (dashboards/evidence.py), which logs every view.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from dataclasses import replace
@@ -25,6 +26,7 @@ from dashboards.context import context
 from dashboards.i18n import pick_language, t
 from dashboards.page_parts import fmt_int, fmt_time, page_header
 from ioc.evidence.store import Incident
+from ioc.police import watchlist
 from ioc.police.rules import load_rules
 
 log = logging.getLogger(__name__)
@@ -669,3 +671,68 @@ def note(_n, key, text, refresh, lang):
     if not result.ok:
         return _result(result, lang), no_update, no_update
     return _result(result, lang), (refresh or 0) + 1, ""
+
+
+# -- the watchlist (police_watch builds it; the callbacks live here, where Dash loads them
+# with the page for every app) -----------------------------------------------------------
+@callback(
+    Output("police-watch-list", "children"),
+    Output("police-watch-pick", "options"),
+    Input("police-watch-result", "children"),
+    Input("police-watch-summary", "n_clicks"),
+    State("police-lang-store", "data"),
+)
+def show_list(_result, _open, lang):
+    lang = pick_language(lang)
+    c = context()
+    try:
+        with c.pool.connection() as conn:
+            entries = watchlist.list_entries(conn)
+    except Exception:
+        log.warning("watchlist read failed", exc_info=True)
+        return no_update, no_update
+    now = dt.datetime.now(dt.UTC)
+    tz = c.settings.web.timezone
+    items = [html.Li(police_watch.entry_text(e, lang, tz), className="" if e.live(now) else "muted")
+             for e in entries] or [html.Li(t("police.watch.empty", lang), className="muted")]
+    return items, [{"label": e.plate, "value": e.plate} for e in entries]
+
+
+@callback(
+    Output("police-watch-result", "children"),
+    Output("police-refresh", "data", allow_duplicate=True),
+    Output("police-watch-plate", "value"),
+    Output("police-watch-reason", "value"),
+    Input("police-act-watch-add", "n_clicks"),
+    State("police-watch-plate", "value"),
+    State("police-watch-reason", "value"),
+    State("police-watch-days", "value"),
+    State("police-refresh", "data"),
+    State("police-lang-store", "data"),
+    prevent_initial_call=True,
+)
+def add_plate(_n, plate, reason, days, refresh, lang):
+    lang = pick_language(lang)
+    ok, text = police_watch.change("add", plate, reason, days)
+    if not ok:
+        return html.Div(text, className="act-refused"), no_update, no_update, no_update
+    return (html.Div(t("police.watch.added", lang, plate=text), className="act-ok"),
+            (refresh or 0) + 1, "", "")
+
+
+@callback(
+    Output("police-watch-result", "children", allow_duplicate=True),
+    Output("police-refresh", "data", allow_duplicate=True),
+    Input("police-act-watch-remove", "n_clicks"),
+    State("police-watch-pick", "value"),
+    State("police-refresh", "data"),
+    State("police-lang-store", "data"),
+    prevent_initial_call=True,
+)
+def remove_plate(_n, plate, refresh, lang):
+    lang = pick_language(lang)
+    ok, text = police_watch.change("remove", plate)
+    if not ok:
+        return html.Div(text, className="act-refused"), no_update
+    return (html.Div(t("police.watch.removed", lang, plate=text), className="act-ok"),
+            (refresh or 0) + 1)
