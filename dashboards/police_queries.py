@@ -243,7 +243,7 @@ _PAGE = sql.SQL(
     "q.first_seen FROM police_queue q WHERE {} "
     "ORDER BY q.priority DESC, q.first_seen DESC, q.source, q.event_id LIMIT %s OFFSET %s) "
 )
-_PAGE_FROM = sql.SQL(
+_PAGE_JOINS = sql.SQL(
     " FROM page q JOIN camera_incidents c ON c.source = q.source AND c.event_id = q.event_id "
     "LEFT JOIN devices d ON d.device_id = c.device_id "
     "LEFT JOIN police_watchlist w ON w.id = q.watchlist_id "
@@ -251,7 +251,16 @@ _PAGE_FROM = sql.SQL(
     "LEFT JOIN LATERAL (SELECT decision, actor, at, reason FROM incident_reviews ir "
     "  WHERE ir.source = c.source AND ir.event_id = c.event_id "
     "  ORDER BY ir.id DESC LIMIT 1) r ON true"
-    " ORDER BY q.priority DESC, q.first_seen DESC, q.source, q.event_id"
+)
+_PAGE_FROM = _PAGE_JOINS + sql.SQL(
+    " ORDER BY q.priority DESC, q.first_seen DESC, q.source, q.event_id")
+# the banner: live watchlist hits, newest first, by the partial index police_queue_hits
+_HITS = sql.SQL(
+    "WITH page AS (SELECT q.source, q.event_id, q.priority, q.rule, q.watchlist_id, "
+    "q.first_seen FROM police_queue q JOIN police_watchlist lw ON lw.id = q.watchlist_id "
+    "AND lw.removed_at IS NULL AND (lw.expires_at IS NULL OR lw.expires_at > now()) "
+    "WHERE q.watchlist_id IS NOT NULL AND q.first_seen >= now() - %s AND {} "
+    "ORDER BY q.first_seen DESC, q.source, q.event_id LIMIT %s) "
 )
 
 
@@ -310,10 +319,8 @@ def load_watch_hits(conn, role: str | None, *, since: dt.timedelta = dt.timedelt
     if not may_see_sensitive(role):
         return []
     rows = conn.execute(
-        _QUEUE_COLUMNS + _QUEUE_FROM + sql.SQL(
-            " WHERE q.rule = 'watchlist' AND w.id IS NOT NULL AND r.decision IS NULL "
-            "AND q.first_seen >= now() - %s ORDER BY q.first_seen DESC, q.source, q.event_id "
-            "LIMIT %s"),
+        _HITS.format(_UNDECIDED) + _QUEUE_COLUMNS + _PAGE_JOINS
+        + sql.SQL(" ORDER BY q.first_seen DESC, q.source, q.event_id"),
         (since, limit),
     ).fetchall()
     return [WatchHit(store.incident_of(r[:27]), r[29]) for r in rows]

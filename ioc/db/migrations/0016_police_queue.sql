@@ -40,6 +40,8 @@ CREATE TABLE police_queue (
 CREATE INDEX police_queue_order ON police_queue (priority DESC, first_seen DESC, source, event_id);
 CREATE INDEX police_queue_time ON police_queue (first_seen DESC);
 CREATE INDEX police_queue_device ON police_queue (device_id, first_seen DESC);
+-- the page's banner: the newest sightings of wanted plates
+CREATE INDEX police_queue_hits ON police_queue (first_seen DESC) WHERE watchlist_id IS NOT NULL;
 
 -- Snapshots and clips fetched from Frigate's HTTP API for an incident; the bytes are in
 -- camera_snapshots (content-addressed, the same picture stored once).
