@@ -188,10 +188,9 @@ _QUEUE_COLUMNS = sql.SQL(
 ).format(type=store.INCIDENT_TYPE)
 
 
-_UNDECIDED = sql.SQL("NOT EXISTS (SELECT 1 FROM incident_reviews ir WHERE ir.source = q.source "
-                     "AND ir.event_id = q.event_id)")
-_LATEST_DECISION = sql.SQL("(SELECT ir.decision FROM incident_reviews ir WHERE ir.source = "
-                           "q.source AND ir.event_id = q.event_id ORDER BY ir.id DESC LIMIT 1)")
+# police_queue.decision follows the newest review (a trigger of 0016_police_queue.sql)
+_UNDECIDED = sql.SQL("q.decision IS NULL")
+_LATEST_DECISION = sql.SQL("q.decision")
 
 
 def _queue_where(flt: QueueFilter, now: dt.datetime) -> tuple[sql.Composable, list[Any]]:

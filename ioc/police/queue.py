@@ -45,8 +45,11 @@ def live_watch(conn, keys: Iterable[str]) -> dict[str, int]:
 
 
 _UPSERT = """
-INSERT INTO police_queue (source, event_id, device_id, first_seen, priority, rule, watchlist_id)
-VALUES (%s, %s, %s, %s, %s, %s, %s)
+INSERT INTO police_queue (source, event_id, device_id, first_seen, priority, rule, watchlist_id,
+                          decision)
+VALUES (%s, %s, %s, %s, %s, %s, %s,
+        (SELECT ir.decision FROM incident_reviews ir WHERE ir.source = %s AND ir.event_id = %s
+          ORDER BY ir.id DESC LIMIT 1))
 ON CONFLICT (source, event_id) DO UPDATE SET
     first_seen = LEAST(police_queue.first_seen, EXCLUDED.first_seen),
     priority = GREATEST(police_queue.priority, EXCLUDED.priority),
@@ -66,7 +69,7 @@ def enqueue(conn, candidates: Sequence[Candidate], rules: QueueRules) -> int:
         decision: QueueDecision | None = decide(c.detection, rules, watch)
         if decision is not None:
             rows.append((c.source, c.event_id, c.device_id, c.first_seen, decision.priority,
-                         decision.rule, decision.watchlist_id))
+                         decision.rule, decision.watchlist_id, c.source, c.event_id))
     if rows:
         with conn.cursor() as cur:
             cur.executemany(_UPSERT, rows)
@@ -104,9 +107,8 @@ def requeue_watch(conn, watchlist_id: int, rules: QueueRules) -> int:
     """A watchlist entry was removed: its hits leave the queue unless a rule keeps them
     (decided hits stay: the decision is part of the record)."""
     keys = conn.execute(
-        "DELETE FROM police_queue q WHERE q.watchlist_id = %s AND NOT EXISTS ("
-        "  SELECT 1 FROM incident_reviews r WHERE r.source = q.source "
-        "  AND r.event_id = q.event_id) RETURNING source, event_id",
+        "DELETE FROM police_queue q WHERE q.watchlist_id = %s AND q.decision IS NULL "
+        "RETURNING source, event_id",
         (watchlist_id,),
     ).fetchall()
     if not keys:

@@ -32,6 +32,7 @@ CREATE TABLE police_queue (
     priority      smallint NOT NULL CHECK (priority BETWEEN 1 AND 1000),
     rule          text NOT NULL,
     watchlist_id  bigint REFERENCES police_watchlist (id),
+    decision      text CHECK (decision IN ('verified', 'dismissed')),  -- the newest review's
     queued_at     timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (source, event_id),
     FOREIGN KEY (source, event_id) REFERENCES camera_incidents (source, event_id) ON DELETE CASCADE
@@ -40,8 +41,24 @@ CREATE TABLE police_queue (
 CREATE INDEX police_queue_order ON police_queue (priority DESC, first_seen DESC, source, event_id);
 CREATE INDEX police_queue_time ON police_queue (first_seen DESC);
 CREATE INDEX police_queue_device ON police_queue (device_id, first_seen DESC);
+-- what still needs a decision (the page's default): its page and its count
+CREATE INDEX police_queue_waiting ON police_queue (priority DESC, first_seen DESC, source, event_id)
+    WHERE decision IS NULL;
+CREATE INDEX police_queue_waiting_time ON police_queue (first_seen DESC) WHERE decision IS NULL;
 -- the page's banner: the newest sightings of wanted plates
 CREATE INDEX police_queue_hits ON police_queue (first_seen DESC) WHERE watchlist_id IS NOT NULL;
+
+-- A queued incident's decision follows its newest review (incident_reviews is append-only;
+-- the queue keeps a copy so "what still needs a decision" is an index, not an anti-join).
+CREATE FUNCTION police_queue_decided() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE police_queue SET decision = NEW.decision
+     WHERE source = NEW.source AND event_id = NEW.event_id;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER incident_reviews_queue AFTER INSERT ON incident_reviews
+    FOR EACH ROW EXECUTE FUNCTION police_queue_decided();
 
 -- Snapshots and clips fetched from Frigate's HTTP API for an incident; the bytes are in
 -- camera_snapshots (content-addressed, the same picture stored once).
