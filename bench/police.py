@@ -77,7 +77,7 @@ def tune(conn: psycopg.Connection) -> None:
 
 def make_cameras(conn, cameras: int) -> None:
     conn.execute(
-        "INSERT INTO devices (device_id, family, kind, name, lon, lat, district) "
+        "INSERT INTO devices (device_id, family, kind, name, lon, lat, unit_id) "
         "SELECT 'cam-' || lpad(i::text, 5, '0'), 'camera', 'camera', 'Camera ' || i, "
         "103.5 + random(), 21.8 + random(), 'xa-' || lpad((i %% %s)::text, 2, '0') "
         "FROM generate_series(1, %s) i",

@@ -71,19 +71,19 @@ def _strings(values: Any, limit: int = 50) -> tuple[str, ...]:
 class QueueFilter:
     types: tuple[str, ...] = ()
     cameras: tuple[str, ...] = ()
-    districts: tuple[str, ...] = ()  # administrative units (devices.district)
+    units: tuple[str, ...] = ()  # administrative units (devices.unit_id)
     period: str = DEFAULT_PERIOD
     states: tuple[str, ...] = ()  # empty: every state, unreviewed first
     plate: str | None = None  # plate key (letters and digits, upper case)
 
     @classmethod
-    def of(cls, types=None, cameras=None, districts=None, period=None, states=None,
+    def of(cls, types=None, cameras=None, units=None, period=None, states=None,
            plate=None):
         """A filter from the page's raw dropdown values (anything odd is ignored)."""
         return cls(
             types=_strings(types),
             cameras=_strings(cameras),
-            districts=_strings(districts),
+            units=_strings(units),
             period=period if period in PERIODS else DEFAULT_PERIOD,
             states=tuple(s for s in _strings(states) if s in REVIEW_STATES),
             plate=plate_key(plate[:32]) if isinstance(plate, str) else None,
@@ -107,9 +107,9 @@ def _where(flt: QueueFilter, now: dt.datetime, *,
     if flt.cameras:
         parts.append(sql.SQL("c.device_id = ANY(%s)"))
         params.append(list(flt.cameras))
-    if flt.districts:
-        parts.append(sql.SQL("d.district = ANY(%s)"))
-        params.append(list(flt.districts))
+    if flt.units:
+        parts.append(sql.SQL("d.unit_id = ANY(%s)"))
+        params.append(list(flt.units))
     if flt.states:
         states = []
         if "unreviewed" in flt.states:
@@ -180,7 +180,7 @@ _QUEUE_FROM = sql.SQL(
     "  ORDER BY ir.id DESC LIMIT 1) r ON true"
 )
 _QUEUE_COLUMNS = sql.SQL(
-    "SELECT c.source, c.event_id, c.device_id, d.name, d.district, d.lon, d.lat, {type}, "
+    "SELECT c.source, c.event_id, c.device_id, d.name, d.unit_id, d.lon, d.lat, {type}, "
     "c.label, c.phase, c.first_seen, c.started_at, c.last_update, c.ended_at, c.confidence, "
     "c.top_confidence, c.zones, c.plate, c.plate_confidence, c.snapshot_sha256, "
     "c.snapshot_url, c.false_positive, c.data, r.decision, r.actor, r.at, r.reason, "
@@ -206,10 +206,10 @@ def _queue_where(flt: QueueFilter, now: dt.datetime) -> tuple[sql.Composable, li
     if flt.cameras:
         parts.append(sql.SQL("q.device_id = ANY(%s)"))
         params.append(list(flt.cameras))
-    if flt.districts:
+    if flt.units:
         parts.append(sql.SQL("q.device_id IN (SELECT device_id FROM devices "
-                             "WHERE district = ANY(%s))"))
-        params.append(list(flt.districts))
+                             "WHERE unit_id = ANY(%s))"))
+        params.append(list(flt.units))
     if flt.types or flt.plate:
         on_incident: list[sql.Composable] = []
         if flt.types:
@@ -297,7 +297,7 @@ def count_detections(conn, flt: QueueFilter, *, now: dt.datetime | None = None) 
     (n,) = conn.execute(
         sql.SQL("SELECT count(*) FROM (SELECT 1 FROM camera_incidents c {} WHERE {} "
                 "LIMIT %s) n").format(
-            sql.SQL("LEFT JOIN devices d ON d.device_id = c.device_id") if flt.districts
+            sql.SQL("LEFT JOIN devices d ON d.device_id = c.device_id") if flt.units
             else sql.SQL(""), where),
         [*params, COUNT_CAP + 1],
     ).fetchone()
@@ -374,7 +374,7 @@ def _row(i: Incident, lang: str, tz: str, names: Mapping[str, str]) -> dict:
             "type": i.type,
             "type_text": type_text(i.type, lang),
             "camera": i.camera_name or i.device_id,
-            "district": names.get(i.district or "", i.district or "–"),
+            "unit_id": names.get(i.unit_id or "", i.unit_id or "–"),
             "confidence": fmt_confidence(i.top_confidence or i.confidence),
             "plate": i.plate or "",
         }
@@ -623,23 +623,23 @@ def path_figure(detail: IncidentDetail | None, geo: BaseGeometry,
                 cameras: Sequence[tuple[str, str, float, float]], lang: str, tz: str,
                 size_px: tuple[float, float] = (440, 300),
                 tile_url: str | None = None) -> go.Figure:
-    """Districts, every camera, this incident's camera and the plate's path in time order.
+    """Units, every camera, this incident's camera and the plate's path in time order.
 
     Offline: an inline background style (map_figure.map_style; raster tiles only when the
     deployment configures `web.map_tile_url`), circle markers, no text mode.
     """
-    district_ids = [str(f["properties"]["id"]) for f in geo.districts.get("features", [])]
-    district_text = [
+    unit_ids = [str(f["properties"]["id"]) for f in geo.units.get("features", [])]
+    unit_text = [
         (f["properties"].get("name_en") if lang == "en" else None) or f["properties"].get("name")
         or str(f["properties"]["id"])
-        for f in geo.districts.get("features", [])
+        for f in geo.units.get("features", [])
     ]
     traces: list[Any] = [
         go.Choroplethmap(
-            name="districts", geojson=dict(geo.districts), featureidkey="properties.id",
-            locations=district_ids, z=[0] * len(district_ids), zmin=0, zmax=1,
+            name="units", geojson=dict(geo.units), featureidkey="properties.id",
+            locations=unit_ids, z=[0] * len(unit_ids), zmin=0, zmax=1,
             colorscale=[[0, "rgba(74,168,255,0.05)"], [1, "rgba(74,168,255,0.05)"]],
-            showscale=False, hovertext=district_text, hoverinfo="text",
+            showscale=False, hovertext=unit_text, hoverinfo="text",
             marker={"line": {"color": "#5b7189", "width": 1}},
         ),
         go.Scattermap(

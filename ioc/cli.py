@@ -538,10 +538,10 @@ def build_parser() -> argparse.ArgumentParser:
     li = l_sub.add_parser("import", help="Load a GeoJSON, GeoPackage or Shapefile layer.")
     li.add_argument("file", type=Path, metavar="FILE")
     li.add_argument("--name", default=None,
-                    help="layer name, e.g. districts or flood_zones (default: from the file name)")
+                    help="layer name, e.g. units or flood_zones (default: from the file name)")
     li.add_argument(
-        "--kind", default="districts",
-        choices=["districts", "zones", "points", "poi", "lines", "rivers"],
+        "--kind", default="units",
+        choices=["units", "zones", "points", "poi", "lines", "rivers"],
         help="what the features are (sets the geometry type required)",
     )
     _actor_option(li)

@@ -154,7 +154,7 @@ def device_stream(ctx: SimContext, device: Device, model: SignalModel, first: fl
     """One device's messages: status, encoded readings and events, outages and faults."""
     encoder = _Encoder(ctx, device)
     faults = FaultInjector(ctx.rates, rng_for(ctx.seed, device.id, "faults"))
-    outage = ctx.plan.outage_window(device.district)
+    outage = ctx.plan.outage_window(device.unit_id)
     if announce:
         yield encoder.status(ctx.start, online=True)
     down = False

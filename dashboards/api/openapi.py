@@ -104,7 +104,7 @@ END = _q(
     "2025-06-02T00:00:00+07:00",
 )
 FAMILY = _many("family", {"type": "string", "enum": FAMILIES}, 4, "Device family.", ["environment"])
-DISTRICT = _many("district", {"type": "string", "pattern": IDENT}, 50, "District id.", ["sa_pa"])
+UNIT = _many("unit_id", {"type": "string", "pattern": IDENT}, 50, "Unit id.", ["sa_pa"])
 KIND = _many(
     "kind",
     {"type": "string", "pattern": IDENT},
@@ -185,7 +185,7 @@ SCHEMAS: dict[str, dict] = {
             "name",
             "family",
             "kind",
-            "district",
+            "unit_id",
             "location",
             "expected_interval_s",
             "enabled",
@@ -198,7 +198,7 @@ SCHEMAS: dict[str, dict] = {
             "name": TEXT,
             "family": {"type": "string", "enum": FAMILIES},
             "kind": TEXT,
-            "district": _nullable(TEXT),
+            "unit_id": _nullable(TEXT),
             "location": _nullable({"$ref": "#/components/schemas/Point"}),
             "expected_interval_s": {"type": "integer"},
             "enabled": {"type": "boolean"},
@@ -289,7 +289,7 @@ SCHEMAS: dict[str, dict] = {
             "severity",
             "status",
             "title",
-            "district",
+            "unit_id",
             "device_id",
             "opened_at",
             "location",
@@ -309,7 +309,7 @@ SCHEMAS: dict[str, dict] = {
                 "enum": ["open", "acknowledged", "assigned", "resolved", "false_alarm"],
             },
             "title": TEXT,
-            "district": _nullable(TEXT),
+            "unit_id": _nullable(TEXT),
             "device_id": _nullable(TEXT),
             "parent_id": _nullable({"type": "integer"}),
             "count": {"type": "integer"},
@@ -361,7 +361,7 @@ SCHEMAS: dict[str, dict] = {
             "source": {"type": "string", "enum": ["ioc", "frigate"]},
             "event_id": TEXT,
             "device_id": TEXT,
-            "district": _nullable(TEXT),
+            "unit_id": _nullable(TEXT),
             "label": TEXT,
             "phase": {"type": "string", "enum": ["new", "update", "end"]},
             "started_at": TIME,
@@ -409,7 +409,7 @@ SCHEMAS: dict[str, dict] = {
             "target_basis": _nullable(TEXT),
             "baseline_value": _nullable(NUMBER),
             "baseline_date": _nullable({"type": "string", "format": "date"}),
-            "districts": {"type": "boolean"},
+            "units": {"type": "boolean"},
             "periods": {"type": "array", "items": TEXT},
         },
     },
@@ -418,7 +418,7 @@ SCHEMAS: dict[str, dict] = {
         "type": "object",
         "required": [
             "kpi_id",
-            "district",
+            "unit_id",
             "breakdown",
             "period",
             "period_start",
@@ -431,7 +431,7 @@ SCHEMAS: dict[str, dict] = {
         ],
         "properties": {
             "kpi_id": TEXT,
-            "district": _nullable({**TEXT, "description": "null: the whole province."}),
+            "unit_id": _nullable({**TEXT, "description": "null: the whole province."}),
             "breakdown": _nullable(TEXT),
             "period": {"type": "string", "enum": ["day", "week", "month", "quarter", "year"]},
             "period_start": {"type": "string", "format": "date"},
@@ -460,7 +460,7 @@ SCHEMAS: dict[str, dict] = {
                     "type": "object",
                     "properties": {
                         "kpi_id": TEXT,
-                        "district": TEXT,
+                        "unit_id": TEXT,
                         "breakdown": TEXT,
                         "period": {
                             "type": "string",
@@ -555,7 +555,7 @@ DEVICE_EXAMPLE = {
     "name": "Trạm thủy văn suối Mường Hoa",
     "family": "disaster",
     "kind": "water_level",
-    "district": "sa_pa",
+    "unit_id": "sa_pa",
     "location": {"type": "Point", "coordinates": [103.8612, 22.3121]},
     "expected_interval_s": 300,
     "enabled": True,
@@ -592,7 +592,7 @@ ALERT_EXAMPLE = {
     "severity": "severe",
     "status": "acknowledged",
     "title": "Mực nước suối Mường Hoa vượt báo động II",
-    "district": "sa_pa",
+    "unit_id": "sa_pa",
     "device_id": "wl-sapa-01",
     "parent_id": None,
     "count": 14,
@@ -611,7 +611,7 @@ INCIDENT_EXAMPLE = {
     "source": "ioc",
     "event_id": "cam-lc-cho-01-20250601-0007",
     "device_id": "cam-lc-cho-01",
-    "district": "lao_cai_city",
+    "unit_id": "lao_cai_city",
     "label": "fire",
     "phase": "end",
     "started_at": "2025-06-01T08:02:11+07:00",
@@ -643,12 +643,12 @@ KPI_EXAMPLE = {
     "target_basis": "plan",
     "baseline_value": None,
     "baseline_date": None,
-    "districts": False,
+    "units": False,
     "periods": ["year"],
 }
 KPI_VALUE_EXAMPLE = {
     "kpi_id": "egov_services_full_pct",
-    "district": None,
+    "unit_id": None,
     "breakdown": None,
     "period": "year",
     "period_start": "2020-01-01",
@@ -854,12 +854,12 @@ def _paths() -> dict:
         "/devices": {
             "get": _op(
                 "listDevices",
-                "Devices with location and district",
+                "Devices with location and unit_id",
                 "devices:read",
                 [
                     FAMILY,
                     KIND,
-                    DISTRICT,
+                    UNIT,
                     _q(
                         "enabled",
                         {"type": "boolean"},
@@ -998,7 +998,7 @@ def _paths() -> dict:
                     ),
                     FAMILY,
                     KIND,
-                    DISTRICT,
+                    UNIT,
                     _many(
                         "metric",
                         {"type": "string", "pattern": METRIC},
@@ -1071,7 +1071,7 @@ def _paths() -> dict:
                         ["severe", "extreme"],
                     ),
                     FAMILY,
-                    DISTRICT,
+                    UNIT,
                     _many(
                         "device_id",
                         {"type": "string", "pattern": IDENT},
@@ -1208,7 +1208,7 @@ def _paths() -> dict:
                         "Incident type (fire, smoke, fight, crowd, wanted_plate, ...).",
                         ["fire"],
                     ),
-                    DISTRICT,
+                    UNIT,
                     _q(
                         "source",
                         {"type": "string", "enum": ["ioc", "frigate"]},
@@ -1335,10 +1335,10 @@ def _paths() -> dict:
                         ["egov_services_full_pct"],
                     ),
                     _many(
-                        "district",
+                        "unit_id",
                         {"type": "string", "pattern": IDENT},
                         50,
-                        "District id; `province` for province-wide values.",
+                        "Unit id; `province` for province-wide values.",
                         ["province"],
                     ),
                     _many(
@@ -1414,7 +1414,7 @@ def _paths() -> dict:
                     },
                     "Rows are checked against the KPI catalogue; nothing is stored unless "
                     "every row is good, then all are stored in one transaction (a value for "
-                    "the same KPI, district, breakdown and period replaces the stored one).",
+                    "the same KPI, unit_id, breakdown and period replaces the stored one).",
                     ("kpis",),
                 ),
                 "requestBody": {
@@ -1435,7 +1435,7 @@ def _paths() -> dict:
                         },
                         "text/csv": {
                             "schema": {"type": "string"},
-                            "example": "kpi_id,district,breakdown,period,period_start,value\r\n"
+                            "example": "kpi_id,unit_id,breakdown,period,period_start,value\r\n"
                             "egov_services_full_pct,,,year,2024,62.5\r\n",
                         },
                     },
@@ -1456,13 +1456,13 @@ def _paths() -> dict:
                             {
                                 "data": [
                                     {
-                                        "layer": "districts",
-                                        "kind": "district",
+                                        "layer": "units",
+                                        "kind": "unit_id",
                                         "features": 9,
                                         "approximate": True,
                                         "source": "ioc demo layers (lao_cai)",
                                         "updated_at": "2025-05-20T03:00:00+00:00",
-                                        "href": "https://ioc.laocai.example/api/v1/layers/districts",
+                                        "href": "https://ioc.laocai.example/api/v1/layers/units",
                                     }
                                 ],
                                 "next_cursor": None,
@@ -1485,7 +1485,7 @@ def _paths() -> dict:
                         "layer",
                         {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"},
                         "Layer name.",
-                        "districts",
+                        "units",
                     )
                 ],
                 {

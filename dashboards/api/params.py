@@ -147,7 +147,7 @@ def _check_range(
 class DevicesQuery(Query):
     family: list[Family] | None = Field(None, max_length=4)
     kind: list[Ident] | None = Field(None, max_length=50)
-    district: list[Ident] | None = Field(None, max_length=50)
+    unit_id: list[Ident] | None = Field(None, max_length=50)
     enabled: bool | None = None
     limit: int = Field(100, ge=1, le=1000)
     cursor: Cursor | None = None
@@ -205,7 +205,7 @@ class LatestQuery(Query):
     device_id: list[DeviceId] | None = Field(None, max_length=200)
     family: list[Family] | None = Field(None, max_length=4)
     kind: list[Ident] | None = Field(None, max_length=50)
-    district: list[Ident] | None = Field(None, max_length=50)
+    unit_id: list[Ident] | None = Field(None, max_length=50)
     metric: list[Metric] | None = Field(None, max_length=50)
     limit: int = Field(100, ge=1, le=500)
     cursor: Cursor | None = None
@@ -221,7 +221,7 @@ class AlertsQuery(Query):
     status: list[AlertStatus] | None = Field(None, max_length=6)
     severity: list[Severity] | None = Field(None, max_length=5)
     family: list[Family] | None = Field(None, max_length=4)
-    district: list[Ident] | None = Field(None, max_length=50)
+    unit_id: list[Ident] | None = Field(None, max_length=50)
     device_id: list[DeviceId] | None = Field(None, max_length=50)
     rule_id: list[Ident] | None = Field(None, max_length=20)
     kind: list[Ident] | None = Field(None, max_length=20)
@@ -244,7 +244,7 @@ class TzQuery(Query):
 class IncidentsQuery(Query):
     device_id: list[DeviceId] | None = Field(None, max_length=50)
     label: list[Ident] | None = Field(None, max_length=20)
-    district: list[Ident] | None = Field(None, max_length=50)
+    unit_id: list[Ident] | None = Field(None, max_length=50)
     source: Literal["ioc", "frigate"] | None = None
     open: bool | None = None
     watchlist_hit: bool | None = None
@@ -260,12 +260,12 @@ class IncidentsQuery(Query):
 
 
 Period = Literal["day", "week", "month", "quarter", "year"]
-PROVINCE = "province"  # the district filter value for province-wide figures (stored as '')
+PROVINCE = "province"  # the unit filter value for province-wide figures (stored as '')
 
 
 class KpiValuesQuery(Query):
     kpi_id: list[Ident] | None = Field(None, max_length=50)
-    district: list[Ident] | None = Field(None, max_length=50)
+    unit_id: list[Ident] | None = Field(None, max_length=50)
     period: list[Period] | None = Field(None, max_length=5)
     start: Day | None = None
     end: Day | None = None

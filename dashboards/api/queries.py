@@ -59,7 +59,7 @@ def _fetch(conn: psycopg.Connection, query: sql.Composable, params: Sequence[Any
 
 # -- devices ----------------------------------------------------------------------------------
 DEVICE_COLUMNS = sql.SQL(
-    "d.device_id, d.name, d.family, d.kind, d.district, d.lon, d.lat, d.metadata, "
+    "d.device_id, d.name, d.family, d.kind, d.unit_id, d.lon, d.lat, d.metadata, "
     "d.expected_interval_s, d.enabled, d.created_at, d.updated_at"
 )
 
@@ -78,12 +78,12 @@ def device_filters(
     device_id=None,
     family=None,
     kind=None,
-    district=None,
+    unit_id=None,
     enabled: bool | None = None,
 ) -> Where:
     where = Where()
     where.any("d.device_id", device_id).any("d.family", family).any("d.kind", kind)
-    where.any("d.district", district)
+    where.any("d.unit_id", unit_id)
     if enabled is not None:
         where.add("d.enabled = %s", enabled)
     return where
@@ -228,7 +228,7 @@ def readings_binned(
 
 # -- alerts -----------------------------------------------------------------------------------
 ALERT_COLUMNS = sql.SQL(
-    "a.id, a.rule_id, a.subject, a.kind, a.family, a.severity, a.status, a.title, a.district, "
+    "a.id, a.rule_id, a.subject, a.kind, a.family, a.severity, a.status, a.title, a.unit_id, "
     "a.device_id, a.parent_id, a.count, a.first_value, a.last_value, a.peak_value, "
     "a.opened_at, a.last_seen_at, a.acknowledged_at, a.resolved_at, a.escalated_at, a.details"
 )
@@ -239,7 +239,7 @@ def alert_filters(
     status=None,
     severity=None,
     family=None,
-    district=None,
+    unit_id=None,
     device_id=None,
     rule_id=None,
     kind=None,
@@ -253,7 +253,7 @@ def alert_filters(
     if "active" in statuses:
         statuses = sorted({s for s in statuses if s != "active"} | set(ACTIVE_STATUSES))
     where = Where().any("a.status", statuses).any("a.severity", severity)
-    where.any("a.family", family).any("a.district", district).any("a.device_id", device_id)
+    where.any("a.family", family).any("a.unit_id", unit_id).any("a.device_id", device_id)
     where.any("a.rule_id", rule_id).any("a.kind", kind)
     if top_level is not None:
         where.add("a.parent_id IS NULL" if top_level else "a.parent_id IS NOT NULL")
@@ -299,7 +299,7 @@ def incident_filters(
     *,
     device_id=None,
     label=None,
-    district=None,
+    unit_id=None,
     source: str | None = None,
     open: bool | None = None,
     start: dt.datetime | None = None,
@@ -309,7 +309,7 @@ def incident_filters(
     where = Where().any("c.device_id", device_id).any("c.label", label)
     if watchlist_hit is not None:
         where.add("w.id IS NOT NULL" if watchlist_hit else "w.id IS NULL")
-    where.any("d.district", district)
+    where.any("d.unit_id", unit_id)
     if source is not None:
         where.add("c.source = %s", source)
     if open is not None:
@@ -326,7 +326,7 @@ def incidents_page(conn, where: Where, after: Sequence | None, limit: int) -> li
     if after is not None:
         where.add("(c.last_update, c.source, c.event_id) < (%s, %s, %s)", *after)
     query = sql.SQL(
-        "SELECT c.source, c.event_id, c.device_id, d.district, c.label, c.phase, c.started_at, "
+        "SELECT c.source, c.event_id, c.device_id, d.unit_id, c.label, c.phase, c.started_at, "
         "c.last_update, c.ended_at, c.confidence, c.top_confidence, c.zones, c.plate, "
         "c.plate_confidence, c.snapshot_sha256, c.snapshot_url, c.false_positive, "
         "q.priority AS queue_priority, q.rule AS queue_rule, w.id IS NOT NULL AS watchlist_hit "
@@ -351,12 +351,12 @@ def get_snapshot(conn, sha256: str) -> dict | None:
 def kpi_filters(
     *,
     kpi_id=None,
-    district=None,
+    unit_id=None,
     period=None,
     start: dt.date | None = None,
     end: dt.date | None = None,
 ) -> Where:
-    where = Where().any("k.kpi_id", kpi_id).any("k.district", district).any("k.period", period)
+    where = Where().any("k.kpi_id", kpi_id).any("k.unit_id", unit_id).any("k.period", period)
     if start is not None:
         where.add("k.period_start >= %s", start)
     if end is not None:
@@ -367,13 +367,13 @@ def kpi_filters(
 def kpi_values_page(conn, where: Where, after: Sequence | None, limit: int) -> list[dict]:
     if after is not None:
         where.add(
-            "(k.kpi_id, k.district, k.breakdown, k.period, k.period_start) > (%s, %s, %s, %s, %s)",
+            "(k.kpi_id, k.unit_id, k.breakdown, k.period, k.period_start) > (%s, %s, %s, %s, %s)",
             *after,
         )
     query = sql.SQL(
-        "SELECT k.kpi_id, k.district, k.breakdown, k.period, k.period_start, k.value, "
+        "SELECT k.kpi_id, k.unit_id, k.breakdown, k.period, k.period_start, k.value, "
         "k.numerator, k.denominator, k.note, k.source, k.updated_at FROM kpi_values k WHERE {} "
-        "ORDER BY k.kpi_id, k.district, k.breakdown, k.period, k.period_start LIMIT %s"
+        "ORDER BY k.kpi_id, k.unit_id, k.breakdown, k.period, k.period_start LIMIT %s"
     ).format(where.clause())
     return _fetch(conn, query, [*where.params, limit + 1])
 

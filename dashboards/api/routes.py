@@ -160,7 +160,7 @@ DEVICE_CSV = (
     "name",
     "family",
     "kind",
-    "district",
+    "unit_id",
     "lon",
     "lat",
     "expected_interval_s",
@@ -177,7 +177,7 @@ def _device_json(row: dict, zone: dt.tzinfo) -> dict:
         "name": row["name"],
         "family": row["family"],
         "kind": row["kind"],
-        "district": row["district"],
+        "unit_id": row["unit_id"],
         "location": _point(row["lon"], row["lat"]),
         "expected_interval_s": row["expected_interval_s"],
         "enabled": row["enabled"],
@@ -191,7 +191,7 @@ def devices():
     query = parse_query(DevicesQuery, request.args)
     after = _after(query, ["str"])
     where = queries.device_filters(
-        family=query.family, kind=query.kind, district=query.district, enabled=query.enabled
+        family=query.family, kind=query.kind, unit_id=query.unit_id, enabled=query.enabled
     )
     with connection() as conn:
         rows = queries.devices_page(conn, where, after[0] if after else None, query.limit)
@@ -358,7 +358,7 @@ def latest():
     query = parse_query(LatestQuery, request.args)
     after = _after(query, ["str"])
     where = queries.device_filters(
-        device_id=query.device_id, family=query.family, kind=query.kind, district=query.district
+        device_id=query.device_id, family=query.family, kind=query.kind, unit_id=query.unit_id
     )
     with connection() as conn:
         ids = queries.device_ids_page(conn, where, after[0] if after else None, query.limit)
@@ -399,7 +399,7 @@ ALERT_CSV = (
     "severity",
     "status",
     "title",
-    "district",
+    "unit_id",
     "device_id",
     "parent_id",
     "count",
@@ -429,7 +429,7 @@ def _alert_json(row: dict, zone: dt.tzinfo) -> dict:
             "severity",
             "status",
             "title",
-            "district",
+            "unit_id",
             "device_id",
             "parent_id",
             "count",
@@ -456,7 +456,7 @@ def alerts():
         status=query.status,
         severity=query.severity,
         family=query.family,
-        district=query.district,
+        unit_id=query.unit_id,
         device_id=query.device_id,
         rule_id=query.rule_id,
         kind=query.kind,
@@ -518,7 +518,7 @@ INCIDENT_CSV = (
     "source",
     "event_id",
     "device_id",
-    "district",
+    "unit_id",
     "label",
     "phase",
     "started_at",
@@ -576,7 +576,7 @@ def incidents():
     where = queries.incident_filters(
         device_id=query.device_id,
         label=query.label,
-        district=query.district,
+        unit_id=query.unit_id,
         source=query.source,
         open=query.open,
         start=query.start,
@@ -640,12 +640,12 @@ KPI_CSV = (
     "target_basis",
     "baseline_value",
     "baseline_date",
-    "districts",
+    "units",
     "periods",
 )
 KPI_VALUE_CSV = (
     "kpi_id",
-    "district",
+    "unit_id",
     "breakdown",
     "period",
     "period_start",
@@ -686,7 +686,7 @@ def _kpi_json(kpi, today: dt.date) -> dict:
         "target_basis": target.basis if target else None,
         "baseline_value": target.baseline.value if target and target.baseline else None,
         "baseline_date": fmt_date(target.baseline.date) if target and target.baseline else None,
-        "districts": kpi.districts,
+        "units": kpi.units,
         "periods": list(kpi.periods),
     }
 
@@ -708,12 +708,12 @@ def kpi_values():
 
     query = parse_query(KpiValuesQuery, request.args)
     after = _after(query, ["str", "str", "str", "str", "date"])
-    districts = None
-    if query.district:
-        districts = ["" if d == PROVINCE else d for d in query.district]
+    units = None
+    if query.unit_id:
+        units = ["" if d == PROVINCE else d for d in query.unit_id]
     where = queries.kpi_filters(
         kpi_id=query.kpi_id,
-        district=districts,
+        unit_id=units,
         period=query.period,
         start=query.start,
         end=query.end,
@@ -725,7 +725,7 @@ def kpi_values():
         query,
         lambda r: [
             r["kpi_id"],
-            r["district"] or "",
+            r["unit_id"] or "",
             r["breakdown"] or "",
             r["period"],
             r["period_start"],
@@ -740,7 +740,7 @@ def kpi_values():
         data.append(
             {
                 "kpi_id": r["kpi_id"],
-                "district": r["district"] or None,
+                "unit_id": r["unit_id"] or None,
                 "breakdown": r["breakdown"] or None,
                 "period": r["period"],
                 "period_start": fmt_date(r["period_start"]),

@@ -36,9 +36,9 @@ dash.register_page(
     nav_order=50, nav_label_key="nav.police",
 )
 
-COLUMNS = ("priority_text", "state_text", "time", "type_text", "camera", "district",
+COLUMNS = ("priority_text", "state_text", "time", "type_text", "camera", "unit_id",
            "confidence", "plate")
-COLUMN_TEXT = {"district": "police.col.unit"}  # the column holds the camera's unit
+COLUMN_TEXT = {"unit_id": "police.col.unit"}  # the column holds the camera's unit
 PRIORITY_STYLES = {  # the row of a watchlist hit, of a fire or smoke, of other urgent work
     "hit": {"backgroundColor": "#5a1422", "color": "#ffffff", "fontWeight": "700"},
     "urgent": {"backgroundColor": "#3b2410"},
@@ -63,7 +63,7 @@ def _filters(lang: str) -> html.Div:
     c = context()
     with c.pool.connection() as conn:
         opts = q.load_filter_options(conn, load_rules(c.settings.police.queue_rules_file))
-    names = oq.district_names(oq.geometry(c.pool), lang)
+    names = oq.unit_names(oq.geometry(c.pool), lang)
     return html.Div(
         [
             dcc.RadioItems(id="police-view", className="police-view", inline=True,
@@ -78,7 +78,7 @@ def _filters(lang: str) -> html.Div:
                       t("police.all_types", lang)),
             _dropdown("police-camera", [{"label": n, "value": d} for d, n in opts.cameras],
                       t("police.all_cameras", lang)),
-            _dropdown("police-district",
+            _dropdown("police-unit",
                       [{"label": n, "value": d}
                        for d, n in sorted(names.items(), key=lambda kv: kv[1])],
                       t("police.all_units", lang)),
@@ -153,7 +153,7 @@ def _table(lang: str) -> dash_table.DataTable:
                 {"if": {"column_id": col}, "width": w, "minWidth": w, "maxWidth": w}
                 for col, w in (("priority_text", "70px"), ("state_text", "100px"),
                                ("time", "84px"), ("type_text", "112px"), ("camera", "196px"),
-                               ("district", "112px"), ("confidence", "64px"),
+                               ("unit_id", "112px"), ("confidence", "64px"),
                                ("plate", "118px"))
             ],
             {"if": {"column_id": "state_text"}, "fontWeight": "700"},
@@ -268,7 +268,7 @@ def _rows(flt: q.QueueFilter, view: str, page: int, lang: str) -> tuple[list[dic
     """The table's rows, the count line and the number of pages."""
     c = context()
     role = auth.current_role()
-    names = oq.district_names(oq.geometry(c.pool), lang)
+    names = oq.unit_names(oq.geometry(c.pool), lang)
     tz = c.settings.web.timezone
     if view == "all":
         with c.pool.connection() as conn:
@@ -302,7 +302,7 @@ def _rows(flt: q.QueueFilter, view: str, page: int, lang: str) -> tuple[list[dic
     Input("police-plate-search", "value"),
     Input("police-type", "value"),
     Input("police-camera", "value"),
-    Input("police-district", "value"),
+    Input("police-unit", "value"),
     Input("police-state", "value"),
     Input("police-period", "value"),
     Input("police-table", "page_current"),
@@ -310,7 +310,7 @@ def _rows(flt: q.QueueFilter, view: str, page: int, lang: str) -> tuple[list[dic
     Input("police-selected", "data"),
     State("police-lang-store", "data"),
 )
-def refresh_queue(_n, view, plate, types, cameras, districts, states, period, page, _refresh,
+def refresh_queue(_n, view, plate, types, cameras, units, states, period, page, _refresh,
                   selected, lang):
     lang = pick_language(lang)
     clock = fmt_time(time.time(), context().settings.web.timezone)
@@ -318,7 +318,7 @@ def refresh_queue(_n, view, plate, types, cameras, districts, states, period, pa
     view = view if view in q.VIEWS else q.DEFAULT_VIEW
     try:
         rows, count, pages = _rows(
-            q.QueueFilter.of(types, cameras, districts, period, states, plate), view,
+            q.QueueFilter.of(types, cameras, units, period, states, plate), view,
             page if isinstance(page, int) else 0, lang)
     except Exception:
         log.warning("police queue refresh failed", exc_info=True)
@@ -335,7 +335,7 @@ def refresh_queue(_n, view, plate, types, cameras, districts, states, period, pa
     Input("police-plate-search", "value"),
     Input("police-type", "value"),
     Input("police-camera", "value"),
-    Input("police-district", "value"),
+    Input("police-unit", "value"),
     Input("police-state", "value"),
     Input("police-period", "value"),
     prevent_initial_call=True,
@@ -351,14 +351,14 @@ def first_page(*_filters):
     Input("police-plate-search", "value"),
     Input("police-type", "value"),
     Input("police-camera", "value"),
-    Input("police-district", "value"),
+    Input("police-unit", "value"),
     Input("police-period", "value"),
     State("police-lang-store", "data"),
 )
-def count_detections(_n, plate, types, cameras, districts, period, lang):
+def count_detections(_n, plate, types, cameras, units, period, lang):
     """Ordinary detections are counted (and searchable), not queued."""
     lang = pick_language(lang)
-    flt = q.QueueFilter.of(types, cameras, districts, period, None, plate)
+    flt = q.QueueFilter.of(types, cameras, units, period, None, plate)
     try:
         with context().pool.connection() as conn:
             n = q.count_detections(conn, flt)
@@ -493,7 +493,7 @@ def render_detail(detail: q.IncidentDetail | None, lang: str, tz: str,
     confidence = q.fmt_confidence(inc.top_confidence or inc.confidence)
     facts: list[tuple[str, object]] = [
         (t("police.fact.camera", lang), f"{inc.camera_name or inc.device_id} ({inc.device_id})"),
-        (t("police.fact.district", lang), names.get(inc.district or "", inc.district or "–")),
+        (t("police.fact.unit_id", lang), names.get(inc.unit_id or "", inc.unit_id or "–")),
         (t("police.fact.zones", lang), ", ".join(inc.zones) or "–"),
         (t("police.fact.label", lang), f"{q.type_text(inc.type, lang)} ({inc.label})"),
         (t("police.fact.confidence", lang), confidence),
@@ -610,7 +610,7 @@ def show_incident(key, _refresh, lang):
         log.warning("incident detail failed", exc_info=True)
         return ([html.Div(t("db_unavailable", lang), className="banner banner-error")],
                 *([no_update] * 9))
-    names = oq.district_names(geo, lang)
+    names = oq.unit_names(geo, lang)
     figure = q.path_figure(detail, geo, cameras, lang, tz, tile_url=c.settings.web.map_tile_url)
     rel = q.related_lists(detail, lang, tz)
     if key and detail is None:

@@ -28,7 +28,7 @@ INCIDENT_TYPE = sql.SQL(
 PLATE_KEY = sql.SQL("upper(regexp_replace(c.plate, '[^0-9A-Za-z]', '', 'g'))")
 
 INCIDENT_SELECT = sql.SQL(
-    "SELECT c.source, c.event_id, c.device_id, d.name, d.district, d.lon, d.lat, {type}, "
+    "SELECT c.source, c.event_id, c.device_id, d.name, d.unit_id, d.lon, d.lat, {type}, "
     "c.label, c.phase, c.first_seen, c.started_at, c.last_update, c.ended_at, c.confidence, "
     "c.top_confidence, c.zones, c.plate, c.plate_confidence, c.snapshot_sha256, "
     "c.snapshot_url, c.false_positive, c.data, r.decision, r.actor, r.at, r.reason "
@@ -67,7 +67,7 @@ class Incident:
     event_id: str
     device_id: str
     camera_name: str | None
-    district: str | None
+    unit_id: str | None
     lon: float | None
     lat: float | None
     type: str
@@ -105,12 +105,12 @@ class Incident:
 
 
 def incident_of(row: tuple) -> Incident:
-    (source, event_id, device_id, name, district, lon, lat, kind, label, phase, first_seen,
+    (source, event_id, device_id, name, unit_id, lon, lat, kind, label, phase, first_seen,
      started_at, last_update, ended_at, confidence, top_confidence, zones, plate,
      plate_confidence, sha, url, false_positive, data, decision, actor, at, reason) = row
     return Incident(
         source=source, event_id=event_id, device_id=device_id, camera_name=name,
-        district=district, lon=lon, lat=lat, type=kind or label, label=label, phase=phase,
+        unit_id=unit_id, lon=lon, lat=lat, type=kind or label, label=label, phase=phase,
         first_seen=first_seen, started_at=started_at, last_update=last_update,
         ended_at=ended_at, confidence=confidence, top_confidence=top_confidence,
         zones=tuple(zones or ()), plate=plate, plate_confidence=plate_confidence,

@@ -129,7 +129,7 @@ def test_search_by_plate_camera_unit_and_time(db_conn):
         queued = q.load_queue_page(db_conn, q.QueueFilter.of(plate="24A-686.68"), "police")
         camera = q.load_queue_page(db_conn, q.QueueFilter.of(cameras=["cam-mk-coc-leu"]),
                                    "police")
-        unit = q.load_queue_page(db_conn, q.QueueFilter.of(districts=["sa_pa"]), "police")
+        unit = q.load_queue_page(db_conn, q.QueueFilter.of(units=["sa_pa"]), "police")
         last_hour = q.load_queue_page(db_conn, q.QueueFilter.of(period="1h"), "police")
         masked = q.load_queue_page(db_conn, q.QueueFilter.of(), "operator")
     assert sorted(i.key for i in by_plate) == sorted(seeded["plate"])
@@ -213,11 +213,11 @@ def test_simulated_incidents_reach_the_queue_with_their_pictures(db_conn):
     fleet = fleet.model_copy(update={"devices": [d for d in fleet.devices
                                                  if d.kind == "camera"]})
     start = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=2)
-    register = [(d.id, d.name, d.district, d.lon, d.lat) for d in fleet.devices]
+    register = [(d.id, d.name, d.unit_id, d.lon, d.lat) for d in fleet.devices]
     with db_conn.transaction():
         for row in register:
             db_conn.execute(
-                "INSERT INTO devices (device_id, family, kind, name, district, lon, lat) "
+                "INSERT INTO devices (device_id, family, kind, name, unit_id, lon, lat) "
                 "VALUES (%s, 'camera', 'camera', %s, %s, %s, %s) ON CONFLICT DO NOTHING", row)
         watchlist.add(db_conn, fleet.scenarios.incident.wanted_plate, "Truy nã",
                       actor="police1", rules=RULES)

@@ -21,7 +21,7 @@ def incident(event_id: str = "e1", *, plate: str | None = "24A-686.68", camera="
     at = T0 + dt.timedelta(minutes=minutes)
     return Incident(
         source="ioc", event_id=event_id, device_id=camera, camera_name=f"Camera {camera}",
-        district="lao_cai_city", lon=lon, lat=lat, type=kind, label=kind, phase="end",
+        unit_id="lao_cai_city", lon=lon, lat=lat, type=kind, label=kind, phase="end",
         first_seen=at, started_at=at, last_update=at, ended_at=at, confidence=0.9,
         top_confidence=0.95, zones=("lane_in",), plate=plate, plate_confidence=0.9,
         snapshot_sha256=None, snapshot_url=None, false_positive=False, data={},
@@ -30,9 +30,9 @@ def incident(event_id: str = "e1", *, plate: str | None = "24A-686.68", camera="
 
 
 def test_filter_of_ignores_odd_values():
-    flt = q.QueueFilter.of(types="fire", cameras=["cam-a", 5, "", "cam-a"], districts=None,
+    flt = q.QueueFilter.of(types="fire", cameras=["cam-a", 5, "", "cam-a"], units=None,
                            period="forever", states=["verified", "bogus"])
-    assert flt.types == ("fire",) and flt.cameras == ("cam-a",) and flt.districts == ()
+    assert flt.types == ("fire",) and flt.cameras == ("cam-a",) and flt.units == ()
     assert flt.period == q.DEFAULT_PERIOD and flt.states == ("verified",)
 
 
@@ -59,7 +59,7 @@ def test_queue_rows():
                         "Asia/Ho_Chi_Minh", {"lao_cai_city": "Thành phố Lào Cai"})
     assert rows[0]["id"] == "ioc:e1" and rows[0]["state"] == "verified"
     assert rows[0]["state_text"] == "Đã xác minh" and rows[1]["state_text"] == "Chưa xác minh"
-    assert rows[0]["time"] == "08:00:00 01/06" and rows[0]["district"] == "Thành phố Lào Cai"
+    assert rows[0]["time"] == "08:00:00 01/06" and rows[0]["unit_id"] == "Thành phố Lào Cai"
     assert rows[0]["type_text"] == "Biển số bị truy tìm" and rows[0]["confidence"] == "95 %"
 
 
@@ -80,7 +80,7 @@ def test_keys_and_urls():
 
 def _geo() -> BaseGeometry:
     layers = demo_layers()
-    return BaseGeometry(layers["districts"], layers["province"], layers["rivers"],
+    return BaseGeometry(layers["units"], layers["province"], layers["rivers"],
                         layers["towns"])
 
 
@@ -96,7 +96,7 @@ def test_path_figure_draws_the_plate_path_offline():
                for i in range(6)]
     fig = q.path_figure(_detail(path, path[1]), _geo(), cameras, "vi", "Asia/Ho_Chi_Minh")
     traces = {tr.name: tr for tr in fig.data}
-    assert set(traces) == {"districts", "cameras", "path", "sightings", "current"}
+    assert set(traces) == {"units", "cameras", "path", "sightings", "current"}
     assert traces["path"].mode == "lines" and list(traces["path"].lon) == [p.lon for p in path]
     assert list(traces["sightings"].customdata) == ["ioc:e0", "ioc:e2", "ioc:e3"]
     assert list(traces["current"].lon) == [path[1].lon]
@@ -111,7 +111,7 @@ def test_path_figure_draws_the_plate_path_offline():
 
 def test_path_figure_without_incident_or_plate():
     fig = q.path_figure(None, _geo(), [], "en", "Asia/Ho_Chi_Minh")
-    assert [tr.name for tr in fig.data] == ["districts", "cameras"]
+    assert [tr.name for tr in fig.data] == ["units", "cameras"]
     alone = incident(plate=None)
     fig = q.path_figure(_detail([], alone), _geo(), [], "en", "Asia/Ho_Chi_Minh")
     assert "path" not in {tr.name for tr in fig.data}

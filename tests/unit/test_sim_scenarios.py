@@ -1,5 +1,5 @@
 """Scenarios: floods pass the alarm levels in order, festivals overfill sites, incidents cross
-cameras, outages silence a district."""
+cameras, outages silence a unit."""
 
 from __future__ import annotations
 
@@ -74,8 +74,8 @@ def test_flood_crosses_alarm_levels_in_order_at_each_affected_station(fleet, see
         # and the river goes down again afterwards
         assert points[-1][1] < points[peak_i][1]
 
-    # saturated slopes in the storm's districts start to move after the rivers pass III
-    storm_districts = set(fleet.scenarios.flood.storm_districts)
+    # saturated slopes in the storm's units start to move after the rivers pass III
+    storm_units = set(fleet.scenarios.flood.storm_units)
     warned = {}
     for m in messages:
         v = values(m.payload) if m.device_id.startswith("ls-") and "status" not in m.topic else {}
@@ -84,7 +84,7 @@ def test_flood_crosses_alarm_levels_in_order_at_each_affected_station(fleet, see
             if v["displacement_mm"] >= warning.displacement_mm or v["tilt_deg"] >= warning.tilt_deg:
                 warned[m.device_id] = m.sim_ts
     sensors = {d.id: d for d in fleet.devices if d.kind == "landslide"}
-    assert set(warned) == {i for i, d in sensors.items() if d.district in storm_districts}
+    assert set(warned) == {i for i, d in sensors.items() if d.unit_id in storm_units}
     assert min(warned.values()) > min(first_iii)
 
 
@@ -151,17 +151,17 @@ def test_the_wanted_plate_is_not_seen_on_a_normal_day(fleet):
     assert not any(plate in m.payload for m in run(fleet, "normal", 6, kinds=("camera",)))
 
 
-def test_outage_silences_the_district_then_it_comes_back(fleet):
+def test_outage_silences_the_unit_then_it_comes_back(fleet):
     outage = SCENARIOS["outage"].outage
-    district = fleet.scenarios.outage.district
+    unit_id = fleet.scenarios.outage.unit_id
     t0 = START.timestamp() + outage.after_s
     t1 = t0 + outage.duration_s
-    in_district = {d.id for d in fleet.devices if d.district == district}
-    assert in_district
+    in_unit = {d.id for d in fleet.devices if d.unit_id == unit_id}
+    assert in_unit
     during, offline, back, others_during = set(), set(), set(), set()
     for m in run(fleet, "outage", (t1 - START.timestamp()) / 3600 + 0.5):
         status = json.loads(m.payload)["status"] if "/status/" in m.topic else None
-        if m.device_id in in_district:
+        if m.device_id in in_unit:
             if status == "offline":
                 assert m.sim_ts == t0
                 offline.add(m.device_id)
@@ -171,7 +171,7 @@ def test_outage_silences_the_district_then_it_comes_back(fleet):
                 back.add(m.device_id)
         elif t0 <= m.sim_ts < t1:
             others_during.add(m.device_id)
-    assert offline == in_district
+    assert offline == in_unit
     assert not during
-    assert back == in_district
+    assert back == in_unit
     assert len(others_during) > len(fleet.devices) // 2
