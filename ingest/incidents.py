@@ -11,6 +11,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from ingest.records import CameraEvent, ReviewItem
+from ioc.evidence.privacy import plate_key
+from ioc.police.queue import Candidate
+from ioc.police.rules import Detection, incident_type
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +107,14 @@ def merge_incident(old: IncidentRow, new: IncidentRow) -> IncidentRow:
         snapshot_url=newer.snapshot_url or older.snapshot_url,
         data={**older.data, **newer.data},
     )
+
+
+def queue_candidate(row: IncidentRow) -> Candidate:
+    """What the police queue's decision (ioc.police.rules.decide) needs of an incident."""
+    return Candidate(row.source, row.event_id, row.device_id, row.first_seen, Detection(
+        device_id=row.device_id, type=incident_type(row.label, row.data), zones=row.zones,
+        confidence=row.top_confidence if row.top_confidence is not None else row.confidence,
+        plate_key=plate_key(row.plate), false_positive=row.false_positive))
 
 
 def merge_incidents(events: list[CameraEvent]) -> list[IncidentRow]:

@@ -9,8 +9,10 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from ingest.batch import WritePlan
-from ingest.incidents import merge_incidents, merge_reviews
+from ingest.incidents import merge_incidents, merge_reviews, queue_candidate
 from ingest.records import CapAlert
+from ioc.police.queue import enqueue
+from ioc.police.rules import QueueRules, load_rules
 
 # Readings go through a session-private staging table: COPY is the fastest way in, and the
 # INSERT ... ON CONFLICT from it makes a redelivered reading a no-op.
@@ -185,8 +187,12 @@ def prepare(conn: psycopg.Connection) -> None:
         conn.execute(_CREATE_STAGE)
 
 
-def write_plan(conn: psycopg.Connection, plan: WritePlan) -> WriteCounts:
-    """Write every row of `plan`; the caller owns the transaction."""
+def write_plan(conn: psycopg.Connection, plan: WritePlan,
+               queue_rules: QueueRules | None = None) -> WriteCounts:
+    """Write every row of `plan`; the caller owns the transaction.
+
+    Incidents that need a police decision (ioc.police.rules) enter the police queue in the
+    same transaction; `queue_rules` defaults to the built-in rules."""
     readings = incidents = snapshots = reviews = caps = statuses = dead = 0
     new_readings = None
     with conn.cursor() as cur:
@@ -223,6 +229,7 @@ def write_plan(conn: psycopg.Connection, plan: WritePlan) -> WriteCounts:
                 ],
             )
             incidents = len(rows)
+            enqueue(conn, [queue_candidate(i) for i in rows], queue_rules or load_rules())
         if plan.snapshots:
             cur.executemany(
                 _INSERT_SNAPSHOT,

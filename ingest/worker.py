@@ -39,6 +39,7 @@ from ioc.config import Settings
 from ioc.db.connect import connect
 from ioc.ingest_sessions import HEARTBEAT_S, ONLINE_WITHIN_S, Heartbeat, SessionBoard
 from ioc.live import LiveState, open_redis
+from ioc.police.rules import load_rules
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class IngestWorker:
         self.settings = settings
         self.name = name
         self.ingest = settings.ingest
+        self.queue_rules = load_rules(settings.police.queue_rules_file)
         self.metrics = IngestMetrics()
         self.receiver = Receiver(settings, name, on_received=self.metrics.received.inc)
         self.policy = FlushPolicy.from_settings(self.ingest, self.receiver.receive_window)
@@ -430,7 +432,7 @@ class IngestWorker:
         plan = self._plan(entries)
         try:
             with conn.transaction():
-                counts = write_plan(conn, plan)
+                counts = write_plan(conn, plan, self.queue_rules)
                 if plan.control is not None:  # with the messages before it, or not at all
                     save_view(conn, self.name, plan.control)
         except Exception as err:

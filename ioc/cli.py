@@ -648,6 +648,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_security_parsers(add)
     _add_evidence_parsers(add)
     _add_devices_parsers(add)
+    _add_police_parsers(add)
     return parser
 
 
@@ -793,6 +794,22 @@ def _add_devices_parsers(add: Callable) -> None:
     from ioc.devices.cli import add_parsers
 
     add_parsers(add, cmd_devices, _actor_option)
+
+
+def cmd_police(args: argparse.Namespace) -> int:
+    from ioc.police.cli import media_command, watchlist_command
+
+    if args.police_command == "watchlist":
+        return watchlist_command(_settings(args), args, _actor(args))
+    return media_command(_settings(args), args)
+
+
+def _add_police_parsers(add: Callable) -> None:
+    from ioc.police.cli import add_arguments
+
+    p = add("police", cmd_police, "Police work: plate watchlists, media from Frigate.")
+    add_arguments(p.add_subparsers(dest="police_command", metavar="TASK", required=True),
+                  _actor_option)
 
 
 # -- errors from the services, as one line each ------------------------------------------------

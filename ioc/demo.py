@@ -150,6 +150,10 @@ def run_demo(settings: Settings, *, scenario: str, speed: float, port: int | Non
                 start_delay_s=2.0,
             ),
         ]
+        if settings.police.frigate_url:  # a real Frigate: fetch its pictures and clips
+            programs.append(Program("police-media",
+                                    ioc_argv("police", "media", "fetch", "--follow"),
+                                    {"IOC_PROCESS_NAME": "police-media"}))
         supervisor = Supervisor(programs, env)
         supervisor.install_signal_handlers()
         supervisor.start_all()

@@ -250,7 +250,11 @@ def _dry_run(fleet: Fleet, options: SimOptions, frigate_prefix: str) -> int:
     out = sys.stdout
     try:
         for message in _limited(messages_for(fleet, options, frigate_prefix), options):
-            line = {"topic": message.topic, "payload": message.payload.decode("utf-8", "replace")}
+            if message.topic.endswith("/snapshot"):  # a JPEG: what it is, not its bytes
+                payload = f"<image/jpeg, {len(message.payload)} bytes>"
+            else:
+                payload = message.payload.decode("utf-8", "replace")
+            line = {"topic": message.topic, "payload": payload}
             out.write(json.dumps(line, ensure_ascii=False) + "\n")
         out.flush()
     except BrokenPipeError:  # e.g. piped into `head`

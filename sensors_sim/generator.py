@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import itertools
 from collections.abc import Iterator
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from operator import attrgetter
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sensors_sim import payloads
 from sensors_sim.emissions import EventState, Reading, SignalModel
@@ -29,6 +31,7 @@ from sensors_sim.fleet import (
 from sensors_sim.plan import Plan
 from sensors_sim.scenarios import SCENARIOS, Scenario
 from sensors_sim.simtime import Calendar, rng_for, to_datetime
+from sensors_sim.snapshots import draw_snapshot
 from sensors_sim.weather import RainField
 
 FIRST_REPORT_WITHIN_S = 9.0  # every device reports this soon after the start
@@ -174,7 +177,12 @@ def device_stream(ctx: SimContext, device: Device, model: SignalModel, first: fl
             yield encoder.reading(emission, decision.metrics, decision.skew_s, decision.malform,
                                   decision.fault)
         else:
-            yield encoder.event(emission)
+            yield from encoder.event_messages(emission)
+
+
+# Zones closed to the public, where a camera keeps a picture of every object it tracks (the
+# police queue's default rules look at people there: ioc/police/queue_rules.yaml).
+SNAPSHOT_ZONES = frozenset({"inspection", "loading_bay"})
 
 
 class _Encoder:
@@ -184,6 +192,7 @@ class _Encoder:
         self.ctx, self.d = ctx, device
         self.seq = itertools.count()
         self.objects: dict[str, tuple[dict, tuple[str, ...]]] = {}  # Frigate: last `after`
+        self.snapped: set[str] = set()  # incidents whose picture is sent
         self.family = device.family
 
     def message(self, ts: float, topic: str, doc: object, fault: str | None = None) -> Message:
@@ -209,10 +218,36 @@ class _Encoder:
             msg = Message(msg.sim_ts, topic, broken, self.d.id, msg.stamp, fault)
         return msg
 
-    def event(self, e: EventState) -> Message:
+    def event_messages(self, e: EventState) -> Iterator[Message]:
+        """The event's message; before the first update of an incident, its picture on
+        Frigate's snapshot topic -- the ingest's way in for image bytes -- which our JSON
+        then names by its SHA-256. An ordinary detection has one only in a closed zone (like
+        Frigate's `snapshots.required_zones`)."""
+        sha = None
+        wanted = e.type != "object" or bool(set(e.zones) & SNAPSHOT_ZONES)
+        if wanted and e.phase != "new" and e.event_id not in self.snapped:
+            self.snapped.add(e.event_id)
+            picture = self.snapshot(e)
+            sha = hashlib.sha256(picture.payload).hexdigest()
+            yield picture
+        if e.phase == "end":
+            self.snapped.discard(e.event_id)
+        yield self.event(e, sha)
+
+    def snapshot(self, e: EventState) -> Message:
+        stamp = self.ctx.stamp(e.ts)
+        local = datetime.fromtimestamp(stamp, ZoneInfo(self.ctx.fleet.timezone))
+        jpeg = draw_snapshot(e.type, camera=self.d.id, plate=e.plate, seed=e.event_id,
+                             caption_time=local.strftime("%Y-%m-%d %H:%M:%S"), hour=local.hour,
+                             label=e.label)
+        topic = payloads.frigate_snapshot_topic(self.ctx.frigate_prefix, self.d.id, e.label)
+        return Message(e.ts, topic, jpeg, self.d.id, stamp)
+
+    def event(self, e: EventState, snapshot_sha256: str | None = None) -> Message:
         stamp, started = self.ctx.stamp(e.ts), self.ctx.stamp(e.started)
         if self.d.protocol != "frigate":
-            doc = payloads.ioc_json_event(self.d.id, stamp, next(self.seq), e, started)
+            doc = payloads.ioc_json_event(self.d.id, stamp, next(self.seq), e, started,
+                                          snapshot_sha256)
             return self.message(e.ts, payloads.ioc_json_topic("camera", self.d.id), doc)
         before, entered = self.objects.get(e.event_id, (None, ()))
         entered = entered + tuple(z for z in e.zones if z not in entered)
@@ -228,3 +263,4 @@ class _Encoder:
         """A dropped end of a Frigate object must not leave its state behind."""
         if isinstance(emission, EventState) and emission.phase == "end":
             self.objects.pop(emission.event_id, None)
+            self.snapped.discard(emission.event_id)

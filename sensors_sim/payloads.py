@@ -39,6 +39,10 @@ def frigate_topic(frigate_prefix: str) -> str:
     return f"{frigate_prefix.strip('/')}/events"
 
 
+def frigate_snapshot_topic(frigate_prefix: str, camera: str, label: str) -> str:
+    return f"{frigate_prefix.strip('/')}/{camera}/{label}/snapshot"
+
+
 def ioc_json_reading(device_id: str, stamp: float, seq: int, metrics: dict[str, float]) -> dict:
     return {"device_id": device_id, "time": rfc3339(stamp), "seq": seq, "metrics": metrics}
 
@@ -60,7 +64,7 @@ def event_id(e: EventState, stamp_started: float) -> str:
 
 
 def ioc_json_event(device_id: str, stamp: float, seq: int, e: EventState,
-                   stamp_started: float) -> dict:
+                   stamp_started: float, snapshot_sha256: str | None = None) -> dict:
     event: dict[str, Any] = {
         "id": event_id(e, stamp_started),
         "type": e.type,
@@ -71,6 +75,8 @@ def ioc_json_event(device_id: str, stamp: float, seq: int, e: EventState,
     }
     if e.plate:
         event["plate"] = e.plate
+    if snapshot_sha256:
+        event["snapshot"] = f"sha256:{snapshot_sha256}"
     return {"device_id": device_id, "time": rfc3339(stamp), "seq": seq, "event": event}
 
 

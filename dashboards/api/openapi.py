@@ -382,6 +382,9 @@ SCHEMAS: dict[str, dict] = {
             "snapshot_sha256": _nullable(TEXT),
             "snapshot_url": _nullable(TEXT),
             "false_positive": {"type": "boolean"},
+            "queue_priority": _nullable({"type": "integer"}),
+            "queue_rule": _nullable(TEXT),
+            "watchlist_hit": {"type": "boolean"},
         },
     },
     "IncidentPage": _page_of("#/components/schemas/Incident"),
@@ -629,6 +632,9 @@ INCIDENT_EXAMPLE = {
     "snapshot_sha256": "9f2c1e4b7a5d3c8e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f70",
     "snapshot_url": None,
     "false_positive": False,
+    "queue_priority": 90,
+    "queue_rule": "fire",
+    "watchlist_hit": False,
 }
 KPI_EXAMPLE = {
     "id": "egov_services_full_pct",
@@ -1220,6 +1226,12 @@ def _paths() -> dict:
                         "open", {"type": "boolean"}, "Only ongoing (true) or ended incidents.", True
                     ),
                     _q(
+                        "watchlist_hit",
+                        {"type": "boolean"},
+                        "Only sightings of a plate on a live police watchlist (true), or none.",
+                        True,
+                    ),
+                    _q(
                         "start",
                         START["schema"],
                         "Incidents updated at or after this time.",
@@ -1246,7 +1258,9 @@ def _paths() -> dict:
                     },
                     **_errors(*READ_ERRORS),
                 },
-                "Most recently updated first.",
+                "Most recently updated first. `queue_priority` and `queue_rule` say why an "
+                "incident is in the police queue (null: an ordinary detection); "
+                "`watchlist_hit` marks a sighting of a plate on a live police watchlist.",
                 ("incidents",),
             )
         },

@@ -247,6 +247,7 @@ class IncidentsQuery(Query):
     unit_id: list[Ident] | None = Field(None, max_length=50)
     source: Literal["ioc", "frigate"] | None = None
     open: bool | None = None
+    watchlist_hit: bool | None = None
     start: Time | None = None
     end: Time | None = None
     limit: int = Field(100, ge=1, le=1000)

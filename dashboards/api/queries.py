@@ -304,8 +304,11 @@ def incident_filters(
     open: bool | None = None,
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
+    watchlist_hit: bool | None = None,
 ) -> Where:
     where = Where().any("c.device_id", device_id).any("c.label", label)
+    if watchlist_hit is not None:
+        where.add("w.id IS NOT NULL" if watchlist_hit else "w.id IS NULL")
     where.any("d.unit_id", unit_id)
     if source is not None:
         where.add("c.source = %s", source)
@@ -325,8 +328,12 @@ def incidents_page(conn, where: Where, after: Sequence | None, limit: int) -> li
     query = sql.SQL(
         "SELECT c.source, c.event_id, c.device_id, d.unit_id, c.label, c.phase, c.started_at, "
         "c.last_update, c.ended_at, c.confidence, c.top_confidence, c.zones, c.plate, "
-        "c.plate_confidence, c.snapshot_sha256, c.snapshot_url, c.false_positive "
-        "FROM camera_incidents c LEFT JOIN devices d ON d.device_id = c.device_id WHERE {} "
+        "c.plate_confidence, c.snapshot_sha256, c.snapshot_url, c.false_positive, "
+        "q.priority AS queue_priority, q.rule AS queue_rule, w.id IS NOT NULL AS watchlist_hit "
+        "FROM camera_incidents c LEFT JOIN devices d ON d.device_id = c.device_id "
+        "LEFT JOIN police_queue q ON q.source = c.source AND q.event_id = c.event_id "
+        "LEFT JOIN police_watchlist w ON w.id = q.watchlist_id AND w.removed_at IS NULL "
+        "AND (w.expires_at IS NULL OR w.expires_at > now()) WHERE {} "
         "ORDER BY c.last_update DESC, c.source DESC, c.event_id DESC LIMIT %s"
     ).format(where.clause())
     return _fetch(conn, query, [*where.params, limit + 1])

@@ -532,6 +532,9 @@ INCIDENT_CSV = (
     "snapshot_sha256",
     "snapshot_url",
     "false_positive",
+    "queue_priority",
+    "queue_rule",
+    "watchlist_hit",
 )
 
 
@@ -578,6 +581,7 @@ def incidents():
         open=query.open,
         start=query.start,
         end=query.end,
+        watchlist_hit=query.watchlist_hit,
     )
     with connection() as conn:
         rows = queries.incidents_page(conn, where, after, query.limit)

@@ -1,6 +1,8 @@
-"""Police review of camera incidents: the queue (unreviewed first), the snapshot, place and
-context of one incident, verify or dismiss with a reason, notes, related incidents (same
-camera, same plate on other cameras as a path on the map) and the evidence export.
+"""Police review of camera incidents: the queue of what needs a decision (by priority, a
+watchlist hit first, with its banner and an optional sound), a search over every detection,
+the plate watchlist, the snapshot, place and context of one incident, verify or dismiss
+with a reason, notes, related incidents (same camera, same plate on other cameras as a path
+on the map) and the evidence export.
 
 Police and admin only (dashboards/access.py); state-changing ids carry `-act-`. Images come
 from /evidence/snapshot (dashboards/evidence.py), which logs every view.
@@ -8,20 +10,24 @@ from /evidence/snapshot (dashboards/evidence.py), which logs every view.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
+from dataclasses import replace
 
 import dash
 from dash import Input, Output, State, callback, ctx, dash_table, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
-from dashboards import auth
+from dashboards import auth, police_watch
 from dashboards import ops_queries as oq
 from dashboards import police_queries as q
 from dashboards.context import context
 from dashboards.i18n import pick_language, t
 from dashboards.page_parts import fmt_int, fmt_time, page_header
 from ioc.evidence.store import Incident
+from ioc.police import watchlist
+from ioc.police.rules import load_rules
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +36,16 @@ dash.register_page(
     nav_order=50, nav_label_key="nav.police",
 )
 
-COLUMNS = ("state_text", "time", "type_text", "camera", "unit_id", "confidence", "plate")
+COLUMNS = ("priority_text", "state_text", "time", "type_text", "camera", "unit_id",
+           "confidence", "plate")
+COLUMN_TEXT = {"unit_id": "police.col.unit"}  # the column holds the camera's unit
+PRIORITY_STYLES = {  # the row of a watchlist hit, of a fire or smoke, of other urgent work
+    "hit": {"backgroundColor": "#5a1422", "color": "#ffffff", "fontWeight": "700"},
+    "urgent": {"backgroundColor": "#3b2410"},
+    "high": {"backgroundColor": "#2a2616"},
+}
+PRIORITY_COLOURS = {"hit": "#ff4d6d", "urgent": "#ff8c1a", "high": "#ffb020",
+                    "normal": "#5d7a96", "none": "#5d7a96"}
 STATE_COLOURS = {"unreviewed": "#ffb020", "verified": "#3ddc97", "dismissed": "#7d8fa1"}
 MAP_CONFIG = {"displaylogo": False, "scrollZoom": True, "displayModeBar": False}
 
@@ -47,9 +62,15 @@ def _dropdown(id_: str, options: list[dict], placeholder: str, **extra) -> dcc.D
 def _filters(lang: str) -> html.Div:
     c = context()
     with c.pool.connection() as conn:
-        opts = q.load_filter_options(conn)
+        opts = q.load_filter_options(conn, load_rules(c.settings.police.queue_rules_file))
     return html.Div(
         [
+            dcc.RadioItems(id="police-view", className="police-view", inline=True,
+                           options=[{"label": t(f"police.view.{v}", lang), "value": v}
+                                    for v in q.VIEWS], value=q.DEFAULT_VIEW),
+            dcc.Input(id="police-plate-search", type="search", debounce=True, maxLength=32,
+                      placeholder=t("police.plate_search", lang),
+                      className="filter police-plate-search"),
             _dropdown("police-type",
                       sorted(({"label": q.type_text(k, lang), "value": k} for k in opts.types),
                              key=lambda o: o["label"]),
@@ -60,12 +81,14 @@ def _filters(lang: str) -> html.Div:
                       t("police.all_units", lang)),
             _dropdown("police-state",
                       [{"label": t(f"police.state.{s}", lang), "value": s}
-                       for s in q.REVIEW_STATES], t("police.all_states", lang)),
+                       for s in q.REVIEW_STATES], t("police.state_placeholder", lang)),
             dcc.Dropdown(id="police-period", className="filter filter-period", clearable=False,
                          options=[{"label": t(f"police.period.{p}", lang), "value": p}
                                   for p in q.PERIODS],
                          value=q.DEFAULT_PERIOD),
+            police_watch.sound_toggle(lang),
             html.Div(id="police-count", className="feed-count"),
+            html.Div(id="police-detections", className="muted police-detections"),
         ],
         className="feed-filters police-filters",
     )
@@ -75,8 +98,17 @@ def row_styles(selected: str | None) -> list[dict]:
     """Colours per review state, and the incident on show highlighted (whatever the sort)."""
     styles: list[dict] = [
         *[
+            {"if": {"filter_query": f'{{priority}} = "{p}"'}, **style}
+            for p, style in PRIORITY_STYLES.items()
+        ],
+        *[
+            {"if": {"filter_query": f'{{priority}} = "{p}"', "column_id": "priority_text"},
+             "borderLeft": f"8px solid {colour}", "fontWeight": "800"}
+            for p, colour in PRIORITY_COLOURS.items()
+        ],
+        *[
             {"if": {"filter_query": f'{{state}} = "{s}"', "column_id": "state_text"},
-             "color": colour, "borderLeft": f"6px solid {colour}"}
+             "color": colour}
             for s, colour in STATE_COLOURS.items()
         ],
         {"if": {"filter_query": '{state} = "dismissed"'}, "color": "#7d8fa1"},
@@ -93,9 +125,13 @@ def row_styles(selected: str | None) -> list[dict]:
 def _table(lang: str) -> dash_table.DataTable:
     return dash_table.DataTable(
         id="police-table",
-        columns=[{"name": t(f"police.col.{c}", lang), "id": c} for c in COLUMNS],
+        columns=[{"name": t(COLUMN_TEXT.get(c, f"police.col.{c}"), lang), "id": c}
+                 for c in COLUMNS],
         data=[],
-        page_size=q.QUEUE_LIMIT,
+        page_action="custom",
+        page_current=0,
+        page_size=q.PAGE_SIZE,
+        page_count=1,
         sort_action="none",
         cell_selectable=True,
         style_as_list_view=True,
@@ -106,16 +142,16 @@ def _table(lang: str) -> dash_table.DataTable:
                       "border": "none", "fontSize": "14px", "textTransform": "uppercase"},
         style_cell={"backgroundColor": "#131c26", "color": "#e6edf3", "border": "none",
                     "borderBottom": "1px solid #223142", "fontSize": "16px",
-                    "padding": "9px 10px", "textAlign": "left",
+                    "padding": "9px 8px", "textAlign": "left",
                     "fontFamily": "Noto Sans, DejaVu Sans, Arial, sans-serif",
                     "whiteSpace": "normal", "height": "auto"},
         style_cell_conditional=[
             *[
                 {"if": {"column_id": col}, "width": w, "minWidth": w, "maxWidth": w}
-                for col, w in (("state_text", "118px"), ("time", "96px"),
-                               ("type_text", "126px"), ("camera", "236px"),
-                               ("unit_id", "124px"), ("confidence", "76px"),
-                               ("plate", "122px"))
+                for col, w in (("priority_text", "70px"), ("state_text", "100px"),
+                               ("time", "84px"), ("type_text", "112px"), ("camera", "196px"),
+                               ("unit_id", "112px"), ("confidence", "64px"),
+                               ("plate", "118px"))
             ],
             {"if": {"column_id": "state_text"}, "fontWeight": "700"},
             {"if": {"column_id": "confidence"}, "textAlign": "right"},
@@ -176,6 +212,9 @@ def layout(lang: str | None = None, incident: str | None = None, **_query) -> ht
         [
             page_header("police", "police.title", lang, "/police"),
             html.Div(t("police.privacy_note", lang), className="police-privacy"),
+            html.Div(id="police-banner", className="police-banner-wrap"),
+            html.Div(id="police-sound-slot"),
+            police_watch.panel(lang),
             _filters(lang),
             html.Div(
                 [
@@ -210,6 +249,7 @@ def layout(lang: str | None = None, incident: str | None = None, **_query) -> ht
             dcc.Store(id="police-lang-store", data=lang),
             dcc.Store(id="police-selected", data=selected),
             dcc.Store(id="police-refresh", data=0),
+            dcc.Store(id="police-heard", data=[]),
             dcc.Interval(id="police-tick", interval=max(c.settings.web.refresh_ms, 5000)),
         ],
         className="page page-police",
@@ -217,18 +257,33 @@ def layout(lang: str | None = None, incident: str | None = None, **_query) -> ht
 
 
 # -- the queue ---------------------------------------------------------------------------------
-def _rows(flt: q.QueueFilter, lang: str) -> tuple[list[dict], str]:
+def _capped(n: int, lang: str) -> str:
+    return fmt_int(min(n, q.COUNT_CAP), lang) + ("+" if n > q.COUNT_CAP else "")
+
+
+def _rows(flt: q.QueueFilter, view: str, page: int, lang: str) -> tuple[list[dict], str, int]:
+    """The table's rows, the count line and the number of pages."""
     c = context()
     role = auth.current_role()
-    with c.pool.connection() as conn:
-        incidents = q.load_queue(conn, flt, role)
     names = oq.unit_names(oq.geometry(c.pool), lang)
-    rows = q.queue_rows(incidents, lang, c.settings.web.timezone, names)
-    waiting = sum(1 for r in rows if r["state"] == "unreviewed")
-    count = t("police.count", lang, n=fmt_int(len(rows), lang), w=fmt_int(waiting, lang))
-    if len(rows) == q.QUEUE_LIMIT:
-        count += " " + t("police.newest_only", lang, n=q.QUEUE_LIMIT)
-    return rows, count
+    tz = c.settings.web.timezone
+    if view == "all":
+        with c.pool.connection() as conn:
+            incidents = q.load_queue(conn, flt, role)
+        rows = q.queue_rows(incidents, lang, tz, names)
+        count = t("police.search_count", lang, n=fmt_int(len(rows), lang))
+        if len(rows) == q.QUEUE_LIMIT:
+            count += " " + t("police.newest_only", lang, n=q.QUEUE_LIMIT)
+        return rows, count, 1
+    with c.pool.connection() as conn:
+        result = q.load_queue_page(conn, flt, role, page=page)
+    rows = q.queue_rows(result.items, lang, tz, names)
+    key = "police.queue_count" if not flt.states or flt.states == ("unreviewed",) \
+        else "police.queue_count_state"
+    count = t(key, lang, n=_capped(result.total, lang))
+    if result.pages > 1:
+        count += " · " + t("police.page", lang, p=result.page + 1, pages=result.pages)
+    return rows, count, result.pages
 
 
 @callback(
@@ -238,29 +293,120 @@ def _rows(flt: q.QueueFilter, lang: str) -> tuple[list[dict], str]:
     Output("police-table", "style_data_conditional"),
     Output("police-table", "active_cell"),
     Output("police-table", "selected_cells"),
+    Output("police-table", "page_count"),
     Input("police-tick", "n_intervals"),
+    Input("police-view", "value"),
+    Input("police-plate-search", "value"),
     Input("police-type", "value"),
     Input("police-camera", "value"),
     Input("police-unit", "value"),
     Input("police-state", "value"),
     Input("police-period", "value"),
+    Input("police-table", "page_current"),
     Input("police-refresh", "data"),
     Input("police-selected", "data"),
     State("police-lang-store", "data"),
 )
-def refresh_queue(_n, types, cameras, units, states, period, _refresh, selected, lang):
+def refresh_queue(_n, view, plate, types, cameras, units, states, period, page, _refresh,
+                  selected, lang):
     lang = pick_language(lang)
     clock = fmt_time(time.time(), context().settings.web.timezone)
     styles = row_styles(selected if isinstance(selected, str) else None)
+    view = view if view in q.VIEWS else q.DEFAULT_VIEW
     try:
-        rows, count = _rows(q.QueueFilter.of(types, cameras, units, period, states), lang)
+        rows, count, pages = _rows(
+            q.QueueFilter.of(types, cameras, units, period, states, plate), view,
+            page if isinstance(page, int) else 0, lang)
     except Exception:
         log.warning("police queue refresh failed", exc_info=True)
         return (no_update, html.Span(t("db_unavailable", lang), className="act-refused"), clock,
-                styles, no_update, no_update)
+                styles, no_update, no_update, no_update)
     # the row on show is marked by `styles`; a stale active cell would mark the wrong one
-    # once the queue re-sorts (a verified incident moves down)
-    return rows, count, clock, styles, None, []
+    # once the queue re-sorts (a decided incident leaves it)
+    return rows, count, clock, styles, None, [], pages
+
+
+@callback(
+    Output("police-table", "page_current"),
+    Input("police-view", "value"),
+    Input("police-plate-search", "value"),
+    Input("police-type", "value"),
+    Input("police-camera", "value"),
+    Input("police-unit", "value"),
+    Input("police-state", "value"),
+    Input("police-period", "value"),
+    prevent_initial_call=True,
+)
+def first_page(*_filters):
+    """A changed filter starts again at the first page."""
+    return 0
+
+
+@callback(
+    Output("police-detections", "children"),
+    Input("police-tick", "n_intervals"),
+    Input("police-plate-search", "value"),
+    Input("police-type", "value"),
+    Input("police-camera", "value"),
+    Input("police-unit", "value"),
+    Input("police-period", "value"),
+    State("police-lang-store", "data"),
+)
+def count_detections(_n, plate, types, cameras, units, period, lang):
+    """Ordinary detections are counted (and searchable), not queued."""
+    lang = pick_language(lang)
+    flt = q.QueueFilter.of(types, cameras, units, period, None, plate)
+    try:
+        with context().pool.connection() as conn:
+            n = q.count_detections(conn, flt)
+            queued = q.load_queue_page(conn, replace(flt, states=q.REVIEW_STATES),
+                                       auth.current_role(), page_size=1).total
+    except Exception:
+        log.warning("police detection count failed", exc_info=True)
+        return no_update
+    return t("police.detections", lang, n=_capped(n, lang), m=_capped(max(0, n - queued), lang))
+
+
+@callback(
+    Output("police-banner", "children"),
+    Output("police-sound-slot", "children"),
+    Output("police-heard", "data"),
+    Input("police-tick", "n_intervals"),
+    Input("police-refresh", "data"),
+    State("police-sound", "value"),
+    State("police-heard", "data"),
+    State("police-lang-store", "data"),
+)
+def watch_banner(_n, _refresh, sound, heard, lang):
+    """A wanted plate seen in the last 24 hours and not yet decided: a banner above all,
+    and (when the officer turned it on) a sound for a sighting not heard before."""
+    lang = pick_language(lang)
+    c = context()
+    try:
+        with c.pool.connection() as conn:
+            hits = q.load_watch_hits(conn, auth.current_role())
+    except Exception:
+        log.warning("police watchlist banner failed", exc_info=True)
+        return no_update, no_update, no_update
+    if not hits:
+        return None, None, heard or []
+    keys = [h.incident.key for h in hits]
+    new = [k for k in keys if k not in (heard or [])]
+    play = bool(sound) and bool(new)
+    return (police_watch.banner(hits, lang, c.settings.web.timezone),
+            police_watch.sound() if play else no_update, sorted(set(heard or []) | set(keys)))
+
+
+@callback(
+    Output("police-selected", "data", allow_duplicate=True),
+    Input("police-banner-open", "n_clicks"),
+    State("police-banner-open", "title"),
+    prevent_initial_call=True,
+)
+def open_from_banner(n, key):
+    if not n or q.store.split_key(key) is None:
+        raise PreventUpdate
+    return key
 
 
 @callback(
@@ -357,6 +503,15 @@ def render_detail(detail: q.IncidentDetail | None, lang: str, tz: str,
             plate += f" ({q.fmt_confidence(inc.plate_confidence)})"
         facts.insert(4, (t("police.fact.plate", lang), html.Span(plate, id="police-plate",
                                                                  className="plate")))
+    if detail.queue is not None and detail.queue.watch_reason:
+        facts.insert(0, (t("police.fact.watch", lang),
+                         html.Span(detail.queue.watch_reason, id="police-watch-reason-fact",
+                                   className="police-watch-fact")))
+    for clip in detail.clips:
+        facts.append((t("police.media.clip", lang),
+                      html.A(f"{clip.sha256[:16]}… ({fmt_int(clip.size // 1024, lang)} KiB)",
+                             href=q.snapshot_src(clip.sha256, inc.key), target="_blank",
+                             rel="noopener", className="police-clip")))
     if inc.review:
         facts.append((t("police.fact.review", lang), t(
             "police.reviewed_by", lang, state=t(f"police.state.{inc.review}", lang),
@@ -372,7 +527,10 @@ def render_detail(detail: q.IncidentDetail | None, lang: str, tz: str,
         ],
         method="POST", action=q.bundle_action(inc.key), className="police-export-form",
     )
+    hit = detail.queue is not None and detail.queue.watch_reason is not None
     return [
+        html.Div(t("police.hit", lang), className="police-hit-pill", id="police-hit-pill")
+        if hit else None,
         html.Div([html.Span(q.type_text(inc.type, lang), className="type-pill"),
                   _state_badge(inc, lang),
                   html.Span(t("police.live", lang), className="live-pill")
@@ -510,3 +668,68 @@ def note(_n, key, text, refresh, lang):
     if not result.ok:
         return _result(result, lang), no_update, no_update
     return _result(result, lang), (refresh or 0) + 1, ""
+
+
+# -- the watchlist (police_watch builds it; the callbacks live here, where Dash loads them
+# with the page for every app) -----------------------------------------------------------
+@callback(
+    Output("police-watch-list", "children"),
+    Output("police-watch-pick", "options"),
+    Input("police-watch-result", "children"),
+    Input("police-watch-summary", "n_clicks"),
+    State("police-lang-store", "data"),
+)
+def show_list(_result, _open, lang):
+    lang = pick_language(lang)
+    c = context()
+    try:
+        with c.pool.connection() as conn:
+            entries = watchlist.list_entries(conn)
+    except Exception:
+        log.warning("watchlist read failed", exc_info=True)
+        return no_update, no_update
+    now = dt.datetime.now(dt.UTC)
+    tz = c.settings.web.timezone
+    items = [html.Li(police_watch.entry_text(e, lang, tz), className="" if e.live(now) else "muted")
+             for e in entries] or [html.Li(t("police.watch.empty", lang), className="muted")]
+    return items, [{"label": e.plate, "value": e.plate} for e in entries]
+
+
+@callback(
+    Output("police-watch-result", "children"),
+    Output("police-refresh", "data", allow_duplicate=True),
+    Output("police-watch-plate", "value"),
+    Output("police-watch-reason", "value"),
+    Input("police-act-watch-add", "n_clicks"),
+    State("police-watch-plate", "value"),
+    State("police-watch-reason", "value"),
+    State("police-watch-days", "value"),
+    State("police-refresh", "data"),
+    State("police-lang-store", "data"),
+    prevent_initial_call=True,
+)
+def add_plate(_n, plate, reason, days, refresh, lang):
+    lang = pick_language(lang)
+    ok, text = police_watch.change("add", plate, reason, days)
+    if not ok:
+        return html.Div(text, className="act-refused"), no_update, no_update, no_update
+    return (html.Div(t("police.watch.added", lang, plate=text), className="act-ok"),
+            (refresh or 0) + 1, "", "")
+
+
+@callback(
+    Output("police-watch-result", "children", allow_duplicate=True),
+    Output("police-refresh", "data", allow_duplicate=True),
+    Input("police-act-watch-remove", "n_clicks"),
+    State("police-watch-pick", "value"),
+    State("police-refresh", "data"),
+    State("police-lang-store", "data"),
+    prevent_initial_call=True,
+)
+def remove_plate(_n, plate, refresh, lang):
+    lang = pick_language(lang)
+    ok, text = police_watch.change("remove", plate)
+    if not ok:
+        return html.Div(text, className="act-refused"), no_update
+    return (html.Div(t("police.watch.removed", lang, plate=text), className="act-ok"),
+            (refresh or 0) + 1)

@@ -391,6 +391,22 @@ class DevicesSettings(Section):
         "mosquitto_passwd's default; more makes every connect slower for the broker).")
 
 
+class PoliceSettings(Section):
+    queue_rules_file: Path | None = Field(
+        None, description="What enters the police queue (YAML); default: the built-in "
+        "ioc/police/queue_rules.yaml.")
+    frigate_url: str | None = Field(
+        None, description="Frigate's HTTP API (http://host:5000): snapshots and clips of "
+        "Frigate incidents are fetched from it and stored by their SHA-256. Unset: not fetched.")
+    frigate_timeout_s: float = Field(
+        10.0, gt=0, le=120, description="Timeout of one request to Frigate's HTTP API.")
+
+    @field_validator("frigate_url")
+    @classmethod
+    def _frigate_url(cls, v: str | None) -> str | None:
+        return _check_url(v, ("http", "https"), "http://frigate:5000")
+
+
 class Settings(Section):
     """All settings of one IOC process."""
 
@@ -412,6 +428,7 @@ class Settings(Section):
     security: SecuritySettings = SecuritySettings()
     evidence: EvidenceSettings = EvidenceSettings()
     devices: DevicesSettings = DevicesSettings()
+    police: PoliceSettings = PoliceSettings()
 
     @model_validator(mode="after")
     def _production(self) -> Settings:

@@ -10,6 +10,7 @@ Layout of the ZIP (format ioc-evidence-bundle/2):
     README.txt        how to check the bundle, with the deployment's public key and its
                       fingerprint (listed in the manifest like the snapshots)
     snapshots/<sha256>.<jpg|png>
+    clips/<sha256>.mp4   the incident's video clip, when one was fetched from Frigate
 
 A changed, removed or added file breaks the manifest's list; an edited manifest breaks
 manifest.sha256, and an edited manifest with a recomputed hash breaks the signature, which
@@ -39,7 +40,7 @@ MANIFEST_HMAC = "manifest.hmac"  # format 1 only
 README = "README.txt"
 RESERVED = frozenset({MANIFEST, MANIFEST_HASH, MANIFEST_SIG, MANIFEST_HMAC})
 
-EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png"}
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "video/mp4": "mp4"}
 
 README_TEXT = """\
 Gói chứng cứ IOC / IOC evidence bundle
@@ -109,7 +110,9 @@ def sha256_hex(data: bytes) -> str:
 
 
 def snapshot_path(sha256: str, content_type: str) -> str:
-    return f"snapshots/{sha256}.{EXTENSIONS.get(content_type, 'bin')}"
+    """snapshots/<sha256>.jpg for a picture, clips/<sha256>.mp4 for a video clip."""
+    folder = "clips" if content_type.startswith("video/") else "snapshots"
+    return f"{folder}/{sha256}.{EXTENSIONS.get(content_type, 'bin')}"
 
 
 def _json_default(value: Any) -> Any:
@@ -188,7 +191,8 @@ def build_bundle(
         if signing_key:
             put(MANIFEST_SIG, (signing_key.sign(manifest_bytes) + "\n").encode())
         for f in all_files:
-            put(f.path, f.content, compress=not f.content_type.startswith("image/"))
+            put(f.path, f.content,
+                compress=not f.content_type.startswith(("image/", "video/")))
     content = buf.getvalue()
     when = created_at.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     filename = (f"evidence-{_safe_name(str(incident.get('source', 'x')))}-"

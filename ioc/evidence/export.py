@@ -52,7 +52,8 @@ def export_incident(
     if inc is None:
         return None
     files = []
-    for info in store.incident_snapshots(conn, inc):
+    media = [*store.incident_snapshots(conn, inc), *store.incident_clips(conn, inc)]
+    for info in {m.sha256: m for m in media}.values():
         snap = store.load_snapshot(conn, info.sha256)
         if snap is None:
             continue

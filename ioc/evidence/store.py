@@ -169,6 +169,7 @@ def incident_snapshots(conn, inc: Incident) -> list[SnapshotInfo]:
         rows = conn.execute(
             sql.SQL(
                 "SELECT {} FROM camera_snapshots WHERE device_id = %s AND label = %s "
+                "AND content_type LIKE 'image/%%' "
                 "AND time BETWEEN %s AND %s ORDER BY time DESC LIMIT %s"
             ).format(_SNAPSHOT_COLUMNS),
             (inc.device_id, inc.label, inc.started_at - SNAPSHOT_BEFORE, end + SNAPSHOT_AFTER,
@@ -176,6 +177,25 @@ def incident_snapshots(conn, inc: Incident) -> list[SnapshotInfo]:
         ).fetchall()
     else:
         rows = []
+    # pictures fetched from Frigate's HTTP API for this incident (ioc.police.frigate_media)
+    fetched = conn.execute(
+        sql.SQL("SELECT {} FROM camera_snapshots WHERE sha256 IN (SELECT sha256 FROM "
+                "incident_media WHERE source = %s AND event_id = %s AND kind = 'snapshot') "
+                "ORDER BY time DESC").format(_SNAPSHOT_COLUMNS),
+        (inc.source, inc.event_id),
+    ).fetchall()
+    fetched_shas = {r[0] for r in fetched}
+    return [SnapshotInfo(*r) for r in [*fetched, *(r for r in rows if r[0] not in fetched_shas)]]
+
+
+def incident_clips(conn, inc: Incident) -> list[SnapshotInfo]:
+    """The video clips fetched for an incident (stored like snapshots, by their SHA-256)."""
+    rows = conn.execute(
+        sql.SQL("SELECT {} FROM camera_snapshots WHERE sha256 IN (SELECT sha256 FROM "
+                "incident_media WHERE source = %s AND event_id = %s AND kind = 'clip') "
+                "ORDER BY time DESC").format(_SNAPSHOT_COLUMNS),
+        (inc.source, inc.event_id),
+    ).fetchall()
     return [SnapshotInfo(*r) for r in rows]
 
 

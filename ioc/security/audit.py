@@ -52,6 +52,9 @@ ACTIONS: tuple[str, ...] = (
     "incident.dismiss",
     "incident.note",
     "incident.read",
+    # plate watchlists (ioc.police.watchlist, `ioc police watchlist`, the police page)
+    "watchlist.add",
+    "watchlist.remove",
     # data loaded by an administrator (layers.store, ioc.kpi.importer)
     "layer.import",
     "kpi.import",

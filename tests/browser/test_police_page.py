@@ -1,16 +1,23 @@
-"""The police review page in a real Chromium: a police officer walks the queue, looks at a
-snapshot, verifies with a reason and follows the wanted plate; an operator gets nothing."""
+"""The police review page in a real Chromium, during the incident scenario: the queue starts
+with the wanted plate's sightings and the fire, ordinary detections stay out of it, an
+officer verifies, dismisses and exports a bundle that verifies, keeps the watchlist, and
+follows the wanted plate; an operator gets nothing."""
 
 from __future__ import annotations
 
+import base64
+import io
+import zipfile
 from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from ioc.evidence.verify import format_report, verify_bundle
 from tests.fixtures.fix_web import login
 from tests.integration.test_police_ingest import seed_incident_scenario
+from tests.integration.test_police_queue import seed_queue_scenario
 from tests.integration.test_police_web import make_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -50,16 +57,83 @@ def shot(dash_duo, name: str) -> Path:
     return path
 
 
-def test_police_walks_the_queue(dash_duo, settings, db_conn, web_users):
-    seeded = seed_incident_scenario(db_conn)
+def rows_text(dash_duo, column: str) -> list[str]:
+    return [el.text.strip() for el in
+            dash_duo.find_elements(f"#police-table td[data-dash-column='{column}']")]
+
+
+def export_in_browser(dash_duo) -> bytes:
+    """Submits the page's export form as the browser would (its CSRF field included) and
+    returns the ZIP it answers with."""
+    b64 = dash_duo.driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "const form = document.querySelector('.police-export-form');"
+        "fetch(form.action, {method: 'POST', body: new FormData(form)})"
+        ".then(r => r.ok ? r.arrayBuffer() : Promise.reject(r.status))"
+        ".then(b => { let s = ''; new Uint8Array(b).forEach(x => s += String.fromCharCode(x));"
+        "  done(btoa(s)); }).catch(e => done('ERROR ' + e));")
+    assert not b64.startswith("ERROR"), b64
+    return base64.b64decode(b64)
+
+
+def audit_actions(db_conn, prefix: str) -> list[tuple]:
+    with db_conn.transaction():
+        return db_conn.execute(
+            "SELECT actor, action, target FROM audit_log WHERE action LIKE %s ORDER BY id",
+            (prefix + "%",)).fetchall()
+
+
+def test_police_works_the_queue_of_decisions(dash_duo, settings, db_conn, web_users, tmp_path):
+    from ioc.config.models import EvidenceSettings
+    from ioc.evidence.signing import generate_key_file, public_key_from_pem
+
+    key_file = tmp_path / "evidence-key.pem"
+    generate_key_file(key_file)
+    settings = settings.model_copy(update={
+        "evidence": EvidenceSettings(signing_key_file=key_file)})
+    seeded = seed_queue_scenario(db_conn)  # the wanted plate on the list, 40 ordinary detections
     dash_duo.start_server(make_app(settings))
     police = web_users["police"]
     login(dash_duo, police.username, police.password, "/police")
     dash_duo.wait_for_contains_text("h1", "Xác minh sự vụ từ camera", timeout=10)
-    dash_duo.wait_for_contains_text("#police-count", "6 sự vụ, 6 chưa xác minh", timeout=15)
+    dash_duo.wait_for_contains_text("#police-count", "6 sự vụ cần quyết định", timeout=15)
     assert dash_duo.find_element("#app-nav-police").text == "Xác minh camera"
 
-    # the fire at Cốc Lếu market: snapshot, facts, verify with a reason
+    # the wanted plate's banner above everything; its rows first, then the fire
+    dash_duo.wait_for_contains_text("#police-banner-hit", "BIỂN SỐ TRUY TÌM", timeout=15)
+    assert "24A" in dash_duo.find_element("#police-banner-hit").text
+    wait_until(dash_duo, lambda: len(rows_text(dash_duo, "type_text")) == 6)
+    assert rows_text(dash_duo, "priority_text")[:4] == ["TRUY TÌM"] * 4
+    assert rows_text(dash_duo, "type_text")[4] == "Cháy"
+    assert rows_text(dash_duo, "type_text")[5] == "Ẩu đả"
+    # ordinary detections are counted, not queued (a car is there only as a wanted plate)
+    types = rows_text(dash_duo, "type_text")
+    assert not set(types) & {"Người", "Xe máy"}
+    assert all(p == "TRUY TÌM" for p, k in zip(rows_text(dash_duo, "priority_text"), types,
+                                                strict=True) if k == "Ô tô")
+    dash_duo.wait_for_contains_text("#police-detections", "46 phát hiện", timeout=15)
+    dash_duo.wait_for_contains_text("#police-detections", "không vào hàng chờ: 40", timeout=15)
+    # a hit row is coloured apart from the rest
+    colours = dash_duo.driver.execute_script(
+        "return [...document.querySelectorAll('#police-table td[data-dash-column=type_text]')]"
+        ".map(td => getComputedStyle(td).backgroundColor);")
+    assert colours[0] != colours[5] and colours[4] != colours[5]
+    shot(dash_duo, "police-queue-vi.png")
+
+    # the banner opens the newest sighting; the plate path over four cameras still works
+    dash_duo.find_element("#police-banner-open").click()
+    dash_duo.wait_for_contains_text("#police-hit-pill", "TRUY TÌM", timeout=10)
+    dash_duo.wait_for_contains_text("#police-watch-reason-fact", "cướp tài sản", timeout=10)
+    wait_until(dash_duo, lambda: len(dash_duo.find_elements("#police-plate-path label")) == 4,
+               message="plate path not shown")
+    wait_until(dash_duo, lambda: dash_duo.driver.execute_script(
+        "const g = document.querySelector('#police-map .js-plotly-plot');"
+        "return !!g && !!g.data && g.data.some(t => t.name === 'path' && t.lon.length === 4);"),
+        message="path not on the map")
+    wait_until(dash_duo, lambda: image_loaded(dash_duo, "#police-snapshot"))
+    shot(dash_duo, "police-plate-vi.png")  # the one in docs/screenshots/police-vi.png
+
+    # the fire: snapshot, verify with a reason, export a bundle that verifies
     cell(dash_duo, "type_text", "Cháy").click()
     dash_duo.wait_for_contains_text("#police-detail-title", "Chợ Cốc Lếu", timeout=10)
     wait_until(dash_duo, lambda: image_loaded(dash_duo, "#police-snapshot"),
@@ -72,45 +146,72 @@ def test_police_walks_the_queue(dash_duo, settings, db_conn, web_users):
     dash_duo.wait_for_text_to_equal("#police-act-result", "Đã xác minh sự vụ.", timeout=10)
     dash_duo.wait_for_text_to_equal("#police-state-badge", "ĐÃ XÁC MINH", timeout=10)
     dash_duo.wait_for_contains_text("#police-history", "Có khói thật", timeout=10)
-    dash_duo.wait_for_contains_text("#police-count", "6 sự vụ, 5 chưa xác minh", timeout=10)
-    dash_duo.find_element("#police-act-note-text").send_keys("Đã chuyển PCCC thành phố")
-    dash_duo.find_element("#police-act-note").click()
-    dash_duo.wait_for_contains_text("#police-notes", "Đã chuyển PCCC", timeout=10)
-    dash_duo.wait_for_contains_text("#police-custody", "xác minh", timeout=10)
+    dash_duo.wait_for_contains_text("#police-count", "5 sự vụ cần quyết định", timeout=10)
+    bundle = export_in_browser(dash_duo)
+    names = zipfile.ZipFile(io.BytesIO(bundle)).namelist()
+    jpegs = [n for n in names if n.endswith(".jpg")]
+    assert jpegs and zipfile.ZipFile(io.BytesIO(bundle)).read(jpegs[0])[:3] == b"\xff\xd8\xff"
+    # checked with the public key the deployment publishes, as a court would
+    public_key = public_key_from_pem(dash_duo.driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch('/evidence/public-key.pem').then(r => r.text()).then(done);").encode())
+    report = verify_bundle(bundle, public_key=public_key)
+    assert report.ok and report.signature == "valid" and report.origin_proven, \
+        format_report(report, "bundle.zip")
+    assert audit_actions(db_conn, "evidence.export") == [
+        (police.username, "evidence.export", f"incident:{seeded['fire']}")]
     shot(dash_duo, "police-verify-vi.png")
 
-    # the wanted plate: its path over four cameras, on the list and on the map
-    cell(dash_duo, "plate", "24A-686.68").click()
-    dash_duo.wait_for_contains_text("#police-plate", "24A-686.68", timeout=10)
-    wait_until(dash_duo, lambda: len(dash_duo.find_elements("#police-plate-path label")) == 4,
-               message="plate path not shown")
-    wait_until(dash_duo, lambda: "4 lần ghi nhận trên 4 camera" in dash_duo.find_element(
-        "#police-plate-title").text.lower())  # shown in capitals
-    wait_until(dash_duo, lambda: dash_duo.driver.execute_script(
-        "const g = document.querySelector('#police-map .js-plotly-plot');"
-        "return !!g && !!g.data && g.data.some(t => t.name === 'path' && t.lon.length === 4);"),
-        message="path not on the map")
-    wait_until(dash_duo, lambda: image_loaded(dash_duo, "#police-snapshot"))
-    # a sighting on the list opens that incident
-    dash_duo.find_elements("#police-plate-path label")[3].click()
-    dash_duo.wait_for_contains_text("#police-detail-title", "Cổng vào thị xã Sa Pa", timeout=10)
-    wait_until(dash_duo, lambda: image_loaded(dash_duo, "#police-snapshot"))
-    shot(dash_duo, "police-plate-vi.png")  # the one in docs/screenshots/police-vi.png
+    # the fight: dismissed with a reason, it leaves the queue
+    cell(dash_duo, "type_text", "Ẩu đả").click()
+    dash_duo.wait_for_contains_text("#police-detail-title", "Chợ đêm Sa Pa", timeout=10)
+    dash_duo.find_element("#police-act-reason").send_keys("Trò chơi của trẻ em, không phải ẩu đả")
+    dash_duo.find_element("#police-act-dismiss").click()
+    dash_duo.wait_for_text_to_equal("#police-act-result", "Đã loại bỏ sự vụ.", timeout=10)
+    dash_duo.wait_for_contains_text("#police-count", "4 sự vụ cần quyết định", timeout=10)
 
-    # filters: fights only
-    dash_duo.select_dcc_dropdown("#police-type", "Ẩu đả")
-    dash_duo.wait_for_contains_text("#police-count", "1 sự vụ", timeout=10)
-    assert cell(dash_duo, "camera", "Chợ đêm Sa Pa")
+    # the watchlist: add a plate seen today (its sighting becomes a hit, with a sound when
+    # the officer asked for one), then remove it; both audited
+    with db_conn.transaction():
+        (seen,) = db_conn.execute("SELECT plate FROM camera_incidents WHERE plate LIKE '24B-%' "
+                                  "ORDER BY event_id LIMIT 1").fetchone()
+    key = seen.replace("-", "").replace(".", "")
+    dash_duo.find_element("#police-sound input").click()
+    dash_duo.find_element("#police-watch-summary").click()
+    dash_duo.wait_for_contains_text("#police-watch-list", "24A-686.68", timeout=10)
+    dash_duo.find_element("#police-act-watch-add").click()  # nothing typed: refused
+    dash_duo.wait_for_contains_text("#police-watch-result", "plate: empty", timeout=10)
+    dash_duo.find_element("#police-watch-plate").send_keys(seen)
+    dash_duo.find_element("#police-watch-reason").send_keys("Xe bị mất cắp")
+    dash_duo.find_element("#police-act-watch-add").click()
+    dash_duo.wait_for_contains_text("#police-watch-result", f"Đã thêm {seen}", timeout=10)
+    dash_duo.wait_for_contains_text("#police-watch-list", "Xe bị mất cắp", timeout=10)
+    dash_duo.wait_for_element("#police-sound-audio", timeout=15)  # a sighting not heard before
+    wait_until(dash_duo, lambda: seen in rows_text(dash_duo, "plate"), timeout=15,
+               message="the new hit is not in the queue")
+    shot(dash_duo, "police-watchlist-vi.png")
+    dash_duo.select_dcc_dropdown("#police-watch-pick", seen)
+    dash_duo.find_element("#police-act-watch-remove").click()
+    dash_duo.wait_for_contains_text("#police-watch-result", f"Đã gỡ {seen}", timeout=10)
+    dash_duo.wait_for_contains_text("#police-count", "4 sự vụ cần quyết định", timeout=10)
+    assert audit_actions(db_conn, "watchlist.") == [
+        ("police1", "watchlist.add", "plate:24A68668"),
+        (police.username, "watchlist.add", f"plate:{key}"),
+        (police.username, "watchlist.remove", f"plate:{key}"),
+    ]
+
+    # the search finds ordinary detections too, by plate
+    dash_duo.find_element("#police-view input[value='all']").click()
+    dash_duo.find_element("#police-plate-search").send_keys("24a68668\n")
+    dash_duo.wait_for_contains_text("#police-count", "4 phát hiện", timeout=10)
 
     # English on request
     dash_duo.driver.get(dash_duo.server_url + "/police?lang=en")
     dash_duo.wait_for_contains_text("h1", "Camera incident review", timeout=10)
-    dash_duo.wait_for_contains_text("#police-count", "6 incidents, 5 unreviewed", timeout=15)
-    cell(dash_duo, "type_text", "Fight").click()
-    dash_duo.wait_for_contains_text("#police-detail-title", "Fight", timeout=10)
-    wait_until(dash_duo, lambda: image_loaded(dash_duo, "#police-snapshot"))
-    shot(dash_duo, "police-fight-en.png")
-    assert seeded["fight"].split(":", 1)[1] in dash_duo.find_element("#police-detail").text
+    dash_duo.wait_for_contains_text("#police-count", "4 incidents to decide", timeout=15)
+    dash_duo.wait_for_contains_text("#police-banner-hit", "WANTED PLATE", timeout=15)
+    shot(dash_duo, "police-queue-en.png")
+    assert seeded["fight"]
     assert dash_duo.get_logs() == []
 
 

@@ -44,3 +44,35 @@ def test_snapshots_are_not_cached(api, db_conn):  # noqa: F811
     assert resp.status_code == 200 and resp.data == b"\xff\xd8\xff\xd9"
     assert resp.headers["Cache-Control"] == "no-store"
     assert len(audit_rows(db_conn, "evidence.view")) == 1
+
+
+def test_a_watchlist_hit_reaches_the_api_only_with_the_police_scope(settings, db_conn):
+    from dashboards.app import create_app
+    from tests.integration.test_api_endpoints import make_token
+    from tests.integration.test_police_queue import seed_queue_scenario
+
+    seeded = seed_queue_scenario(db_conn, detections=5)
+    client = create_app(settings).server.test_client()
+    police = {"Authorization": "Bearer " + make_token(db_conn, "incidents:read",
+                                                      name="cong-an-tinh")}
+    other = {"Authorization": "Bearer " + make_token(db_conn, "alerts:read", "devices:read",
+                                                     "readings:read", name="giao-thong")}
+    resp = get(client, police, "/incidents?watchlist_hit=true")
+    assert resp.status_code == 200
+    hits = resp.json["data"]
+    assert sorted(f"{h['source']}:{h['event_id']}" for h in hits) == sorted(seeded["plate"])
+    assert all(h["watchlist_hit"] and h["queue_rule"] == "watchlist"
+               and h["queue_priority"] == 100 for h in hits)
+    fire = get(client, police, "/incidents?label=fire").json["data"][0]
+    assert (fire["watchlist_hit"], fire["queue_rule"], fire["queue_priority"]) == (False, "fire",
+                                                                                   90)
+    ordinary = get(client, police, "/incidents?label=motorcycle").json["data"]
+    assert ordinary == [] or all(o["queue_priority"] is None for o in ordinary)
+    # without the police scope: nothing about incidents, hits or plates
+    for url in ("/incidents?watchlist_hit=true", "/incidents"):
+        resp = get(client, other, url)
+        assert resp.status_code == 403
+        assert "24A" not in resp.get_data(as_text=True)
+    alerts = get(client, other, "/alerts")
+    assert alerts.status_code == 200 and "24A" not in alerts.get_data(as_text=True)
+    assert len(audit_rows(db_conn, "incident.read")) == 3  # the police token's reads only

@@ -70,10 +70,14 @@ def count(db_conn, query: str, *params) -> int:
 def test_every_police_callback_refuses_other_roles(world, db_conn):
     app, clients, seeded = world
     callbacks = police_callbacks(app)
-    assert len(callbacks) == 6  # queue, 2 selections, detail, decide, note
+    # queue, first page, detection count, watchlist banner and its link, 2 selections,
+    # detail, decide, note, watchlist list, add, remove
+    assert len(callbacks) == 13
     values = {("police-selected", "data"): seeded["plate"][0],
               ("police-act-reason", "value"): "thử", ("police-act-note-text", "value"): "thử",
-              ("police-period", "value"): "all"}
+              ("police-period", "value"): "all", ("police-watch-plate", "value"): "29A-123.45",
+              ("police-watch-reason", "value"): "thử", ("police-watch-pick", "value"): WANTED,
+              ("police-banner-open", "title"): seeded["fire"]}
     for role in ("operator", "leadership", "anonymous"):
         for key, spec in callbacks:
             resp = post_callback(clients[role], key, spec, values)
@@ -83,6 +87,7 @@ def test_every_police_callback_refuses_other_roles(world, db_conn):
     assert count(db_conn, "SELECT count(*) FROM incident_reviews") == 0
     assert count(db_conn, "SELECT count(*) FROM incident_notes") == 0
     assert count(db_conn, "SELECT count(*) FROM evidence_custody") == 0
+    assert count(db_conn, "SELECT count(*) FROM police_watchlist") == 0
     refused = count(db_conn, "SELECT count(*) FROM audit_log WHERE action = 'access.denied' "
                              "AND details->>'reason' LIKE '%%police%%'")
     assert refused == 2 * len(callbacks)
@@ -93,11 +98,16 @@ def test_police_and_admin_get_the_queue_with_whole_plates(world):
     key, spec = find_callback(app, "..police-table.data")
     for role in ("police", "admin"):
         resp = post_callback(clients[role], key, spec, {("police-period", "value"): "all",
+                                                        ("police-view", "value"): "all",
                                                         ("police-lang-store", "data"): "en"})
         assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
         rows = resp.json["response"]["police-table"]["data"]
         assert {r["id"] for r in rows} == {seeded["fire"], seeded["fight"], *seeded["plate"]}
         assert WANTED in {r["plate"] for r in rows}
+        # the queue (no watchlist here): the two reports typed wanted_plate, fire, fight
+        resp = post_callback(clients[role], key, spec, {("police-view", "value"): "queue"})
+        rows = resp.json["response"]["police-table"]["data"]
+        assert [r["type"] for r in rows] == ["wanted_plate", "wanted_plate", "fire", "fight"]
 
 
 def test_detail_records_the_view(world, db_conn):

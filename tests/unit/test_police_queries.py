@@ -129,3 +129,22 @@ def test_related_lists():
     alone = q.related_lists(_detail([], incident(plate=None)), "en", "UTC")
     assert alone.plate_title == "Plate path: No plate in this incident." and not alone.plate_value
     assert q.related_lists(None, "vi", "UTC") == q.Related("", [], None, "", [])
+
+
+def test_plate_search_matches_any_spelling():
+    assert q.QueueFilter.of(plate="24a 686.68").plate == "24A68668"
+    assert q.QueueFilter.of(plate="--").plate is None
+    assert q.QueueFilter.of(plate=12345).plate is None
+
+
+def test_queue_rows_mark_priority():
+    hit = q.QueueItem(incident("h"), 100, "watchlist", "Truy nã")
+    fire = q.QueueItem(incident("f", kind="fire", plate=None), 90, "fire", None)
+    fight = q.QueueItem(incident("g", kind="fight", plate=None), 70, "fight", None)
+    violation = q.QueueItem(incident("v", kind="traffic_violation"), 30, "traffic_violation",
+                            None)
+    rows = q.queue_rows([hit, fire, fight, violation, incident("o", kind="car")], "vi",
+                        "Asia/Ho_Chi_Minh", {})
+    assert [r["priority"] for r in rows] == ["hit", "urgent", "high", "normal", "none"]
+    assert [r["priority_text"] for r in rows] == ["TRUY TÌM", "90", "70", "30", ""]
+    assert rows[0]["plate"] == "24A-686.68"
