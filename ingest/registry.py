@@ -91,6 +91,18 @@ class DeviceRegistry:
         self.loaded_at = self.clock()
         log.debug("device registry loaded: %d devices", len(self.devices))
 
+    def load_missing(self, conn: psycopg.Connection, device_ids: Iterable[str]) -> None:
+        """Look up just the devices we do not know (by primary key), between two full reloads:
+        a station imported a moment after the last reload is not refused as unknown."""
+        missing = sorted(d for d in device_ids if d not in self.devices)
+        if not missing:
+            return
+        with conn.transaction():
+            rows = conn.execute("SELECT device_id, family, enabled FROM devices "
+                                "WHERE device_id = ANY(%s)", (missing,)).fetchall()
+        for device_id, family, enabled in rows:
+            self.devices[device_id] = DeviceEntry(family, bool(enabled))
+
     def add(self, device_id: str, family: str) -> None:
         """Remember a device we just registered ourselves."""
         self.devices[device_id] = DeviceEntry(family, True)

@@ -404,8 +404,12 @@ class IngestWorker:
             try:
                 conn = self._connection()
                 ids = {d for e in batch.entries if e.parsed is not None for d in e.device_ids()}
-                if self.registry.due(misses=self.registry.misses(ids - self.exempt_devices)):
+                wanted = ids - self.exempt_devices
+                misses = self.registry.misses(wanted)
+                if self.registry.due(misses=misses):
                     self.registry.load(conn)
+                elif misses:  # reloaded a moment ago: look up only the unknown ids
+                    self.registry.load_missing(conn, wanted)
                 started = time.monotonic()
                 result = self._write(conn, batch.entries)
                 elapsed = time.monotonic() - started

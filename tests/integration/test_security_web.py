@@ -417,8 +417,10 @@ STATE_CHANGING = {
     "pages.feed.act_on_alert",
     "pages.feed.acknowledge_all",
     "pages.ops.act_on_alert",
+    "pages.police.add_plate",
     "pages.police.decide",
     "pages.police.note",
+    "pages.police.remove_plate",
 }
 # What a state change looks like in a callback's source; reading (and auditing a read) is not.
 WRITES = re.compile(r"\blifecycle\.|\b(INSERT|UPDATE|DELETE)\b|\bapply_action\(|"
