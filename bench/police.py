@@ -43,6 +43,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
+from kpi import log, start_database  # noqa: E402  (bench/kpi.py beside this script)
 from psycopg import sql  # noqa: E402
 
 from ioc.config import DatabaseSettings  # noqa: E402
@@ -52,21 +53,6 @@ UNITS = 99
 # incident types among the 3 % of detections that are incidents, and their shares
 INCIDENTS = (("traffic_violation", 0.55), ("fight", 0.12), ("smoke", 0.08), ("fire", 0.03),
              ("accident", 0.1), ("intrusion", 0.12))
-
-
-def log(message: str) -> None:
-    print(message, flush=True)
-
-
-def start_database(state: Path) -> tuple[str, object | None]:
-    url = os.environ.get("IOC_BENCH_DATABASE_URL")
-    if url:
-        return url, None
-    from ioc.services.postgres import EmbeddedPostgres
-
-    server = EmbeddedPostgres(state)
-    server.start()
-    return server.url, server
 
 
 def tune(conn: psycopg.Connection) -> None:
