@@ -38,6 +38,12 @@ TEXT = {
                              "en": "Assign only to a person or unit from the list."},
     "feed.assigned_to_you": {"vi": "{n} cảnh báo giao cho bạn", "en": "{n} assigned to you"},
     "event.assigned_to": {"vi": "giao cho {who}", "en": "to {who}"},
+    # sortable tables (feed, police queue, device health)
+    "feed.sorted_hint": {"vi": "Xếp theo cột đã chọn (bấm lại tiêu đề để đổi chiều)",
+                         "en": "Sorted by the chosen column (click its header again to reverse)"},
+    "police.sorted_hint": {"vi": "trang này xếp theo cột đã chọn",
+                           "en": "this page sorted by the chosen column"},
+    "table.sort_hint": {"vi": "Bấm tiêu đề cột để sắp xếp", "en": "Click a column header to sort"},
 }
 for _key, _value in TEXT.items():
     i18n.TEXT.setdefault(_key, _value)

@@ -361,6 +361,8 @@ def queue_rows(incidents: Iterable[Incident | QueueItem], lang: str, tz: str,
         row["priority"] = priority_class(item)
         row["priority_text"] = (t("police.hit", lang) if item is not None and item.hit
                                 else str(item.priority) if item is not None else "")
+        # what a column sorts by (a watchlist hit above every priority)
+        row["priority_value"] = (1000 if item.hit else item.priority) if item is not None else -1
         rows.append(row)
     return rows
 
@@ -371,11 +373,13 @@ def _row(i: Incident, lang: str, tz: str, names: Mapping[str, str]) -> dict:
             "state": review_state(i),
             "state_text": t(f"police.state.{review_state(i)}", lang),
             "time": fmt_time(i.first_seen, tz),
+            "time_ts": i.first_seen.timestamp(),
             "type": i.type,
             "type_text": type_text(i.type, lang),
             "camera": i.camera_name or i.device_id,
             "unit_id": names.get(i.unit_id or "", i.unit_id or "–"),
             "confidence": fmt_confidence(i.top_confidence or i.confidence),
+            "confidence_value": i.top_confidence or i.confidence or 0.0,
             "plate": i.plate or "",
         }
 

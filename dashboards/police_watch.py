@@ -17,6 +17,7 @@ from dashboards import (
     auth,
     police_text,  # noqa: F401 - registers the texts used here
 )
+from dashboards.alert_texts import dropdown_labels
 from dashboards.context import context
 from dashboards.i18n import t
 from dashboards.page_parts import fmt_time
@@ -42,10 +43,12 @@ def panel(lang: str) -> html.Details:
                               placeholder=t("police.watch.reason", lang)),
                     dcc.Dropdown(id="police-watch-days", className="filter filter-period",
                                  placeholder=t("police.watch.days", lang),
+                                 labels=dropdown_labels(lang),
                                  options=[{"label": str(d), "value": d} for d in EXPIRY_DAYS]),
                     html.Button(t("police.act.watch_add", lang), id="police-act-watch-add",
                                 className="btn btn-ack", n_clicks=0),
                     dcc.Dropdown(id="police-watch-pick", className="filter",
+                                 labels=dropdown_labels(lang),
                                  placeholder=t("police.watch.pick", lang)),
                     html.Button(t("police.act.watch_remove", lang),
                                 id="police-act-watch-remove", className="btn btn-false",

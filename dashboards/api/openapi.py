@@ -562,7 +562,7 @@ DEVICE_EXAMPLE = {
     "name": "Trạm thủy văn suối Mường Hoa",
     "family": "disaster",
     "kind": "water_level",
-    "unit_id": "sa_pa",
+    "unit_id": "03006",
     "location": {"type": "Point", "coordinates": [103.8612, 22.3121]},
     "expected_interval_s": 300,
     "enabled": True,
@@ -599,7 +599,7 @@ ALERT_EXAMPLE = {
     "severity": "severe",
     "status": "acknowledged",
     "title": "Mực nước suối Mường Hoa vượt báo động II",
-    "unit_id": "sa_pa",
+    "unit_id": "03006",
     "device_id": "wl-sapa-01",
     "parent_id": None,
     "count": 14,
@@ -618,7 +618,7 @@ INCIDENT_EXAMPLE = {
     "source": "ioc",
     "event_id": "cam-lc-cho-01-20250601-0007",
     "device_id": "cam-lc-cho-01",
-    "unit_id": "lao_cai_city",
+    "unit_id": "02647",
     "label": "fire",
     "phase": "end",
     "started_at": "2025-06-01T08:02:11+07:00",
@@ -707,12 +707,12 @@ PROBLEM_EXAMPLE = {
 AQ_ENTITY_EXAMPLE = {
     "id": "urn:ngsi-ld:AirQualityObserved:aq-lc-001",
     "type": "AirQualityObserved",
-    "name": {"type": "Property", "value": "Trạm quan trắc không khí TP Lào Cai"},
+    "name": {"type": "Property", "value": "Trạm quan trắc không khí Phường Lào Cai"},
     "location": {
         "type": "GeoProperty",
         "value": {"type": "Point", "coordinates": [103.9707, 22.4856]},
     },
-    "areaServed": {"type": "Property", "value": "lao_cai_city"},
+    "areaServed": {"type": "Property", "value": "02647"},
     "pm25": {
         "type": "Property",
         "value": 38.2,
@@ -736,7 +736,7 @@ FLOOD_ENTITY_EXAMPLE = {
     "type": "FloodMonitoring",
     "name": "Trạm thủy văn suối Mường Hoa",
     "location": {"type": "Point", "coordinates": [103.8612, 22.3121]},
-    "areaServed": "sa_pa",
+    "areaServed": "03006",
     "currentLevel": 82.3,
     "stationID": "wl-sapa-01",
     "alertLevel": 80.0,
@@ -1506,10 +1506,10 @@ def _paths() -> dict:
                                     "features": [
                                         {
                                             "type": "Feature",
-                                            "id": "sa_pa",
+                                            "id": "sa_pa_town",
                                             "properties": {
-                                                "id": "sa_pa",
-                                                "name": "Thị xã Sa Pa",
+                                                "id": "sa_pa_town",
+                                                "name": "Trung tâm phường Sa Pa",
                                                 "approximate": True,
                                             },
                                             "geometry": {

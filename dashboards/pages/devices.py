@@ -10,6 +10,7 @@ import dash
 from dash import Input, Output, State, callback, dcc, html, no_update
 
 from dashboards import ops_queries as q
+from dashboards.alert_texts import dropdown_labels
 from dashboards.context import context
 from dashboards.i18n import pick_language, t
 from dashboards.map_figure import ui_label
@@ -224,8 +225,8 @@ def _group_cell(group: q.HealthGroup | None, lang: str) -> html.Td:
 def layout(lang: str | None = None, **_query) -> html.Div:
     c = context()
     lang = pick_language(lang, c.settings.web.language)
-    names = q.unit_names(q.geometry(c.pool), lang)
-    dropdown = {"multi": True, "clearable": True, "className": "filter"}
+    dropdown = {"multi": True, "clearable": True, "className": "filter",
+                "labels": dropdown_labels(lang)}
     return html.Div(
         [
             page_header("devices", "devices.title", lang, "/devices"),
@@ -239,10 +240,7 @@ def layout(lang: str | None = None, **_query) -> html.Div:
                     ),
                     dcc.Dropdown(
                         id="devices-unit",
-                        options=[
-                            {"label": n, "value": d}
-                            for d, n in sorted(names.items(), key=lambda kv: kv[1])
-                        ],
+                        options=q.unit_options(q.geometry(c.pool), lang),
                         placeholder=t("feed.all_units", lang),
                         **dropdown,
                     ),

@@ -19,8 +19,10 @@ from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 from dashboards import auth, i18n
 from dashboards import registry_queries as rq
 from dashboards.access import may_act
+from dashboards.alert_texts import dropdown_labels
 from dashboards.context import context
 from dashboards.i18n import pick_language, t
+from dashboards.kpi_queries import fmt_number
 from dashboards.page_parts import fmt_age, fmt_time, page_header
 from ioc.devices.model import FAMILIES
 from ioc.devices.store import get_device, level_history
@@ -156,6 +158,17 @@ def render_tiles(counts: dict[str, int], lang: str) -> list:
     ]
 
 
+def _number(value, lang: str) -> str:
+    """A reading or level as the page's language writes it (84,2 in Vietnamese)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    return fmt_number(value, 0 if float(value).is_integer() else 2, lang)
+
+
+def _levels_text(one, two, three, lang: str) -> str:
+    return " / ".join(_number(v, lang) for v in (one, two, three))
+
+
 def render_detail(row: rq.RegistryRow | None, history, readings, lang: str, tz: str) -> list:
     if row is None:
         return [html.P(t("devices.reg.pick", lang), className="hint")]
@@ -171,7 +184,8 @@ def render_detail(row: rq.RegistryRow | None, history, readings, lang: str, tz: 
     facts = [
         (t("devices.reg.col.unit", lang), d.unit or "–"),
         (t("devices.reg.location", lang),
-         f"{d.lat:.4f}, {d.lon:.4f}" if d.lat is not None and d.lon is not None else "–"),
+         f"{fmt_number(d.lat, 4, lang)}; {fmt_number(d.lon, 4, lang)}"
+         if d.lat is not None and d.lon is not None else "–"),
         (t("devices.reg.interval", lang), str(d.expected_interval_s)),
         (t("devices.reg.col.mqtt", lang),
          t(f"devices.reg.cred.{d.credential or 'none'}", lang)
@@ -180,7 +194,7 @@ def render_detail(row: rq.RegistryRow | None, history, readings, lang: str, tz: 
     levels = d.metadata.get("alarm_levels")
     if levels:
         facts.append((t("devices.reg.levels", lang),
-                      f"{levels['I']:g} / {levels['II']:g} / {levels['III']:g}"
+                      _levels_text(levels['I'], levels['II'], levels['III'], lang)
                       + (f" ({d.metadata['datum']})" if d.metadata.get("datum") else "")))
     items.append(html.Table([html.Tr([html.Td(k, className="muted"), html.Td(v)])
                              for k, v in facts], className="values-table", id="devices-reg-facts"))
@@ -190,7 +204,7 @@ def render_detail(row: rq.RegistryRow | None, history, readings, lang: str, tz: 
     items.append(html.H3(t("devices.reg.readings", lang), className="section-title"))
     if readings:
         items.append(html.Table([
-            html.Tr([html.Td(metric), html.Td(f"{value}", className="num"),
+            html.Tr([html.Td(metric), html.Td(_number(value, lang), className="num"),
                      html.Td(unit or ""), html.Td(fmt_time(at, tz), className="muted")])
             for metric, value, unit, at in readings], className="values-table",
             id="devices-reg-readings"))
@@ -203,7 +217,7 @@ def render_detail(row: rq.RegistryRow | None, history, readings, lang: str, tz: 
                       html.Th(t("devices.reg.by", lang)), html.Th(t("devices.reg.at", lang)),
                       html.Th(t("devices.reg.why", lang))])]
             + [html.Tr([html.Td(f"v{v.version}"),
-                        html.Td(f"{v.levels.I:g} / {v.levels.II:g} / {v.levels.III:g}"),
+                        html.Td(_levels_text(v.levels.I, v.levels.II, v.levels.III, lang)),
                         html.Td(v.changed_by), html.Td(fmt_time(v.changed_at, tz)),
                         html.Td(v.reason or "")]) for v in history],
             className="admin-table", id="devices-reg-history"))
@@ -254,7 +268,8 @@ def layout(lang: str | None = None, device: str | None = None, **_query) -> html
     c = context()
     lang = pick_language(lang, c.settings.web.language)
     can_act = may_act(auth.current_role(), "devices")
-    dropdown = {"multi": True, "clearable": True, "className": "filter"}
+    dropdown = {"multi": True, "clearable": True, "className": "filter",
+                "labels": dropdown_labels(lang)}
     return html.Div(
         [
             page_header("devices-reg", "devices.reg.title", lang, "/devices/registry"),

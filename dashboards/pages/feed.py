@@ -42,6 +42,7 @@ from dashboards.page_parts import (
     page_header,
     severity_pill,
 )
+from dashboards.table_sort import sort_rows, unit_key, valid_sort_by, vi_key
 
 log = logging.getLogger(__name__)
 MAX_CHILDREN_SHOWN = 20
@@ -127,6 +128,7 @@ def table_rows(alerts: list[Alert], lang: str, tz: str, names: dict[str, str],
             "severity": a.severity,
             "severity_text": t(f"severity.{a.severity}", lang),
             "opened": fmt_time(a.opened_at, tz, with_date=False),
+            "opened_ts": a.opened_at.timestamp(),
             "title": title_in(a, lang) + (f" (+{a.children})" if a.children else ""),
             "unit_name": names.get(a.unit_id or "", a.unit_id or "–"),
             "family_text": t(f"family.{a.family}", lang) if a.family else "–",
@@ -139,13 +141,34 @@ def table_rows(alerts: list[Alert], lang: str, tz: str, names: dict[str, str],
     ]
 
 
+# How each column sorts when its header is clicked (others: Vietnamese order of their text).
+SORT_KEYS = {
+    "severity_text": lambda r: -SEVERITIES.index(r["severity"]) if r["severity"] in SEVERITIES
+    else 0,
+    "opened": lambda r: r["opened_ts"],
+    "unit_name": lambda r: unit_key(r["unit_name"]),
+    "status_text": lambda r: q.STATUSES.index(r["status"]) if r["status"] in q.STATUSES
+    else len(q.STATUSES),
+    "count": lambda r: r["count"],
+    "title": lambda r: vi_key(r["title"]),
+}
+
+
 def _table(lang: str) -> dash_table.DataTable:
     return dash_table.DataTable(
         id="feed-table",
         columns=[{"name": t(f"feed.col.{c}", lang), "id": c} for c in COLUMNS],
         data=[],
         page_size=PAGE_SIZE,
-        sort_action="none",
+        # sorted on the server (Vietnamese order, by time rather than its text), so a live
+        # refresh keeps the order and the highlight stays on its alert; the choice survives
+        # a reload of the page
+        sort_action="custom",
+        sort_mode="single",
+        sort_by=[],
+        persistence="feed-sort",
+        persisted_props=["sort_by"],
+        persistence_type="session",
         cell_selectable=True,
         style_as_list_view=True,
         style_table={"overflowY": "auto", "maxHeight": "calc(100vh - 230px)"},
@@ -277,7 +300,8 @@ def layout(lang: str | None = None, alert: str | None = None, **_query) -> html.
     )
 
 
-def _rows(family, unit_id, severity, status, lang: str) -> tuple[list[dict], str]:
+def _rows(family, unit_id, severity, status, lang: str,
+          sort_by: list[dict] | None = None) -> tuple[list[dict], str]:
     c = context()
     with c.pool.connection() as conn:
         alerts = q.feed_alerts(
@@ -293,7 +317,11 @@ def _rows(family, unit_id, severity, status, lang: str) -> tuple[list[dict], str
     rows = table_rows(alerts, lang, c.settings.web.timezone, names, people)
     if not rows:
         return rows, t("feed.empty", lang)
-    count = t("feed.count", lang, n=fmt_int(len(rows), lang)) + " · " + t("feed.order_hint", lang)
+    hint = t("feed.order_hint", lang)
+    if sort_by:
+        rows = sort_rows(rows, sort_by, SORT_KEYS)
+        hint = t("feed.sorted_hint", lang)
+    count = t("feed.count", lang, n=fmt_int(len(rows), lang)) + " · " + hint
     if len(rows) == PAGE_SIZE:
         count += " " + t("feed.first_only", lang, n=PAGE_SIZE)
     me = alert_actions.current_actor()
@@ -315,14 +343,16 @@ def _rows(family, unit_id, severity, status, lang: str) -> tuple[list[dict], str
     Input("feed-unit", "value"),
     Input("feed-severity", "value"),
     Input("feed-status", "value"),
+    Input("feed-table", "sort_by"),
     State("feed-lang-store", "data"),
     State("feed-selected", "data"),
 )
-def refresh_feed(_n, family, unit_id, severity, status, lang, selected):
+def refresh_feed(_n, family, unit_id, severity, status, sort_by, lang, selected):
     lang = pick_language(lang)
     clock = fmt_time(time.time(), context().settings.web.timezone)
     try:
-        rows, count = _rows(family, unit_id, severity, status, lang)
+        rows, count = _rows(family, unit_id, severity, status, lang,
+                            valid_sort_by(sort_by, COLUMNS))
     except Exception:
         log.warning("feed refresh failed", exc_info=True)
         return (no_update, html.Span(t("db_unavailable", lang), className="act-refused"), clock,
@@ -470,10 +500,12 @@ def refresh_detail(alert_id, _n, lang):
     State("feed-severity", "value"),
     State("feed-status", "value"),
     State("feed-lang-store", "data"),
+    State("feed-table", "sort_by"),
     prevent_initial_call=True,
 )
 def act_on_alert(
-    _a, _b, _c, _d, alert_id, note, assignee, family, unit_id, severity, status, lang
+    _a, _b, _c, _d, alert_id, note, assignee, family, unit_id, severity, status, lang,
+    sort_by=None,
 ):
     lang = pick_language(lang)
     action = {
@@ -500,7 +532,8 @@ def act_on_alert(
     message = action_message(result.ok, result.reason, result.alert_id, lang)
     if not result.ok:
         return message, no_update, no_update, no_update, no_update
-    rows, _count = _rows(family, unit_id, severity, status, lang)
+    rows, _count = _rows(family, unit_id, severity, status, lang,
+                         valid_sort_by(sort_by, COLUMNS))
     cell = cell_of(rows, alert_id)
     return message, rows, "", cell, [cell] if cell else []
 
@@ -517,9 +550,11 @@ def act_on_alert(
     State("feed-severity", "value"),
     State("feed-status", "value"),
     State("feed-lang-store", "data"),
+    State("feed-table", "sort_by"),
     prevent_initial_call=True,
 )
-def acknowledge_all(_a, _b, alert_id, note, family, unit_id, severity, status, lang):
+def acknowledge_all(_a, _b, alert_id, note, family, unit_id, severity, status, lang,
+                    sort_by=None):
     """Acknowledge every unacknowledged alert of the selected alert's station or area."""
     lang = pick_language(lang)
     if ctx.triggered_id not in ("feed-act-ack-device", "feed-act-ack-unit") or not (_a or _b):
@@ -540,5 +575,6 @@ def acknowledge_all(_a, _b, alert_id, note, family, unit_id, severity, status, l
     )
     if not result.ok:
         return action_message(False, result.reason, alert_id, lang), no_update
-    rows, _count = _rows(family, unit_id, severity, status, lang)
+    rows, _count = _rows(family, unit_id, severity, status, lang,
+                         valid_sort_by(sort_by, COLUMNS))
     return html.Div(t("act.bulk_done", lang, n=len(result.alert_ids)), className="act-ok"), rows

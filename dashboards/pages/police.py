@@ -22,9 +22,11 @@ from dash.exceptions import PreventUpdate
 from dashboards import auth, police_watch
 from dashboards import ops_queries as oq
 from dashboards import police_queries as q
+from dashboards.alert_texts import dropdown_labels
 from dashboards.context import context
 from dashboards.i18n import pick_language, t
 from dashboards.page_parts import fmt_int, fmt_time, page_header
+from dashboards.table_sort import sort_rows, unit_key, valid_sort_by, vi_key
 from ioc.evidence.store import Incident
 from ioc.police import watchlist
 from ioc.police.rules import load_rules
@@ -73,16 +75,17 @@ def _filters(lang: str) -> html.Div:
                       className="filter police-plate-search"),
             _dropdown("police-type",
                       sorted(({"label": q.type_text(k, lang), "value": k} for k in opts.types),
-                             key=lambda o: o["label"]),
-                      t("police.all_types", lang)),
+                             key=lambda o: vi_key(o["label"])),
+                      t("police.all_types", lang), labels=dropdown_labels(lang)),
             _dropdown("police-camera", [{"label": n, "value": d} for d, n in opts.cameras],
-                      t("police.all_cameras", lang)),
+                      t("police.all_cameras", lang), labels=dropdown_labels(lang)),
             _dropdown("police-unit", oq.unit_options(oq.geometry(c.pool), lang),
-                      t("police.all_units", lang)),
+                      t("police.all_units", lang), labels=dropdown_labels(lang)),
             _dropdown("police-state",
                       [{"label": t(f"police.state.{s}", lang), "value": s}
-                       for s in q.REVIEW_STATES], t("police.state_placeholder", lang)),
+                       for s in q.REVIEW_STATES], t("police.state_placeholder", lang), labels=dropdown_labels(lang)),
             dcc.Dropdown(id="police-period", className="filter filter-period", clearable=False,
+                         labels=dropdown_labels(lang),
                          options=[{"label": t(f"police.period.{p}", lang), "value": p}
                                   for p in q.PERIODS],
                          value=q.DEFAULT_PERIOD),
@@ -132,7 +135,14 @@ def _table(lang: str) -> dash_table.DataTable:
         page_current=0,
         page_size=q.PAGE_SIZE,
         page_count=1,
-        sort_action="none",
+        # sorted on the server, Vietnamese order, the choice kept across live refreshes and
+        # reloads; the queue's own order (priority, newest) decides which rows are on a page
+        sort_action="custom",
+        sort_mode="single",
+        sort_by=[],
+        persistence="police-sort",
+        persisted_props=["sort_by"],
+        persistence_type="session",
         cell_selectable=True,
         style_as_list_view=True,
         style_table={"overflowY": "auto", "overflowX": "hidden", "width": "100%",
@@ -261,8 +271,31 @@ def _capped(n: int, lang: str) -> str:
     return fmt_int(min(n, q.COUNT_CAP), lang) + ("+" if n > q.COUNT_CAP else "")
 
 
-def _rows(flt: q.QueueFilter, view: str, page: int, lang: str) -> tuple[list[dict], str, int]:
-    """The table's rows, the count line and the number of pages."""
+STATE_ORDER = q.REVIEW_STATES
+SORT_KEYS = {
+    "priority_text": lambda r: r["priority_value"],
+    "state_text": lambda r: STATE_ORDER.index(r["state"]) if r["state"] in STATE_ORDER
+    else len(STATE_ORDER),
+    "time": lambda r: r["time_ts"],
+    "camera": lambda r: vi_key(r["camera"]),
+    "unit_id": lambda r: unit_key(r["unit_id"]),
+    "confidence": lambda r: r["confidence_value"],
+}
+
+
+def _rows(flt: q.QueueFilter, view: str, page: int, lang: str,
+          sort_by: list[dict] | None = None) -> tuple[list[dict], str, int]:
+    """The table's rows, the count line and the number of pages; `sort_by` (the table's
+    header clicks) orders the rows on show."""
+    rows, count, pages = _queue_rows(flt, view, page, lang)
+    if sort_by and rows:
+        rows = sort_rows(rows, sort_by, SORT_KEYS)
+        count += " · " + t("police.sorted_hint", lang)
+    return rows, count, pages
+
+
+def _queue_rows(flt: q.QueueFilter, view: str, page: int,
+                lang: str) -> tuple[list[dict], str, int]:
     c = context()
     role = auth.current_role()
     names = oq.unit_names(oq.geometry(c.pool), lang)
@@ -305,10 +338,11 @@ def _rows(flt: q.QueueFilter, view: str, page: int, lang: str) -> tuple[list[dic
     Input("police-table", "page_current"),
     Input("police-refresh", "data"),
     Input("police-selected", "data"),
+    Input("police-table", "sort_by"),
     State("police-lang-store", "data"),
 )
 def refresh_queue(_n, view, plate, types, cameras, units, states, period, page, _refresh,
-                  selected, lang):
+                  selected, sort_by, lang):
     lang = pick_language(lang)
     clock = fmt_time(time.time(), context().settings.web.timezone)
     styles = row_styles(selected if isinstance(selected, str) else None)
@@ -316,7 +350,7 @@ def refresh_queue(_n, view, plate, types, cameras, units, states, period, page, 
     try:
         rows, count, pages = _rows(
             q.QueueFilter.of(types, cameras, units, period, states, plate), view,
-            page if isinstance(page, int) else 0, lang)
+            page if isinstance(page, int) else 0, lang, valid_sort_by(sort_by, COLUMNS))
     except Exception:
         log.warning("police queue refresh failed", exc_info=True)
         return (no_update, html.Span(t("db_unavailable", lang), className="act-refused"), clock,
