@@ -89,3 +89,52 @@ def unit_key(name: str | None) -> tuple:
         if text.lower().startswith(prefix):
             return vi_key(text[len(prefix):]), vi_key(prefix)
     return vi_key(text), ()
+
+
+# -- the operators' tables: what each column sorts by (others: Vietnamese order of the text) --
+SEVERITY_ORDER = ("info", "minor", "moderate", "severe", "extreme")  # ascending
+ALERT_STATUS_ORDER = ("open", "acknowledged", "assigned", "resolved", "false_alarm")
+REVIEW_ORDER = ("unreviewed", "verified", "dismissed")
+
+
+def _rank(order: Sequence[str], value: Any) -> int:
+    return order.index(value) if value in order else len(order)
+
+
+FEED_KEYS: dict[str, Callable[[dict], Any]] = {  # rows of dashboards.pages.feed.table_rows
+    "severity_text": lambda r: _rank(SEVERITY_ORDER, r["severity"]),
+    "opened": lambda r: r["opened_ts"],  # by time, not by its clock text
+    "title": lambda r: vi_key(r["title"]),
+    "unit_name": lambda r: unit_key(r["unit_name"]),
+    "status_text": lambda r: _rank(ALERT_STATUS_ORDER, r["status"]),
+    "count": lambda r: r["count"],
+}
+POLICE_KEYS: dict[str, Callable[[dict], Any]] = {  # rows of police_queries.queue_rows
+    "priority_text": lambda r: r["priority_value"],
+    "state_text": lambda r: _rank(REVIEW_ORDER, r["state"]),
+    "time": lambda r: r["time_ts"],
+    "camera": lambda r: vi_key(r["camera"]),
+    "unit_id": lambda r: unit_key(r["unit_id"]),
+    "confidence": lambda r: r["confidence_value"],
+}
+
+SILENT_COLUMNS = ("name", "id", "kind", "unit_id", "last_seen", "silent_for")
+SILENT_DEFAULT = {"column": "silent_for", "direction": "desc"}  # silent longest first
+
+
+def sort_silent(devices: Sequence[Any], sort: Any, names: Mapping[str, str],
+                kind_text: Callable[[str], str] = str) -> list:
+    """Device health's silent devices ordered by a header click (`{"column", "direction"}`):
+    names, kinds and units in Vietnamese order, times by time; silent longest first when
+    nothing (or nothing valid) is chosen."""
+    if not (isinstance(sort, dict) and sort.get("column") in SILENT_COLUMNS):
+        sort = SILENT_DEFAULT
+    keys: dict[str, Callable[[Any], Any]] = {
+        "name": lambda d: vi_key(d.name),
+        "id": lambda d: d.device_id,
+        "kind": lambda d: vi_key(kind_text(d.kind)),
+        "unit_id": lambda d: unit_key(names.get(d.unit_id or "", d.unit_id or "")),
+        "last_seen": lambda d: d.last_seen or 0,
+        "silent_for": lambda d: -(d.last_seen or 0),
+    }
+    return sorted(devices, key=keys[sort["column"]], reverse=sort.get("direction") == "desc")

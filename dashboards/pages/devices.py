@@ -7,7 +7,8 @@ import logging
 import time
 
 import dash
-from dash import Input, Output, State, callback, dcc, html, no_update
+from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
+from dash.exceptions import PreventUpdate
 
 from dashboards import ops_queries as q
 from dashboards.alert_texts import dropdown_labels
@@ -15,6 +16,7 @@ from dashboards.context import context
 from dashboards.i18n import pick_language, t
 from dashboards.map_figure import ui_label
 from dashboards.page_parts import fmt_age, fmt_int, fmt_time, page_header
+from dashboards.table_sort import SILENT_COLUMNS, SILENT_DEFAULT, sort_silent
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +30,15 @@ dash.register_page(
 )
 
 SILENT_LIST_MAX = 300
+def _sort_header(column: str, sort: dict | None, lang: str) -> html.Th:
+    sort = sort if isinstance(sort, dict) and sort.get("column") in SILENT_COLUMNS \
+        else SILENT_DEFAULT
+    arrow = ("▼" if sort.get("direction") == "desc" else "▲") if sort["column"] == column else ""
+    return html.Th(html.Button([t(f"devices.col.{column}", lang), " ",
+                                html.Span(arrow, className="sort-arrow")],
+                               id={"type": "devices-sort", "column": column},
+                               className="th-sort", n_clicks=0,
+                               title=t("table.sort_hint", lang)))
 
 
 def _tile(label: str, value: str, tile_id: str, tone: str = "") -> html.Div:
@@ -47,6 +58,7 @@ def render_report(
     names: dict[str, str],
     family: list[str] | None = None,
     unit_id: list[str] | None = None,
+    sort: dict | None = None,
 ) -> list:
     """The page body for one health report, filtered by family and unit_id (pure)."""
     devices = [
@@ -54,7 +66,8 @@ def render_report(
         for d in report.devices
         if (not family or d.family in family) and (not unit_id or d.unit_id in unit_id)
     ]
-    silent = sorted((d for d in devices if d.silent), key=lambda d: d.last_seen or 0)
+    silent = sort_silent([d for d in devices if d.silent], sort, names,
+                         lambda kind: ui_label("kind", kind, lang))
     never = [d for d in devices if d.never_seen]
     online = len(devices) - len(silent) - len(never)
     tiles = html.Div(
@@ -148,14 +161,7 @@ def render_report(
     silent_table = (
         html.Table(
             [
-                html.Thead(
-                    html.Tr(
-                        [
-                            html.Th(t(f"devices.col.{c}", lang))
-                            for c in ("name", "id", "kind", "unit_id", "last_seen", "silent_for")
-                        ]
-                    )
-                ),
+                html.Thead(html.Tr([_sort_header(c, sort, lang) for c in SILENT_COLUMNS])),
                 html.Tbody(silent_rows),
             ],
             className="data-table",
@@ -249,6 +255,7 @@ def layout(lang: str | None = None, **_query) -> html.Div:
             ),
             html.Div(id="devices-body"),
             dcc.Store(id="devices-lang-store", data=lang),
+            dcc.Store(id="devices-sort", storage_type="session"),
             dcc.Interval(id="devices-tick", interval=max(c.settings.web.refresh_ms, 2000)),
         ],
         className="page page-devices",
@@ -261,9 +268,10 @@ def layout(lang: str | None = None, **_query) -> html.Div:
     Input("devices-tick", "n_intervals"),
     Input("devices-family", "value"),
     Input("devices-unit", "value"),
+    Input("devices-sort", "data"),
     State("devices-lang-store", "data"),
 )
-def refresh(_n, family, unit_id, lang):
+def refresh(_n, family, unit_id, sort, lang):
     lang = pick_language(lang)
     c = context()
     tz = c.settings.web.timezone
@@ -273,4 +281,24 @@ def refresh(_n, family, unit_id, lang):
     except Exception:
         log.warning("device health unavailable", exc_info=True)
         return [html.Div(t("db_unavailable", lang), className="banner banner-error")], no_update
-    return render_report(report, lang, tz, names, family, unit_id), fmt_time(time.time(), tz)
+    return (render_report(report, lang, tz, names, family, unit_id, sort),
+            fmt_time(time.time(), tz))
+
+
+@callback(
+    Output("devices-sort", "data"),
+    Input({"type": "devices-sort", "column": ALL}, "n_clicks"),
+    State("devices-sort", "data"),
+    prevent_initial_call=True,
+)
+def choose_sort(_clicks, current):
+    """A click on a header sorts by it; a second click on the same header reverses."""
+    clicked = ctx.triggered_id
+    # headers are drawn again at every refresh (n_clicks 0): only a real click counts
+    if not isinstance(clicked, dict) or not any(trig.get("value") for trig in ctx.triggered):
+        raise PreventUpdate
+    column = clicked["column"]
+    if isinstance(current, dict) and current.get("column") == column:
+        return {"column": column,
+                "direction": "asc" if current.get("direction") == "desc" else "desc"}
+    return {"column": column, "direction": "desc" if column == "silent_for" else "asc"}

@@ -42,7 +42,7 @@ from dashboards.page_parts import (
     page_header,
     severity_pill,
 )
-from dashboards.table_sort import sort_rows, unit_key, valid_sort_by, vi_key
+from dashboards.table_sort import FEED_KEYS, sort_rows, valid_sort_by
 
 log = logging.getLogger(__name__)
 MAX_CHILDREN_SHOWN = 20
@@ -139,19 +139,6 @@ def table_rows(alerts: list[Alert], lang: str, tz: str, names: dict[str, str],
         }
         for a in alerts
     ]
-
-
-# How each column sorts when its header is clicked (others: Vietnamese order of their text).
-SORT_KEYS = {
-    "severity_text": lambda r: -SEVERITIES.index(r["severity"]) if r["severity"] in SEVERITIES
-    else 0,
-    "opened": lambda r: r["opened_ts"],
-    "unit_name": lambda r: unit_key(r["unit_name"]),
-    "status_text": lambda r: q.STATUSES.index(r["status"]) if r["status"] in q.STATUSES
-    else len(q.STATUSES),
-    "count": lambda r: r["count"],
-    "title": lambda r: vi_key(r["title"]),
-}
 
 
 def _table(lang: str) -> dash_table.DataTable:
@@ -319,7 +306,7 @@ def _rows(family, unit_id, severity, status, lang: str,
         return rows, t("feed.empty", lang)
     hint = t("feed.order_hint", lang)
     if sort_by:
-        rows = sort_rows(rows, sort_by, SORT_KEYS)
+        rows = sort_rows(rows, sort_by, FEED_KEYS)
         hint = t("feed.sorted_hint", lang)
     count = t("feed.count", lang, n=fmt_int(len(rows), lang)) + " · " + hint
     if len(rows) == PAGE_SIZE:

@@ -26,7 +26,7 @@ from dashboards.alert_texts import dropdown_labels
 from dashboards.context import context
 from dashboards.i18n import pick_language, t
 from dashboards.page_parts import fmt_int, fmt_time, page_header
-from dashboards.table_sort import sort_rows, unit_key, valid_sort_by, vi_key
+from dashboards.table_sort import POLICE_KEYS, sort_rows, valid_sort_by, vi_key
 from ioc.evidence.store import Incident
 from ioc.police import watchlist
 from ioc.police.rules import load_rules
@@ -271,25 +271,13 @@ def _capped(n: int, lang: str) -> str:
     return fmt_int(min(n, q.COUNT_CAP), lang) + ("+" if n > q.COUNT_CAP else "")
 
 
-STATE_ORDER = q.REVIEW_STATES
-SORT_KEYS = {
-    "priority_text": lambda r: r["priority_value"],
-    "state_text": lambda r: STATE_ORDER.index(r["state"]) if r["state"] in STATE_ORDER
-    else len(STATE_ORDER),
-    "time": lambda r: r["time_ts"],
-    "camera": lambda r: vi_key(r["camera"]),
-    "unit_id": lambda r: unit_key(r["unit_id"]),
-    "confidence": lambda r: r["confidence_value"],
-}
-
-
 def _rows(flt: q.QueueFilter, view: str, page: int, lang: str,
           sort_by: list[dict] | None = None) -> tuple[list[dict], str, int]:
     """The table's rows, the count line and the number of pages; `sort_by` (the table's
     header clicks) orders the rows on show."""
     rows, count, pages = _queue_rows(flt, view, page, lang)
     if sort_by and rows:
-        rows = sort_rows(rows, sort_by, SORT_KEYS)
+        rows = sort_rows(rows, sort_by, POLICE_KEYS)
         count += " · " + t("police.sorted_hint", lang)
     return rows, count, pages
 

@@ -321,6 +321,6 @@ def test_no_page_names_a_district(flooded: Demo):
                     visited.add(page.replace(demo.url, "").split("?")[0])
         finally:
             driver.quit()
-    for path in ("/", "/feed", "/devices", "/police", "/kpi", "/wall", "/status"):
+    for path in ("/", "/ops", "/feed", "/devices", "/police", "/kpi", "/wall", "/admin/users"):
         assert path in visited, (path, sorted(visited))
     assert not findings, _report(findings)
