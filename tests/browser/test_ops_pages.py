@@ -60,6 +60,37 @@ def _wait(condition, timeout: float = 15, what: str = "condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+# The tables are redrawn at every live refresh: an element found a moment ago may be gone
+# ("stale") when it is read or clicked, more often the more loaded the machine. Read rows in
+# one script call, and retry a click on a fresh element until a deadline.
+ROW_TEXTS = """
+return Array.from(document.querySelectorAll(arguments[0])).map(r => r.innerText);
+"""
+
+
+def _texts(dash_duo, selector: str) -> list[str]:
+    return dash_duo.driver.execute_script(ROW_TEXTS, selector)
+
+
+def _click(dash_duo, selector: str, timeout: float = 30) -> None:
+    from selenium.common.exceptions import (
+        ElementClickInterceptedException,
+        NoSuchElementException,
+        StaleElementReferenceException,
+    )
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            dash_duo.driver.find_element("css selector", selector).click()
+            return
+        except (StaleElementReferenceException, NoSuchElementException,
+                ElementClickInterceptedException):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def _only_local_requests(dash_duo) -> None:
     names = dash_duo.driver.execute_script(
         "return performance.getEntriesByType('resource').map(e => e.name)"
@@ -149,27 +180,28 @@ def test_map_live_updates_and_side_panel(dash_duo, settings, web_users, province
 def test_feed_filters_and_actions(dash_duo, settings, web_users, province, db_conn):
     _live, ids = province
     _start(dash_duo, settings, web_users, "operator", "/feed")
-    dash_duo.wait_for_contains_text("#feed-table", "cam-mk: fire", timeout=15)
-    rows = dash_duo.find_elements("#feed-table tbody tr")
+    dash_duo.wait_for_contains_text("#feed-table", "cam-mk: fire", timeout=60)
+    rows = _texts(dash_duo, "#feed-table tbody tr")
     assert len(rows) == 4  # header + three alerts, most severe first
-    assert "cam-mk: fire" in rows[1].text and "cnt-sq: crowd" in rows[3].text
+    assert "cam-mk: fire" in rows[1] and "cnt-sq: crowd" in rows[3]
     # filter by severity, then pick the row
     dash_duo.select_dcc_dropdown("#feed-severity", value="Khẩn cấp")
-    _wait(lambda: len(dash_duo.find_elements("#feed-table tbody tr")) == 2, what="filter")
-    dash_duo.find_element("h1").click()  # close the dropdown's menu
+    _wait(lambda: len(_texts(dash_duo, "#feed-table tbody tr")) == 2, timeout=60,
+          what="filter")
+    _click(dash_duo, "h1")  # close the dropdown's menu
     time.sleep(0.3)
-    dash_duo.find_element("#feed-table tbody tr:nth-child(2) td:nth-child(3)").click()
-    dash_duo.wait_for_contains_text("#feed-detail", "cam-mk: fire", timeout=10)
-    dash_duo.find_element("#feed-act-ack").click()
-    dash_duo.wait_for_contains_text("#feed-act-result", "Đã cập nhật", timeout=30)
-    dash_duo.wait_for_contains_text("#feed-table", "Đã tiếp nhận", timeout=10)
+    _click(dash_duo, "#feed-table tbody tr:nth-child(2) td:nth-child(3)")
+    dash_duo.wait_for_contains_text("#feed-detail", "cam-mk: fire", timeout=60)
+    _click(dash_duo, "#feed-act-ack")
+    dash_duo.wait_for_contains_text("#feed-act-result", "Đã cập nhật", timeout=60)
+    dash_duo.wait_for_contains_text("#feed-table", "Đã tiếp nhận", timeout=60)
     # closing needs a note
-    dash_duo.find_element("#feed-act-resolve").click()
-    dash_duo.wait_for_contains_text("#feed-act-result", "Cần ghi chú", timeout=30)
+    _click(dash_duo, "#feed-act-resolve")
+    dash_duo.wait_for_contains_text("#feed-act-result", "Cần ghi chú", timeout=60)
     dash_duo.find_element("#feed-act-note").send_keys("Đã dập lửa, PCCC xác nhận")
-    dash_duo.find_element("#feed-act-resolve").click()
-    dash_duo.wait_for_contains_text("#feed-act-result", "Đã cập nhật", timeout=30)
-    dash_duo.wait_for_contains_text("#feed-detail", "Đã dập lửa", timeout=10)
+    _click(dash_duo, "#feed-act-resolve")
+    dash_duo.wait_for_contains_text("#feed-act-result", "Đã cập nhật", timeout=60)
+    dash_duo.wait_for_contains_text("#feed-detail", "Đã dập lửa", timeout=60)
     status = db_conn.execute(
         "SELECT status, resolved_by FROM alerts WHERE id = %s", (ids["fire"],)
     ).fetchone()
@@ -177,9 +209,9 @@ def test_feed_filters_and_actions(dash_duo, settings, web_users, province, db_co
     db_conn.commit()
     SHOTS.mkdir(exist_ok=True)
     dash_duo.driver.save_screenshot(str(SHOTS / "feed-vi.png"))
-    dash_duo.find_element("#feed-lang").click()
-    dash_duo.wait_for_text_to_equal("h1", "Alert feed", timeout=15)
-    dash_duo.wait_for_contains_text("#feed-table", "Severe", timeout=10)
+    _click(dash_duo, "#feed-lang")
+    dash_duo.wait_for_text_to_equal("h1", "Alert feed", timeout=60)
+    dash_duo.wait_for_contains_text("#feed-table", "Severe", timeout=60)
     _only_local_requests(dash_duo)
     assert dash_duo.get_logs() == []
 

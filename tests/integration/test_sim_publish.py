@@ -92,16 +92,29 @@ def test_sigterm_stops_the_simulator_cleanly(settings):
            "IOC_MQTT_CLIENT_ID_PREFIX": settings.mqtt.client_id_prefix}
     proc = subprocess.Popen(
         ioc_argv("sim", "--speed", "10", "--seed", "1"), env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")),
+                              daemon=True)
+    reader.start()
     try:
-        time.sleep(4)
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        # SIGTERM only once the simulator is publishing (its handler is installed before it
+        # says so); a fixed sleep raced the interpreter's start-up on a loaded machine, and
+        # the default action of SIGTERM then killed it (returncode -15)
+        deadline = time.monotonic() + 90
+        while not any("simulating" in line for line in lines) and time.monotonic() < deadline:
+            assert proc.poll() is None, "".join(lines)
+            time.sleep(0.2)
+        assert any("simulating" in line for line in lines), "".join(lines)
+        time.sleep(1)  # a moment of publishing
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=15)
+        proc.wait(timeout=60)
+        reader.join(10)
     finally:
         if proc.poll() is None:
             proc.kill()
+    err = "".join(lines)
     assert proc.returncode == 0, err
     assert "SIGTERM received" in err
     assert "messages published" in err
