@@ -235,3 +235,49 @@ def test_the_admin_unlock_button_really_unlocks(dash_duo, settings, web_users, d
     SHOTS.mkdir(exist_ok=True)
     dash_duo.driver.save_screenshot(str(SHOTS / "admin-audit-vi.png"))
     assert dash_duo.get_logs() == []
+
+
+SORT_HEADER = '#feed-table th[data-dash-column="{}"] .column-header--sort'
+
+
+def test_feed_sorts_by_unit_in_vietnamese_order_across_refreshes(dash_duo, settings, web_users,
+                                                                 flood, db_conn):
+    """A click on "Địa bàn" sorts by the unit's name in Vietnamese order (by name, not type;
+    "Bảo" before "Bát" before "Bắc"), the order holds as refreshes bring new alerts, the
+    highlight stays on its alert, and a second click reverses."""
+    for title, unit in (("Xếp 1", "02989"), ("Xếp 2", "02683"), ("Xếp 3", "02671")):
+        open_or_update(db_conn, AlertDraft(
+            rule_id="sort_demo", subject=title, kind="rain", severity="minor", title=title,
+            family="disaster", unit_id=unit))
+    _start(dash_duo, settings, web_users, "operator", "/feed")
+    dash_duo.wait_for_contains_text("#feed-table", "Xếp 3", timeout=60)
+    # the operators' order first: the minor ones at the end, as they came
+    _click(dash_duo, SORT_HEADER.format("unit_name"))
+    want = ["Xã Bảo Hà", "Xã Bát Xát", "Phường Cam Đường"]  # a plain code-point sort differs
+    _wait(lambda: [u for u in _units(dash_duo) if u in want] == want, timeout=60,
+          what="the rows sorted by unit")
+    assert "Xếp theo cột đã chọn" in _text(dash_duo, "#feed-count")
+    _click(dash_duo, "#feed-table tbody tr:nth-child(3) td:nth-child(3)")  # any row
+    picked = _wait(lambda: _highlighted(dash_duo), timeout=60, what="a highlighted row")
+    # a refresh brings an alert in "Xã Bắc Hà": it joins in its place (ă after a)
+    open_or_update(db_conn, AlertDraft(
+        rule_id="sort_demo", subject="Xếp 4", kind="rain", severity="minor", title="Xếp 4",
+        family="disaster", unit_id="02839"))
+    want = ["Xã Bảo Hà", "Xã Bát Xát", "Xã Bắc Hà", "Phường Cam Đường"]
+    _wait(lambda: [u for u in _units(dash_duo) if u in want] == want, timeout=60,
+          what="the new alert sorted into its place")
+    time.sleep(settings.web.refresh_ms / 1000 * 2)  # more refreshes: the order stays
+    assert [u for u in _units(dash_duo) if u in want] == want
+    _wait(lambda: (_highlighted(dash_duo) or "").split("\t")[:3] == picked.split("\t")[:3],
+          timeout=30, what="the highlight on its alert")
+    _click(dash_duo, SORT_HEADER.format("unit_name"))  # again: reversed
+    _wait(lambda: [u for u in _units(dash_duo) if u in want] == list(reversed(want)),
+          timeout=60, what="the reversed order")
+    assert dash_duo.get_logs() == []
+
+
+def _units(dash_duo) -> list[str]:
+    """The unit column of each row, in the order shown."""
+    return dash_duo.driver.execute_script(
+        "return Array.from(document.querySelectorAll("
+        "'#feed-table tbody td[data-dash-column=\"unit_name\"]')).map(c => c.innerText);")
