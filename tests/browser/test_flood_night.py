@@ -245,18 +245,20 @@ def test_feed_sorts_by_unit_in_vietnamese_order_across_refreshes(dash_duo, setti
     """A click on "Địa bàn" sorts by the unit's name in Vietnamese order (by name, not type;
     "Bảo" before "Bát" before "Bắc"), the order holds as refreshes bring new alerts, the
     highlight stays on its alert, and a second click reverses."""
-    for title, unit in (("Xếp 1", "02989"), ("Xếp 2", "02683"), ("Xếp 3", "02671")):
+    # opened in the reverse of the sorted order: the operators' order (oldest first) differs
+    for title, unit in (("Xếp 1", "02671"), ("Xếp 2", "02683"), ("Xếp 3", "02989")):
         open_or_update(db_conn, AlertDraft(
             rule_id="sort_demo", subject=title, kind="rain", severity="minor", title=title,
             family="disaster", unit_id=unit))
     _start(dash_duo, settings, web_users, "operator", "/feed")
     dash_duo.wait_for_contains_text("#feed-table", "Xếp 3", timeout=60)
-    # the operators' order first: the minor ones at the end, as they came
-    _click(dash_duo, SORT_HEADER.format("unit_name"))
     want = ["Xã Bảo Hà", "Xã Bát Xát", "Phường Cam Đường"]  # a plain code-point sort differs
+    assert [u for u in _units(dash_duo) if u in want] == list(reversed(want))
+    _click(dash_duo, SORT_HEADER.format("unit_name"))
     _wait(lambda: [u for u in _units(dash_duo) if u in want] == want, timeout=60,
           what="the rows sorted by unit")
-    assert "Xếp theo cột đã chọn" in _text(dash_duo, "#feed-count")
+    _wait(lambda: "Xếp theo cột đã chọn" in _text(dash_duo, "#feed-count"), timeout=30,
+          what="the count line saying the order")
     _click(dash_duo, "#feed-table tbody tr:nth-child(3) td:nth-child(3)")  # any row
     picked = _wait(lambda: _highlighted(dash_duo), timeout=60, what="a highlighted row")
     # a refresh brings an alert in "Xã Bắc Hà": it joins in its place (ă after a)
