@@ -226,14 +226,18 @@ def test_no_api_response_cap_or_mqtt_message_names_a_district(flooded: Demo):
 
 
 # -- every page, every role, both languages ---------------------------------------------------------
-COLLECT = """
+PROBE = """
 const s = window.store && window.store.getState();
+if (!s || !s.layout) return {pending: -1, text: 0};
+const busy = [].concat(...Object.entries(s.callbacks || {})
+    .filter(([k]) => k !== 'stored' && k !== 'completed').map(([, v]) => v)).length;
+return {pending: busy + (s.isLoading ? 1 : 0), text: document.body.innerText.trim().length};
+"""
+COLLECT = """
+const s = window.store.getState();
 return {
   text: document.body.innerText,
-  layout: s ? JSON.stringify(s.layout) : null,
-  pending: s ? [].concat(...Object.entries(s.callbacks || {})
-                 .filter(([k]) => k !== 'stored' && k !== 'completed').map(([, v]) => v)).length
-             + (s.isLoading ? 1 : 0) : -1,
+  layout: JSON.stringify(s.layout),
   links: Array.from(document.querySelectorAll('#app-nav a[href]')).map(a => a.href),
 };
 """
@@ -245,28 +249,34 @@ def _browser():
     from tests.conftest import pytest_setup_options
 
     options = pytest_setup_options()
-    return webdriver.Chrome(options=options)
+    driver = webdriver.Chrome(options=options)
+    driver.set_script_timeout(180)  # reading a map page's component tree on a loaded machine
+    driver.set_page_load_timeout(180)
+    return driver
 
 
-def _settled(driver, quiet_s: float = 1.5, busy_s: float = 20, timeout: float = 90) -> dict:
+def _settled(driver, quiet_s: float = 1.5, busy_s: float = 20, timeout: float = 120) -> dict:
     """The page once Dash has had no callback pending for `quiet_s`; a page whose live
-    refresh keeps a callback in flight is taken as it is after `busy_s` with content."""
+    refresh keeps a callback in flight is taken as it is after `busy_s` with content.
+    Polls with a cheap script; the whole component tree (large on the map pages) is read
+    once, at the end."""
     started = time.monotonic()
     quiet_since = None
-    got = None
     while time.monotonic() - started < timeout:
-        got = driver.execute_script(COLLECT)
-        if got["layout"] and got["text"].strip():
+        got = driver.execute_script(PROBE)
+        if got["pending"] >= 0 and got["text"]:
             if got["pending"] == 0:
                 quiet_since = quiet_since or time.monotonic()
                 if time.monotonic() - quiet_since >= quiet_s:
-                    return got
+                    break
             else:
                 quiet_since = None
             if time.monotonic() - started >= busy_s:
-                return got
+                break
         time.sleep(0.25)
-    raise AssertionError(f"{driver.current_url}: no Dash page within {timeout} s")
+    else:
+        raise AssertionError(f"{driver.current_url}: no Dash page within {timeout} s")
+    return driver.execute_script(COLLECT)
 
 
 def _login(driver, base: str, username: str, password: str) -> None:
