@@ -20,7 +20,11 @@ from tests.integration.test_ingest_support import (
     with_ingest,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+# Waits are for conditions; these deadlines only bound a failure, and are generous because a
+# loaded CI machine (or eight test sessions on two cores) can stall a thread for seconds.
+DB_S = 60
+LIVE_S = 60
 
 CAP_XML = """<?xml version="1.0" encoding="UTF-8"?>
 <alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
@@ -80,7 +84,7 @@ def test_own_json_and_senml_readings_reach_database_and_redis(db_conn, worker, p
                                                                          "temperature": 24.0}})
     senml = [{"bn": "dis-001:", "bt": t, "n": "water_level_m", "v": 2.75}]
     publisher.send("ioc/v1/senml/dis-001", json.dumps(senml))
-    wait_count(db_conn, "SELECT count(*) FROM readings", 3, 20)
+    wait_count(db_conn, "SELECT count(*) FROM readings", 3, DB_S)
     with db_conn.transaction():
         rows = db_conn.execute(
             "SELECT device_id, metric, value, unit, extract(epoch FROM time) FROM readings "
@@ -91,11 +95,15 @@ def test_own_json_and_senml_readings_reach_database_and_redis(db_conn, worker, p
         ("env-001", "temperature", 24.0),
     ]
     assert abs(float(rows[1][4]) - t) < 0.001
-    wait_for(lambda: "pm25" in live.latest("env-001"), 10, "Redis latest value")
+    # Redis is written after each batch's commit, by the live feed's own thread, and the two
+    # messages may be two batches: wait for both devices, not only the first
+    wait_for(lambda: "pm25" in live.latest("env-001")
+             and "water_level_m" in live.latest("dis-001")
+             and set(live.last_seen()) == {"env-001", "dis-001"}, LIVE_S, "Redis latest values")
     assert live.latest("env-001")["pm25"].value == 35.5
     assert live.latest("dis-001")["water_level_m"].value == 2.75
     assert set(live.last_seen()) == {"env-001", "dis-001"}
-    wait_for(lambda: sum(e["count"] for e in _events(live, "readings")) >= 3, 10,
+    wait_for(lambda: sum(e["count"] for e in _events(live, "readings")) >= 3, LIVE_S,
              "readings events")
     items = [tuple(x[:3]) for e in _events(live, "readings") for x in e["readings"]]
     assert ("env-001", "pm25", 35.5) in items and ("dis-001", "water_level_m", 2.75) in items
@@ -105,11 +113,11 @@ def test_status_and_frigate_availability(db_conn, worker, publisher, live):
     register(db_conn, [("cam-001", "camera")])
     publisher.send("ioc/v1/status/cam-001", {"status": "offline", "time": time.time() - 1})
     publisher.send("frigate/available", "online")
-    wait_count(db_conn, "SELECT count(*) FROM device_status", 2, 20)
+    wait_count(db_conn, "SELECT count(*) FROM device_status", 2, DB_S)
     with db_conn.transaction():
         rows = dict(db_conn.execute("SELECT device_id, online FROM device_status").fetchall())
     assert rows == {"cam-001": False, "frigate": True}
-    wait_for(lambda: len(_events(live, "status")) >= 2, 10, "status events")
+    wait_for(lambda: len(_events(live, "status")) >= 2, LIVE_S, "status events")
 
 
 def test_cap_message_stored_once_with_parsed_document(db_conn, worker, publisher, live):
@@ -117,8 +125,8 @@ def test_cap_message_stored_once_with_parsed_document(db_conn, worker, publisher
     xml = CAP_XML.format(n=1, sent=sent)
     publisher.send("ioc/v1/cap", xml)
     publisher.send("ioc/v1/cap", xml)  # the same alert again: one row
-    wait_count(db_conn, "SELECT count(*) FROM cap_messages", 1, 20)
-    wait_for(lambda: len(_events(live, "cap")) >= 1, 10, "cap event")
+    wait_count(db_conn, "SELECT count(*) FROM cap_messages", 1, DB_S)
+    wait_for(lambda: len(_events(live, "cap")) >= 1, LIVE_S, "cap event")
     time.sleep(0.5)
     with db_conn.transaction():
         row = db_conn.execute(
@@ -147,7 +155,7 @@ def test_frigate_event_merges_into_one_incident(db_conn, worker, publisher, live
     publisher.send("frigate/events", _frigate_event("update", 0.9, t + 2))
     publisher.send("frigate/events", _frigate_event("end", 0.8, t + 4, end=t + 4))
     wait_for(lambda: count(db_conn, "SELECT count(*) FROM camera_incidents WHERE phase='end'")
-             == 1, 20, "incident end")
+             == 1, DB_S, "incident end")
     with db_conn.transaction():
         row = db_conn.execute(
             "SELECT device_id, label, phase, top_confidence, confidence, zones, ended_at, "
@@ -156,7 +164,7 @@ def test_frigate_event_merges_into_one_incident(db_conn, worker, publisher, live
     assert row[3] == pytest.approx(0.9) and row[4] == pytest.approx(0.8)
     assert row[5] == ["gate"] and row[6] is not None and row[7].startswith("frigate:")
     assert count(db_conn, "SELECT count(*) FROM camera_incidents") == 1
-    wait_for(lambda: any(e["phase"] == "end" for e in _events(live, "incident")), 10,
+    wait_for(lambda: any(e["phase"] == "end" for e in _events(live, "incident")), LIVE_S,
              "incident events")
 
 
@@ -177,9 +185,9 @@ def test_own_json_camera_event_and_review_and_snapshot(db_conn, worker, publishe
         "end_time": None, "data": {"detections": ["ev-9"], "objects": ["person"],
                                    "zones": [], "audio": []}}}
     publisher.send("frigate/reviews", review)
-    wait_count(db_conn, "SELECT count(*) FROM frigate_reviews", 1, 20)
-    wait_count(db_conn, "SELECT count(*) FROM camera_snapshots", 1, 20)
-    wait_count(db_conn, "SELECT count(*) FROM camera_incidents", 1, 20)
+    wait_count(db_conn, "SELECT count(*) FROM frigate_reviews", 1, DB_S)
+    wait_count(db_conn, "SELECT count(*) FROM camera_snapshots", 1, DB_S)
+    wait_count(db_conn, "SELECT count(*) FROM camera_incidents", 1, DB_S)
     with db_conn.transaction():
         inc = db_conn.execute(
             "SELECT source, label, zones, snapshot_sha256, top_confidence FROM camera_incidents"
@@ -192,7 +200,7 @@ def test_own_json_camera_event_and_review_and_snapshot(db_conn, worker, publishe
     assert snap[:3] == (digest, "image/jpeg", len(image)) and bytes(snap[3]) == image
     assert rev == ("rev-1", "cam-003", "alert", ["ev-9"])
     assert count(db_conn, "SELECT count(*) FROM readings WHERE metric = 'people_count'") == 1
-    wait_for(lambda: _events(live, "snapshot") and _events(live, "review"), 10, "events")
+    wait_for(lambda: _events(live, "snapshot") and _events(live, "review"), LIVE_S, "events")
 
 
 def test_unknown_and_disabled_devices_are_dead_lettered(db_conn, worker, publisher):
@@ -202,13 +210,16 @@ def test_unknown_and_disabled_devices_are_dead_lettered(db_conn, worker, publish
     publisher.send("ioc/v1/environment/env-new", reading(1.0, t))
     publisher.send("ioc/v1/environment/env-off", reading(2.0, t))
     publisher.send("ioc/v1/environment/env-ok", reading(3.0, t))
-    wait_count(db_conn, "SELECT count(*) FROM dead_letters", 2, 20)
-    wait_count(db_conn, "SELECT count(*) FROM readings", 1, 20)
+    wait_count(db_conn, "SELECT count(*) FROM dead_letters", 2, DB_S)
+    wait_count(db_conn, "SELECT count(*) FROM readings", 1, DB_S)
     with db_conn.transaction():
         rows = dict(db_conn.execute(
             "SELECT device_id, reason FROM dead_letters").fetchall())
     assert "unknown device env-new" in rows["env-new"]
     assert "disabled" in rows["env-off"]
+    # the counter moves after the commit that the rows above come from
+    wait_for(lambda: worker.metrics.dead_lettered.labels("unknown_device")._value.get() >= 1,
+             LIVE_S, "the dead-letter counter")
     assert worker.metrics.dead_lettered.labels("unknown_device")._value.get() == 1
 
 
@@ -219,8 +230,8 @@ def test_our_own_outbound_messages_are_not_taken_as_data(db_conn, worker, publis
     publisher.send("ioc/v1/out/alerts/sa_pa/water_level/7", {"type": "alert", "alert_id": 7})
     publisher.send("ioc/v1/out/hazard/sa_pa", {"unit_id": "sa_pa", "level": 3})
     publisher.send("ioc/v1/environment/env-ok", reading(3.0, t))
-    wait_count(db_conn, "SELECT count(*) FROM readings", 1, 20)
-    wait_for(lambda: worker.receiver.skipped_outbound == 2, 10, "outbound messages skipped")
+    wait_count(db_conn, "SELECT count(*) FROM readings", 1, DB_S)
+    wait_for(lambda: worker.receiver.skipped_outbound == 2, LIVE_S, "outbound messages skipped")
     assert count(db_conn, "SELECT count(*) FROM dead_letters") == 0
 
 
@@ -230,7 +241,7 @@ def test_auto_register_registers_unknown_devices(settings, db_conn):
     pub = Publisher(s)
     try:
         pub.send("ioc/v1/tourism/gate-7", {"time": time.time() - 1, "metrics": {"entries": 4}})
-        wait_count(db_conn, "SELECT count(*) FROM readings", 1, 20)
+        wait_count(db_conn, "SELECT count(*) FROM readings", 1, DB_S)
         with db_conn.transaction():
             row = db_conn.execute(
                 "SELECT family, enabled, metadata FROM devices WHERE device_id = 'gate-7'"
@@ -260,8 +271,8 @@ def test_bad_messages_among_good_ones(db_conn, worker, publisher):
             topic, payload = bad[i // 40]
             publisher.publish(topic, payload)
     publisher.flush()
-    wait_count(db_conn, "SELECT count(*) FROM readings", good, 30)
-    wait_count(db_conn, "SELECT count(*) FROM dead_letters", len(bad), 30)
+    wait_count(db_conn, "SELECT count(*) FROM readings", good, DB_S)
+    wait_count(db_conn, "SELECT count(*) FROM dead_letters", len(bad), DB_S)
     with db_conn.transaction():
         rows = db_conn.execute(
             "SELECT topic, reason, format, payload_size, length(payload) FROM dead_letters "
@@ -282,7 +293,7 @@ def test_redelivered_message_is_stored_once(db_conn, worker, publisher):
         publisher.publish("ioc/v1/environment/env-001", message)
         publisher.publish("ioc/v1/environment/env-001", b"broken")
     publisher.flush()
-    wait_for(lambda: worker.metrics.acked._value.get() >= 6, 20, "all six messages acked")
+    wait_for(lambda: worker.metrics.acked._value.get() >= 6, DB_S, "all six messages acked")
     assert count(db_conn, "SELECT count(*) FROM readings") == 2
     assert count(db_conn, "SELECT count(*) FROM dead_letters") == 1
     assert worker.stored_readings == 2

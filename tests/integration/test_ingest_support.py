@@ -83,7 +83,7 @@ class Publisher:
             assert info.is_published(), "broker did not acknowledge a publish in time"
         self._infos.clear()
 
-    def send(self, topic: str, payload: bytes | str | dict, timeout: float = 15.0) -> None:
+    def send(self, topic: str, payload: bytes | str | dict, timeout: float = 60.0) -> None:
         self.publish(topic, payload)
         self.flush(timeout)
 
