@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -45,13 +46,20 @@ class EmbeddedRedis(ServerProcess):
 
     def start(self, timeout: float = 20.0) -> str:
         self.root.mkdir(parents=True, exist_ok=True)
+        # the password goes in a file, not on the command line: a random password may start
+        # with "--", which redis-server reads as the next option ("requirepass: wrong number
+        # of arguments", about one start in 4,096), and argv is visible to every local user
+        conf = self.root / "redis.conf"
+        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(f'requirepass "{self.password}"\n')
         self._spawn(
             [
                 str(redis_server_binary()),
+                str(conf),
                 "--port", str(self.port),
                 "--bind", "127.0.0.1",
                 "--dir", str(self.root),
-                "--requirepass", self.password,
                 "--save", "",
                 "--appendonly", "no",
                 "--daemonize", "no",
