@@ -197,3 +197,25 @@ def test_fallback_broker_carries_mqtt5_with_shared_subscriptions(tmp_path):
             pub.close()
     finally:
         broker.stop()
+
+
+def test_embedded_redis_takes_any_password_and_keeps_it_off_the_command_line(tmp_path):
+    """A random password may start with "--" (redis-server would read it as an option)."""
+    import psutil
+    import redis
+
+    from ioc.services.redis_server import EmbeddedRedis
+
+    (tmp_path / "redis").mkdir()
+    (tmp_path / "redis" / "password").write_text("--save-me_x")
+    server = EmbeddedRedis(tmp_path)
+    url = server.start()
+    try:
+        assert redis.Redis.from_url(url).ping()
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(port=server.port).ping()
+        assert server.proc is not None
+        assert "--save-me_x" not in " ".join(psutil.Process(server.proc.pid).cmdline())
+        assert "--save-me_x" not in " ".join(server.proc.args)
+    finally:
+        server.stop()
