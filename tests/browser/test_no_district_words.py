@@ -285,7 +285,7 @@ def _login(driver, base: str, username: str, password: str) -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver.get(base + "/login")
-    wait = WebDriverWait(driver, 60)
+    wait = WebDriverWait(driver, 180)  # a loaded machine: the first page builds Dash
     wait.until(ec.presence_of_element_located((By.ID, "login-username"))).send_keys(username)
     driver.find_element(By.ID, "login-password").send_keys(password)
     driver.find_element(By.ID, "login-submit").click()
