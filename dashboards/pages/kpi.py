@@ -137,7 +137,7 @@ def _area_units(units: dict, area: Area) -> dict:
                                   if str(f["properties"]["id"]) in area.unit_ids]}
 
 
-def _query(lang: str, area: Area) -> str:
+def _link_query(lang: str, area: Area) -> str:
     param = area_param(area)
     return f"?lang={lang}" + (f"&area={param}" if param else "")
 
@@ -280,12 +280,12 @@ def layout(lang: str | None = None, area: str | None = None, **_query) -> html.D
                             html.Button(t("kpi.export", lang), id="kpi-export-button",
                                         className="kpi-button", n_clicks=0),
                             html.A(t("kpi.report", lang),
-                                   href=f"/kpi/report{_query(lang, chosen)}",
+                                   href=f"/kpi/report{_link_query(lang, chosen)}",
                                    className="kpi-button", id="kpi-report-link"),
                             html.A(t("kpi.pdf", lang),
-                                   href=f"/kpi/report.pdf{_query(lang, chosen)}",
+                                   href=f"/kpi/report.pdf{_link_query(lang, chosen)}",
                                    className="kpi-button", id="kpi-pdf-link", target="_blank"),
-                            dcc.Link(t("lang.switch", lang), href=f"/kpi{_query(other, chosen)}",
+                            dcc.Link(t("lang.switch", lang), href=f"/kpi{_link_query(other, chosen)}",
                                      className="lang-switch", id="kpi-lang"),
                         ],
                         className="kpi-actions",
@@ -401,8 +401,8 @@ def refresh(_n, map_kpi, choice, lang):
     return (render_tiles(catalogue, data, lang), render_table(table, lang),
             render_freshness(data, lang), _map(catalogue, data, map_kpi or DEFAULT_MAP_KPI, lang),
             _area_text(area, units, lang), area_param(area),
-            f"/kpi/report{_query(lang, area)}", f"/kpi/report.pdf{_query(lang, area)}",
-            f"/kpi{_query(other, area)}")
+            f"/kpi/report{_link_query(lang, area)}", f"/kpi/report.pdf{_link_query(lang, area)}",
+            f"/kpi{_link_query(other, area)}")
 
 
 # The area in the address bar (replaceState: no reload, no new history entry), to share it.
@@ -645,9 +645,9 @@ def report_layout(lang: str | None = None, area: str | None = None, **_query) ->
             html.Div(
                 [html.Button(t("kpi.print", lang), id="kpi-print-button", className="kpi-button",
                              n_clicks=0),
-                 html.A(t("kpi.pdf", lang), href=f"/kpi/report.pdf{_query(lang, chosen)}",
+                 html.A(t("kpi.pdf", lang), href=f"/kpi/report.pdf{_link_query(lang, chosen)}",
                         className="kpi-button", id="kpi-report-pdf"),
-                 dcc.Link(t("kpi.back", lang), href=f"/kpi{_query(lang, chosen)}",
+                 dcc.Link(t("kpi.back", lang), href=f"/kpi{_link_query(lang, chosen)}",
                           className="kpi-button", id="kpi-report-back")],
                 className="kpi-actions kpi-no-print",
             ),
