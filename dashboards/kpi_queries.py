@@ -305,6 +305,8 @@ def load_page(conn: psycopg.Connection, catalogue: Catalogue, *,
                          with_breakdowns=True)
         latest, parts, reasons = area_latest(rows)
         missing.update(reasons)
+        # never combined, whether or not its units have figures today
+        missing.update({k.id: "median" for k in per_unit if rule_of(k.id) == "none"})
     by_unit = {kpi_id: {u: v for u, v in by.items() if u in area.unit_ids}
                for kpi_id, by in unit_values(conn, catalogue, day).items()}
     return PageData(latest=latest, day=day, by_unit=by_unit, parts=parts, fresh=fresh,

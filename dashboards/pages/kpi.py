@@ -256,6 +256,13 @@ def _trend_graphs(catalogue: Catalogue, kpi_ids: list[str], days: int, lang: str
     return out
 
 
+def _labels(lang: str) -> dict:
+    """The dropdowns' own texts (Dash's defaults are English)."""
+    return {key: t(f"kpi.dropdown.{key}", lang) for key in (
+        "select_all", "deselect_all", "selected_count", "search", "clear_search",
+        "clear_selection", "no_options_found")}
+
+
 def _options(kpis, lang: str) -> list[dict]:
     return [{"label": k.name.get(lang), "value": k.id} for k in kpis]
 
@@ -297,12 +304,12 @@ def layout(lang: str | None = None, area: str | None = None, **_query) -> html.D
                 [
                     html.Label(t("kpi.area", lang), htmlFor="kpi-area",
                                className="kpi-area-label"),
-                    dcc.Dropdown(
+                    html.Div(dcc.Dropdown(
                         id="kpi-area", options=_area_options(units, lang),
                         value=choice_of(chosen), multi=True, clearable=True,
-                        placeholder=t("kpi.area.placeholder", lang),
-                        className="kpi-select kpi-area-select",
-                    ),
+                        placeholder=t("kpi.area.placeholder", lang), labels=_labels(lang),
+                        maxHeight=420, className="kpi-select",
+                    ), className="kpi-area-select"),
                     html.Div(_area_text(chosen, units, lang), id="kpi-area-name",
                              className="kpi-area-name"),
                 ],
@@ -322,7 +329,7 @@ def layout(lang: str | None = None, area: str | None = None, **_query) -> html.D
                             dcc.Dropdown(
                                 id="kpi-map-kpi", options=_options(unit_kpis(catalogue), lang),
                                 value=DEFAULT_MAP_KPI, clearable=False, searchable=False,
-                                className="kpi-select",
+                                className="kpi-select", labels=_labels(lang),
                             ),
                             dcc.Graph(id="kpi-map", figure=_map(catalogue, data, DEFAULT_MAP_KPI,
                                                                 lang),
@@ -346,6 +353,7 @@ def layout(lang: str | None = None, area: str | None = None, **_query) -> html.D
                     dcc.Dropdown(
                         id="kpi-trend-kpis", options=_options(catalogue.kpis, lang),
                         value=list(DEFAULT_TRENDS), multi=True, className="kpi-select kpi-multi",
+                        labels=_labels(lang),
                     ),
                 ],
                 className="kpi-trend-controls",
@@ -503,23 +511,27 @@ def _targets_panel(catalogue: Catalogue, lang: str):
                 [
                     _field(t("kpi.edit.kpi", lang), dcc.Dropdown(
                         id="kpi-target-kpi", options=_options(catalogue.kpis, lang),
-                        value=first.id, clearable=False, className="kpi-select")),
+                        value=first.id, clearable=False, className="kpi-select",
+                        labels=_labels(lang))),
                     _field(t("kpi.edit.value", lang), dcc.Input(
                         id="kpi-target-value", type="number", debounce=True,
                         value=current.value if current else None, className="kpi-input")),
                     _field(t("kpi.edit.start", lang), dcc.DatePickerSingle(
-                        id="kpi-target-start", display_format="DD/MM/YYYY",
+                        id="kpi-target-start", display_format="DD/MM/YYYY", month_format="MM/YYYY",
+                        first_day_of_week=1, placeholder=t("kpi.edit.date", lang),
                         date=(current.start if current else dt.date(2026, 1, 1)).isoformat(),
                         className="kpi-date")),
                     _field(t("kpi.edit.due", lang), dcc.DatePickerSingle(
-                        id="kpi-target-due", display_format="DD/MM/YYYY",
+                        id="kpi-target-due", display_format="DD/MM/YYYY", month_format="MM/YYYY",
+                        first_day_of_week=1, placeholder=t("kpi.edit.date", lang),
                         date=(current.due if current else dt.date(2030, 12, 31)).isoformat(),
                         className="kpi-date")),
                     _field(t("kpi.edit.basis", lang), dcc.Dropdown(
                         id="kpi-target-basis", clearable=False, searchable=False,
                         options=[{"label": t(f"kpi.edit.basis.{b}", lang), "value": b}
                                  for b in BASES],
-                        value=current.basis if current else "plan", className="kpi-select")),
+                        value=current.basis if current else "plan", className="kpi-select",
+                        labels=_labels(lang))),
                     _field(t("kpi.edit.document", lang), dcc.Input(
                         id="kpi-target-document", type="text", maxLength=300,
                         value=current.document if current else "",
