@@ -111,7 +111,7 @@ TEXT: dict[str, dict[str, str]] = {
     "kpi.area.former": {"vi": "Nhóm: các xã, phường thuộc tỉnh {name} cũ (trước 1/7/2025)",
                         "en": "Group: the units of the former {name} province (before 1 July 2025)"},
     "kpi.area.more": {"vi": " và {n} đơn vị khác", "en": " and {n} more"},
-    "kpi.area.total": {"vi": "Cả khu vực: {name}", "en": "Whole area: {name}"},
+    "kpi.area.total": {"vi": "Cả khu vực ({n} xã, phường)", "en": "Whole area ({n} units)"},
     "kpi.area.province_only": {"vi": "Chỉ có số liệu toàn tỉnh",
                                "en": "Province-wide figure only"},
     "kpi.area.median": {"vi": "Không cộng gộp được (trung vị): chọn một xã, phường",

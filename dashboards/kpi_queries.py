@@ -453,7 +453,7 @@ def unit_table(catalogue: Catalogue, data: PageData, lang: str) -> UnitTable:
                           judge(k, v) if v else "none"))
     if rows:
         label = (t("kpi.province_total", lang) if data.area.is_province
-                 else t("kpi.area.total", lang, name=area_name(data.area, data.units, lang)))
+                 else t("kpi.area.total", lang, n=len(data.area.unit_ids)))
         rows.append((PROVINCE, label, total))
     return UnitTable(columns, rows)
 

@@ -91,7 +91,11 @@ def test_choosing_a_unit_changes_tiles_table_and_link(dash_duo, settings, db_con
     driver.get(dash_duo.server_url + "/kpi?area=g:former-15")
     dash_duo.wait_for_element("#kpi-tile-incidents_today", timeout=15)
     assert "Yên Bái" in _text(dash_duo, "#kpi-area-name")
-    assert "Yên Bái" in _text(dash_duo, "#kpi-unit-table")  # the group's total row
+    assert "Cả khu vực (51 xã, phường)" in _text(dash_duo, "#kpi-unit-table")  # its total
+    assert "Không cộng gộp được" in _text(dash_duo, "#kpi-tile-ack_median_min")
+    driver.execute_script("document.getElementById('kpi-units').scrollIntoView()")
+    time.sleep(1.0)
+    driver.save_screenshot(str(SHOTS / "kpi-area-table.png"))
     # the target form (leadership): its date picker, open, is dark too
     driver.find_element(By.CSS_SELECTOR, "#kpi-targets summary").click()
     dash_duo.wait_for_element("#kpi-target-start", timeout=10)

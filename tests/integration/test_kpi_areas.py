@@ -91,7 +91,7 @@ def test_a_group_is_its_units_summed_not_averaged(db_conn):
     assert "ack_median_min" not in data.latest
     table = unit_table(catalogue, data, "vi")
     assert {r[0] for r in table.rows[:-1]} <= set(group.unit_ids)
-    assert table.rows[-1][1].startswith("Cả khu vực: Nhóm: các xã, phường thuộc tỉnh Lào Cai")
+    assert table.rows[-1][1] == "Cả khu vực (48 xã, phường)"
     # the 30-day trend of the group: one combined point per day
     points = load_trends(db_conn, [catalogue.get("incidents_today")], 30, today, area=area)
     assert len(points["incidents_today"]) == 30

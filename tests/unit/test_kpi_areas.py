@@ -192,7 +192,7 @@ def test_the_unit_table_of_an_area():
                     parts={}, fresh=fresh, units=units, area=group)
     table = unit_table(catalogue, data, "vi")
     assert [r[0] for r in table.rows] == ["02647", "02671", ""]
-    assert table.rows[-1][1] == "Cả khu vực: Lào Cai cũ" and table.rows[-1][2][0].text == "3"
+    assert table.rows[-1][1] == "Cả khu vực (2 xã, phường)" and table.rows[-1][2][0].text == "3"
     one = Area("unit", ("04279",))
     data_one = PageData(latest={}, day=DAY,
                         by_unit={"incidents_today": {"04279": by_unit["incidents_today"]
