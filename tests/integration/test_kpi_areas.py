@@ -208,3 +208,22 @@ def test_the_target_form_is_shown_only_to_who_may_use_it(app, db_conn, web_users
                               ("_pages_location", "search"): ""})
         assert resp.status_code == 200
         assert ("kpi-act-target-save" in resp.text) == shown, role
+
+
+def test_the_printable_report_and_a_shared_link_of_an_area(app, db_conn, web_users):
+    fill_province(db_conn)
+    key, spec = find_callback(app, "_pages_content")
+    client = _client(app, web_users["operator"])
+
+    def render(path: str, search: str) -> str:
+        resp = post_callback(client, key, spec, {("_pages_location", "pathname"): path,
+                                                 ("_pages_location", "search"): search})
+        assert resp.status_code == 200
+        return str(resp.json["response"])
+
+    report = render("/kpi/report", f"?area={UNIT}")
+    assert "Khu vực: Phường Lào Cai" in report and "Chỉ có số liệu toàn tỉnh" in report
+    page = render("/kpi", "?area=g:former-10")
+    assert "Cả khu vực (48 xã, phường)" in page and "area=g:former-10" in page
+    wrong = render("/kpi", "?area=ha_noi")
+    assert "unknown unit" in wrong and "Toàn tỉnh" in wrong
