@@ -104,7 +104,6 @@ TEXT: dict[str, dict[str, str]] = {
     "kpi.edit.no_document": {"vi": "Cần ghi văn bản giao chỉ tiêu",
                              "en": "The source document is required"},
     "kpi.edit.invalid": {"vi": "Không lưu: {error}", "en": "Not saved: {error}"},
-    "kpi.area.all": {"vi": "Toàn tỉnh (99 xã, phường)", "en": "Whole province (99 units)"},
     "kpi.area.placeholder": {"vi": "Toàn tỉnh — chọn xã, phường hoặc nhóm…",
                              "en": "Whole province — choose units or a group…"},
     "kpi.area.showing": {"vi": "Đang xem: {name}", "en": "Showing: {name}"},
