@@ -55,7 +55,7 @@ ACT_ROLES: dict[str, frozenset[str]] = {
     "feed": frozenset({"operator", "admin"}),
     "ops": frozenset({"operator", "admin"}),
     "police": frozenset({"police", "admin"}),
-    "kpi": frozenset({"admin"}),
+    "kpi": frozenset({"leadership", "admin"}),  # targets per plan period
     "admin": frozenset({"admin"}),
     "devices": frozenset({"admin"}),  # the device registry: edit, retire, MQTT passwords
 }

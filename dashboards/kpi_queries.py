@@ -21,6 +21,7 @@ import plotly.graph_objects as go
 import psycopg
 
 from dashboards.i18n import t
+from ioc.kpi.areas import PROVINCE_AREA, Area, UnitGroup, groups_from_former, rule_of
 from ioc.kpi.catalogue import (
     Catalogue,
     Kpi,
@@ -35,10 +36,13 @@ from ioc.kpi.catalogue import (
 from ioc.kpi.history import SOURCE as HISTORY_SOURCE
 from ioc.kpi.periods import period_label
 from ioc.kpi.queries import (
+    AreaSums,
     Freshness,
     Latest,
     StoredValue,
     all_breakdowns,
+    area_sums,
+    combined_value,
     latest_values,
     page_meta,
     series,
@@ -161,6 +165,8 @@ def _detail_text(kpi: Kpi, value: StoredValue, lang: str) -> str:
     if kpi.id == "visitors_vs_last_year_pct" and num is not None and den is not None:
         return t("kpi.detail.visitors", lang, n=fmt_number(num, 0, lang),
                  d=fmt_number(den, 0, lang))
+    if kpi.id == "aqi_today" and den is not None:
+        return t("kpi.detail.stations", lang, d=fmt_number(den, 0, lang))
     if kpi.id == "ack_median_min" and den is not None:
         return t("kpi.detail.alerts", lang, n=fmt_number(den, 0, lang))
     if num is not None and den is not None:
@@ -169,8 +175,22 @@ def _detail_text(kpi: Kpi, value: StoredValue, lang: str) -> str:
 
 
 def tile_for(kpi: Kpi, latest: Latest | None, today: dt.date, lang: str,
-             parts: Sequence[StoredValue] = ()) -> Tile:
-    """The tile of one KPI from its newest value (and the one before, for the trend)."""
+             parts: Sequence[StoredValue] = (), missing: str = "") -> Tile:
+    """The tile of one KPI from its newest value (and the one before, for the trend).
+
+    missing: why the chosen area has no figure of this KPI (`province_only`, `median`,
+    `no_counts`); the tile then says so instead of showing a number.
+    """
+    if missing:
+        target = kpi.current_target(today)
+        return Tile(
+            kpi_id=kpi.id, group=kpi.group, name=kpi.name.get(lang), value="–", unit="",
+            status="none", status_text=t(f"kpi.area.{missing}", lang),
+            target=_target_text(kpi, target, today, lang),
+            target_value=_target_text(kpi, target, today, lang, label=False),
+            period="", trend="", trend_tone="", detail="",
+            demo_target=target is not None and target.basis == "demo",
+            definition=kpi.definition.get(lang))
     current = latest.current if latest else None
     when = when_of(current) if current else today
     # The tile speaks of today's plan period: a figure of another period is shown with its
@@ -224,6 +244,8 @@ class PageData:
     parts: dict[str, list[StoredValue]]
     fresh: Freshness
     units: dict | None = field(default=None, compare=False)
+    area: Area = PROVINCE_AREA
+    missing: dict[str, str] = field(default_factory=dict)  # kpi id -> why the area has none
 
 
 def load_units(conn: psycopg.Connection) -> dict:
@@ -262,15 +284,117 @@ def _demo_units() -> dict:
 
 
 def load_page(conn: psycopg.Connection, catalogue: Catalogue, *,
-              with_units: bool = True) -> PageData:
-    """Every query of the page's first paint (tiles, unit table, map, freshness)."""
+              with_units: bool = True, area: Area = PROVINCE_AREA) -> PageData:
+    """Every query of the page's first paint (tiles, unit table, map, freshness) for `area`."""
     day, fresh = page_meta(conn)
-    return PageData(
-        latest=latest_values(conn, catalogue), day=day,
-        by_unit=unit_values(conn, catalogue, day),
-        parts=all_breakdowns(conn, catalogue.kpis), fresh=fresh,
-        units=load_units(conn) if with_units else None,
-    )
+    units = load_units(conn) if with_units else None
+    if area.is_province:
+        return PageData(
+            latest=latest_values(conn, catalogue), day=day,
+            by_unit=unit_values(conn, catalogue, day),
+            parts=all_breakdowns(conn, catalogue.kpis), fresh=fresh, units=units,
+        )
+    per_unit = unit_kpis(catalogue)
+    missing = {k.id: "province_only" for k in catalogue.kpis if not k.units}
+    if area.kind == "unit":
+        latest = latest_values(conn, catalogue, unit_id=area.unit_id, kpis=per_unit)
+        parts = all_breakdowns(conn, per_unit, unit_id=area.unit_id)
+    else:
+        rows = area_sums(conn, [k.id for k in per_unit], area.unit_ids,
+                         since=day - dt.timedelta(days=1) if day else None,
+                         with_breakdowns=True)
+        latest, parts, reasons = area_latest(rows)
+        missing.update(reasons)
+        # never combined, whether or not its units have figures today
+        missing.update({k.id: "median" for k in per_unit if rule_of(k.id) == "none"})
+    by_unit = {kpi_id: {u: v for u, v in by.items() if u in area.unit_ids}
+               for kpi_id, by in unit_values(conn, catalogue, day).items()}
+    return PageData(latest=latest, day=day, by_unit=by_unit, parts=parts, fresh=fresh,
+                    units=units, area=area, missing=missing)
+
+
+GROUP_UNIT = "*"  # the unit_id of a group's combined figures (never a real unit id)
+
+
+def area_latest(rows: Sequence[AreaSums]) -> tuple[dict[str, Latest],
+                                                   dict[str, list[StoredValue]],
+                                                   dict[str, str]]:
+    """A group's newest figure per KPI (and the one before), its parts, and why a KPI has none.
+
+    From the summed rows of `area_sums`: per KPI, the period ending last is the current figure
+    (as `latest_values` picks it for the province); when that one cannot be combined (a median,
+    units without counts), the KPI has no figure and the reason is returned instead.
+    """
+    by_kind: dict[tuple[str, str], list[AreaSums]] = {}
+    by_part: dict[tuple[str, str], AreaSums] = {}
+    for row in rows:
+        if row.breakdown:
+            best = by_part.get((row.kpi_id, row.breakdown))
+            if best is None or row.period_end > best.period_end:
+                by_part[(row.kpi_id, row.breakdown)] = row
+        else:
+            by_kind.setdefault((row.kpi_id, row.period), []).append(row)
+    newest: dict[str, list[AreaSums]] = {}
+    for (kpi_id, _period), kind_rows in by_kind.items():
+        kind_rows.sort(key=lambda r: r.period_start, reverse=True)
+        best = newest.get(kpi_id)
+        if best is None or kind_rows[0].period_end > best[0].period_end:
+            newest[kpi_id] = kind_rows
+    latest: dict[str, Latest] = {}
+    reasons: dict[str, str] = {}
+    for kpi_id, kind_rows in newest.items():
+        current, reason = combined_value(kind_rows[0], GROUP_UNIT)
+        if current is None:
+            reasons[kpi_id] = reason
+            continue
+        previous = combined_value(kind_rows[1], GROUP_UNIT)[0] if len(kind_rows) > 1 else None
+        latest[kpi_id] = Latest(current, previous)
+    parts: dict[str, list[StoredValue]] = {}
+    for (kpi_id, _part), row in sorted(by_part.items()):
+        value = combined_value(row, GROUP_UNIT)[0]
+        if value is not None:
+            parts.setdefault(kpi_id, []).append(value)
+    return latest, parts, reasons
+
+
+@lru_cache(maxsize=1)
+def unit_groups() -> tuple[UnitGroup, ...]:
+    """Named groups of units: those of each former province (from the demo's crosswalk)."""
+    from layers.catalog import HISTORY_LAYER, crosswalk, demo_layer_path
+
+    try:
+        rows = crosswalk()["communes"]
+        legacy = json.loads(demo_layer_path(HISTORY_LAYER).read_text(encoding="utf-8"))
+    except (OSError, KeyError, ValueError):
+        return ()
+    former: dict[str, set[str]] = {}
+    district_code: dict[str, str] = {}
+    for row in rows:
+        former.setdefault(row["former_province_code"], set()).update(row["units"])
+        district_code[row["former_district"]] = row["former_province_code"]
+    names: dict[str, tuple[str, str]] = {}
+    for f in legacy.get("features", []):
+        props = f.get("properties") or {}
+        code = district_code.get(str(props.get("id")))
+        province = str(props.get("former_province") or "").removeprefix("Tỉnh ").strip()
+        if code and province:
+            names[code] = (t("kpi.area.former", "vi", name=province),
+                           t("kpi.area.former", "en", name=province))
+    return tuple(groups_from_former(former, names))
+
+
+def area_name(area: Area, units: Mapping[str, Any] | None, lang: str) -> str:
+    """`Toàn tỉnh`, a unit's name, a named group's name, or `3 xã, phường`."""
+    if area.is_province:
+        return t("kpi.province_total", lang)
+    if area.group is not None:
+        return area.group.name(lang)
+    names = unit_names(units, lang)
+    if area.kind == "unit":
+        return names.get(area.unit_id, area.unit_id)
+    shown = [names.get(u, u) for u in area.unit_ids[:3]]
+    more = len(area.unit_ids) - len(shown)
+    return ", ".join(shown) + (t("kpi.area.more", lang, n=more) if more > 0 else "")
 
 
 def tiles(catalogue: Catalogue, data: PageData, today: dt.date, lang: str) -> dict[str, list[Tile]]:
@@ -278,7 +402,8 @@ def tiles(catalogue: Catalogue, data: PageData, today: dt.date, lang: str) -> di
     out: dict[str, list[Tile]] = {g.id: [] for g in catalogue.groups}
     for kpi in catalogue.kpis:
         out[kpi.group].append(
-            tile_for(kpi, data.latest.get(kpi.id), today, lang, data.parts.get(kpi.id, ())))
+            tile_for(kpi, data.latest.get(kpi.id), today, lang, data.parts.get(kpi.id, ()),
+                     missing=data.missing.get(kpi.id, "")))
     return out
 
 
@@ -303,7 +428,7 @@ def unit_table(catalogue: Catalogue, data: PageData, lang: str) -> UnitTable:
     """One row per unit (then the province), one column per unit KPI with values."""
     names = unit_names(data.units, lang)
     kpis = [k for k in unit_kpis(catalogue) if data.by_unit.get(k.id)]
-    seen = {d for by in data.by_unit.values() for d in by}
+    seen = {d for by in data.by_unit.values() for d in by if data.area.includes(d)}
     order = [d for d in names if d in seen] + sorted(seen - set(names))
     columns = [(k.id, k.short(lang) + (f" ({unit_of(k, lang)})" if unit_of(k, lang) else ""))
                for k in kpis]
@@ -316,6 +441,8 @@ def unit_table(catalogue: Catalogue, data: PageData, lang: str) -> UnitTable:
             cells.append(Cell(fmt_value(k, value, lang),
                               judge(k, v) if v else "none"))
         rows.append((unit_id, names.get(unit_id) or history_name(unit_id, lang), cells))
+    if data.area.kind == "unit":
+        return UnitTable(columns, rows)  # its one row is the area
     total = []
     for k in kpis:
         latest = data.latest.get(k.id)
@@ -325,7 +452,9 @@ def unit_table(catalogue: Catalogue, data: PageData, lang: str) -> UnitTable:
         total.append(Cell(fmt_value(k, v.value if v else None, lang),
                           judge(k, v) if v else "none"))
     if rows:
-        rows.append((PROVINCE, t("kpi.province_total", lang), total))
+        label = (t("kpi.province_total", lang) if data.area.is_province
+                 else t("kpi.area.total", lang, n=len(data.area.unit_ids)))
+        rows.append((PROVINCE, label, total))
     return UnitTable(columns, rows)
 
 
@@ -390,9 +519,34 @@ def _bbox(collection: Mapping[str, Any]) -> tuple[float, float, float, float] | 
 
 # -- trends ---------------------------------------------------------------------------------------
 def load_trends(conn: psycopg.Connection, kpis: Sequence[Kpi], days: int,
-                today: dt.date) -> dict[str, list[StoredValue]]:
+                today: dt.date, area: Area = PROVINCE_AREA) -> dict[str, list[StoredValue]]:
+    """The KPIs' values over `days` days for `area` (see `trend_gap` for an empty series)."""
     since = today - dt.timedelta(days=days - 1)
-    return {k.id: series(conn, k, since=since) for k in kpis}
+    if area.is_province:
+        return {k.id: series(conn, k, since=since) for k in kpis}
+    out: dict[str, list[StoredValue]] = {k.id: [] for k in kpis}
+    if area.kind == "unit":
+        for k in kpis:
+            if k.units:
+                out[k.id] = series(conn, k, since=since, unit_id=area.unit_id)
+        return out
+    combinable = [k.id for k in kpis if k.units and rule_of(k.id) != "none"]
+    for row in area_sums(conn, combinable, area.unit_ids, since=since):
+        value = combined_value(row, GROUP_UNIT)[0]
+        if value is not None:
+            out[row.kpi_id].append(value)
+    return out
+
+
+def trend_gap(kpi: Kpi, area: Area) -> str:
+    """Why `area` has no trend of `kpi` at all ('' when it may have one)."""
+    if area.is_province:
+        return ""
+    if not kpi.units:
+        return "province_only"
+    if area.kind == "group" and rule_of(kpi.id) == "none":
+        return "median"
+    return ""
 
 
 def trend_figure(kpi: Kpi, points: Sequence[StoredValue], lang: str, days: int,
@@ -453,9 +607,11 @@ EXPORT_COLUMNS = ("kpi_id", "kpi", "group", "unit_id", "unit_name", "breakdown",
 
 
 def export_csv(conn: psycopg.Connection, catalogue: Catalogue, days: int, today: dt.date,
-               lang: str, units: Mapping[str, Any] | None = None) -> str:
+               lang: str, units: Mapping[str, Any] | None = None,
+               area: Area = PROVINCE_AREA) -> str:
     """Every value of the last `days` days (reported figures: every period) as CSV text.
 
+    For one unit or a group: the rows of its units only (province-wide figures left out).
     UTF-8 with a byte-order mark so that spreadsheet programs read the diacritics right.
     """
     since = today - dt.timedelta(days=days - 1)
@@ -471,7 +627,8 @@ def export_csv(conn: psycopg.Connection, catalogue: Catalogue, days: int, today:
     # With 99 units the same KPI and day repeat ~100 times: work out each goal once.
     goals: dict[tuple[str, str, dt.date], tuple[str, float | None, str, str, str]] = {}
     rows = []
-    for v in values_since(conn, list(kpis), since):
+    for v in values_since(conn, list(kpis), since,
+                          unit_ids=None if area.is_province else area.unit_ids):
         kpi = kpis[v.kpi_id]
         name, group, unit, higher = fixed[v.kpi_id]
         key = (v.kpi_id, v.period, v.period_start)

@@ -12,6 +12,7 @@ none. `find_fonts` looks in the usual places (DejaVu, Noto, Liberation from the 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 from collections.abc import Sequence
@@ -280,12 +281,14 @@ def report_meta(data: PageData, now: dt.datetime, tz: str, lang: str) -> ReportM
 
 # -- the route ------------------------------------------------------------------------------------
 def pdf_view():
-    """`GET /kpi/report.pdf[?lang=en]`: the report for the roles that may view the KPI page."""
+    """`GET /kpi/report.pdf[?lang=en][&area=...]`: the report for the roles that may view the
+    KPI page, of the province, one unit or a group of units (`area` as on the page)."""
     from flask import Response, request
 
     from dashboards.context import context
     from dashboards.i18n import pick_language
-    from dashboards.kpi_queries import load_page, local_today
+    from dashboards.kpi_queries import area_name, load_page, load_units, local_today, unit_groups
+    from ioc.kpi.areas import AreaError, parse_area
     from ioc.kpi.catalogue import load_catalogue
     from ioc.kpi.targets import effective_catalogue
 
@@ -294,11 +297,22 @@ def pdf_view():
     now = dt.datetime.now(dt.UTC)
     with context().pool.connection() as conn:
         catalogue = effective_catalogue(conn, load_catalogue())
-        data = load_page(conn, catalogue, with_units=False)
+        units = load_units(conn)
+        try:
+            area = parse_area(request.args.get("area"),
+                              [str(f["properties"]["id"]) for f in units.get("features", [])],
+                              unit_groups())
+        except AreaError as err:
+            return Response(f"area: {err}", status=400, mimetype="text/plain")
+        data = load_page(conn, catalogue, with_units=False, area=area)
     today = local_today(settings.web.timezone, now)
+    meta = report_meta(data, now, settings.web.timezone, lang)
+    if not area.is_province:
+        meta = dataclasses.replace(
+            meta, province=f"{meta.province} · {t('kpi.area', lang)}: "
+                           f"{area_name(area, units, lang)}")
     try:
-        body = build_pdf(catalogue, data, today, report_meta(data, now, settings.web.timezone,
-                                                              lang), lang)
+        body = build_pdf(catalogue, data, today, meta, lang)
     except ReportFontError as err:
         return Response(str(err), status=503, mimetype="text/plain")
     name = f"bao-cao-chi-so-{today.isoformat()}.pdf"

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 import psycopg
 
+from ioc.kpi.areas import rule_of
 from ioc.kpi.catalogue import Catalogue
 from ioc.kpi.store import PROVINCE, KpiValue
 
@@ -67,6 +68,18 @@ def day_values(day: dt.date, r: random.Random, share: float) -> dict[str, float]
     }
 
 
+def _counts(kpi_id: str, value: float, area: str,
+            n_units: int) -> tuple[float | None, float | None]:
+    """Plausible counts behind a share or a mean (stations, devices), so that a group of units
+    can be combined from them as from real figures (ioc.kpi.areas); None for other KPIs."""
+    rule = rule_of(kpi_id)
+    if rule not in ("ratio", "mean"):
+        return None, None
+    den = float(_rng("size", kpi_id, area).randint(2, 8) if area != PROVINCE
+                else 5 * max(1, n_units))
+    return (value * den / 100 if rule == "ratio" else value * den), den
+
+
 def history_values(catalogue: Catalogue, first: dt.date, last: dt.date,
                    units: Sequence[str]) -> list[KpiValue]:
     """Daily values of every telemetry KPI of the catalogue, province-wide and per unit."""
@@ -86,7 +99,9 @@ def history_values(catalogue: Catalogue, first: dt.date, last: dt.date,
             if day >= first:
                 for kpi_id, value in values.items():
                     if kpi_id in wanted and (area == PROVINCE or kpi_id in per_unit):
-                        out.append(KpiValue(kpi_id, "day", day, float(value), unit_id=area))
+                        num, den = _counts(kpi_id, float(value), area, len(units))
+                        out.append(KpiValue(kpi_id, "day", day, float(value), unit_id=area,
+                                            numerator=num, denominator=den))
             day += dt.timedelta(days=1)
     return out
 
@@ -110,17 +125,20 @@ def seed_history(conn: psycopg.Connection, catalogue: Catalogue, *, days: int,
               if (v.kpi_id, v.unit_id, v.period_start) not in taken]
     # COPY into a staging table, then one upsert: a year of 99 units is ~330,000 rows
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS kpi_history_stage "
-                 "(kpi_id text, unit_id text, period_start date, value double precision) "
-                 "ON COMMIT DROP")
-    with conn.cursor().copy("COPY kpi_history_stage (kpi_id, unit_id, period_start, value) "
-                            "FROM STDIN") as copy:
+                 "(kpi_id text, unit_id text, period_start date, value double precision, "
+                 "numerator double precision, denominator double precision) ON COMMIT DROP")
+    with conn.cursor().copy("COPY kpi_history_stage (kpi_id, unit_id, period_start, value, "
+                            "numerator, denominator) FROM STDIN") as copy:
         for v in values:
-            copy.write_row((v.kpi_id, v.unit_id, v.period_start, v.value))
+            copy.write_row((v.kpi_id, v.unit_id, v.period_start, v.value, v.numerator,
+                            v.denominator))
     conn.execute(
         "INSERT INTO kpi_values (kpi_id, unit_id, breakdown, period, period_start, value, "
-        "source, updated_at) SELECT kpi_id, unit_id, '', 'day', period_start, value, %s, now() "
+        "numerator, denominator, source, updated_at) SELECT kpi_id, unit_id, '', 'day', "
+        "period_start, value, numerator, denominator, %s, now() "
         "FROM kpi_history_stage ON CONFLICT (kpi_id, unit_id, breakdown, period, period_start) "
-        "DO UPDATE SET value = EXCLUDED.value, source = EXCLUDED.source, "
+        "DO UPDATE SET value = EXCLUDED.value, numerator = EXCLUDED.numerator, "
+        "denominator = EXCLUDED.denominator, source = EXCLUDED.source, "
         "updated_at = EXCLUDED.updated_at WHERE kpi_values.source = %s", (SOURCE, SOURCE))
     conn.execute("DROP TABLE kpi_history_stage")
     return len(values)

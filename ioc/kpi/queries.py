@@ -10,6 +10,7 @@ from typing import NamedTuple
 import psycopg
 from psycopg import sql
 
+from ioc.kpi.areas import Sums, combine
 from ioc.kpi.catalogue import Catalogue, Kpi, period_end
 from ioc.kpi.store import PROVINCE
 
@@ -54,9 +55,10 @@ def _values(cur: psycopg.Cursor) -> list[StoredValue]:
 
 
 def latest_values(conn: psycopg.Connection, catalogue: Catalogue, *,
-                  unit_id: str = PROVINCE) -> dict[str, Latest]:
+                  unit_id: str = PROVINCE,
+                  kpis: Sequence[Kpi] | None = None) -> dict[str, Latest]:
     """Per KPI: the newest value (the period ending last) and the previous one of its kind."""
-    pairs = [(k.id, p) for k in catalogue.kpis for p in k.periods]
+    pairs = [(k.id, p) for k in (catalogue.kpis if kpis is None else kpis) for p in k.periods]
     rows = conn.execute(
         sql.SQL(
             "SELECT {v_columns} "
@@ -164,23 +166,27 @@ def all_breakdowns(conn: psycopg.Connection, kpis: Sequence[Kpi], *,
 
 
 def values_since(conn: psycopg.Connection, kpi_ids: Sequence[str],
-                 since: dt.date | None) -> list[StoredValue]:
+                 since: dt.date | None, *,
+                 unit_ids: Sequence[str] | None = None) -> list[StoredValue]:
     """Every stored value of the KPIs (daily ones from `since`), for the CSV export.
 
     Two index range scans (daily values by day, the few reported ones by period) rather than
-    one query with an OR that would read the whole table.
+    one query with an OR that would read the whole table. unit_ids: only those units' values.
     """
+    units = (sql.SQL("") if unit_ids is None
+             else sql.SQL(" AND unit_id = ANY(%(units)s)"))
     with conn.cursor() as cur:
         cur.execute(
             sql.SQL(
-                "SELECT {} FROM kpi_values WHERE period = 'day' AND period_start >= %(since)s "
-                "AND kpi_id = ANY(%(kpis)s) "
+                "SELECT {c} FROM kpi_values WHERE period = 'day' AND period_start >= %(since)s "
+                "AND kpi_id = ANY(%(kpis)s){u} "
                 "UNION ALL "
-                "SELECT {} FROM kpi_values WHERE period IN ('week', 'month', 'quarter', 'year') "
-                "AND kpi_id = ANY(%(kpis)s) "
+                "SELECT {c} FROM kpi_values WHERE period IN ('week', 'month', 'quarter', 'year') "
+                "AND kpi_id = ANY(%(kpis)s){u} "
                 "ORDER BY kpi_id, unit_id, breakdown, period, period_start"
-            ).format(_COLUMNS, _COLUMNS),
-            {"kpis": list(kpi_ids), "since": since or dt.date(1, 1, 1)},
+            ).format(c=_COLUMNS, u=units),
+            {"kpis": list(kpi_ids), "since": since or dt.date(1, 1, 1),
+             "units": list(unit_ids or ())},
             binary=True,  # parsing timestamps from text costs more than the query
         )
         return _values(cur)
@@ -214,3 +220,56 @@ def page_meta(conn: psycopg.Connection) -> tuple[dt.date | None, Freshness]:
 def freshness(conn: psycopg.Connection) -> Freshness:
     """When the telemetry KPIs were last computed and the reported figures last imported."""
     return page_meta(conn)[1]
+
+
+# -- areas: one unit or a group of units ----------------------------------------------------------
+class AreaSums(NamedTuple):
+    """The units' figures of one KPI, breakdown and period, summed in the database."""
+
+    kpi_id: str
+    breakdown: str
+    period: str
+    period_start: dt.date
+    sums: Sums
+    updated_at: dt.datetime
+
+    @property
+    def period_end(self) -> dt.date:
+        return period_end(self.period, self.period_start)
+
+
+def area_sums(conn: psycopg.Connection, kpi_ids: Sequence[str], unit_ids: Sequence[str], *,
+              since: dt.date | None, with_breakdowns: bool = False) -> list[AreaSums]:
+    """Per KPI, breakdown and period: the sums of the units' values, numerators, denominators.
+
+    Daily values from `since` (None: all), reported ones all of them; one GROUP BY over index
+    lookups (kpi_id, unit_id), so a year of 50 units is summed in the database, not in Python.
+    """
+    if not kpi_ids or not unit_ids:
+        return []
+    with conn.cursor() as cur:
+        cur.execute(
+            sql.SQL(
+                "SELECT kpi_id, breakdown, period, period_start, count(*)::int, sum(value), "
+                "  sum(numerator), sum(denominator), "
+                "  count(*) FILTER (WHERE numerator IS NOT NULL AND denominator IS NOT NULL)::int,"
+                "  max(updated_at) "
+                "FROM kpi_values WHERE kpi_id = ANY(%(kpis)s) AND unit_id = ANY(%(units)s) "
+                "AND (period <> 'day' OR period_start >= %(since)s){breakdown} "
+                "GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"
+            ).format(breakdown=sql.SQL("") if with_breakdowns
+                     else sql.SQL(" AND breakdown = ''")),
+            {"kpis": list(kpi_ids), "units": list(unit_ids), "since": since or dt.date(1, 1, 1)},
+            binary=True,
+        )
+        return [AreaSums(k, b, p, s, Sums(n, v, num, den, wc), u)
+                for k, b, p, s, n, v, num, den, wc, u in cur.fetchall()]
+
+
+def combined_value(row: AreaSums, unit_label: str) -> tuple[StoredValue | None, str]:
+    """A group's figure as a StoredValue (unit_id `unit_label`), or None and the reason."""
+    c = combine(row.kpi_id, row.sums)
+    if c.value is None:
+        return None, c.reason
+    return StoredValue(row.kpi_id, unit_label, row.breakdown, row.period, row.period_start,
+                       c.value, c.numerator, c.denominator, None, "area", row.updated_at), ""

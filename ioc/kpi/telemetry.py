@@ -216,7 +216,9 @@ def air_values(conn: psycopg.Connection, windows: Sequence[Window], source: Hour
             if not values:
                 continue
             if "aqi_today" in wanted:
-                out.add("aqi_today", day, unit_id, sum(values) / len(values))
+                # the counts let a group of units be combined (ioc.kpi.areas)
+                out.add("aqi_today", day, unit_id, sum(values) / len(values), sum(values),
+                        len(values))
             if "aqi_good_share" in wanted:
                 good = sum(1 for v in values if category(v).level == 1)
                 out.add("aqi_good_share", day, unit_id, 100 * good / len(values), good,

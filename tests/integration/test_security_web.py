@@ -416,6 +416,7 @@ STATE_CHANGING = {
     "pages.devices_registry.act",
     "pages.feed.act_on_alert",
     "pages.feed.acknowledge_all",
+    "pages.kpi.target_save",
     "pages.ops.act_on_alert",
     "pages.police.add_plate",
     "pages.police.decide",
@@ -426,6 +427,7 @@ STATE_CHANGING = {
 WRITES = re.compile(r"\blifecycle\.|\b(INSERT|UPDATE|DELETE)\b|\bapply_action\(|"
                     r"\balert_actions\.(act|acknowledge_all)\(|"
                     r"\bpolice_watch\.change\(|"
+                    r"\bsave_target\(|"
                     r"\.(set_role|disable_user|enable_user|create_user|"
                     r"set_password|verify|dismiss|review|add_note|revoke|create_token|"
                     r"store_layer|import_rows|save_rule)\(")

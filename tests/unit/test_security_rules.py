@@ -108,7 +108,7 @@ EXPECTED_VIEW = {
 EXPECTED_ACT = {
     "operator": {"feed", "ops"},
     "police": {"police"},
-    "leadership": set(),
+    "leadership": {"kpi"},  # the KPI targets of a plan period (issue 21)
     "admin": {"feed", "ops", "police", "kpi", "admin", "devices"},
 }
 
