@@ -12,6 +12,8 @@ mode (text would need glyphs from a font server).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -870,7 +872,10 @@ def map_style(
     else:
         style["layers"].append({"id": LABEL_ANCHOR, "type": "line", "source": "ioc-empty",
                                 "paint": {}})
-    return style
+    # plotly replaces the map's style only when its id changes: an id of the content, so a
+    # new language (labels) or base map reaches a page that is already open
+    digest = hashlib.sha1(json.dumps(style, sort_keys=True).encode()).hexdigest()[:12]
+    return {"id": f"ioc-{digest}", **style}
 
 
 # -- the figure ----------------------------------------------------------------------------------

@@ -45,7 +45,8 @@ class Category:
 CATEGORIES: tuple[Category, ...] = (
     Category(1, 0, 50, "Tốt", "Good", palette.rgb(palette.AQI_COLOURS[0])),
     Category(2, 51, 100, "Trung bình", "Moderate", palette.rgb(palette.AQI_COLOURS[1])),
-    Category(3, 101, 150, "Kém", "Unhealthy for sensitive groups", palette.rgb(palette.AQI_COLOURS[2])),
+    Category(3, 101, 150, "Kém", "Unhealthy for sensitive groups",
+             palette.rgb(palette.AQI_COLOURS[2])),
     Category(4, 151, 200, "Xấu", "Unhealthy", palette.rgb(palette.AQI_COLOURS[3])),
     Category(5, 201, 300, "Rất xấu", "Very unhealthy", palette.rgb(palette.AQI_COLOURS[4])),
     Category(6, 301, 500, "Nguy hại", "Hazardous", palette.rgb(palette.AQI_COLOURS[5])),

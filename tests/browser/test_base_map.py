@@ -19,7 +19,7 @@ from dashboards.app import create_app
 from ioc.live import LiveState, open_redis
 from tests.browser.test_ops_pages import _only_local_requests, _viewport, _wait
 from tests.fixtures.fix_web import login
-from tests.fixtures.tile_files import COLOUR, tiny_mbtiles, tiny_pmtiles
+from tests.fixtures.tile_files import tiny_mbtiles, tiny_pmtiles
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
