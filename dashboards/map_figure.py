@@ -647,6 +647,10 @@ def label_points(geo: BaseGeometry, lang: str) -> dict[str, Any]:
         (float(f["properties"].get("area_km2") or 0) for f in units), reverse=True
     )
     big = by_area[min(len(by_area), 24) - 1] if by_area else 0.0
+    town_names = {
+        (f.get("properties") or {}).get("name_en" if lang == "en" else "name")
+        for f in geo.towns.get("features", [])
+    }
     for f in units:
         props = f["properties"]
         centre = props.get("centre")
@@ -657,6 +661,8 @@ def label_points(geo: BaseGeometry, lang: str) -> dict[str, Any]:
         name = (props.get("name_en") if lang == "en" else None) or props.get("name") or ""
         short = (props.get("name_en") if lang == "en" else props.get("short_name")) or name
         area = float(props.get("area_km2") or 0)
+        if short in town_names:
+            continue  # the town's label says it ("Sa Pa" twice side by side says nothing)
         features.append({
             "type": "Feature",
             "geometry": {"type": "Point", "coordinates": [centre[0], centre[1]]},

@@ -22,7 +22,7 @@ from layers.catalog import demo_layers
 from layers.tile_files import write_mbtiles
 
 TILE = 256
-SEA = (11, 17, 24)  # outside the province
+SEA = (13, 21, 30)  # outside the province: the map's own background (map_figure)
 LAND = np.array([28, 37, 42], dtype=np.float32)
 RIVER = (38, 120, 190)
 OUTLINE = (125, 147, 171)

@@ -87,9 +87,14 @@ def test_label_points_rank_units_by_area_and_towns_first(geo):
     fc = label_points(geo, "vi")
     units = [f["properties"] for f in fc["features"] if f["properties"]["kind"] == "unit"]
     towns = [f["properties"] for f in fc["features"] if f["properties"]["kind"] == "town"]
-    assert len(units) == 99 and len(towns) == len(geo.towns["features"])
+    town_names = {f["properties"]["name"] for f in geo.towns["features"]}
+    assert len(towns) == len(geo.towns["features"])
+    # a unit named like a town ("Phường Sa Pa", the town Sa Pa) is labelled once, by the town
+    twins = [f for f in geo.units["features"] if f["properties"]["short_name"] in town_names]
+    assert 1 <= len(twins) <= 20 and len(units) == 99 - len(twins)
+    assert not {u["short"] for u in units} & town_names
     large = [u for u in units if u["rank"] == 1]
-    assert 20 <= len(large) <= 30
+    assert 15 <= len(large) <= 24  # the 24 largest, less those a town labels
     assert min(u["area"] for u in large) >= max(u["area"] for u in units if u["rank"] == 2)
     assert any(u["name"].startswith(("Phường ", "Xã ")) and u["short"] != u["name"]
                for u in units)
@@ -112,8 +117,7 @@ def test_labels_by_zoom_and_above_the_areas_below_the_markers(geo):
     assert ids.index("ioc-labels-towns") > ids.index("ioc-labels-units-large") > ids.index(
         "ioc-labels-units") > ids.index(LABEL_ANCHOR)
     assert all("text-allow-overlap" not in x.get("layout", {}) for x in style["layers"])
-    assert len(style["sources"]["ioc-labels"]["data"]["features"]) == 99 + len(
-        geo.towns["features"])
+    assert style["sources"]["ioc-labels"]["data"] == label_points(geo, "vi")
     for name in ("units", "cap", "outline", "rivers", "places", "overlays"):
         assert fig["data"][TRACE_INDEX[name]]["below"] == LABEL_ANCHOR
     assert "below" not in fig["data"][TRACE_INDEX["water"]]  # markers stay on top
