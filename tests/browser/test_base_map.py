@@ -36,7 +36,10 @@ const gd = document.querySelector('#ops-map .js-plotly-plot');
 if (!gd || !gd._fullLayout || !gd._fullLayout.map) return null;
 const map = gd._fullLayout.map._subplot.map;
 const ids = map.getStyle().layers.map(l => l.id);
+const circles = map.getStyle().layers.filter(l => l.type === 'circle');
 return {loaded: map.loaded() && map.areTilesLoaded(), layers: ids,
+        outlined: circles.length > 0 &&
+                  circles.every(l => map.getPaintProperty(l.id, 'circle-stroke-width') === 1.5),
         labels: map.queryRenderedFeatures({layers: ids.filter(i => i.startsWith('ioc-labels-'))})
                    .map(f => f.properties.name)};
 """
@@ -98,7 +101,8 @@ def test_without_a_file_the_map_draws_offline_with_labels(dash_duo, settings, we
     glyphs_before = base_map.REQUESTS["glyphs 200"]
     _open_ops(dash_duo, settings, web_users)
     state = _wait(lambda: (s := dash_duo.driver.execute_script(MAP_STATE)) and s["loaded"]
-                  and s["labels"] and s, timeout=45, what="labels drawn")
+                  and s["labels"] and s["outlined"] and s, timeout=45,
+                  what="labels drawn, markers outlined")
     assert "basemap" not in state["layers"]
     assert base_map.REQUESTS["glyphs 200"] > glyphs_before  # the label glyphs: from ioc
     assert base_map.REQUESTS["tile 200"] + base_map.REQUESTS["tile 404"] == tiles_before
