@@ -30,6 +30,7 @@ FROM python:3.11-slim
 
 ARG IOC_UID=10001
 # fonts-dejavu-core: the Vietnamese letters of the KPI report's PDF (dashboards/kpi_report_pdf.py)
+# and of the map's labels (dashboards/map_glyphs.py)
 RUN apt-get update \
  && apt-get install -y --no-install-recommends fonts-dejavu-core \
  && rm -rf /var/lib/apt/lists/*

@@ -8,7 +8,7 @@ from typing import Any
 
 from alerts.water_level import AlarmLevels, alarm_level
 from ioc import aqi as aqi_scale
-from ioc.disaster_levels import RISK_LEVELS
+from ioc import palette
 
 # Shared by every device layer: no value yet, or silent for too long.
 NO_DATA = "#4a5866"
@@ -22,14 +22,14 @@ SILENT_AT_LEAST_S = 120
 # level 0 (no declared risk) stays almost transparent over the dark map.
 DISASTER_LEVEL_COLOURS = (
     "rgba(255,255,255,0.03)",
-    *(RISK_LEVELS[level].hex for level in range(1, 6)),
+    *palette.RISK_LEVEL_COLOURS[1:],
 )
 
 # VN_AQI classes (ioc.aqi, Decision 1459/QĐ-TCMT): upper bound, key, colour.
 _AQI_KEYS = {1: "good", 2: "moderate", 3: "poor", 4: "bad", 5: "very_bad", 6: "hazardous"}
 AQI_CLASSES = tuple((c.high, _AQI_KEYS[c.level], c.hex) for c in aqi_scale.CATEGORIES)
 
-WATER_COLOURS = ("#35c9a0", "#ffd21f", "#ff8a00", "#ff2d2d")  # below I, at I, II, III
+WATER_COLOURS = palette.WATER_LEVEL_COLOURS  # below I, at I, II, III (ioc.palette)
 
 # Rain in the last 24 hours (Vietnamese rain classes: vừa 16-50 mm, to 51-100, rất to > 100).
 RAIN_CLASSES = (

@@ -459,8 +459,9 @@ def unit_table(catalogue: Catalogue, data: PageData, lang: str) -> UnitTable:
 
 
 def map_figure(kpi: Kpi, values: Mapping[str, StoredValue], units: Mapping[str, Any],
-               lang: str, height: int = 460) -> go.Figure:
-    """Units coloured by the KPI's status against its target (dark, offline map)."""
+               lang: str, height: int = 460, base: Any = None) -> go.Figure:
+    """Units coloured by the KPI's status against its target (dark, offline map; `base`: the
+    base map, dashboards.base_map.map_base()). Opaque fills in the legend's colours."""
     from dashboards.map_figure import fit_view, map_style
 
     ids, z, text = [], [], []
@@ -487,13 +488,13 @@ def map_figure(kpi: Kpi, values: Mapping[str, StoredValue], units: Mapping[str, 
     centre, zoom = fit_view(bbox, 640, height) if bbox else ({"lon": 104.1, "lat": 22.35}, 7.6)
     fig = go.Figure(go.Choroplethmap(
         geojson=dict(units), featureidkey="properties.id", locations=ids, z=z,
-        zmin=0, zmax=n, colorscale=scale, showscale=False, marker={"opacity": 0.55,
+        zmin=0, zmax=n, colorscale=scale, showscale=False, marker={"opacity": 1,
                                                                    "line": {"width": 1.5,
                                                                             "color": "#e6edf3"}},
         text=text, hovertemplate="%{text}<extra></extra>", name="units",
     ))
     fig.update_layout(
-        map={"style": map_style(), "center": centre, "zoom": zoom},
+        map={"style": map_style(base), "center": centre, "zoom": zoom},
         margin={"l": 0, "r": 0, "t": 0, "b": 0}, height=height,
         paper_bgcolor="rgba(0,0,0,0)", font={"color": "#e6edf3", "size": 16},
         hoverlabel={"bgcolor": "#131c26", "font": {"size": 16}},

@@ -12,6 +12,8 @@ mode (text would need glyphs from a font server).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -339,25 +341,14 @@ _CAP_SCALE = [
 ]
 
 
-# Fill opacity per risk level over the dark map: the pale colours of levels 1-2 need more
-# to read as blue and yellow, the strong ones less so the markers on them stay visible.
-_UNIT_ALPHA = (0.0, 0.55, 0.5, 0.4, 0.42, 0.5)
-
-
 def _unit_scale() -> list[list[Any]]:
+    """Units filled opaque in exactly the legend's colours (LEGENDS["units"], ioc.palette);
+    level 0 (no declared risk) almost transparent, so the base map shows through."""
     scale = []
     for level, colour in enumerate(classify.DISASTER_LEVEL_COLOURS):
         lo, hi = max(0.0, (level - 0.5) / 5), min(1.0, (level + 0.5) / 5)
-        if level:
-            colour = _with_alpha(colour, _UNIT_ALPHA[level])
         scale += [[lo, colour], [hi, colour]]
     return scale
-
-
-def _with_alpha(hex_colour: str, alpha: float) -> str:
-    h = hex_colour.lstrip("#")
-    r, g, b = (int(h[i : i + 2], 16) for i in (0, 2, 4))
-    return f"rgba({r},{g},{b},{alpha})"
 
 
 # -- base geometry -----------------------------------------------------------------------------
@@ -391,6 +382,14 @@ class BaseGeometry:
         if traces is None:
             traces = self._static[lang] = _static_traces(self, lang)
         return traces
+
+    def labels(self, lang: str) -> dict[str, Any]:
+        """The unit and town label points in `lang` (shared: do not mutate)."""
+        key = f"labels:{lang}"
+        cached = self._static.get(key)
+        if cached is None:
+            cached = self._static[key] = label_points(self, lang)
+        return cached
 
     def bbox(self) -> tuple[float, float, float, float]:
         xs, ys = [], []
@@ -614,11 +613,223 @@ def fit_view(
     return centre, round(min(zoom_x, zoom_y) - 0.1, 2)
 
 
-def map_style(tile_url: str | None = None) -> dict[str, Any]:
-    """An inline MapLibre style: a dark background, plus raster tiles when a URL is given.
+@dataclass(frozen=True)
+class MapBase:
+    """Where the map's base layers come from (dashboards/base_map.py builds it per request).
 
-    Inline, so nothing is fetched unless a tile URL is configured (offline by default).
+    `tiles`: an XYZ URL template of raster or (`vector`) Mapbox Vector tiles, ioc's own
+    /tiles/ for a province's file or a province's tile server; `glyphs`: the URL template of
+    label glyphs (ioc's own /map-glyphs/), None when no font is available (no labels).
     """
+
+    tiles: str | None = None
+    vector: bool = False
+    minzoom: int = 0
+    maxzoom: int = 22
+    bounds: tuple[float, float, float, float] | None = None
+    attribution: str = ""
+    glyphs: str | None = None
+    own_file: bool = False  # the tiles are a province's file served by ioc (drawn undimmed)
+
+
+# Label layers sit above this (empty) layer; the area and line traces are drawn below it
+# (`below`), the places and device markers above the labels.
+LABEL_ANCHOR = "ioc-labels"
+LABEL_HALO = "#0a1118"
+
+
+def label_points(geo: BaseGeometry, lang: str) -> dict[str, Any]:
+    """Unit and town label points (pure): name, short name, kind (unit|town) and rank
+    (0: the administrative centre, 1: other towns and the largest units, 2: the rest)."""
+    features = []
+    units = geo.units.get("features", [])
+    by_area = sorted(
+        (float(f["properties"].get("area_km2") or 0) for f in units), reverse=True
+    )
+    big = by_area[min(len(by_area), 24) - 1] if by_area else 0.0
+    town_names = {
+        (f.get("properties") or {}).get("name_en" if lang == "en" else "name")
+        for f in geo.towns.get("features", [])
+    }
+    for f in units:
+        props = f["properties"]
+        centre = props.get("centre")
+        if not (isinstance(centre, list | tuple) and len(centre) == 2):
+            centre = _centroid(f.get("geometry") or {})
+        if centre is None:
+            continue
+        name = (props.get("name_en") if lang == "en" else None) or props.get("name") or ""
+        short = (props.get("name_en") if lang == "en" else props.get("short_name")) or name
+        area = float(props.get("area_km2") or 0)
+        if short in town_names:
+            continue  # the town's label says it ("Sa Pa" twice side by side says nothing)
+        features.append({
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [centre[0], centre[1]]},
+            "properties": {"name": name, "short": short, "kind": "unit",
+                           "rank": 1 if area >= big else 2, "area": area},
+        })
+    for f, c in _points(geo.towns.get("features", [])):
+        props = f.get("properties") or {}
+        name = (props.get("name_en") if lang == "en" else None) or props.get("name") or ""
+        rank = 0 if props.get("kind") == "administrative_centre" else 1
+        features.append({
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [c[0], c[1]]},
+            "properties": {"name": name, "short": name, "kind": "town", "rank": rank,
+                           "area": 0.0},
+        })
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _centroid(geometry: Mapping[str, Any]) -> tuple[float, float] | None:
+    pts = list(_coords(geometry))
+    if not pts:
+        return None
+    return sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts)
+
+
+# Zoom at which every unit gets its label (below it only the largest units and the towns);
+# the full name ("Phường Sa Pa") from UNIT_FULL_NAME_ZOOM, the short one ("Sa Pa") before.
+UNIT_ALL_LABELS_ZOOM = 9.0
+UNIT_FULL_NAME_ZOOM = 10.5
+
+
+def label_layers(font: str, bold_font: str, scale: float = 1.0) -> list[dict[str, Any]]:
+    """MapLibre symbol layers of the `ioc-labels` source: towns above units, the largest
+    units from zoom 7, every unit from UNIT_ALL_LABELS_ZOOM; MapLibre drops a label that
+    would overlap one already placed (towns first, then larger units first)."""
+
+    def size(lo: float, hi: float) -> list:
+        return ["interpolate", ["linear"], ["zoom"], 7, lo * scale, 12, hi * scale]
+
+    unit_text = ["step", ["zoom"], ["get", "short"], UNIT_FULL_NAME_ZOOM, ["get", "name"]]
+    unit_layout = {
+        "text-field": unit_text,
+        "text-font": [font],
+        "text-size": size(12, 17),
+        "text-max-width": 7,
+        "text-padding": 3,
+        "symbol-sort-key": ["-", ["get", "area"]],
+    }
+    unit_paint = {"text-color": "#e4eef8", "text-halo-color": LABEL_HALO,
+                  "text-halo-width": 1.8, "text-halo-blur": 0.3}
+    return [
+        {"id": LABEL_ANCHOR, "type": "line", "source": "ioc-empty", "paint": {}},
+        {"id": "ioc-labels-units", "type": "symbol", "source": "ioc-labels",
+         "minzoom": UNIT_ALL_LABELS_ZOOM,
+         "filter": ["all", ["==", ["get", "kind"], "unit"], ["==", ["get", "rank"], 2]],
+         "layout": unit_layout, "paint": unit_paint},
+        {"id": "ioc-labels-units-large", "type": "symbol", "source": "ioc-labels",
+         "minzoom": 7,
+         "filter": ["all", ["==", ["get", "kind"], "unit"], ["==", ["get", "rank"], 1]],
+         "layout": unit_layout, "paint": unit_paint},
+        {"id": "ioc-labels-towns", "type": "symbol", "source": "ioc-labels",
+         "filter": ["==", ["get", "kind"], "town"],
+         "layout": {
+             "text-field": ["get", "name"],
+             "text-font": [bold_font],
+             "text-size": ["interpolate", ["linear"], ["zoom"], 7, 14 * scale, 12, 20 * scale],
+             "text-anchor": "top",
+             "text-offset": [0, 0.55],
+             "text-padding": 4,
+             "symbol-sort-key": ["get", "rank"],
+         },
+         "paint": {"text-color": "#ffffff", "text-halo-color": LABEL_HALO,
+                   "text-halo-width": 2.2, "text-halo-blur": 0.3}},
+    ]
+
+
+def _vector_layers() -> list[dict[str, Any]]:
+    """A dark style for vector tiles of the OpenMapTiles schema (planetiler, tilemaker) and
+    of the Protomaps basemap schema; layers whose source layer is absent draw nothing."""
+
+    def line(id_, layer, colour, widths, filt=None, minzoom=0, dash=None):
+        out = {"id": id_, "type": "line", "source": "basemap", "source-layer": layer,
+               "minzoom": minzoom,
+               "layout": {"line-cap": "round", "line-join": "round"},
+               "paint": {"line-color": colour,
+                         "line-width": ["interpolate", ["linear"], ["zoom"], *widths]}}
+        if filt is not None:
+            out["filter"] = filt
+        if dash:
+            out["paint"]["line-dasharray"] = dash
+        return out
+
+    def fill(id_, layer, colour, filt=None, minzoom=0):
+        out = {"id": id_, "type": "fill", "source": "basemap", "source-layer": layer,
+               "minzoom": minzoom, "paint": {"fill-color": colour}}
+        if filt is not None:
+            out["filter"] = filt
+        return out
+
+    major = ["match", ["get", "class"], ["motorway", "trunk", "primary"], True, False]
+    pm_major = ["match", ["get", "kind"], ["highway", "major_road"], True, False]
+    return [
+        # OpenMapTiles
+        fill("omt-landcover-wood", "landcover", "#14231b",
+             ["match", ["get", "class"], ["wood", "forest"], True, False]),
+        fill("omt-landuse", "landuse", "#1a2029",
+             ["match", ["get", "class"], ["residential", "suburb", "neighbourhood"], True,
+              False]),
+        fill("omt-park", "park", "#15261d"),
+        fill("omt-water", "water", "#0f3550"),
+        line("omt-waterway", "waterway", "#1f5f8f", [8, 0.6, 14, 2.5]),
+        line("omt-boundary", "boundary", "#6d7f93", [6, 0.8, 12, 1.6],
+             ["<=", ["get", "admin_level"], 4], dash=[3, 2]),
+        line("omt-road-minor", "transportation", "#47505c", [10, 0.4, 15, 3],
+             ["!", major], minzoom=10),
+        line("omt-road-major", "transportation", "#b89555", [6, 0.8, 14, 4.5], major),
+        fill("omt-building", "building", "#222c38", minzoom=13),
+        # Protomaps basemap
+        fill("pm-landuse", "landuse", "#15231b",
+             ["match", ["get", "kind"], ["wood", "forest", "park"], True, False]),
+        fill("pm-water", "water", "#0f3550"),
+        line("pm-boundary", "boundaries", "#6d7f93", [6, 0.8, 12, 1.6], dash=[3, 2]),
+        line("pm-road-minor", "roads", "#47505c", [10, 0.4, 15, 3], ["!", pm_major],
+             minzoom=10),
+        line("pm-road-major", "roads", "#b89555", [6, 0.8, 14, 4.5], pm_major),
+        fill("pm-building", "buildings", "#222c38", minzoom=13),
+    ]
+
+
+def _vector_label_layers(font: str, scale: float) -> list[dict[str, Any]]:
+    """Place and road names of the vector tiles (under ioc's own labels)."""
+    paint = {"text-color": "#a9b8c7", "text-halo-color": LABEL_HALO, "text-halo-width": 1.5}
+    name = ["coalesce", ["get", "name:vi"], ["get", "name"]]
+    return [
+        {"id": "omt-road-name", "type": "symbol", "source": "basemap",
+         "source-layer": "transportation_name", "minzoom": 12,
+         "layout": {"text-field": name, "text-font": [font], "text-size": 12 * scale,
+                    "symbol-placement": "line"}, "paint": paint},
+        {"id": "omt-place", "type": "symbol", "source": "basemap", "source-layer": "place",
+         "minzoom": 11,
+         "filter": ["match", ["get", "class"], ["village", "hamlet", "suburb"], True, False],
+         "layout": {"text-field": name, "text-font": [font], "text-size": 12 * scale},
+         "paint": paint},
+        {"id": "pm-place", "type": "symbol", "source": "basemap", "source-layer": "places",
+         "minzoom": 11,
+         "layout": {"text-field": name, "text-font": [font], "text-size": 12 * scale},
+         "paint": paint},
+    ]
+
+
+def map_style(
+    base: MapBase | str | None = None,
+    labels: Mapping[str, Any] | None = None,
+    label_scale: float = 1.0,
+) -> dict[str, Any]:
+    """An inline MapLibre style: a dark background, the base map's tiles when there are any
+    (raster, or vector drawn with a dark style), and the unit and town labels.
+
+    Inline, so nothing is fetched unless a base map or labels are configured, and then only
+    from ioc itself (or the province's own tile server); `base` as a plain string is a
+    raster tile URL template.
+    """
+    from dashboards.map_glyphs import BOLD_FONT, FONT  # pure names, no font is read here
+
+    if isinstance(base, str):
+        base = MapBase(tiles=base)
     style: dict[str, Any] = {
         "version": 8,
         # A source that is never drawn: plotly drops an empty `sources` object when it
@@ -634,17 +845,43 @@ def map_style(tile_url: str | None = None) -> dict[str, Any]:
             }
         ],
     }
-    if tile_url:
-        style["sources"]["tiles"] = {"type": "raster", "tiles": [tile_url], "tileSize": 256}
-        style["layers"].append(
-            {
-                "id": "tiles",
-                "type": "raster",
-                "source": "tiles",
-                "paint": {"raster-opacity": 0.55, "raster-saturation": -0.6},
-            }
-        )
-    return style
+    glyphs = base.glyphs if base is not None else None
+    if glyphs:
+        style["glyphs"] = glyphs
+    if base is not None and base.tiles:
+        source: dict[str, Any] = {
+            "type": "vector" if base.vector else "raster",
+            "tiles": [base.tiles],
+            "minzoom": base.minzoom,
+            "maxzoom": base.maxzoom,
+        }
+        if not base.vector:
+            source["tileSize"] = 256
+        if base.bounds:
+            source["bounds"] = list(base.bounds)
+        if base.attribution:
+            source["attribution"] = base.attribution
+        style["sources"]["basemap"] = source
+        if base.vector:
+            style["layers"] += _vector_layers()
+            if glyphs:
+                style["layers"] += _vector_label_layers(FONT, label_scale)
+        else:
+            paint = ({"raster-opacity": 0.9} if base.own_file
+                     else {"raster-opacity": 0.55, "raster-saturation": -0.6})
+            style["layers"].append(
+                {"id": "basemap", "type": "raster", "source": "basemap", "paint": paint}
+            )
+    if glyphs and labels is not None:
+        style["sources"]["ioc-labels"] = {"type": "geojson", "data": labels}
+        style["layers"] += label_layers(FONT, BOLD_FONT, label_scale)
+    else:
+        style["layers"].append({"id": LABEL_ANCHOR, "type": "line", "source": "ioc-empty",
+                                "paint": {}})
+    # plotly replaces the map's style only when its id changes: an id of the content, so a
+    # new language (labels) or base map reaches a page that is already open
+    digest = hashlib.sha1(json.dumps(style, sort_keys=True).encode()).hexdigest()[:12]
+    return {"id": f"ioc-{digest}", **style}
 
 
 # -- the figure ----------------------------------------------------------------------------------
@@ -678,6 +915,7 @@ def build_map_figure(
     warning_areas: Sequence[WarningArea] = (),
     selected: str | None = None,
     tile_url: str | None = None,
+    base: MapBase | None = None,
     size_px: tuple[float, float] = (1180, 900),
     marker_scale: float = 1.0,
     revision: str = "ops",
@@ -709,7 +947,8 @@ def build_map_figure(
             "showscale": False,
             "hovertext": text,
             "hoverinfo": "text",
-            "marker": {"line": {"color": "#5b7189", "width": 1.2}},
+            "marker": {"line": {"color": "#5b7189", "width": 1.2}, "opacity": 1},
+            "below": LABEL_ANCHOR,
             "visible": "units" in shown,
         }
     )
@@ -725,12 +964,14 @@ def build_map_figure(
             "colorscale": _CAP_SCALE,
             "showscale": False,
             "marker": {"line": {"color": "#ff6b6b", "width": 2.5}},
+            "below": LABEL_ANCHOR,
             "visible": "cap" in shown,
         }
     )
     static = geo.static_traces(lang)
     for name in ("overlays", "outline", "rivers", "places"):
         trace = dict(static[name])  # shallow: the arrays are shared, never changed in place
+        trace["below"] = LABEL_ANCHOR  # under the unit and town labels
         if name in TOGGLE_LAYERS:
             trace["visible"] = name in shown
         if name == "places":
@@ -773,8 +1014,11 @@ def build_map_figure(
             }
         )
     centre, zoom = fit_view(geo.bbox(), *size_px)
+    if base is None and tile_url:
+        base = MapBase(tiles=tile_url)
+    labels = geo.labels(lang) if base is not None and base.glyphs else None
     layout = {
-        "map": {"style": map_style(tile_url), "center": centre, "zoom": zoom},
+        "map": {"style": map_style(base, labels, marker_scale), "center": centre, "zoom": zoom},
         "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
         "paper_bgcolor": MAP_BACKGROUND,
         "showlegend": False,

@@ -28,7 +28,7 @@ from psycopg_pool import ConnectionPool
 
 from dashboards import police_text  # noqa: F401 - registers the page's added texts
 from dashboards.i18n import t
-from dashboards.map_figure import BaseGeometry, fit_view, map_style, ui_label
+from dashboards.map_figure import BaseGeometry, MapBase, fit_view, map_style, ui_label
 from dashboards.page_parts import fmt_time
 from ioc.evidence import store
 from ioc.evidence.privacy import may_see_sensitive, plate_for, plate_key
@@ -626,7 +626,7 @@ def _bbox(points: Sequence[tuple[float, float]], pad: float = 0.03):
 def path_figure(detail: IncidentDetail | None, geo: BaseGeometry,
                 cameras: Sequence[tuple[str, str, float, float]], lang: str, tz: str,
                 size_px: tuple[float, float] = (440, 300),
-                tile_url: str | None = None) -> go.Figure:
+                tile_url: str | MapBase | None = None) -> go.Figure:
     """Units, every camera, this incident's camera and the plate's path in time order.
 
     Offline: an inline background style (map_figure.map_style; raster tiles only when the

@@ -20,6 +20,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from ioc import palette
+
 POLLUTANTS = ("pm25", "pm10", "o3", "co", "so2", "no2")
 PM = ("pm25", "pm10")
 
@@ -41,12 +43,13 @@ class Category:
 
 
 CATEGORIES: tuple[Category, ...] = (
-    Category(1, 0, 50, "Tốt", "Good", (0, 228, 0)),
-    Category(2, 51, 100, "Trung bình", "Moderate", (255, 255, 0)),
-    Category(3, 101, 150, "Kém", "Unhealthy for sensitive groups", (255, 126, 0)),
-    Category(4, 151, 200, "Xấu", "Unhealthy", (255, 0, 0)),
-    Category(5, 201, 300, "Rất xấu", "Very unhealthy", (143, 63, 151)),
-    Category(6, 301, 500, "Nguy hại", "Hazardous", (126, 0, 35)),
+    Category(1, 0, 50, "Tốt", "Good", palette.rgb(palette.AQI_COLOURS[0])),
+    Category(2, 51, 100, "Trung bình", "Moderate", palette.rgb(palette.AQI_COLOURS[1])),
+    Category(3, 101, 150, "Kém", "Unhealthy for sensitive groups",
+             palette.rgb(palette.AQI_COLOURS[2])),
+    Category(4, 151, 200, "Xấu", "Unhealthy", palette.rgb(palette.AQI_COLOURS[3])),
+    Category(5, 201, 300, "Rất xấu", "Very unhealthy", palette.rgb(palette.AQI_COLOURS[4])),
+    Category(6, 301, 500, "Nguy hại", "Hazardous", palette.rgb(palette.AQI_COLOURS[5])),
 )
 
 

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ioc.palette import RISK_LEVEL_COLOURS
+
 
 @dataclass(frozen=True)
 class RiskLevel:
@@ -25,14 +27,18 @@ class RiskLevel:
 
 
 RISK_LEVELS: Mapping[int, RiskLevel] = {
-    0: RiskLevel(0, "Không có rủi ro", "No risk level", "không màu", "none", "#FFFFFF"),
+    0: RiskLevel(0, "Không có rủi ro", "No risk level", "không màu", "none",
+                 RISK_LEVEL_COLOURS[0]),
     1: RiskLevel(1, "Cấp 1 – rủi ro thấp", "Level 1 – low", "xanh dương nhạt", "light blue",
-                 "#A7D8F0"),
+                 RISK_LEVEL_COLOURS[1]),
     2: RiskLevel(2, "Cấp 2 – rủi ro trung bình", "Level 2 – medium", "vàng nhạt",
-                 "light yellow", "#FFF3A0"),
-    3: RiskLevel(3, "Cấp 3 – rủi ro lớn", "Level 3 – high", "da cam", "orange", "#FF8C00"),
-    4: RiskLevel(4, "Cấp 4 – rủi ro rất lớn", "Level 4 – very high", "đỏ", "red", "#E00000"),
-    5: RiskLevel(5, "Cấp 5 – thảm họa", "Level 5 – catastrophe", "tím", "purple", "#800080"),
+                 "light yellow", RISK_LEVEL_COLOURS[2]),
+    3: RiskLevel(3, "Cấp 3 – rủi ro lớn", "Level 3 – high", "da cam", "orange",
+                 RISK_LEVEL_COLOURS[3]),
+    4: RiskLevel(4, "Cấp 4 – rủi ro rất lớn", "Level 4 – very high", "đỏ", "red",
+                 RISK_LEVEL_COLOURS[4]),
+    5: RiskLevel(5, "Cấp 5 – thảm họa", "Level 5 – catastrophe", "tím", "purple",
+                 RISK_LEVEL_COLOURS[5]),
 }
 MAX_LEVEL = 5
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import dash
 from dash import Input, Output, State, callback, clientside_callback, dcc, html
 
+from dashboards.base_map import map_base
 from dashboards.context import context
 from dashboards.i18n import pick_language, t
 from dashboards.kpi_queries import (
@@ -221,7 +222,7 @@ def _map(catalogue: Catalogue, data: PageData | None, kpi_id: str, lang: str):
     if data is not None:
         units = _area_units(units, data.area)
     values = data.by_unit.get(kpi.id, {}) if data else {}
-    return map_figure(kpi, values, units, lang)
+    return map_figure(kpi, values, units, lang, base=map_base())
 
 
 def _trend_graphs(catalogue: Catalogue, kpi_ids: list[str], days: int, lang: str,

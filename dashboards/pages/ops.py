@@ -28,6 +28,7 @@ from dashboards import alert_actions, map_live
 from dashboards import ops_queries as q
 from dashboards.access import may_act
 from dashboards.auth import current_role
+from dashboards.base_map import map_base
 from dashboards.charts import day_chart
 from dashboards.classify import is_silent
 from dashboards.context import context
@@ -72,10 +73,6 @@ def _ctx_lang(lang: str | None) -> str:
     return pick_language(lang, context().settings.web.language)
 
 
-def _tile_url() -> str | None:
-    return context().settings.web.map_tile_url
-
-
 def full_figure(
     lang: str, visible=DEFAULT_LAYERS, selected: str | None = None, size: dict | None = None
 ):
@@ -94,7 +91,7 @@ def full_figure(
         visible=visible,
         warning_areas=areas,
         selected=selected,
-        tile_url=_tile_url(),
+        base=map_base(c.settings),
         arrays=arrays,
         revision="ops",
         size_px=(size["w"], size["h"]) if size and size.get("w") else (1180, 900),

@@ -23,6 +23,7 @@ from dashboards import auth, police_watch
 from dashboards import ops_queries as oq
 from dashboards import police_queries as q
 from dashboards.alert_texts import dropdown_labels
+from dashboards.base_map import map_base
 from dashboards.context import context
 from dashboards.i18n import pick_language, t
 from dashboards.page_parts import fmt_int, fmt_time, page_header
@@ -241,7 +242,7 @@ def layout(lang: str | None = None, incident: str | None = None, **_query) -> ht
                                       figure=q.path_figure(
                                           None, oq.geometry(c.pool), [], lang,
                                           c.settings.web.timezone,
-                                          tile_url=c.settings.web.map_tile_url),
+                                          tile_url=map_base(c.settings)),
                                       className="police-map", style={"height": "300px"}),
                             html.H3(id="police-plate-title", className="panel-sub"),
                             dcc.RadioItems(id="police-plate-path", options=[],
@@ -630,7 +631,7 @@ def show_incident(key, _refresh, lang):
         return ([html.Div(t("db_unavailable", lang), className="banner banner-error")],
                 *([no_update] * 9))
     names = oq.unit_names(geo, lang)
-    figure = q.path_figure(detail, geo, cameras, lang, tz, tile_url=c.settings.web.map_tile_url)
+    figure = q.path_figure(detail, geo, cameras, lang, tz, tile_url=map_base(c.settings))
     rel = q.related_lists(detail, lang, tz)
     if key and detail is None:
         body = [html.Div(t("police.act.not_found", lang), className="muted")]

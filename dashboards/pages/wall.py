@@ -31,6 +31,7 @@ from dashboards import map_live
 from dashboards import ops_queries as q
 from dashboards import wall_state as w
 from dashboards.alert_texts import duty_name
+from dashboards.base_map import map_base
 from dashboards.classify import SEVERITY_COLOURS
 from dashboards.context import context
 from dashboards.i18n import pick_language, t
@@ -247,6 +248,8 @@ def _water(rows: list[w.WaterRow], lang: str) -> list:
                     ),
                 ],
                 className=f"wall-row alarm-{r.alarm}",
+                # the stripe in the row's alarm colour (ioc.palette, as on the map and legend)
+                style={"boxShadow": f"inset .3em 0 0 {r.colour}"} if r.alarm else None,
             )
         )
     return out
@@ -574,7 +577,7 @@ def refresh_map(_n, screen, client, lang):
         tz=c.settings.web.timezone,
         visible=("units", "cap", "water", "rain", "landslide", "aqi", "cameras", "tourism"),
         warning_areas=areas,
-        tile_url=c.settings.web.map_tile_url,
+        base=map_base(c.settings),
         arrays=arrays,
         size_px=tuple(size),
         marker_scale=scale * 1.15,

@@ -209,6 +209,35 @@ class WebSettings(Section):
         "connected deployments; unset: no tiles, the map needs no internet.",
     )
 
+    map_tiles_file: Path | None = Field(
+        None,
+        description="An offline base map of the province: one MBTiles or PMTiles (v3) file, "
+        "raster (png/jpg/webp) or vector (pbf). ioc serves its tiles itself under /tiles/ "
+        "(behind the log-in) and draws them under the live map; no internet needed. Wins "
+        "over map_tile_url when both are set. Unset: the map is drawn without a base map.",
+    )
+
+    @field_validator("map_tiles_file")
+    @classmethod
+    def _tiles_file(cls, v: Path | str | None) -> Path | None:
+        if v is None or str(v) == "":
+            return None
+        path = Path(v).expanduser()
+        if not path.exists():
+            raise ValueError(f"base map file {str(path)!r} does not exist")
+        if not path.is_file():
+            raise ValueError(f"base map file {str(path)!r} is not a file")
+        try:
+            with path.open("rb") as f:
+                head = f.read(16)
+        except OSError as err:
+            raise ValueError(f"base map file {str(path)!r} cannot be read: "
+                             f"{err.strerror or err}") from err
+        if not (head.startswith(b"PMTiles") or head.startswith(b"SQLite format 3\x00")):
+            raise ValueError(f"base map file {str(path)!r} is neither an MBTiles (SQLite) nor "
+                             "a PMTiles file")
+        return path
+
     @field_validator("map_tile_url")
     @classmethod
     def _tile_url(cls, v: str | None) -> str | None:

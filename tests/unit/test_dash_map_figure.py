@@ -160,8 +160,9 @@ def test_offline_by_default_tiles_only_when_configured(geo):
     # markers and lines only: text would need glyphs from a font server
     assert all("text" not in t["mode"].split("+") for t in fig["data"] if "mode" in t)
     style = map_style("https://tiles.example.org/{z}/{x}/{y}.png")
-    assert style["sources"]["tiles"]["tiles"] == ["https://tiles.example.org/{z}/{x}/{y}.png"]
-    assert style["layers"][-1]["type"] == "raster"
+    assert style["sources"]["basemap"]["tiles"] == ["https://tiles.example.org/{z}/{x}/{y}.png"]
+    assert [x["type"] for x in style["layers"]] == ["background", "raster", "line"]  # + anchor
+    assert "glyphs" not in style
     assert map_style()["sources"]  # never empty (plotly would drop it; MapLibre refuses that)
 
 
