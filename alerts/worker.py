@@ -41,6 +41,7 @@ from alerts.stream import EventStream
 from alerts.webhooks import WebhookSender
 from ioc.config import Settings
 from ioc.db import connect
+from ioc.events import Readings
 from ioc.live import LiveState, open_redis
 
 log = logging.getLogger("alerts")
@@ -67,9 +68,9 @@ def evaluate_once(conn: psycopg.Connection, live: LiveState, devices, *,
         ruleset = _default_rules
     engine = Engine(conn, live, ruleset, devices)
     latest = live.latest_many(d.device_id for d in devices)
-    readings = [[device_id, metric, item.value, item.time]
-                for device_id, values in latest.items() for metric, item in values.items()]
-    result = engine.handle_events([{"type": "readings", "readings": readings}])
+    readings = tuple((device_id, metric, item.value, item.time)
+                     for device_id, values in latest.items() for metric, item in values.items())
+    result = engine.handle_events([Readings(readings)])
     return len(result.opened) + len(engine.tick().opened)
 
 
