@@ -2,7 +2,7 @@
 
 The publisher queues one row per (event, destination) in the transaction that stamps the
 event published, so a change is either queued for every destination or for none. A
-`alerts.polling.PollingLoop` per destination runs `deliver_due`, which claims due rows with FOR UPDATE SKIP LOCKED (two workers never
+`ioc.worker.ConnectionLoop` per destination runs `deliver_due`, which claims due rows with FOR UPDATE SKIP LOCKED (two workers never
 send one row at the same time), sends them, and in the same transaction marks each one
 delivered, due again after a back-off (temporary failure), or failed (permanent refusal, or
 out of attempts). A worker that dies leaves its rows for the next one: delivery is at least

@@ -150,7 +150,7 @@ class Readings(_Message):
         if self.committed_at is not None:
             out["committed_at"] = self.committed_at
         out["count"] = len(self.readings)
-        out["readings"] = self.readings
+        out["readings"] = list(self.readings)
         return out
 
     @classmethod
