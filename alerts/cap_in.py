@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from alerts.decisions import worst
 from alerts.rules import CapRule
+from alerts.titles import render
+from ioc.events import Cap
 
 # The geocode that names one of our units (its official code; see docs/geography.md). Older
 # senders' names are still read; a value that is not one of our units is ignored downstream.
@@ -76,31 +78,35 @@ def _expires(infos: Sequence[Mapping[str, Any]], sent: datetime,
     return sent + timedelta(seconds=default_expiry_s)
 
 
-def cap_actions(rule: CapRule, event: Mapping[str, Any]) -> list[CapAction]:
+def cap_actions(rule: CapRule, event: Cap | Mapping[str, Any]) -> list[CapAction]:
     """The action a `cap` live event asks for under `rule` (pure); [] when the rule ignores
-    it (status or scope not accepted, Ack/Error messages)."""
-    if event.get("status") not in rule.statuses or event.get("scope") not in rule.scopes:
+    it (status or scope not accepted, Ack/Error messages). A wire object is decoded first."""
+    if not isinstance(event, Cap):
+        event = Cap.from_wire(event)
+    if event.status not in rule.statuses or event.scope not in rule.scopes:
         return []
-    msg_type = event.get("msg_type")
+    msg_type = event.msg_type
     if msg_type not in ("Alert", "Update", "Cancel"):
         return []
-    sent = datetime.fromisoformat(str(event["sent"]))
+    if event.sent is None:
+        raise ValueError("CAP message without `sent`")
+    sent = event.sent
     if sent.tzinfo is None:
         sent = sent.replace(tzinfo=UTC)
-    key = message_key(event["sender"], event["identifier"], sent)
-    refs = tuple(message_key(*ref) for ref in event.get("references") or ())
-    infos = list(event.get("info") or ())
+    key = message_key(event.sender, event.identifier, sent)
+    refs = tuple(message_key(*ref) for ref in event.references)
+    infos = list(event.info)
     info = _pick_info(infos)
     severities = [rule.severities.get(i.get("severity", "Unknown"), "info") for i in infos]
     severity = worst(severities) if severities else "info"
     title = ""
     if info is not None:
         title = info.get("headline") or info.get("event") or ""
-    title = title or f"Bản tin CAP {event['identifier']} của {event['sender']}"
+    title = title or render("cap", {"identifier": event.identifier, "sender": event.sender})
     details: dict[str, Any] = {
-        "identifier": event["identifier"], "sender": event["sender"],
+        "identifier": event.identifier, "sender": event.sender,
         "sent": sent.astimezone(UTC).isoformat(), "msg_type": msg_type,
-        "status": event.get("status"), "scope": event.get("scope"),
+        "status": event.status, "scope": event.scope,
     }
     if info is not None:
         for name in ("event", "headline", "description", "instruction", "senderName", "web",

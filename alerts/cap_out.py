@@ -23,7 +23,8 @@ import psycopg
 
 from alerts.cap_in import UNIT_GEOCODE
 from alerts.rules import CapInfo, RuleSet
-from alerts.storm import KIND_LABELS_VI
+from alerts.titles import label
+from ioc.alert_status import ACTIVE
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -160,7 +161,7 @@ def _info_for(alert: PublicAlert, ruleset: RuleSet | None) -> CapInfo:
     rule = ruleset.rule(alert.rule_id) if ruleset is not None else None
     if rule is not None and rule.cap is not None:
         return rule.cap
-    return CapInfo(category=["Safety"], event=KIND_LABELS_VI.get(alert.kind, alert.kind))
+    return CapInfo(category=["Safety"], event=label("alert_kind", alert.kind))
 
 
 _PUBLIC_ALERTS = """
@@ -174,14 +175,14 @@ LEFT JOIN LATERAL (
     SELECT max(e.at) AS at, count(*) AS n FROM alert_events e
     WHERE e.alert_id = a.id AND e.action = 'severity_changed'
 ) ch ON true
-WHERE a.public AND a.status IN ('open', 'acknowledged', 'assigned')
+WHERE a.public AND a.status = ANY(%s)
 ORDER BY a.opened_at DESC, a.id DESC
 LIMIT %s
 """
 
 
 def public_alerts(conn: psycopg.Connection, limit: int = 200) -> list[PublicAlert]:
-    return [PublicAlert(*row) for row in conn.execute(_PUBLIC_ALERTS, (limit,))]
+    return [PublicAlert(*row) for row in conn.execute(_PUBLIC_ALERTS, (list(ACTIVE), limit))]
 
 
 def cap_feed_xml(conn: psycopg.Connection, *, sender: str = "ioc@localhost",

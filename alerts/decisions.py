@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from alerts import titles
 from alerts.rules import (
     SEVERITIES,
     CameraRule,
@@ -360,10 +361,19 @@ class TitleTemplates:
 
 
 class RenderedTitle(str):
-    """The stored (Vietnamese) title that also carries its templates and fields, so that a
-    reader in another language gets it rendered in theirs (`alerts.queries.title_in`)."""
+    """The stored (Vietnamese) title that also carries what renders it in another language
+    (`alerts.queries.title_in`): the rule's templates and fields, or a built-in template id
+    (`alerts.titles`) and its parameters."""
 
     i18n: dict[str, Any]
+
+
+def builtin_title(template_id: str, **params: Any) -> RenderedTitle:
+    """A built-in title (`alerts.titles`), rendered in Vietnamese, that keeps its template id
+    and parameters (stored in the alert's details as `title_i18n`)."""
+    out = RenderedTitle(titles.render(template_id, params, "vi"))
+    out.i18n = {"template_id": template_id, "params": _json_safe(params)}
+    return out
 
 
 def format_title(template: str, fields: dict[str, Any], lang: str = "vi") -> str:

@@ -2,7 +2,7 @@
 
 The publisher queues one row per (event, destination) in the transaction that stamps the
 event published, so a change is either queued for every destination or for none. A
-`alerts.polling.PollingLoop` per destination runs `deliver_due`, which claims due rows with FOR UPDATE SKIP LOCKED (two workers never
+`ioc.worker.ConnectionLoop` per destination runs `deliver_due`, which claims due rows with FOR UPDATE SKIP LOCKED (two workers never
 send one row at the same time), sends them, and in the same transaction marks each one
 delivered, due again after a back-off (temporary failure), or failed (permanent refusal, or
 out of attempts). A worker that dies leaves its rows for the next one: delivery is at least
@@ -11,7 +11,6 @@ once, in event order except around retries.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -21,6 +20,7 @@ from typing import Any, Literal, Protocol
 import psycopg
 from psycopg.types.json import Jsonb
 
+from ioc.events import AlertMessage, EventError
 from ioc.retry import backoff_s
 
 log = logging.getLogger(__name__)
@@ -34,9 +34,9 @@ class Destination(Protocol):
     name: str
     max_attempts: int
 
-    def wants(self, message: Mapping[str, Any]) -> bool: ...
+    def wants(self, message: AlertMessage) -> bool: ...
 
-    def send(self, bodies: Sequence[Mapping[str, Any]]) -> list[tuple[Outcome, str | None]]: ...
+    def send(self, messages: Sequence[AlertMessage]) -> list[tuple[Outcome, str | None]]: ...
 
 
 @dataclass(frozen=True)
@@ -47,10 +47,10 @@ class Delivery:
 
 
 # -- the table ---------------------------------------------------------------------------------
-def queue(conn: psycopg.Connection, messages: Iterable[Mapping[str, Any]],
+def queue(conn: psycopg.Connection, messages: Iterable[AlertMessage],
           destinations: Sequence[Destination]) -> int:
     """Queue each message for every destination that wants it; returns rows queued."""
-    rows = [(m["event_id"], d.name, Jsonb(m)) for m in messages for d in destinations
+    rows = [(m.event_id, d.name, Jsonb(m.to_wire())) for m in messages for d in destinations
             if d.wants(m)]
     if rows:
         with conn.cursor() as cur:
@@ -72,7 +72,17 @@ def deliver_due(conn: psycopg.Connection, destination: Destination, *, limit: in
         if not rows:
             return 0
         due = [Delivery(*row) for row in rows]
-        outcomes = destination.send([d.body for d in due])
+        outcomes: list[tuple[Outcome, str | None] | None] = [None] * len(due)
+        readable: list[tuple[int, AlertMessage]] = []
+        for i, d in enumerate(due):
+            try:
+                readable.append((i, AlertMessage.from_wire(d.body)))
+            except EventError as err:  # a row no code can send: give up on it, say why
+                outcomes[i] = ("fail", f"not an alert message: {err}")
+        if readable:
+            sent = destination.send([m for _, m in readable])
+            for (i, _), outcome in zip(readable, sent, strict=True):
+                outcomes[i] = outcome
         settled = 0
         for delivery, (outcome, error) in zip(due, outcomes, strict=True):
             if outcome == "wait":
@@ -124,15 +134,14 @@ class MqttDestination:
         self.max_attempts = max_attempts  # the broker comes back: keep trying
         self.confirm_timeout_s = confirm_timeout_s
 
-    def wants(self, message: Mapping[str, Any]) -> bool:
+    def wants(self, message: AlertMessage) -> bool:
         return True
 
-    def send(self, bodies: Sequence[Mapping[str, Any]]) -> list[tuple[Outcome, str | None]]:
+    def send(self, messages: Sequence[AlertMessage]) -> list[tuple[Outcome, str | None]]:
         if not self.mqtt.connected:
-            return [("wait", None)] * len(bodies)
-        infos = [self.mqtt.publish(self.topic_of(b["alert"]),
-                                   json.dumps(b, ensure_ascii=False, default=str), qos=1)
-                 for b in bodies]
+            return [("wait", None)] * len(messages)
+        infos = [self.mqtt.publish(self.topic_of(m.alert), m.to_json(compact=False), qos=1)
+                 for m in messages]
         deadline = time.monotonic() + self.confirm_timeout_s
         out: list[tuple[Outcome, str | None]] = []
         for info in infos:
@@ -157,15 +166,15 @@ class WebhookDestination:
         self.name = f"webhook:{url}"
         self.max_attempts = sender.max_attempts
 
-    def wants(self, message: Mapping[str, Any]) -> bool:
-        return message["alert"].get("parent_id") is None
+    def wants(self, message: AlertMessage) -> bool:
+        return message.alert.get("parent_id") is None
 
-    def send(self, bodies: Sequence[Mapping[str, Any]]) -> list[tuple[Outcome, str | None]]:
+    def send(self, messages: Sequence[AlertMessage]) -> list[tuple[Outcome, str | None]]:
         out: list[tuple[Outcome, str | None]] = []
-        for body in bodies:
+        for message in messages:
             if out and out[-1][0] == "retry":
                 out.append(("wait", None))
                 continue
-            outcome, error = self.sender.post(self.url, self.sender.encode(body))
+            outcome, error = self.sender.post(self.url, self.sender.encode(message.to_wire()))
             out.append((outcome, error))
         return out

@@ -7,7 +7,7 @@ twice), puts them on the Redis stream, queues their MQTT and webhook deliveries
 (`alerts.deliveries`, durable) and stamps `published_at`, all in one transaction (a crash
 before the commit sends them again: at least once).
 
-- Redis: ``{"type": "alert", ...}`` on the live event stream (the dashboards listen);
+- Redis: `ioc.events.AlertMessage` (``{"type": "alert", ...}``) on the live event stream;
 - MQTT: ``ioc/v1/out/alerts/<unit_id or province>/<kind>/<alert id>``, QoS 1, not retained;
 - webhooks: changes of top-level alerts only (storm children reach people through their
   parent), as a JSON POST.
@@ -20,7 +20,6 @@ follow the alert to the police page, which shows them by role.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -31,6 +30,7 @@ import psycopg
 from psycopg import sql
 
 from alerts import deliveries
+from ioc.events import AlertMessage, HazardLevel
 from ioc.evidence.privacy import mask_plate
 from ioc.live import LiveState
 
@@ -74,24 +74,22 @@ def outbound_details(details: Any) -> Any:
     return out
 
 
-def alert_message(event: Mapping[str, Any], alert: Mapping[str, Any]) -> dict[str, Any]:
-    """The one JSON shape of an alert change, for Redis, MQTT and webhooks (pure).
+def alert_message(event: Mapping[str, Any], alert: Mapping[str, Any]) -> AlertMessage:
+    """The one message of an alert change, for Redis, MQTT and webhooks (pure), from an
+    `alert_events` row and its alert row.
 
     Personal data is masked here, once, so no channel can forget it (see the module doc)."""
     body = {k: _iso(v) for k, v in alert.items()}
     if "details" in body:
         body["details"] = outbound_details(body["details"])
-    return {
-        "type": "alert",
-        "event_id": event["id"],
-        "action": event["action"],
-        "actor": event["actor"],
-        "note": event["note"],
-        "at": _iso(event["at"]),
-        "data": outbound_details(event["data"] or {}),
-        "alert_id": alert["id"],
-        "alert": body,
-    }
+    return AlertMessage(
+        event_id=event["id"], action=event["action"], actor=event["actor"], note=event["note"],
+        at=_iso(event["at"]), data=outbound_details(event["data"] or {}),
+        alert_id=alert["id"], alert=body)
+
+
+def hazard_topic(unit_id: str) -> str:
+    return f"{HAZARD_TOPIC}/{_TOPIC_UNSAFE.sub('_', unit_id)}"
 
 
 def alert_topic(alert: Mapping[str, Any]) -> str:
@@ -135,12 +133,10 @@ class AlertPublisher:
         self.published += len(messages)
         return len(messages)
 
-    def send_hazard(self, message: dict[str, Any]) -> None:
+    def send_hazard(self, message: HazardLevel) -> None:
         """A unit's disaster level changed: Redis event and a retained MQTT message."""
         if self.live is not None:
             self.live.record((), [message])
         if self.mqtt is not None:
-            unit_id = _TOPIC_UNSAFE.sub("_", message["unit_id"])
-            self.mqtt.publish(f"{HAZARD_TOPIC}/{unit_id}",
-                              json.dumps(message, ensure_ascii=False, default=str), qos=1,
-                              retain=True)
+            self.mqtt.publish(hazard_topic(message.unit_id), message.to_json(compact=False),
+                              qos=1, retain=True)

@@ -13,10 +13,13 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from alerts import titles
 from alerts.decisions import format_title
-from alerts.store import ACTIVE, SEVERITY_RANK
+from alerts.store import SEVERITY_RANK
+from ioc import alert_status
+from ioc.alert_status import ACTIVE, active_sql
 
-STATUSES = ("open", "acknowledged", "assigned", "resolved", "false_alarm")
+STATUSES = alert_status.STATUSES
 ORDERS = ("newest", "triage")
 
 
@@ -70,8 +73,8 @@ def _alert_select() -> sql.Composable:
     cols = sql.SQL(", ").join(sql.SQL("a.{}").format(sql.Identifier(c)) for c in _ALERT_COLUMNS)
     return sql.SQL(
         "SELECT {cols}, (SELECT count(*) FROM alerts c WHERE c.parent_id = a.id "
-        "AND c.status IN ('open', 'acknowledged', 'assigned')) AS children FROM alerts a"
-    ).format(cols=cols)
+        "AND {active}) AS children FROM alerts a"
+    ).format(cols=cols, active=active_sql("c.status"))
 
 
 @dataclass(frozen=True)
@@ -86,17 +89,23 @@ class AlertEvent:
 
 
 def title_in(alert: Alert, lang: str) -> str:
-    """The alert's title in the reader's language: its rule's template for `lang` filled with
-    the fields stored when it was written (`details.title_i18n`); the stored (Vietnamese)
-    title for older alerts, or when the rule has no template in that language."""
+    """The alert's title in the reader's language: its rule's template for `lang`, or its
+    built-in template (`alerts.titles`), filled with the fields stored when it was written
+    (`details.title_i18n`); the stored (Vietnamese) title for older alerts, or when the rule
+    has no template in that language."""
     i18n = alert.details.get("title_i18n") if isinstance(alert.details, dict) else None
     if not isinstance(i18n, dict):
         return alert.title
-    template = (i18n.get("templates") or {}).get(lang)
     params = i18n.get("params")
-    if not isinstance(template, str) or not isinstance(params, dict):
+    if not isinstance(params, dict):
         return alert.title
+    template_id = i18n.get("template_id")
     try:
+        if isinstance(template_id, str):
+            return titles.render(template_id, params, lang)
+        template = (i18n.get("templates") or {}).get(lang)
+        if not isinstance(template, str):
+            return alert.title
         return format_title(template, params, lang)
     except (ValueError, TypeError, KeyError, IndexError, AttributeError):
         return alert.title
@@ -127,14 +136,14 @@ def triage_order(alerts: Iterable[Alert]) -> list[Alert]:
 # The same order in SQL, so that a LIMIT keeps the rows that come first (tested against
 # triage_key).
 _TRIAGE_SQL = sql.SQL(
-    " ORDER BY (a.status NOT IN ('open', 'acknowledged', 'assigned')),"
+    " ORDER BY (NOT {active}),"
     " CASE a.severity WHEN 'extreme' THEN 4 WHEN 'severe' THEN 3 WHEN 'moderate' THEN 2"
     " WHEN 'minor' THEN 1 ELSE 0 END DESC,"
     " (a.status <> 'open'),"
-    " CASE WHEN a.status IN ('open', 'acknowledged', 'assigned') THEN a.opened_at END ASC,"
-    " CASE WHEN a.status IN ('open', 'acknowledged', 'assigned') THEN a.id END ASC,"
+    " CASE WHEN {active} THEN a.opened_at END ASC,"
+    " CASE WHEN {active} THEN a.id END ASC,"
     " a.opened_at DESC, a.id DESC"
-)
+).format(active=active_sql("a.status"))
 
 
 def _as_list(value: str | Sequence[str] | None) -> list[str] | None:
@@ -243,9 +252,8 @@ def escalated_to(conn: psycopg.Connection, alert_ids: Sequence[int]) -> dict[int
 def count_active(conn: psycopg.Connection, *, top_level: bool = True) -> dict[str, int]:
     """severity -> number of active alerts (storm children left out by default)."""
     return dict(conn.execute(
-        "SELECT severity, count(*) FROM alerts WHERE status IN "
-        "('open', 'acknowledged', 'assigned') AND (NOT %s OR parent_id IS NULL) "
-        "GROUP BY severity", (top_level,)))
+        "SELECT severity, count(*) FROM alerts WHERE status = ANY(%s) "
+        "AND (NOT %s OR parent_id IS NULL) GROUP BY severity", (list(ACTIVE), top_level)))
 
 
 @dataclass(frozen=True)

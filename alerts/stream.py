@@ -10,31 +10,19 @@ this module only adds the consumer-group commands the stream needs.
 
 from __future__ import annotations
 
-import json
 import logging
-from typing import Any
 
 import redis
 
-from ioc.live import LiveState
+from ioc.events import LiveEvent
+from ioc.live import LiveState, decode_entries
 
 log = logging.getLogger(__name__)
 
-Entry = tuple[str, dict[str, Any]]
-
-
-def _decode(entries) -> list[Entry]:
-    out = []
-    for entry_id, fields in entries or ():
-        if fields is None:  # deleted by the stream's trimming while pending
-            out.append((entry_id.decode(), {}))
-            continue
-        try:
-            out.append((entry_id.decode(), json.loads(fields[b"data"])))
-        except (KeyError, ValueError):
-            log.warning("live event %s is not JSON; skipped", entry_id)
-            out.append((entry_id.decode(), {}))
-    return out
+# (entry id, the typed event; None when the entry was trimmed while pending or cannot be
+# decoded: acknowledged like the others)
+Entry = tuple[str, LiveEvent | None]
+_decode = decode_entries
 
 
 class EventStream:

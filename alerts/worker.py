@@ -1,6 +1,7 @@
 """`ioc alerts`: applies the alert rules to the live event stream and publishes alert changes.
 
-One process, these threads besides paho's:
+One process (the skeleton of `ioc.worker`: signals, supervised threads, shutdown), these
+threads besides paho's, each an `ioc.worker.ConnectionLoop` over its own connection:
 - the evaluator reads the Redis stream through the workers' consumer group (several workers
   split it), hands each batch to `alerts.engine.Engine`, acknowledges it after the commit,
   and runs the engine's fast tick every `alerts.evaluate_interval_ms` (cleared levels,
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import threading
 import time
@@ -34,14 +34,15 @@ from alerts import deliveries
 from alerts.deliveries import MqttDestination, WebhookDestination
 from alerts.engine import Engine, load_devices, load_unit_names
 from alerts.outbound import AlertPublisher, alert_topic
-from alerts.polling import PollingLoop
 from alerts.rules import RulesError, RuleSet, load_rules
 from alerts.rules.store import effective_rules
 from alerts.stream import EventStream
 from alerts.webhooks import WebhookSender
 from ioc.config import Settings
 from ioc.db import connect
+from ioc.events import Readings
 from ioc.live import LiveState, open_redis
+from ioc.worker import ConnectionLoop, join_all, stop_on_signals, supervise
 
 log = logging.getLogger("alerts")
 
@@ -67,9 +68,9 @@ def evaluate_once(conn: psycopg.Connection, live: LiveState, devices, *,
         ruleset = _default_rules
     engine = Engine(conn, live, ruleset, devices)
     latest = live.latest_many(d.device_id for d in devices)
-    readings = [[device_id, metric, item.value, item.time]
-                for device_id, values in latest.items() for metric, item in values.items()]
-    result = engine.handle_events([{"type": "readings", "readings": readings}])
+    readings = tuple((device_id, metric, item.value, item.time)
+                     for device_id, values in latest.items() for metric, item in values.items())
+    result = engine.handle_events([Readings(readings)])
     return len(result.opened) + len(engine.tick().opened)
 
 
@@ -102,47 +103,58 @@ class AlertWorker:
         self._rules_file: Path | None = settings.alerts.rules_file
         self._base_rules: RuleSet | None = None
         self._rules_mtime = 0.0
+        self._next_sched_reload = 0.0
 
     # -- threads ------------------------------------------------------------------------------
+    def _connector(self, role: str):
+        return partial(connect, self.settings.database, autocommit=True,
+                       application_name=f"ioc-{role}-{self.name}"[:63])
+
     def start(self) -> AlertWorker:
         self._stop.clear()
+        evaluator = _Evaluator(self)
         self._threads = [
-            threading.Thread(target=self._evaluate_loop, name=f"alerts-eval-{self.name}",
-                             daemon=True),
-            PollingLoop(f"alerts-pub-{self.name}",
-                        partial(connect, self.settings.database, autocommit=True,
-                                application_name=f"ioc-alerts-pub-{self.name}"[:63]),
-                        self._publish_step, self._stop, self._changed, idle_s=0.25,
-                        temporary=_TEMPORARY),
-            threading.Thread(target=self._schedule_loop, name=f"alerts-sched-{self.name}",
-                             daemon=True),
+            ConnectionLoop(f"alerts-eval-{self.name}", self._connector("alerts"),
+                           evaluator.step, self._stop, temporary=_TEMPORARY,
+                           on_connect=evaluator.on_connect, on_error=evaluator.on_error,
+                           error_wait_s=0.5, logger=log),
+            ConnectionLoop(f"alerts-pub-{self.name}", self._connector("alerts-pub"),
+                           self._publish_step, self._stop, self._changed, idle_s=0.25,
+                           temporary=_TEMPORARY),
+            ConnectionLoop(f"alerts-sched-{self.name}", self._connector("alerts-sched"),
+                           self._schedule_step, self._stop, idle_s=1.0, temporary=_TEMPORARY,
+                           on_connect=self._scheduler_connected,
+                           on_error=lambda _err: log.exception(
+                               "alerts scheduler %s: scheduled work failed", self.name),
+                           error_wait_s=5.0, logger=log),
         ]
-        connect_out = partial(connect, self.settings.database, autocommit=True,
-                              application_name=f"ioc-alerts-out-{self.name}"[:63])
         self._threads += [
-            PollingLoop(f"alerts-deliver-{d.name[:40]}", connect_out,
-                        partial(self._deliver_step, d), self._stop, self._queued,
-                        temporary=(psycopg.Error,))
+            ConnectionLoop(f"alerts-deliver-{d.name[:40]}", self._connector("alerts-out"),
+                           partial(self._deliver_step, d), self._stop, self._queued,
+                           temporary=(psycopg.Error,))
             for d in self.destinations
         ]
         for t in self._threads:
             t.start()
         return self
 
+    @property
+    def threads(self) -> list[threading.Thread]:
+        return self._threads
+
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         self._changed.set()
         self._queued.set()
-        for t in self._threads:
-            t.join(timeout)
+        join_all(self._threads, timeout)
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self, stop: threading.Event) -> bool:
+        """Run until `stop` is set; False when a thread died (then it stops as well)."""
         self.start()
-        while not stop.wait(0.5):
-            if not all(t.is_alive() for t in self._threads):
-                log.error("an alerts thread died; stopping")
-                break
-        self.stop()
+        try:
+            return supervise(stop, lambda: self._threads, check_s=0.5, what="alerts")
+        finally:
+            self.stop()
 
     # -- rules and devices --------------------------------------------------------------------
     def _rules(self, conn: psycopg.Connection) -> RuleSet:
@@ -173,101 +185,19 @@ class AlertWorker:
             engine.set_rules(ruleset, devices, names)
         return engine
 
-    # -- the evaluator ------------------------------------------------------------------------
-    def _evaluate_loop(self) -> None:
-        settings = self.settings
-        interval = settings.alerts.evaluate_interval_ms / 1000
-        conn: psycopg.Connection | None = None
-        failures = 0
-        next_tick = next_reload = next_claim = 0.0
-        summary_at = time.monotonic() + 300
-        opened = resolved = readings = 0
-        while not self._stop.is_set():
-            entries = []
-            try:
-                if conn is None or conn.closed:
-                    conn = connect(settings.database, autocommit=True,
-                                   application_name=f"ioc-alerts-{self.name}"[:63])
-                    self.engine = None
-                    self.stream.reset()
-                    self.stream.ensure_group()
-                now = time.monotonic()
-                if self.engine is None or now >= next_reload:
-                    self.engine = self._load(conn, self.engine)
-                    next_reload = now + settings.alerts.reload_s
-                wait_ms = int(max(0.0, min(0.2, next_tick - now)) * 1000)
-                entries = self.stream.read(count=200, block_ms=max(1, wait_ms))
-                if now >= next_claim:
-                    entries += self.stream.claim_stale()
-                    next_claim = now + 30
-                if entries:
-                    result = self.engine.handle_events([e for _, e in entries])
-                    self.stream.ack([i for i, _ in entries])
-                    self.events_handled += len(entries)
-                    self.readings_handled += result.readings
-                    readings += result.readings
-                    opened += len(result.opened)
-                    resolved += result.resolved
-                if time.monotonic() >= summary_at:
-                    log.info("alerts worker %s: %d readings, %d alert(s) opened, %d resolved "
-                             "in the last 5 minutes", self.name, readings, opened, resolved)
-                    readings = opened = resolved = 0
-                    summary_at = time.monotonic() + 300
-                if time.monotonic() >= next_tick:
-                    self.engine.tick(slow=False)
-                    next_tick = time.monotonic() + interval
-                if failures:
-                    log.info("alerts worker %s works again", self.name)
-                    failures = 0
-            except _TEMPORARY as err:
-                failures += 1
-                log.warning("alerts worker %s: %s; retrying", self.name, err)
-                if conn is not None:
-                    conn.close()
-                conn = None
-                self._stop.wait(min(10.0, 0.5 * 2 ** min(failures, 5)))
-            except Exception:
-                # A bad event or a bug in one rule must not stop every alert: log it, drop
-                # the batch (acknowledged, so it is not retried forever) and go on.
-                log.exception("alerts worker %s: batch failed; skipped", self.name)
-                try:
-                    self.stream.ack([i for i, _ in entries])
-                except Exception:  # the connection error shows up in the next round
-                    pass
-                self._stop.wait(0.5)
-        if conn is not None:
-            conn.close()
-
     # -- the scheduler ------------------------------------------------------------------------
-    def _schedule_loop(self) -> None:
-        settings = self.settings
-        conn: psycopg.Connection | None = None
-        failures = 0
-        next_reload = 0.0
-        while not self._stop.wait(0.0 if conn is None else 1.0):
-            try:
-                if conn is None or conn.closed:
-                    conn = connect(settings.database, autocommit=True,
-                                   application_name=f"ioc-alerts-sched-{self.name}"[:63])
-                    self.scheduler = None
-                now = time.monotonic()
-                if self.scheduler is None or now >= next_reload:
-                    self.scheduler = self._load(conn, self.scheduler)
-                    next_reload = now + settings.alerts.reload_s
-                self.scheduler.tick(fast=False)
-                failures = 0
-            except _TEMPORARY as err:
-                failures += 1
-                log.warning("alerts scheduler %s: %s; retrying", self.name, err)
-                if conn is not None:
-                    conn.close()
-                conn = None
-                self._stop.wait(min(10.0, 0.5 * 2 ** min(failures, 5)))
-            except Exception:
-                log.exception("alerts scheduler %s: scheduled work failed", self.name)
-                self._stop.wait(5.0)
-        if conn is not None:
-            conn.close()
+    def _scheduler_connected(self, _conn: psycopg.Connection) -> None:
+        self.scheduler = None
+        self._next_sched_reload = 0.0
+
+    def _schedule_step(self, conn: psycopg.Connection) -> bool:
+        """The slow, scheduled work (rain, air quality, disaster levels), with its own Engine."""
+        now = time.monotonic()
+        if self.scheduler is None or now >= self._next_sched_reload:
+            self.scheduler = self._load(conn, self.scheduler)
+            self._next_sched_reload = now + self.settings.alerts.reload_s
+        self.scheduler.tick(fast=False)
+        return False
 
     # -- the publisher ------------------------------------------------------------------------
     def _publish_step(self, conn: psycopg.Connection) -> bool:
@@ -288,18 +218,14 @@ def _mqtt_client(settings: Settings, name: str):
 
     client = MqttClient(settings.mqtt, f"alerts-{name}"[:60])
     try:
-        client.connect(timeout=15)
+        client.connect(timeout=15, keep_trying=True)
     except ConnectionError as err:
-        # paho keeps trying in the background once its loop runs.
         log.warning("%s; alert changes go out on MQTT once the broker is back", err)
-        client.paho.loop_start()
     return client
 
 
 def run_worker(settings: Settings, name: str | None = None) -> int:
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = stop_on_signals()
     name = name or f"{socket.gethostname()}-{os.getpid()}"
     try:
         load_rules(settings.alerts.rules_file)
@@ -316,3 +242,61 @@ def run_worker(settings: Settings, name: str | None = None) -> int:
         if mqtt is not None:
             mqtt.close()
     return 0
+
+
+class _Evaluator:
+    """The evaluator thread's step: read the stream through the consumer group, hand each
+    batch to the Engine, acknowledge it after the commit; the engine's fast tick every
+    `alerts.evaluate_interval_ms`; a summary in the log every 5 minutes."""
+
+    def __init__(self, worker: AlertWorker) -> None:
+        self.w = worker
+        self.interval = worker.settings.alerts.evaluate_interval_ms / 1000
+        self.next_tick = self.next_reload = self.next_claim = 0.0
+        self.summary_at = time.monotonic() + 300
+        self.opened = self.resolved = self.readings = 0
+        self.entries: list = []  # the batch in hand (acknowledged even when it fails)
+
+    def on_connect(self, _conn: psycopg.Connection) -> None:
+        self.w.engine = None
+        self.w.stream.reset()
+        self.w.stream.ensure_group()
+
+    def step(self, conn: psycopg.Connection) -> bool:
+        w = self.w
+        self.entries = []
+        now = time.monotonic()
+        if w.engine is None or now >= self.next_reload:
+            w.engine = w._load(conn, w.engine)
+            self.next_reload = now + w.settings.alerts.reload_s
+        wait_ms = int(max(0.0, min(0.2, self.next_tick - now)) * 1000)
+        self.entries = entries = w.stream.read(count=200, block_ms=max(1, wait_ms))
+        if now >= self.next_claim:
+            entries += w.stream.claim_stale()
+            self.next_claim = now + 30
+        if entries:
+            result = w.engine.handle_events([e for _, e in entries])
+            w.stream.ack([i for i, _ in entries])
+            w.events_handled += len(entries)
+            w.readings_handled += result.readings
+            self.readings += result.readings
+            self.opened += len(result.opened)
+            self.resolved += result.resolved
+        if time.monotonic() >= self.summary_at:
+            log.info("alerts worker %s: %d readings, %d alert(s) opened, %d resolved "
+                     "in the last 5 minutes", w.name, self.readings, self.opened, self.resolved)
+            self.readings = self.opened = self.resolved = 0
+            self.summary_at = time.monotonic() + 300
+        if time.monotonic() >= self.next_tick:
+            w.engine.tick(slow=False)
+            self.next_tick = time.monotonic() + self.interval
+        return True
+
+    def on_error(self, _err: Exception) -> None:
+        # A bad event or a bug in one rule must not stop every alert: log it, drop the batch
+        # (acknowledged, so it is not retried forever) and go on.
+        log.exception("alerts worker %s: batch failed; skipped", self.w.name)
+        try:
+            self.w.stream.ack([i for i, _ in self.entries])
+        except Exception:  # the connection error shows up in the next round
+            pass

@@ -1,7 +1,7 @@
 """A process-wide copy of the newest values in Redis, kept current from the live event stream.
 
 The map of 5,000 devices must not read 5,000 Redis hashes on every tick. The mirror reads
-them once, then follows the `readings` events that ingest appends after each commit
+them once, then follows the `ioc.events.Readings` events that ingest appends after each commit
 (`[device_id, metric, value, unix_time]` lists), so each refresh costs one XREAD of what is
 new. It numbers its states (`version`) and remembers which devices changed in each recent
 one, so a page can ask "what changed since the version you last sent me?".
@@ -17,6 +17,7 @@ import weakref
 from collections import deque
 from collections.abc import Iterable
 
+from ioc.events import Readings
 from ioc.live import LatestValue, LiveState
 
 log = logging.getLogger(__name__)
@@ -131,12 +132,12 @@ class LiveMirror:
     def _follow(self) -> None:
         changed: dict[str, dict[str, LatestValue]] = {}
         while True:
-            events = self.live.read_events(self._cursor, count=2000)
+            events = self.live.follow_events(self._cursor, count=2000)
             for entry_id, event in events:
                 self._cursor = entry_id
-                if event.get("type") != "readings":
+                if not isinstance(event, Readings):
                     continue
-                for item in event.get("readings", ()):
+                for item in event.readings:
                     try:
                         device_id, metric, value, t = item
                     except (TypeError, ValueError):

@@ -6,12 +6,12 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
 from ingest.batch import WritePlan
 from ingest.flush_policy import backoff_s
 from ingest.incidents import merge_incidents, merge_reviews
+from ioc import events as ev
 from ioc.live import LatestValue, LiveState
 
 log = logging.getLogger(__name__)
@@ -19,22 +19,18 @@ log = logging.getLogger(__name__)
 READINGS_PER_EVENT = 1000
 
 
-def _iso(t) -> str | None:
-    return t.isoformat() if t is not None else None
-
-
 def live_updates(
     plan: WritePlan, *, worker: str, committed_at: float, new_readings: frozenset | None = None
-) -> tuple[list[LatestValue], list[dict[str, Any]]]:
+) -> tuple[list[LatestValue], list[ev.LiveEvent]]:
     """(latest values, stream events) announcing what `plan` stored (pure).
 
-    Readings go out compactly, up to READINGS_PER_EVENT per event, as
+    Readings go out compactly, up to READINGS_PER_EVENT per `ioc.events.Readings`, as
     ``[device_id, metric, value, unix_time]`` lists. `new_readings` (the (device_id, metric,
     time) keys the database really inserted, when some were already there) limits them to
     those, once each: a redelivered reading is not announced a second time.
     """
     latest: list[LatestValue] = []
-    events: list[dict[str, Any]] = []
+    events: list[ev.LiveEvent] = []
     compact: list[list] = []
     readings = plan.readings
     if new_readings is not None:
@@ -51,41 +47,28 @@ def live_updates(
         latest.append(LatestValue(r.device_id, r.metric, value, t))
         compact.append([r.device_id, r.metric, value, t])
     for start in range(0, len(compact), READINGS_PER_EVENT):
-        chunk = compact[start : start + READINGS_PER_EVENT]
-        events.append({"type": "readings", "worker": worker, "committed_at": committed_at,
-                       "count": len(chunk), "readings": chunk})
+        events.append(ev.Readings(tuple(compact[start : start + READINGS_PER_EVENT]),
+                                  worker=worker, committed_at=committed_at))
     for i in merge_incidents(plan.camera_events):
-        events.append({
-            "type": "incident", "source": i.source, "event_id": i.event_id,
-            "device_id": i.device_id, "label": i.label, "phase": i.phase,
-            "confidence": i.confidence, "top_confidence": i.top_confidence,
-            "zones": list(i.zones), "plate": i.plate, "plate_confidence": i.plate_confidence,
-            "snapshot_sha256": i.snapshot_sha256, "snapshot_url": i.snapshot_url,
-            "false_positive": i.false_positive, "started_at": _iso(i.started_at),
-            "ended_at": _iso(i.ended_at), "time": _iso(i.last_update),
-        })
+        events.append(ev.Incident(
+            source=i.source, event_id=i.event_id, device_id=i.device_id, label=i.label,
+            phase=i.phase, confidence=i.confidence, top_confidence=i.top_confidence,
+            zones=tuple(i.zones), plate=i.plate, plate_confidence=i.plate_confidence,
+            snapshot_sha256=i.snapshot_sha256, snapshot_url=i.snapshot_url,
+            false_positive=i.false_positive, started_at=i.started_at, ended_at=i.ended_at,
+            time=i.last_update))
     for r in merge_reviews(plan.reviews):
-        events.append({
-            "type": "review", "review_id": r.review_id, "device_id": r.device_id,
-            "phase": r.phase, "severity": r.severity, "event_ids": list(r.event_ids),
-            "time": _iso(r.last_update),
-        })
+        events.append(ev.Review(r.review_id, r.device_id, r.phase, r.severity,
+                                tuple(r.event_ids), r.last_update))
     for s in plan.snapshots:
-        events.append({
-            "type": "snapshot", "device_id": s.device_id, "label": s.label,
-            "sha256": s.sha256, "content_type": s.content_type, "size": len(s.content),
-            "time": _iso(s.time),
-        })
+        events.append(ev.Snapshot(s.device_id, s.label, s.sha256, s.content_type,
+                                  len(s.content), s.time))
     for c in plan.caps:
-        events.append({
-            "type": "cap", "identifier": c.identifier, "sender": c.sender,
-            "sent": _iso(c.sent), "msg_type": c.msg_type, "status": c.status,
-            "scope": c.scope, "references": [list(x) for x in c.references],
-            "info": [dict(i) for i in c.info],
-        })
+        events.append(ev.Cap(c.identifier, c.sender, c.sent, c.msg_type, c.status, c.scope,
+                             tuple(tuple(x) for x in c.references),
+                             tuple(dict(i) for i in c.info)))
     for s in plan.statuses:
-        events.append({"type": "status", "device_id": s.device_id, "online": s.online,
-                       "time": _iso(s.time)})
+        events.append(ev.Status(s.device_id, s.online, s.time))
     return latest, events
 
 
@@ -109,7 +92,7 @@ class LiveFeed:
         self.live = live
         self.min_interval_s = min_interval_s
         self._latest: dict[tuple[str, str], LatestValue] = {}
-        self._events: deque[Mapping[str, Any]] = deque()
+        self._events: deque[ev.LiveEvent] = deque()
         self._max_events = max_events
         self._cond = threading.Condition()
         self._stopping = False
@@ -124,7 +107,7 @@ class LiveFeed:
         self._thread.start()
         return self
 
-    def add(self, latest: list[LatestValue], events: list[dict[str, Any]]) -> None:
+    def add(self, latest: list[LatestValue], events: list[ev.LiveEvent]) -> None:
         with self._cond:
             store = self._latest
             for item in latest:
@@ -152,7 +135,7 @@ class LiveFeed:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def _take(self) -> tuple[list[LatestValue], list[Mapping[str, Any]]] | None:
+    def _take(self) -> tuple[list[LatestValue], list[ev.LiveEvent]] | None:
         with self._cond:
             while not self._latest and not self._events:
                 if self._stopping:
@@ -162,7 +145,7 @@ class LiveFeed:
             events, self._events = list(self._events), deque()
             return latest, events
 
-    def _put_back(self, latest: list[LatestValue], events: list[Mapping[str, Any]]) -> None:
+    def _put_back(self, latest: list[LatestValue], events: list[ev.LiveEvent]) -> None:
         with self._cond:
             for item in latest:
                 key = (item.device_id, item.metric)

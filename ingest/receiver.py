@@ -7,12 +7,10 @@ import queue
 import threading
 import time
 
-import paho.mqtt.client as paho
-
 from ingest.batch import Inbound
 from ingest.membership import CONTROL_TOPIC, EMPTY, ControlError, Ownership, View
 from ioc.config import Settings
-from ioc.mqtt import MqttClient
+from ioc.mqtt import Message, MqttClient
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +146,7 @@ class Receiver:
             self.skipped_outbound += 1
         return True
 
-    def _on_message(self, message: paho.MQTTMessage) -> None:
+    def _on_message(self, message: Message) -> None:
         topic = message.topic
         prefix = self.mqtt.prefix
         if prefix and topic.startswith(prefix):
@@ -194,7 +192,7 @@ class Receiver:
         if control is None:
             self._on_received()
 
-    def _skip_ack(self, message: paho.MQTTMessage) -> None:
+    def _skip_ack(self, message: Message) -> None:
         """Acknowledge a message we do not store; PUBACKs go out in batches, at the latest
         when the bytes read from the socket are used up (or from `flush_skipped`)."""
         if message.qos != 1:

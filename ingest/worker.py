@@ -1,5 +1,6 @@
 """The ingest worker: MQTT in, parse, batch, commit to PostgreSQL, then ack and update Redis.
 
+Built on the worker skeleton of `ioc.worker` (signals, supervised threads, shutdown).
 Three threads besides paho's network thread:
 - the assembler parses inbox messages into a batch and hands it over when the flush policy
   says so;
@@ -14,7 +15,6 @@ from __future__ import annotations
 import logging
 import os
 import queue
-import signal
 import socket
 import threading
 import time
@@ -40,6 +40,7 @@ from ioc.db.connect import connect
 from ioc.ingest_sessions import HEARTBEAT_S, ONLINE_WITHIN_S, Heartbeat, SessionBoard
 from ioc.live import LiveState, open_redis
 from ioc.police.rules import load_rules
+from ioc.worker import stop_on_signals, supervise
 
 log = logging.getLogger(__name__)
 
@@ -270,18 +271,19 @@ class IngestWorker:
             else:
                 failures = 0
 
+    @property
+    def threads(self) -> list[threading.Thread]:
+        return self._threads
+
     def run_until(self, stop: threading.Event) -> bool:
         """Wait for `stop`; False if a worker thread died meanwhile (a bug: exit and restart)."""
-        while not stop.wait(1.0):
-            self.metrics.pending.set(self.receiver.pending)
-            if self.live is not None:
-                self.metrics.live_pending.set(self.live.pending)
-            dead = [t.name for t in self._threads if not t.is_alive()]
-            if dead:
-                log.error("ingest thread(s) %s died; stopping so the supervisor restarts us",
-                          ", ".join(dead))
-                return False
-        return True
+        return supervise(stop, lambda: self._threads, check_s=1.0, on_check=self._show_pending,
+                         what="ingest")
+
+    def _show_pending(self) -> None:
+        self.metrics.pending.set(self.receiver.pending)
+        if self.live is not None:
+            self.metrics.live_pending.set(self.live.pending)
 
     # -- assembler ------------------------------------------------------------------------------
     def _parse(self, inbound) -> Entry:
@@ -544,9 +546,7 @@ def run_worker(settings: Settings, name: str | None = None, *, leave_on_stop: bo
     if name is None:
         name = default_name()
         log.info("no --name given: using %r (give each worker on a host its own name)", name)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = stop_on_signals()
     worker = IngestWorker(settings, name)
     try:
         worker.start(stop=stop)

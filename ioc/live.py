@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -10,7 +11,10 @@ from typing import Any
 
 import redis
 
+from ioc import events as ev
 from ioc.config import RedisSettings
+
+log = logging.getLogger(__name__)
 
 
 def open_redis(settings: RedisSettings) -> redis.Redis:
@@ -59,7 +63,7 @@ class LiveState:
     def record(
         self,
         latest: Iterable[LatestValue],
-        events: Iterable[Mapping[str, Any]] = (),
+        events: Iterable[ev.LiveEvent | Mapping[str, Any]] = (),
     ) -> None:
         """Store newest values and last-seen times, and append events, in one round trip.
 
@@ -86,7 +90,7 @@ class LiveState:
         if seen:
             pipe.zadd(self.key("last_seen"), seen, gt=True)
         events = list(events)
-        stored = sum(int(e.get("count", 0)) for e in events if e.get("type") == "readings")
+        stored = sum(_stored_count(e) for e in events)
         if stored:
             bucket = self.key("stored", str(int(time.time()) // self.COUNT_BUCKET_S))
             pipe.incrby(bucket, stored)
@@ -94,16 +98,16 @@ class LiveState:
         for event in events:
             pipe.xadd(
                 self.events_key,
-                {"data": json.dumps(event, separators=(",", ":"), default=str)},
+                {"data": ev.dumps(event)},
                 maxlen=self.stream_maxlen,
                 approximate=True,
             )
         pipe.execute()
 
-    def publish_event(self, event: Mapping[str, Any]) -> str:
+    def publish_event(self, event: ev.LiveEvent | Mapping[str, Any]) -> str:
         return self.r.xadd(
             self.events_key,
-            {"data": json.dumps(event, separators=(",", ":"), default=str)},
+            {"data": ev.dumps(event)},
             maxlen=self.stream_maxlen,
             approximate=True,
         ).decode()
@@ -147,13 +151,54 @@ class LiveState:
     def read_events(
         self, last_id: str = "$", *, count: int = 1000, block_ms: int | None = None
     ) -> list[tuple[str, dict[str, Any]]]:
-        """Events after `last_id` ("$" = only new ones, "0" = from the start)."""
+        """Events after `last_id` ("$" = only new ones, "0" = from the start), as their wire
+        objects (for tools and tests; processes use `follow_events`)."""
         reply = self.r.xread({self.events_key: last_id}, count=count, block=block_ms)
         out = []
         for _stream, entries in reply or []:
             for entry_id, fields in entries:
                 out.append((entry_id.decode(), json.loads(fields[b"data"])))
         return out
+
+    def follow_events(
+        self, last_id: str = "$", *, count: int = 1000, block_ms: int | None = None
+    ) -> list[tuple[str, ev.LiveEvent | None]]:
+        """Events after `last_id`, decoded (`ioc.events`); None for an entry this code cannot
+        read (malformed, unknown type or newer version: logged), so the caller's cursor still
+        moves past it."""
+        reply = self.r.xread({self.events_key: last_id}, count=count, block=block_ms)
+        out = []
+        for _stream, entries in reply or []:
+            out.extend(decode_entries(entries))
+        return out
+
+
+def decode_entries(entries) -> list[tuple[str, ev.LiveEvent | None]]:
+    """(entry id, typed event or None) for raw stream entries (XREAD, XREADGROUP, XAUTOCLAIM).
+
+    None stands for an entry that is gone (trimmed while pending) or that this code cannot
+    decode; the caller acknowledges or skips it like any other."""
+    out: list[tuple[str, ev.LiveEvent | None]] = []
+    for entry_id, fields in entries or ():
+        event_id = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+        if fields is None:
+            out.append((event_id, None))
+            continue
+        try:
+            out.append((event_id, ev.loads(fields[b"data"])))
+        except (KeyError, ev.EventError) as err:
+            log.warning("live event %s skipped: %s", event_id, err)
+            out.append((event_id, None))
+    return out
+
+
+def _stored_count(event: ev.LiveEvent | Mapping[str, Any]) -> int:
+    """Readings an event announces as stored (for the per-bucket counts)."""
+    if isinstance(event, ev.Readings):
+        return event.count
+    if isinstance(event, Mapping) and event.get("type") == "readings":
+        return int(event.get("count", 0))
+    return 0
 
 
 # Replace a hash field only when the new time is not older than the stored one.

@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -27,10 +26,13 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import psycopg
+from psycopg import sql
 
+from ioc.alert_status import ACTIVE, active_sql
 from ioc.config import Settings
 from ioc.db import connect, retention, timescale
 from ioc.db.rollups import DirtyRefresh, refresh_dirty
+from ioc.worker import ConnectionLoop, stop_on_signals
 
 log = logging.getLogger("ioc.maintain")
 
@@ -111,14 +113,14 @@ def record_run(conn: psycopg.Connection, job: str, *, started: dt.datetime, ok: 
 
 def _open_alert(conn: psycopg.Connection, job: str, failures: int, error: str | None) -> None:
     row = conn.execute(
-        """
+        sql.SQL("""
         INSERT INTO alerts (rule_id, subject, kind, severity, title, details)
         VALUES (%s, %s, 'maintenance', 'moderate', %s, %s)
-        ON CONFLICT (rule_id, subject) WHERE status IN ('open', 'acknowledged', 'assigned')
+        ON CONFLICT (rule_id, subject) WHERE {active}
         DO UPDATE SET count = alerts.count + 1, last_seen_at = now(), updated_at = now(),
                       details = alerts.details || EXCLUDED.details
         RETURNING id, (xmax = 0)
-        """,
+        """).format(active=active_sql()),
         (ALERT_RULE, job, f"Tác vụ bảo trì CSDL lỗi: {job}"[:200],
          json.dumps({"job": job, "failures": failures, "error": (error or "")[:500]},
                     ensure_ascii=False)),
@@ -137,8 +139,8 @@ def _resolve_alert(conn: psycopg.Connection, job: str) -> None:
     row = conn.execute(
         "UPDATE alerts SET status = 'resolved', resolved_at = now(), "
         "resolved_by = 'system:maintain', updated_at = now() "
-        "WHERE rule_id = %s AND subject = %s AND status IN ('open', 'acknowledged', 'assigned') "
-        "RETURNING id", (ALERT_RULE, job)).fetchone()
+        "WHERE rule_id = %s AND subject = %s AND status = ANY(%s) "
+        "RETURNING id", (ALERT_RULE, job, list(ACTIVE))).fetchone()
     if row:
         conn.execute(
             "INSERT INTO alert_events (alert_id, actor, action, data) VALUES (%s, %s, %s, %s)",
@@ -254,29 +256,26 @@ class Maintainer:
         return refreshed, report.values
 
     def run(self, stop: threading.Event) -> None:
-        """Run the jobs until `stop` is set; reconnects with back-off when the database goes."""
-        conn: psycopg.Connection | None = None
-        failures = 0
-        while not stop.is_set():
-            try:
-                if conn is None or conn.closed:
-                    conn = connect(self.settings.database, autocommit=True,
-                                   application_name=f"ioc-{self.name}"[:63])
-                    self.timescale = None
-                self.run_due(conn)
-                if failures:
-                    log.info("maintenance works again")
-                failures = 0
-                stop.wait(1.0)
-            except (psycopg.OperationalError, psycopg.InterfaceError) as err:
-                failures += 1
-                log.warning("maintenance: %s; retrying", err)
-                if conn is not None:
-                    conn.close()
-                conn = None
-                stop.wait(min(30.0, 0.5 * 2 ** min(failures, 6)))
-        if conn is not None:
-            conn.close()
+        """Run the jobs until `stop` is set, in the calling thread; reconnects with back-off
+        when the database goes (`ioc.worker.ConnectionLoop`)."""
+        ConnectionLoop(
+            f"ioc-{self.name}",
+            lambda: connect(self.settings.database, autocommit=True,
+                            application_name=f"ioc-{self.name}"[:63]),
+            self._round, stop, idle_s=1.0,
+            temporary=(psycopg.OperationalError, psycopg.InterfaceError), backoff_cap_s=30.0,
+            on_connect=self._connected, on_error=_raise, logger=log).run()
+
+    def _connected(self, _conn: psycopg.Connection) -> None:
+        self.timescale = None
+
+    def _round(self, conn: psycopg.Connection) -> bool:
+        self.run_due(conn)
+        return False
+
+
+def _raise(err: Exception) -> None:
+    raise err
 
 
 def run_maintain(settings: Settings, *, once: bool = False, metrics_port: int | None = None,
@@ -294,9 +293,7 @@ def run_maintain(settings: Settings, *, once: bool = False, metrics_port: int | 
     if metrics is not None:
         metrics.serve(metrics_port)
         log.info("maintenance metrics at http://0.0.0.0:%d/metrics", metrics_port)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = stop_on_signals()
     log.info("maintenance running: rollups and KPIs every minute, retention every hour")
     maintainer.run(stop)
     return 0

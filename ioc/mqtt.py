@@ -18,7 +18,8 @@ from ioc.config import MqttSettings
 
 log = logging.getLogger(__name__)
 
-MessageCallback = Callable[[paho.MQTTMessage], None]
+Message = paho.MQTTMessage  # what subscribers receive (`topic`, `payload`, `qos`, `mid`, `dup`)
+MessageCallback = Callable[[Message], None]
 
 _PUBACK_HEAD = bytes((paho.PUBACK, 2))  # fixed header of a success PUBACK (MQTT 3.1.1 and 5)
 
@@ -222,7 +223,10 @@ class MqttClient:
         return wire_topic[len(self.prefix) :] if wire_topic.startswith(self.prefix) else wire_topic
 
     # -- connection -----------------------------------------------------------------------------
-    def connect(self, timeout: float = 15.0) -> MqttClient:
+    def connect(self, timeout: float = 15.0, *, keep_trying: bool = False) -> MqttClient:
+        """Connect and wait up to `timeout` for the broker's CONNACK; ConnectionError if it
+        does not come. `keep_trying=True`: the network loop keeps running after that error
+        and connects (with back-off) as soon as the broker is there."""
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = self.settings.session_expiry_s if self.persistent else 0
         props.ReceiveMaximum = self.receive_maximum
@@ -235,7 +239,8 @@ class MqttClient:
         )
         self._client.loop_start()
         if not self._connected.wait(timeout):
-            self._client.loop_stop()
+            if not keep_trying:
+                self._client.loop_stop()
             raise ConnectionError(
                 f"MQTT broker at {self._url.host}:{self._url.port} did not accept "
                 f"{self.client_id} within {timeout:.0f} s"
@@ -355,6 +360,22 @@ class MqttClient:
     def paho(self) -> paho.Client:
         """The underlying client, for the rare case a caller needs it."""
         return self._client
+
+
+def broker_accepts(host: str, port: int, username: str | None = None,
+                   password: str | None = None) -> bool:
+    """True when an MQTT 5 broker at host:port takes a connection (one probe, no loop): how
+    the embedded services wait for their broker."""
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+    if username is not None:
+        client.username_pw_set(username, password)
+    try:
+        client.connect(host, port, keepalive=5)
+        rc = client.loop(timeout=1.0)
+        client.disconnect()
+        return rc == paho.MQTT_ERR_SUCCESS
+    except OSError:
+        return False
 
 
 def _topic_matcher(pattern: str) -> Callable[[str], bool]:

@@ -16,8 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import paho.mqtt.client as paho
-
+from ioc.mqtt import broker_accepts
 from ioc.services.process import ServerProcess, ServiceError, free_port, stored_secret
 
 log = logging.getLogger(__name__)
@@ -148,13 +147,6 @@ class EmbeddedBroker(ServerProcess):
         return conf
 
     def _accepts(self) -> bool:
-        client = paho.Client(paho.CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
         if self.backend == "mosquitto":
-            client.username_pw_set(USERNAME, self.password)
-        try:
-            client.connect("127.0.0.1", self.port, keepalive=5)
-            rc = client.loop(timeout=1.0)
-            client.disconnect()
-            return rc == paho.MQTT_ERR_SUCCESS
-        except OSError:
-            return False
+            return broker_accepts("127.0.0.1", self.port, USERNAME, self.password)
+        return broker_accepts("127.0.0.1", self.port)

@@ -245,7 +245,7 @@ def test_disaster_level_per_unit_with_uplift(env):
         == (3, 2, 1)
     assert levels["bat_xat"].hazards == {"flood": 2, "heavy_rain": 1}
     assert levels["bat_xat"].label == "Cấp 3 – rủi ro lớn" and levels["sa_pa"].level == 0
-    assert [(h["unit_id"], h["level"]) for h in hazards] == [("bat_xat", 3)]
+    assert [(h.unit_id, h.level) for h in hazards] == [("bat_xat", 3)]
     rows = env.alerts("rule_id", "subject", "severity", "public")
     assert ("unit_disaster_level", "bat_xat", "severe", True) in rows
     assert ("rain_accumulation", "rain-1", "moderate", True) in rows  # the gauge's own alert

@@ -15,6 +15,9 @@ def test_the_assigned_message_names_the_assignee_and_who_assigned():
     alert = {"id": 3, "status": "assigned", "assigned_to": "cuu_ho", "unit_id": "bat_xat",
              "kind": "water_level", "details": {"level": 3}}
     message = alert_message(event, alert)
-    assert (message["action"], message["actor"]) == ("assigned", "op.lan")
-    assert message["data"]["assignee"] == "cuu_ho"
-    assert message["alert"]["assigned_to"] == "cuu_ho"
+    assert (message.action, message.actor) == ("assigned", "op.lan")
+    assert message.data["assignee"] == "cuu_ho"
+    assert message.alert["assigned_to"] == "cuu_ho"
+    wire = message.to_wire()  # what Redis, MQTT and webhooks carry
+    assert (wire["action"], wire["data"]["assignee"], wire["alert"]["assigned_to"]) == \
+        ("assigned", "cuu_ho", "cuu_ho")

@@ -12,6 +12,7 @@ from dashboards import ops_queries as q
 from dashboards.live_mirror import LiveMirror
 from dashboards.map_figure import TRACE_INDEX, BaseGeometry, LiveInputs, MapDevice
 from dashboards.map_live import PATCH_POINTS_MAX, MapRenderer, MapSnapshot
+from ioc.events import decode
 from ioc.live import LatestValue
 from layers.catalog import demo_layers
 
@@ -42,6 +43,9 @@ class FakeLive:
             return int(ms), int(seq)
 
         return [e for e in self.events if key(e[0]) > key(last_id)][:count]
+
+    def follow_events(self, last_id="$", *, count=1000, block_ms=None):
+        return [(i, decode(e)) for i, e in self.read_events(last_id, count=count)]
 
 
 GEO = BaseGeometry(*(demo_layers()[k] for k in ("units", "province", "rivers", "towns")))

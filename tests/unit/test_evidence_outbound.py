@@ -4,7 +4,6 @@ plate masked as privacy.mask_plate masks it and without any snapshot reference."
 from __future__ import annotations
 
 import datetime as dt
-import json
 from types import SimpleNamespace
 
 from alerts.deliveries import MqttDestination, WebhookDestination
@@ -35,12 +34,12 @@ EVENT = {"id": 7, "at": WHEN, "actor": "rule", "action": "open", "note": None,
 
 def test_message_masks_the_plate_and_drops_the_snapshot():
     message = alert_message(EVENT, camera_alert())
-    details = message["alert"]["details"]
+    details = message.alert["details"]
     assert details["plate"] == mask_plate(PLATE) == "24A-6**.**"
     assert "snapshot_sha256" not in details and "snapshot_url" not in details
     assert details["zones"] == ["gate"] and details["last_event_id"] == "ev-9"
-    assert message["alert"]["opened_at"] == WHEN.isoformat()
-    text = json.dumps(message, ensure_ascii=False)
+    assert message.alert["opened_at"] == WHEN.isoformat()
+    text = message.to_json(compact=False)
     for secret in (PLATE, "24A68668", "686.68", SHA, "nvr.local"):
         assert secret not in text
 
@@ -67,7 +66,7 @@ class Recorder:
         self.sent: list[str] = []
 
     def record(self, _readings, events):  # LiveState
-        self.sent += [json.dumps(e, ensure_ascii=False, default=str) for e in events]
+        self.sent += [e.to_json(compact=False) for e in events]
 
     def publish(self, topic, payload, qos=0, retain=False):  # MQTT
         self.sent.append(topic + " " + payload)

@@ -190,9 +190,10 @@ def test_live_updates_are_compact_and_chunked():
                       payload_cap=10)
     latest, events = live_updates(plan, worker="w", committed_at=1.0)
     assert len(latest) == READINGS_PER_EVENT + 5
-    assert [e["count"] for e in events] == [READINGS_PER_EVENT, 5]
-    assert events[1]["readings"][0] == ["ok", f"m{READINGS_PER_EVENT}",
-                                        float(READINGS_PER_EVENT), T0.timestamp()]
+    assert [e.count for e in events] == [READINGS_PER_EVENT, 5]
+    assert events[1].readings[0] == ["ok", f"m{READINGS_PER_EVENT}",
+                                     float(READINGS_PER_EVENT), T0.timestamp()]
+    assert [e.to_wire()["count"] for e in events] == [READINGS_PER_EVENT, 5]
 
 
 # -- MQTT side ----------------------------------------------------------------------------------
