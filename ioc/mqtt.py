@@ -138,8 +138,13 @@ class _BufferedClient(paho.Client):
 
     def loop_read(self, max_packets: int = 1) -> paho.MQTTErrorCode:
         rc = super().loop_read(max_packets)
-        # select() cannot see bytes already in our buffer: handle them before going back to it.
+        # select() cannot see bytes already in our buffer: handle them before going back to it,
+        # the plain PUBLISH packets straight from the buffer, anything else through paho.
         while rc == paho.MQTT_ERR_SUCCESS and self._sock is not None and self.buffered > 0:
+            if self._in_packet["command"] == 0:  # at a packet boundary
+                self._read_lean()
+                if self._sock is None or self.buffered == 0:
+                    break
             rc = super().loop_read(max_packets)
         if self._skip_mids:
             self._flush_skipped()
@@ -206,9 +211,54 @@ class _BufferedClient(paho.Client):
                 with acks.lock:  # in arrival order, before anyone can finish it
                     acks.arrived(mid)
             return super()._handle_publish()
+        # paho's buffer is a bytearray: the message gets bytes
+        return self._publish_lean(header, qos, mid, bytes(packet[2 : 2 + topic_len]),
+                                  bytes(packet[pos + 1 :]))
+
+    def _read_lean(self) -> None:
+        """Handle the complete PUBLISH packets without properties (QoS 0/1, MQTT 5) at the head
+        of the read buffer, straight from it; stop at anything else or at a partial packet,
+        which paho's own reader then takes (it reads through `_sock_recv`, from the buffer)."""
+        if self._protocol != paho.MQTTv5 or self._filtered:
+            return
+        buf, pos = self._rbuf, self._rpos
+        end = len(buf)
+        handled = False
+        while pos < end and self._sock is not None:
+            header = buf[pos]
+            if header & 0xF0 != paho.PUBLISH or header & 0x06 == 0x04:  # not PUBLISH, or QoS 2
+                break
+            i, length, shift = pos + 1, 0, 0
+            while i < end and shift < 28:
+                byte = buf[i]
+                i += 1
+                length |= (byte & 127) << shift
+                shift += 7
+                if not byte & 128:
+                    break
+            else:
+                break  # length incomplete (or malformed: paho will say so)
+            body_end = i + length
+            if body_end > end or length < 3:
+                break  # partial packet
+            qos = (header & 0x06) >> 1
+            topic_end = i + 2 + ((buf[i] << 8) | buf[i + 1])
+            props = topic_end + 2 if qos else topic_end
+            if topic_end == i + 2 or props >= body_end or buf[props] != 0:
+                break  # properties, an empty topic or malformed: paho's code
+            mid = (buf[topic_end] << 8) | buf[topic_end + 1] if qos else 0
+            pos = self._rpos = body_end  # consumed before any callback
+            handled = True
+            self._publish_lean(header, qos, mid, buf[i + 2 : topic_end], buf[props + 1 : body_end])
+        if handled:
+            with self._msgtime_mutex:
+                self._last_bytes_received = paho.time_func()
+
+    def _publish_lean(self, header: int, qos: int, mid: int, topic: bytes,
+                      payload: bytes) -> paho.MQTTErrorCode:
+        acks = self._acks
         skip = self.skip_filter
-        if skip is not None and qos == 1 and skip(bytes(packet[2 : 2 + topic_len]),
-                                                   bool(header & 0x08)):
+        if skip is not None and qos == 1 and skip(topic, bool(header & 0x08)):
             if acks is not None:
                 with acks.lock:
                     acks.arrived(mid, finished=True)
@@ -229,8 +279,8 @@ class _BufferedClient(paho.Client):
         message.qos = qos
         message.retain = bool(header & 0x01)
         message.mid = mid
-        message._topic = bytes(packet[2 : 2 + topic_len])  # paho's buffer is a bytearray
-        message.payload = bytes(packet[pos + 1 :])
+        message._topic = topic
+        message.payload = payload
         message.properties = None  # the packet carried none
         on_message = self.on_message
         if on_message is not None:
