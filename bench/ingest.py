@@ -99,6 +99,8 @@ class RawPublisher:
         self.sent = 0
         self.acked = 0
         self._rx = bytearray()
+        self.blocked_s = 0.0  # time spent waiting for PUBACKs with the window full
+        self.max_behind_s = 0.0  # the furthest a paced publisher fell behind its schedule
 
     def _read_acks(self, block: bool) -> None:
         self.sock.setblocking(block)
@@ -123,8 +125,11 @@ class RawPublisher:
         del rx[:i]
 
     def send(self, packets: list[bytes]) -> None:
-        while self.sent - self.acked + len(packets) > self.window:
-            self._read_acks(block=True)
+        if self.sent - self.acked + len(packets) > self.window:
+            t = time.monotonic()
+            while self.sent - self.acked + len(packets) > self.window:
+                self._read_acks(block=True)
+            self.blocked_s += time.monotonic() - t
         self.sock.sendall(b"".join(packets))
         self.sent += len(packets)
         self._read_acks(block=False)
@@ -141,7 +146,7 @@ class RawPublisher:
 
 
 def publisher_main(mqtt_url: str, prefix: str, devices: list[str], count: int, rate: float,
-                   seq_base: int, ready, go) -> None:
+                   seq_base: int, ready, go, report=None) -> None:
     """One publisher process: `count` messages over its `devices`, at `rate`/s (0: flat out)."""
     url = MqttSettings(url=mqtt_url).parsed_url()
     pub = RawPublisher(url, f"bench-pub-{uuid.uuid4().hex[:8]}")
@@ -150,6 +155,7 @@ def publisher_main(mqtt_url: str, prefix: str, devices: list[str], count: int, r
     ready.set()
     go.wait()
     began = time.monotonic()
+    first_send = time.time()
     chunk = 50 if rate == 0 else max(1, int(rate / 200))  # paced: a burst every ~5 ms
     i = 0
     while i < count:
@@ -158,6 +164,8 @@ def publisher_main(mqtt_url: str, prefix: str, devices: list[str], count: int, r
             delay = due - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
+            else:
+                pub.max_behind_s = max(pub.max_behind_s, -delay)
         packets = []
         now = time.time()
         for _ in range(min(chunk, count - i)):
@@ -170,12 +178,17 @@ def publisher_main(mqtt_url: str, prefix: str, devices: list[str], count: int, r
             packets.append(_publish_packet(topics[k], pub.next_mid(), payload))
             i += 1
         pub.send(packets)
+    last_send = time.time()
     pub.drain()
+    if report is not None:  # what this publisher really offered, and why it was late
+        report.put({"first": first_send, "last": last_send, "count": count,
+                    "blocked_s": pub.blocked_s, "max_behind_s": pub.max_behind_s})
 
 
 def run_publishers(settings: Settings, prefix: str, devices: list[str], total: int,
-                   processes: int, rate: float) -> list[mp.Process]:
-    """Start publishers (each its own share of the devices); they begin together."""
+                   processes: int, rate: float, report=None) -> list[mp.Process]:
+    """Start publishers (each its own share of the devices); they begin together. Each puts
+    what it really offered on `report` (a multiprocessing queue) when given."""
     ctx = mp.get_context("spawn")
     go = ctx.Event()
     procs, readies = [], []
@@ -185,6 +198,7 @@ def run_publishers(settings: Settings, prefix: str, devices: list[str], total: i
         ready = ctx.Event()
         p = ctx.Process(target=publisher_main, args=(
             settings.mqtt.url, prefix, mine, share, rate / processes, n * 10_000_000, ready, go,
+            report,
         ), daemon=True)
         p.start()
         procs.append(p)
@@ -228,7 +242,8 @@ def prepare_schema(settings: Settings, devices: list[str]) -> None:
 
 
 def drop_schema(settings: Settings) -> None:
-    url = settings.database.owner_url or settings.database.url  # the runtime role owns nothing
+    # the runtime role owns nothing (getattr: the bench also runs against older trees)
+    url = getattr(settings.database, "owner_url", None) or settings.database.url
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
             sql.Identifier(settings.database.schema_name)))
@@ -365,11 +380,15 @@ def latency_phase(settings, conn, devices, rate, seconds, publishers) -> dict:
     before = count_readings(conn)
     total = int(rate * seconds)
     begin = time.time()
-    procs = run_publishers(settings, settings.mqtt.topic_prefix, devices, total, publishers, rate)
+    report = mp.get_context("spawn").Queue()
+    procs = run_publishers(settings, settings.mqtt.topic_prefix, devices, total, publishers, rate,
+                           report)
     wait_rows_offset(conn, before, total, timeout=seconds + 120, marks=(1.0,))
+    stored_at = time.time()
     for p in procs:
         p.join(30)
-    elapsed = time.time() - begin
+    sent = [report.get(timeout=30) for _ in procs]
+    first, last = min(r["first"] for r in sent), max(r["last"] for r in sent)
     latencies = []
     while True:
         batch = live.read_events(last_id, count=1000)
@@ -389,9 +408,14 @@ def latency_phase(settings, conn, devices, rate, seconds, publishers) -> dict:
     def pct(p: float) -> float:
         return round(1000 * latencies[min(len(latencies) - 1, int(p * len(latencies)))], 1)
 
+    # Offered: the publishers' own first-to-last send (process start-up and the wait for the
+    # last rows are not publishing). Blocked: time they waited for PUBACKs with a full window.
     return {"rate": rate, "latency_samples": len(latencies), "p50_ms": pct(0.50),
             "p95_ms": pct(0.95), "p99_ms": pct(0.99),
-            "offered_msgs_per_s": round(total / elapsed)}
+            "offered_msgs_per_s": round(total / max(1e-3, last - first)),
+            "publishers_blocked_s": round(max(r["blocked_s"] for r in sent), 2),
+            "publishers_max_behind_s": round(max(r["max_behind_s"] for r in sent), 2),
+            "last_stored_after_last_publish_s": round(stored_at - last, 2)}
 
 
 def baseline_main(settings_json: str, count: int, done) -> None:
@@ -456,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--devices", type=int, default=2000)
     ap.add_argument("--rate", type=float, default=5000.0, help="latency phase msg/s")
     ap.add_argument("--latency-s", type=float, default=20.0)
-    ap.add_argument("--baseline-messages", type=int, default=4000)
+    ap.add_argument("--baseline-messages", type=int, default=4000, help="0: no baseline phase")
     ap.add_argument("--batch-size", type=int, default=None)
     ap.add_argument("--flush-interval-ms", type=int, default=None)
     args = ap.parse_args(argv)
@@ -497,19 +521,30 @@ def main(argv: list[str] | None = None) -> int:
               f"{result['worker_cpu_us_per_msg']} us, broker {result['broker_cpu_us_per_msg']} us",
               flush=True)
         print(f"latency: {args.rate:.0f} msg/s for {args.latency_s:.0f} s ...", flush=True)
+        cpu_before = _cpu_seconds([w.pid for w in workers]), _cpu_seconds(_broker_pids(stack))
+        started = time.monotonic()
         result.update(latency_phase(settings, conn, devices, args.rate, args.latency_s,
                                     min(2, args.publishers)))
-        print(f"  p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, p99 {result['p99_ms']} ms",
-              flush=True)
+        wall = time.monotonic() - started
+        cpu_after = _cpu_seconds([w.pid for w in workers]), _cpu_seconds(_broker_pids(stack))
+        # share of one core used during the latency phase (workers summed)
+        result["latency_worker_cpu"] = round((cpu_after[0] - cpu_before[0]) / wall, 2)
+        result["latency_broker_cpu"] = round((cpu_after[1] - cpu_before[1]) / wall, 2)
+        print(f"  p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, p99 {result['p99_ms']} ms;"
+              f" offered {result['offered_msgs_per_s']} msg/s, publishers blocked "
+              f"{result['publishers_blocked_s']} s", flush=True)
         sampler.stop.set()
         result["peak_rss_mb"] = round(sampler.peak / 2**20, 1)
         for w in workers:
             w.send_signal(signal.SIGTERM)
         for w in workers:
             w.wait(30)
-        print(f"baseline: {args.baseline_messages} messages, INSERT + COMMIT each ...", flush=True)
-        result.update(baseline_phase(settings, conn, devices, args.baseline_messages, 1))
-        result["ratio"] = round(result["msgs_per_s"] / max(1, result["baseline_msgs_per_s"]), 1)
+        if args.baseline_messages:
+            print(f"baseline: {args.baseline_messages} messages, INSERT + COMMIT each ...",
+                  flush=True)
+            result.update(baseline_phase(settings, conn, devices, args.baseline_messages, 1))
+            result["ratio"] = round(result["msgs_per_s"] / max(1, result["baseline_msgs_per_s"]),
+                                    1)
         conn.close()
     finally:
         for w in workers:

@@ -44,8 +44,9 @@ class Receiver:
     """Receives messages into `inbox` and acknowledges them when told.
 
     Every worker's session gets every message; `ownership` says which ones this worker
-    stores. The others are acknowledged at once, in batches (their owner's session holds its
-    own copy). A member-list control message changes `ownership` right where it sits in the
+    stores. The others are finished at once (their owner's session holds its own copy); their
+    PUBACKs, like all of ours, leave in arrival order, so one that came after a message we
+    store waits for that message's commit. A member-list control message changes `ownership` right where it sits in the
     stream and goes through the inbox like data, so the view is committed with the messages
     before it.
 
@@ -70,6 +71,10 @@ class Receiver:
             persistent=True,
             manual_ack=True,
             receive_maximum=self.receive_window,
+            # PUBACKs in arrival order: another member's messages are finished at once, ours
+            # after the commit; Mosquitto 2.0 pays for every PUBACK that overtakes older
+            # unacknowledged messages (ioc/mqtt.py `_AckOrder`, docs/ingest.md).
+            ordered_acks=True,
         )
         self.ownership = Ownership(name, view)
         self.inbox: queue.SimpleQueue[Inbound] = queue.SimpleQueue()
@@ -207,24 +212,40 @@ class Receiver:
             if len(self._skip) < self.SKIP_ACK_BATCH and self.mqtt.buffered:
                 return
             mids, self._skip = self._skip, []
-        self.mqtt.ack_mids(mids)
+        self.mqtt.ack_mids(mids, generation)
 
     def flush_skipped(self) -> None:
         """Send the PUBACKs of skipped messages still held (called now and then)."""
         with self._skip_lock:
-            if self._skip_generation != self.mqtt.connect_count:
+            generation = self.mqtt.connect_count
+            if self._skip_generation != generation:
                 self._skip = []
             mids, self._skip = self._skip, []
-        self.mqtt.ack_mids(mids)
+        self.mqtt.ack_mids(mids, generation)
+
+    @property
+    def unacknowledged(self) -> int:
+        """Messages of ours and others' not acknowledged yet (the broker's view of our window)."""
+        return self.mqtt.unacknowledged
 
     def ack(self, inbounds: list[Inbound]) -> int:
-        """Acknowledge messages whose records are committed; returns how many PUBACKs went out."""
+        """Acknowledge messages whose records are committed; returns how many were acknowledged
+        (their PUBACKs leave once every message that arrived before them is acknowledged too)."""
         generation = self.mqtt.connect_count
         handles = [i.handle for i in inbounds
                    if i.generation == generation and i.handle is not None]
-        self.mqtt.ack_many(handles)
+        self.mqtt.ack_many(handles, generation)
         self.release(len(inbounds))
         return len(handles)
+
+    def abandon(self, inbounds: list[Inbound]) -> None:
+        """Give up on messages without acknowledging them: the broker sends them again after
+        a reconnect; later messages' PUBACKs no longer wait for them."""
+        generation = self.mqtt.connect_count
+        handles = [i.handle for i in inbounds
+                   if i.generation == generation and i.handle is not None]
+        self.mqtt.will_not_ack(handles, generation)
+        self.release(len(inbounds))
 
     def release(self, count: int) -> None:
         """Forget `count` messages without acknowledging them (the broker will redeliver)."""

@@ -371,11 +371,11 @@ class IngestWorker:
             except _GiveUp:
                 log.warning("stopping with %d messages not stored; the broker will redeliver them",
                             len(batch.entries))
-                self.receiver.release(len(batch.entries))
+                self.receiver.abandon([e.inbound for e in batch.entries])
             except Exception:  # a bug: keep the worker alive, the broker redelivers on reconnect
                 log.exception("committing a batch of %d messages failed unexpectedly",
                               len(batch.entries))
-                self.receiver.release(len(batch.entries))
+                self.receiver.abandon([e.inbound for e in batch.entries])
 
     def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:

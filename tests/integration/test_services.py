@@ -142,6 +142,60 @@ def test_ack_many_acknowledges_exactly_those_messages(mqtt_settings):
         pub.close()
 
 
+def test_ordered_acks_never_overtake_an_older_message(mqtt_settings):
+    """With ordered_acks, acknowledging later messages sends nothing until the older ones are
+    acknowledged too: after a reconnect the broker redelivers them all; once the oldest is
+    acknowledged, its PUBACK and the waiting ones go out and nothing comes back."""
+    got: queue.Queue = queue.Queue()
+    worker = MqttClient(mqtt_settings, "ordered", persistent=True, manual_ack=True,
+                        ordered_acks=True)
+    worker.subscribe("ioc/v1/#", got.put)
+    worker.connect()
+    pub = MqttClient(mqtt_settings, "pub-ordered").connect()
+    try:
+        time.sleep(0.3)
+        for i in range(5):
+            pub.publish(f"ioc/v1/environment/o{i}", str(i)).wait_for_publish(10)
+        messages = [got.get(timeout=10) for _ in range(5)]
+        assert [m.payload for m in messages] == [b"0", b"1", b"2", b"3", b"4"]
+        worker.ack_many(messages[1:])  # the first is still being stored
+        assert worker.unacknowledged == 5
+        time.sleep(1.0)
+    finally:
+        worker.paho.disconnect()  # keeps the session and what it has not acknowledged
+        worker.paho.loop_stop()
+    again: queue.Queue = queue.Queue()
+    back = MqttClient(mqtt_settings, "ordered", persistent=True, manual_ack=True,
+                      ordered_acks=True)
+    back.subscribe("ioc/v1/#", again.put)
+    back.connect()
+    try:
+        redelivered = [again.get(timeout=10) for _ in range(5)]
+        assert sorted(m.payload for m in redelivered) == [b"0", b"1", b"2", b"3", b"4"]
+        first, others = redelivered[0], redelivered[1:]  # in the order they came
+        back.ack_many(others, back.connect_count - 1)  # an earlier connection's: ignored
+        assert back.unacknowledged == 5
+        back.ack_many(others)
+        assert back.unacknowledged == 5  # waiting for the oldest
+        back.ack(first)
+        assert back.unacknowledged == 0
+        time.sleep(1.0)
+    finally:
+        back.paho.disconnect()
+        back.paho.loop_stop()
+    last = MqttClient(mqtt_settings, "ordered", persistent=True, manual_ack=True,
+                      ordered_acks=True)
+    third: queue.Queue = queue.Queue()
+    last.subscribe("ioc/v1/#", third.put)
+    last.connect()
+    try:
+        with pytest.raises(queue.Empty):
+            third.get(timeout=2)
+    finally:
+        last.close()
+        pub.close()
+
+
 def test_live_state_keeps_the_newest(redis_settings):
     live = LiveState(open_redis(redis_settings), redis_settings)
     live.record([LatestValue("st-1", "water_level_m", 81.2, 200.0)], [{"type": "t", "n": 1}])

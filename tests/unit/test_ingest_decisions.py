@@ -214,10 +214,32 @@ def test_acks_only_go_out_on_the_connection_the_message_came_in_on():
                  ingest=IngestSettings(max_pending=100))
     receiver = Receiver(s, "unit")
     sent = []
-    receiver.mqtt.ack_many = sent.extend
+    receiver.mqtt.ack_many = lambda handles, generation=None: sent.extend(handles)
     receiver.mqtt.connect_count = 2
     receiver._pending = 3
     old, new = Inbound("t", b"", 0.0, "old", 1), Inbound("t", b"", 0.0, "new", 2)
     assert receiver.ack([old, new, Inbound("t", b"", 0.0, None, 2)]) == 1
     assert sent == ["new"] and receiver.pending == 0
     assert receiver.receive_window == 100
+
+
+def test_pubacks_leave_in_arrival_order():
+    from ioc.mqtt import _AckOrder
+
+    order = _AckOrder()
+    order.arrived(1)
+    order.arrived(2, finished=True)  # another member's: finished on arrival
+    order.arrived(3)
+    order.arrived(4, finished=True)
+    assert order.pop_ready() == [] and len(order) == 4  # 1 is not stored yet
+    order.finish([3])
+    assert order.pop_ready() == []  # 3 may not overtake 1
+    order.finish([1])
+    assert order.pop_ready() == [1, 2, 3, 4] and len(order) == 0
+    order.arrived(5)
+    order.arrived(6, finished=True)
+    order.drop([5])  # given up: sent again after a reconnect, no PUBACK now
+    assert order.pop_ready() == [6]
+    order.arrived(7)
+    order.reset(2)
+    assert len(order) == 0 and order.generation == 2 and order.pop_ready() == []
