@@ -95,7 +95,8 @@ def _register_api(server) -> None:
 # Plain Flask routes that belong to pages: (module, function taking the server). They sit
 # behind the gate like everything else (a session; POST needs the CSRF token).
 PAGE_ROUTES = (("dashboards.evidence", "register_evidence_routes"),
-               ("dashboards.kpi_report_pdf", "register_kpi_report_routes"))
+               ("dashboards.kpi_report_pdf", "register_kpi_report_routes"),
+               ("dashboards.live_push", "register_live_routes"))
 
 
 def _register_routes(server) -> None:
