@@ -40,8 +40,11 @@ window.dash_clientside.iocMap.view = function (_relayout, _n, current, graphId) 
 };
 
 /* Server-sent events: the server says "something new" (a counter) the moment it arrives, and
-   the page asks for its update at once instead of waiting for its next poll. One stream per
-   page; closed when the page is left. A refused or broken stream leaves the slow poll. */
+   the page asks for its update at once instead of waiting for its next poll. One question at
+   a time: what arrives while one is out is asked together when its answer is in (the answer
+   carries the counter back in the map's state: `pushDone`), so a busy stream never piles up
+   requests. One stream per page; closed when the page is left. A refused or broken stream
+   leaves the slow poll. */
 window.dash_clientside.iocMap.push = function (url) {
   if (!url || typeof EventSource === 'undefined') {
     return 'off';
@@ -54,13 +57,38 @@ window.dash_clientside.iocMap.push = function (url) {
     old.source.close();
   }
   var source = new EventSource(url);
-  window.__iocPush = {url: url, source: source};
-  source.onmessage = function (e) {
+  var push = {url: url, source: source, busy: false, since: 0, pending: false, seq: 0,
+              received: 0};
+  push.ask = function () {
+    push.busy = true;
+    push.pending = false;
+    push.since = Date.now();
+    push.seq += 1;
+    window.dash_clientside.set_props('ops-push', {data: push.seq});
+  };
+  window.__iocPush = push;
+  source.onmessage = function () {
     if (!document.getElementById('ops-push')) {  // the map page was left
       source.close();
       return;
     }
-    window.dash_clientside.set_props('ops-push', {data: Number(e.data) || 0});
+    push.received += 1;
+    if (push.busy && Date.now() - push.since < 3000) {
+      push.pending = true;
+    } else {
+      push.ask();
+    }
   };
   return 'on';
+};
+
+window.dash_clientside.iocMap.pushDone = function (state) {
+  var push = window.__iocPush;
+  if (push && state && state.push === push.seq) {
+    push.busy = false;
+    if (push.pending) {
+      push.ask();
+    }
+  }
+  return window.dash_clientside.no_update;
 };

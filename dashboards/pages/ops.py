@@ -303,7 +303,7 @@ def layout(
     State("ops-size", "data"),
     prevent_initial_call=True,
 )
-def refresh_map(_n, _pushed, view, visible, client, lang, selected, size):
+def refresh_map(_n, pushed, view, visible, client, lang, selected, size):
     lang = pick_language(lang)
     c = context()
     visible = visible if visible is not None else list(DEFAULT_LAYERS)
@@ -322,10 +322,13 @@ def refresh_map(_n, _pushed, view, visible, client, lang, selected, size):
         return no_update, error, "stale-badge", t("db_unavailable", lang)
     stale = snap.mirror.is_stale(time.time())
     badge = "stale-badge" if stale else "stale-badge hidden"
-    state = {**update.state, "stale": stale, "error": False}
+    # The push counter goes back with every answer to a push: the page asks the next
+    # question only when it has this one's answer (assets/ops_map.js, pushDone).
+    state = {**update.state, "stale": stale, "error": False, "push": pushed}
     recovered = bool((client or {}).get("error"))
+    by_push = ctx.triggered_id == "ops-push"
     if update.kind == "none":
-        if stale == bool((client or {}).get("stale")) and not recovered:
+        if stale == bool((client or {}).get("stale")) and not recovered and not by_push:
             raise PreventUpdate
         return no_update, state, badge, ""
     if update.kind == "state":
@@ -333,7 +336,7 @@ def refresh_map(_n, _pushed, view, visible, client, lang, selected, size):
     if update.kind == "patch":
         return update.patch, state, badge, ""
     figure, full_state = full_figure(lang, visible, selected, size, view)
-    return figure, {**full_state, "stale": stale, "error": False}, badge, ""
+    return figure, {**full_state, "stale": stale, "error": False, "push": pushed}, badge, ""
 
 
 @callback(
@@ -703,6 +706,13 @@ clientside_callback(
     ClientsideFunction(namespace="iocMap", function_name="push"),
     Output("ops-push-status", "data"),
     Input("ops-push-url", "data"),
+)
+
+clientside_callback(
+    ClientsideFunction(namespace="iocMap", function_name="pushDone"),
+    Output("ops-push-status", "data", allow_duplicate=True),
+    Input("ops-map-state", "data"),
+    prevent_initial_call=True,
 )
 
 
