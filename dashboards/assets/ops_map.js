@@ -68,7 +68,7 @@ window.dash_clientside.iocMap.push = function (url) {
   };
   window.__iocPush = push;
   source.onmessage = function () {
-    if (!document.getElementById('ops-push')) {  // the map page was left
+    if (!document.getElementById('ops-map')) {  // the map page was left
       source.close();
       return;
     }
