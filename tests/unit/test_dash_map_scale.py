@@ -203,3 +203,14 @@ def test_renderer_sends_the_views_devices_when_zoomed_in(large):
     update = renderer.view_update(quiet.state, CLOSE, ["water"])
     assert update.kind == "patch" and update.points == 1
     assert "84,00 m" in str(update.patch.to_plotly_json())
+
+
+def test_cluster_text_counts_by_level_in_each_language():
+    from dashboards.map_live import cluster_text
+
+    levels = [1200, 3, 0, 2, 1]  # normal, no data, watch, warning, danger
+    vi = cluster_text(1206, levels, "vi")
+    assert vi.startswith("<b>1.206 thiết bị</b>")
+    assert "1 nguy hiểm · 2 cảnh báo · 3 không có số liệu" in vi
+    en = cluster_text(1206, levels, "en")
+    assert en.startswith("<b>1,206 devices</b>") and "1 danger · 2 warning" in en
