@@ -73,7 +73,7 @@ window.dash_clientside.iocMap.push = function (url) {
       return;
     }
     push.received += 1;
-    if (push.busy && Date.now() - push.since < 3000) {
+    if (push.busy && Date.now() - push.since < 1500) {
       push.pending = true;
     } else {
       push.ask();

@@ -326,9 +326,9 @@ def refresh_map(_n, pushed, view, visible, client, lang, selected, size):
     # question only when it has this one's answer (assets/ops_map.js, pushDone).
     state = {**update.state, "stale": stale, "error": False, "push": pushed}
     recovered = bool((client or {}).get("error"))
-    by_push = ctx.triggered_id == "ops-push"
+    answered = (client or {}).get("push") == pushed  # else the page waits for this answer
     if update.kind == "none":
-        if stale == bool((client or {}).get("stale")) and not recovered and not by_push:
+        if stale == bool((client or {}).get("stale")) and not recovered and answered:
             raise PreventUpdate
         return no_update, state, badge, ""
     if update.kind == "state":
