@@ -334,14 +334,24 @@ def open_map(driver, base: str, push: bool) -> dict:
         lambda d: d.find_elements("css selector", "#ops-map .maplibregl-canvas")
     )
     time.sleep(5)
-    seen = {"heap_overview_mb": heap_mb(driver), "points_overview": driver.execute_script(POINTS_JS)}
+    seen = {"heap_overview_mb": _try(heap_mb, driver),
+            "points_overview": _try(driver.execute_script, POINTS_JS)}
     box = driver.find_element("id", "ops-search")
     box.send_keys(PROBE, Keys.ENTER)
     WebDriverWait(driver, 60).until(lambda d: d.execute_script(PROBE_SHOWN_JS, PROBE))
     time.sleep(2)
-    seen["heap_probe_view_mb"] = heap_mb(driver)
-    seen["points_probe_view"] = driver.execute_script(POINTS_JS)
+    seen["heap_probe_view_mb"] = _try(heap_mb, driver)
+    seen["points_probe_view"] = _try(driver.execute_script, POINTS_JS)
     return seen
+
+
+def _try(fn, *args):
+    """A measurement of the page, or None when the (busy) browser does not answer in time."""
+    try:
+        return fn(*args)
+    except Exception as err:
+        print(f"  (page measurement failed: {type(err).__name__})", flush=True)
+        return None
 
 
 def end_to_end(driver, base: str, publisher: Publisher, probes: int, push: bool = True):
@@ -524,6 +534,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"end to end ({mode}, round {rnd + 1}): {half} probes at "
                       f"{args.rate:.0f} readings/s ...", flush=True)
                 got, seen = end_to_end(driver, base, publisher, half, push=mode == "push")
+                if got:
+                    print(f"  {len(got)} shown: p50 {round(statistics.median(got))} ms, "
+                          f"p95 {round(pct(got, 0.95))} ms", flush=True)
                 lat[mode] += got
                 pages.setdefault(mode, seen)
         for mode, prefix in (("push", ""), ("poll", "baseline_poll_")):
