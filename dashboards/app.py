@@ -96,7 +96,8 @@ def _register_api(server) -> None:
 # behind the gate like everything else (a session; POST needs the CSRF token).
 PAGE_ROUTES = (("dashboards.evidence", "register_evidence_routes"),
                ("dashboards.kpi_report_pdf", "register_kpi_report_routes"),
-               ("dashboards.base_map", "register_base_map_routes"))
+               ("dashboards.base_map", "register_base_map_routes"),
+               ("dashboards.live_push", "register_live_routes"))
 
 
 def _register_routes(server) -> None:

@@ -13,20 +13,25 @@ import threading
 import time
 import uuid
 import weakref
-from collections import deque
-from collections.abc import Mapping
+from collections import OrderedDict, deque
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from dash import Patch
 
+from dashboards import i18n
+from dashboards import map_view as mv
 from dashboards import ops_queries as q
 from dashboards.classify import SILENT_AFTER_INTERVALS
+from dashboards.i18n import t
 from dashboards.live_mirror import LiveMirror, mirror_for
 from dashboards.map_figure import (
     DEVICE_LAYERS,
     TRACE_INDEX,
+    TRACE_ORDER,
     BaseGeometry,
     LayerArrays,
     LiveInputs,
@@ -39,6 +44,8 @@ from dashboards.map_figure import (
 )
 
 HISTORY = 256
+CLUSTER_TRACE = len(TRACE_ORDER)  # appended after the figure's own traces (large fleets only)
+CLUSTER_CACHE = 64  # cluster sets remembered, to send a browser only the clusters that changed
 SILENT_CHECK_S = 2.0  # how often devices are checked for having gone silent
 PATCH_POINTS_MAX = 400  # beyond this many changed points, send whole layer arrays
 
@@ -109,6 +116,11 @@ class MapRenderer:
         # version -> changed points {(layer, index)} or whole layers {("*", layer)}
         self._changes: deque[tuple[int, frozenset[tuple[str, Any]]]] = deque(maxlen=HISTORY)
         self._lock = threading.Lock()
+        # Large fleets (more than map_view.DETAIL_MAX devices): every device in one global
+        # order, its status level, and the cluster sets recently sent.
+        self.dindex: mv.DeviceIndex | None = None
+        self.levels = np.zeros(0, dtype=np.int8)
+        self._clusters: OrderedDict[tuple, tuple[mv.Clusters, list, list, list]] = OrderedDict()
 
     # -- keeping current ---------------------------------------------------------------------------
     def advance(self, snap: MapSnapshot) -> int:
@@ -150,6 +162,7 @@ class MapRenderer:
             for layer in whole:
                 before = self.arrays[layer]
                 self.arrays[layer] = self._render_layer(layer)
+                self._set_levels(layer)
                 if (before.colours, before.texts) != (
                     self.arrays[layer].colours,
                     self.arrays[layer].texts,
@@ -168,6 +181,7 @@ class MapRenderer:
                 if arrays.colours[i] != colour or arrays.texts[i] != text:
                     arrays.colours[i] = colour
                     arrays.texts[i] = text
+                    self.levels[self.dindex.offsets[layer] + i] = mv.status_level(layer, colour)
                     changes.add((layer, i))
             if slow["levels"] != self._slow.get("levels"):
                 self.units = unit_arrays(
@@ -212,6 +226,11 @@ class MapRenderer:
             for i, d in enumerate(items)
         }
         self.arrays = {layer.key: self._render_layer(layer.key) for layer in DEVICE_LAYERS}
+        self.dindex = mv.DeviceIndex(self.rows)
+        self.levels = np.zeros(len(self.dindex), dtype=np.int8)
+        for layer in DEVICE_LAYERS:
+            self._set_levels(layer.key)
+        self._clusters.clear()
         self.units = unit_arrays(snap.geo.units, snap.live.unit_levels, self.lang)
         self.areas = snap.areas
         self.cap = cap_arrays(snap.areas, self.lang, self.tz)
@@ -225,6 +244,10 @@ class MapRenderer:
         self._mirror = (snap.mirror.epoch, snap.mirror_version)
         self.version += 1
         self._changes.clear()  # clients of an older registry need the whole figure
+
+    def _set_levels(self, layer: str) -> None:
+        start, end = self.dindex.layer_range(layer)
+        self.levels[start:end] = [mv.status_level(layer, c) for c in self.arrays[layer].colours]
 
     # -- answering one browser -----------------------------------------------------------------------
     def full_parts(
@@ -300,6 +323,277 @@ class MapRenderer:
             sent += len(idxs)
         patch["layout"]["datarevision"] = f"{self.epoch}-{self.version}"
         return MapUpdate("patch", patch, state, sent)
+
+
+    # -- large fleets: the devices in view, or clusters ------------------------------------------
+    @property
+    def detail_max(self) -> int:
+        return mv.DETAIL_MAX
+
+    @property
+    def large(self) -> bool:
+        """More devices than a browser should draw: each browser gets its view's share."""
+        with self._lock:
+            return self.dindex is not None and len(self.dindex) > self.detail_max
+
+    def _same_base(self, client: Mapping[str, Any] | None) -> bool:
+        return bool(
+            client
+            and client.get("epoch") == self.epoch
+            and client.get("lang") == self.lang
+            and client.get("registry") == self.registry_key
+        )
+
+    def _changes_since(self, version: int) -> set[tuple[str, Any]] | None:
+        if not self._changes or self._changes[0][0] > version + 1 or version > self.version:
+            return None
+        changes: set[tuple[str, Any]] = set()
+        for v, items in self._changes:
+            if v > version:
+                changes |= items
+        return changes
+
+    def view_parts(
+        self, view: mv.Viewport, visible: Iterable[str]
+    ) -> tuple[dict[str, Any], list[MapDevice], dict[str, LayerArrays], dict[str, Any],
+               LiveInputs, tuple[WarningArea, ...]]:
+        """(state, the view's devices, their arrays, cluster trace properties, inputs, CAP
+        areas) for a whole figure of a large fleet."""
+        with self._lock:
+            target = mv.choose_target(self.dindex, view, visible, None, self.detail_max)
+            state = {**self.state(), "view": target.state()}
+            devices: list[MapDevice] = []
+            arrays: dict[str, LayerArrays] = {}
+            subsets = self._subsets(target) if target.mode == "detail" else {}
+            for layer in DEVICE_LAYERS:
+                idx = subsets.get(layer.key, ())
+                rows, src = self.rows[layer.key], self.arrays[layer.key]
+                devices.extend(rows[i] for i in idx)
+                arrays[layer.key] = LayerArrays(
+                    [src.colours[i] for i in idx], [src.texts[i] for i in idx]
+                )
+            props = self._cluster_props(target)[1] if target.mode == "clusters" else None
+            return state, devices, arrays, cluster_trace(props), self.live, self.areas
+
+    def view_update(
+        self, client: Mapping[str, Any] | None, view: mv.Viewport, visible: Iterable[str]
+    ) -> MapUpdate:
+        """What a browser showing `view` of a large fleet needs: "full", "none", "state" (only
+        its state moves on: nothing it shows changed) or a Patch."""
+        with self._lock:
+            state = self.state()
+            if not self._same_base(client):
+                return MapUpdate("full", state=state)
+            current = mv.Target.of_state(client.get("view"))
+            target = mv.choose_target(self.dindex, view, visible, current, self.detail_max)
+            state["view"] = target.state()
+            version = int(client.get("version", -1))
+            changes = self._changes_since(version) if version != self.version else set()
+            patch = Patch()
+            if target != current or changes is None:
+                sent = self._view_whole(patch, target)
+                self._areas(patch, {("*", "units"), ("*", "cap")})
+            elif version == self.version:
+                return MapUpdate("none", state=state)
+            else:
+                sent = self._areas(patch, changes)
+                if target.mode == "detail":
+                    sent += self._detail_points(patch, target, changes)
+                else:
+                    sent += self._cluster_changes(patch, target, version)
+                if not sent:
+                    return MapUpdate("state", state=state)
+            patch["layout"]["datarevision"] = f"{self.epoch}-{self.version}"
+            return MapUpdate("patch", patch, state, sent)
+
+    def _subsets(self, target: mv.Target) -> dict[str, np.ndarray]:
+        """Per layer, the indices (into the layer's rows, ascending) of the target's devices."""
+        members = self.dindex.within(mv.Viewport(*target.bbox, zoom=0), target.visible)
+        out = {}
+        for layer in DEVICE_LAYERS:
+            start, end = self.dindex.layer_range(layer.key)
+            lo, hi = np.searchsorted(members, (start, end))
+            out[layer.key] = members[lo:hi] - start
+        return out
+
+    def _view_whole(self, patch: Patch, target: mv.Target) -> int:
+        subsets = self._subsets(target) if target.mode == "detail" else {}
+        sent = 0
+        for layer in DEVICE_LAYERS:
+            idx = subsets.get(layer.key, ())
+            rows, src = self.rows[layer.key], self.arrays[layer.key]
+            trace = patch["data"][TRACE_INDEX[layer.key]]
+            trace["lon"] = [rows[i].lon for i in idx]
+            trace["lat"] = [rows[i].lat for i in idx]
+            trace["customdata"] = [rows[i].device_id for i in idx]
+            trace["hovertext"] = [src.texts[i] for i in idx]
+            trace["marker"]["color"] = [src.colours[i] for i in idx]
+            sent += len(idx)
+        props = self._cluster_props(target)[1] if target.mode == "clusters" else None
+        _set_cluster_trace(patch["data"][CLUSTER_TRACE], props)
+        return sent + len((props or {}).get("color", []))
+
+    def _areas(self, patch: Patch, changes: set[tuple[str, Any]]) -> int:
+        sent = 0
+        if ("*", "units") in changes:
+            trace = patch["data"][TRACE_INDEX["units"]]
+            trace["z"], trace["hovertext"] = list(self.units[0]), list(self.units[1])
+            sent += 1
+        if ("*", "cap") in changes:
+            trace = patch["data"][TRACE_INDEX["cap"]]
+            for key in ("geojson", "locations", "z", "hovertext"):
+                trace[key] = self.cap[key]
+            sent += 1
+        return sent
+
+    def _detail_points(
+        self, patch: Patch, target: mv.Target, changes: set[tuple[str, Any]]
+    ) -> int:
+        subsets = self._subsets(target)
+        whole = {layer for kind, layer in changes if kind == "*"}
+        sent = 0
+        for layer in DEVICE_LAYERS:
+            if layer.key not in whole or layer.key not in target.visible:
+                continue
+            idx, src = subsets[layer.key], self.arrays[layer.key]
+            trace = patch["data"][TRACE_INDEX[layer.key]]
+            trace["hovertext"] = [src.texts[i] for i in idx]
+            trace["marker"]["color"] = [src.colours[i] for i in idx]
+            sent += len(idx)
+        for layer, i in changes:
+            if layer == "*" or layer in whole or layer not in subsets:
+                continue
+            idx = subsets[layer]
+            pos = int(np.searchsorted(idx, i))
+            if pos < len(idx) and idx[pos] == i:
+                src = self.arrays[layer]
+                trace = patch["data"][TRACE_INDEX[layer]]
+                trace["marker"]["color"][pos] = src.colours[i]
+                trace["hovertext"][pos] = src.texts[i]
+                sent += 1
+        return sent
+
+    def _cluster_props(self, target: mv.Target) -> tuple[mv.Clusters, dict[str, list]]:
+        """(clusters, their trace arrays) for the target at this version (cached)."""
+        key = (target, self.version)
+        cached = self._clusters.get(key)
+        if cached is not None:
+            return cached
+        members = self.dindex.within(mv.Viewport(*target.bbox, zoom=0), target.visible)
+        found = mv.cluster(self.dindex, members, self.levels, target.grid_zoom)
+        props: dict[str, list] = {
+            k: [] for k in ("lon", "lat", "customdata", "hovertext", "color", "size")
+        }
+        for k in range(len(found)):
+            g = int(found.worst[k])
+            layer = mv.LAYER_KEYS[int(self.dindex.layer[g])]
+            i = g - self.dindex.offsets[layer]
+            count = int(found.count[k])
+            props["color"].append(self.arrays[layer].colours[i])
+            props["size"].append(mv.cluster_size(count))
+            if count == 1:  # a lone device is itself: its own place, text and click
+                device = self.rows[layer][i]
+                props["lon"].append(device.lon)
+                props["lat"].append(device.lat)
+                props["hovertext"].append(self.arrays[layer].texts[i])
+                props["customdata"].append(device.device_id)
+            else:
+                lon, lat = round(float(found.lon[k]), 5), round(float(found.lat[k]), 5)
+                props["lon"].append(lon)
+                props["lat"].append(lat)
+                props["hovertext"].append(cluster_text(count, found.levels[k], self.lang))
+                props["customdata"].append(f"@{lon},{lat},{target.grid_zoom}")
+        entry = (found, props)
+        self._clusters[key] = entry
+        while len(self._clusters) > CLUSTER_CACHE:
+            self._clusters.popitem(last=False)
+        return entry
+
+    def _cluster_changes(self, patch: Patch, target: mv.Target, version: int) -> int:
+        old = self._clusters.get((target, version))
+        found, props = self._cluster_props(target)
+        trace = patch["data"][CLUSTER_TRACE]
+        if old is None or not np.array_equal(old[0].keys, found.keys):
+            _set_cluster_trace(trace, props)
+            return len(props["color"])
+        sent = 0
+        before = old[1]
+        for k in range(len(props["color"])):
+            if (before["color"][k], before["hovertext"][k]) != (
+                props["color"][k],
+                props["hovertext"][k],
+            ):
+                trace["marker"]["color"][k] = props["color"][k]
+                trace["hovertext"][k] = props["hovertext"][k]
+                sent += 1
+        return sent
+
+
+def _set_cluster_trace(trace, props: Mapping[str, list] | None) -> None:
+    whole = cluster_trace(props)
+    for key in ("lon", "lat", "customdata", "hovertext"):
+        trace[key] = whole[key]
+    trace["marker"]["color"] = whole["marker"]["color"]
+    trace["marker"]["size"] = whole["marker"]["size"]
+
+
+def cluster_text(count: int, levels, lang: str) -> str:
+    """Hover text of a cluster: how many devices, how many at each status level."""
+
+    def n(x: int) -> str:
+        return f"{x:,}".replace(",", "." if lang == "vi" else ",")
+
+    parts = [
+        f"{n(int(levels[level]))} {t(f'map.cluster.level_{level}', lang)}"
+        for level in (mv.LEVEL_DANGER, mv.LEVEL_WARNING, mv.LEVEL_WATCH, mv.LEVEL_NO_DATA)
+        if levels[level]
+    ]
+    lines = [f"<b>{t('map.cluster.devices', lang, n=n(count))}</b>"]
+    if parts:
+        lines.append(" · ".join(parts))
+    lines.append(f"<i>{t('map.cluster.zoom', lang)}</i>")
+    return "<br>".join(lines)
+
+
+def cluster_trace(props: Mapping[str, list] | None, marker_scale: float = 1.0) -> dict:
+    """The clusters as one Scattermap trace (empty when the browser shows single devices).
+
+    Custom data: a lone device's id (a click selects it), else "@lon,lat,zoom" (a click
+    zooms in there)."""
+    props = props or {}
+    return {
+        "type": "scattermap",
+        "name": "clusters",
+        "lon": list(props.get("lon", [])),
+        "lat": list(props.get("lat", [])),
+        "customdata": list(props.get("customdata", [])),
+        "mode": "markers",
+        "hovertext": list(props.get("hovertext", [])),
+        "hoverinfo": "text",
+        "marker": {
+            "size": [round(x * marker_scale, 1) for x in props.get("size", [])],
+            "color": list(props.get("color", [])),
+            "opacity": 0.9,
+        },
+    }
+
+
+# Text of the clusters (merged into i18n.TEXT, as the other modules with their own keys).
+TEXT = {
+    "map.cluster.devices": {"vi": "{n} thiết bị", "en": "{n} devices"},
+    "map.cluster.level_4": {"vi": "nguy hiểm", "en": "danger"},
+    "map.cluster.level_3": {"vi": "cảnh báo", "en": "warning"},
+    "map.cluster.level_2": {"vi": "cần theo dõi", "en": "watch"},
+    "map.cluster.level_1": {"vi": "không có số liệu", "en": "no data"},
+    "map.cluster.zoom": {"vi": "Nhấn để phóng to", "en": "Click to zoom in"},
+    "ops.search": {
+        "vi": "Tìm thiết bị, xã/phường…",
+        "en": "Find a device, commune or ward…",
+    },
+    "ops.search_none": {"vi": "Không tìm thấy", "en": "Nothing found"},
+}
+for _key, _value in TEXT.items():
+    i18n.TEXT.setdefault(_key, _value)
 
 
 _renderers: weakref.WeakKeyDictionary[Any, dict[str, MapRenderer]] = weakref.WeakKeyDictionary()

@@ -11,7 +11,7 @@ from ioc.config import Settings, settings_env
 log = logging.getLogger("dashboards")
 
 
-def gunicorn_argv(host: str, port: int, workers: int = 1, threads: int = 8,
+def gunicorn_argv(host: str, port: int, workers: int = 1, threads: int = 32,
                   access_log: bool = False) -> list[str]:
     return [
         sys.executable, "-m", "gunicorn",

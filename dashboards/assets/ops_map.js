@@ -17,3 +17,78 @@ window.dash_clientside.iocMap = {
     return size;
   },
 };
+
+/* What the map shows now ({w, s, e, n, zoom}, from MapLibre itself), for the server to send
+   the devices in view or clusters of them (large fleets). Sent when it changes: after a pan
+   or zoom (relayoutData) and, checked on the size tick, after the server moved the map. */
+window.dash_clientside.iocMap.view = function (_relayout, _n, current, graphId) {
+  var gd = document.querySelector('#' + graphId + ' .js-plotly-plot');
+  var sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+  var map = sub && sub.map;
+  if (!map || !map.getBounds) {
+    return window.dash_clientside.no_update;
+  }
+  var b = map.getBounds();
+  var r = function (x) { return Math.round(x * 1e5) / 1e5; };
+  var view = {w: r(b.getWest()), s: r(b.getSouth()), e: r(b.getEast()), n: r(b.getNorth()),
+              zoom: Math.round(map.getZoom() * 100) / 100};
+  if (current && current.w === view.w && current.s === view.s && current.e === view.e &&
+      current.n === view.n && current.zoom === view.zoom) {
+    return window.dash_clientside.no_update;
+  }
+  return view;
+};
+
+/* Server-sent events: the server says "something new" (a counter) the moment it arrives, and
+   the page asks for its update at once instead of waiting for its next poll. One question at
+   a time: what arrives while one is out is asked together when its answer is in (the answer
+   carries the counter back in the map's state: `pushDone`), so a busy stream never piles up
+   requests. One stream per page; closed when the page is left. A refused or broken stream
+   leaves the slow poll. */
+window.dash_clientside.iocMap.push = function (url) {
+  if (!url || typeof EventSource === 'undefined') {
+    return 'off';
+  }
+  var old = window.__iocPush;
+  if (old && old.url === url && old.source.readyState !== 2) {
+    return 'on';
+  }
+  if (old) {
+    old.source.close();
+  }
+  var source = new EventSource(url);
+  var push = {url: url, source: source, busy: false, since: 0, pending: false, seq: 0,
+              received: 0};
+  push.ask = function () {
+    push.busy = true;
+    push.pending = false;
+    push.since = Date.now();
+    push.seq += 1;
+    window.dash_clientside.set_props('ops-push', {data: push.seq});
+  };
+  window.__iocPush = push;
+  source.onmessage = function () {
+    if (!document.getElementById('ops-map')) {  // the map page was left
+      source.close();
+      return;
+    }
+    push.received += 1;
+    if (push.busy && Date.now() - push.since < 1500) {
+      push.pending = true;
+    } else {
+      push.ask();
+    }
+  };
+  return 'on';
+};
+
+window.dash_clientside.iocMap.pushDone = function (state) {
+  var push = window.__iocPush;
+  if (push && state && state.push === push.seq) {
+    push.busy = false;
+    if (push.pending) {
+      push.ask();
+    }
+  }
+  return window.dash_clientside.no_update;
+};

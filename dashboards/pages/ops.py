@@ -24,7 +24,8 @@ from dash.exceptions import PreventUpdate
 
 from alerts import queries as alert_queries
 from alerts.queries import title_in
-from dashboards import alert_actions, map_live
+from dashboards import alert_actions, live_push, map_live
+from dashboards import map_view as mv
 from dashboards import ops_queries as q
 from dashboards.access import may_act
 from dashboards.auth import current_role
@@ -42,6 +43,7 @@ from dashboards.map_figure import (
     fit_view,
     ui_label,
 )
+from dashboards.map_search import DEVICE_ZOOM, device_names, search_map
 from dashboards.page_parts import (
     action_bar,
     action_message,
@@ -64,7 +66,8 @@ dash.register_page(
     nav_label_key="nav.ops",
 )
 
-LIVE_TICK_MS = 500  # the map asks "anything new?" this often; an answer with nothing is tiny
+LIVE_TICK_MS = 500  # without push (?push=0), the map asks "anything new?" this often
+PUSHED_TICK_MS = 5000  # with push (server-sent events), a slow poll in case the stream breaks
 CHART_TICK_MS = 30_000
 MAP_CONFIG = {"displaylogo": False, "scrollZoom": True, "modeBarButtonsToRemove": ["toImage"]}
 
@@ -73,17 +76,34 @@ def _ctx_lang(lang: str | None) -> str:
     return pick_language(lang, context().settings.web.language)
 
 
+def _default_view(size: dict | None) -> mv.Viewport:
+    w, h = (size["w"], size["h"]) if size and size.get("w") and size.get("h") else (1180, 900)
+    centre, zoom = fit_view(q.geometry(context().pool).bbox(), w, h)
+    return mv.viewport_of(centre, zoom, w, h)
+
+
 def full_figure(
-    lang: str, visible=DEFAULT_LAYERS, selected: str | None = None, size: dict | None = None
+    lang: str,
+    visible=DEFAULT_LAYERS,
+    selected: str | None = None,
+    size: dict | None = None,
+    view: dict | None = None,
 ):
-    """(figure, client state) of the whole map from the process's renderer."""
+    """(figure, client state) of the whole map from the process's renderer. A large fleet
+    (more than map_view.DETAIL_MAX devices) gets the devices of `view`, or clusters."""
     c = context()
     snap = map_live.read_snapshot(c.pool, c.live)
     renderer = map_live.renderer_for(c.live, lang, c.settings.web.timezone)
     renderer.advance(snap)
-    state, arrays, live, areas = renderer.full_parts()
+    clusters = None
+    if renderer.large:
+        port = mv.Viewport.of(view) or _default_view(size)
+        state, devices, arrays, clusters, live, areas = renderer.view_parts(port, visible)
+    else:
+        state, arrays, live, areas = renderer.full_parts()
+        devices = snap.registry.devices
     fig = build_map_figure(
-        snap.registry.devices,
+        devices,
         live,
         snap.geo,
         lang=lang,
@@ -96,6 +116,9 @@ def full_figure(
         revision="ops",
         size_px=(size["w"], size["h"]) if size and size.get("w") else (1180, 900),
     )
+    if clusters is not None:
+        assert len(fig["data"]) == map_live.CLUSTER_TRACE, "the cluster trace's index moved"
+        fig["data"].append(clusters)
     return fig, state
 
 
@@ -127,8 +150,11 @@ def _layer_options(lang: str) -> list[dict]:
     return options
 
 
-def layout(lang: str | None = None, device: str | None = None, **_query) -> html.Div:
+def layout(
+    lang: str | None = None, device: str | None = None, push: str | None = None, **_query
+) -> html.Div:
     lang = _ctx_lang(lang)
+    pushed = push not in ("0", "off", "no")
     settings = context().settings
     can_act = may_act(current_role(), "ops")
     try:
@@ -144,6 +170,22 @@ def layout(lang: str | None = None, device: str | None = None, **_query) -> html
                 [
                     html.Aside(
                         [
+                            html.Div(
+                                [
+                                    dcc.Input(
+                                        id="ops-search",
+                                        type="search",
+                                        debounce=True,
+                                        placeholder=t("ops.search", lang),
+                                        className="ops-search-input",
+                                        autoComplete="off",
+                                    ),
+                                    html.Div(
+                                        id="ops-search-result", className="ops-search-result"
+                                    ),
+                                ],
+                                className="ops-search",
+                            ),
                             html.H2(t("ops.layers", lang), className="panel-title"),
                             dcc.Checklist(
                                 id="ops-layers",
@@ -155,6 +197,7 @@ def layout(lang: str | None = None, device: str | None = None, **_query) -> html
                         ],
                         className="ops-layers-panel",
                     ),
+
                     html.Div(
                         [
                             dcc.Graph(
@@ -226,7 +269,11 @@ def layout(lang: str | None = None, device: str | None = None, **_query) -> html
             dcc.Store(id="ops-lang-store", data=lang),
             dcc.Store(id="ops-map-state", data=state),
             dcc.Store(id="ops-selected", data=device),
-            dcc.Interval(id="ops-live", interval=LIVE_TICK_MS),
+            dcc.Interval(id="ops-live", interval=PUSHED_TICK_MS if pushed else LIVE_TICK_MS),
+            dcc.Store(id="ops-push", data=0),
+            dcc.Store(id="ops-push-url", data=live_push.PATH if pushed else None),
+            dcc.Store(id="ops-push-status"),
+            dcc.Store(id="ops-view"),
             dcc.Interval(id="ops-slow", interval=settings.web.refresh_ms),
             dcc.Interval(id="ops-chart-tick", interval=CHART_TICK_MS),
             dcc.Interval(id="ops-size-tick", interval=500),
@@ -244,37 +291,49 @@ def layout(lang: str | None = None, device: str | None = None, **_query) -> html
     Output("ops-map-stale", "className"),
     Output("ops-map-error", "children"),
     Input("ops-live", "n_intervals"),
+    Input("ops-push", "data"),
+    Input("ops-view", "data"),
+    Input("ops-layers", "value"),
     State("ops-map-state", "data"),
     State("ops-lang-store", "data"),
-    State("ops-layers", "value"),
     State("ops-selected", "data"),
     State("ops-size", "data"),
     prevent_initial_call=True,
 )
-def refresh_map(_n, client, lang, visible, selected, size):
+def refresh_map(_n, pushed, view, visible, client, lang, selected, size):
     lang = pick_language(lang)
     c = context()
+    visible = visible if visible is not None else list(DEFAULT_LAYERS)
     try:
         snap = map_live.read_snapshot(c.pool, c.live)
         renderer = map_live.renderer_for(c.live, lang, c.settings.web.timezone)
         renderer.advance(snap)
-        update = renderer.update_for(client)
+        if renderer.large:
+            port = mv.Viewport.of(view) or _default_view(size)
+            update = renderer.view_update(client, port, visible)
+        else:
+            update = renderer.update_for(client)
     except Exception:
         log.warning("map refresh failed", exc_info=True)
         error = {**(client or {}), "stale": True, "error": True}
         return no_update, error, "stale-badge", t("db_unavailable", lang)
     stale = snap.mirror.is_stale(time.time())
     badge = "stale-badge" if stale else "stale-badge hidden"
-    state = {**update.state, "stale": stale, "error": False}
+    # The push counter goes back with every answer to a push: the page asks the next
+    # question only when it has this one's answer (assets/ops_map.js, pushDone).
+    state = {**update.state, "stale": stale, "error": False, "push": pushed}
     recovered = bool((client or {}).get("error"))
+    answered = (client or {}).get("push") == pushed  # else the page waits for this answer
     if update.kind == "none":
-        if stale == bool((client or {}).get("stale")) and not recovered:
+        if stale == bool((client or {}).get("stale")) and not recovered and answered:
             raise PreventUpdate
+        return no_update, state, badge, ""
+    if update.kind == "state":
         return no_update, state, badge, ""
     if update.kind == "patch":
         return update.patch, state, badge, ""
-    figure, full_state = full_figure(lang, visible or [], selected, size)
-    return figure, {**full_state, "stale": stale, "error": False}, badge, ""
+    figure, full_state = full_figure(lang, visible, selected, size, view)
+    return figure, {**full_state, "stale": stale, "error": False, "push": pushed}, badge, ""
 
 
 @callback(
@@ -303,9 +362,66 @@ def select_device(click, _close):
         device_id = point.get("customdata")
         if isinstance(device_id, list):
             device_id = device_id[0] if device_id else None
-        if isinstance(device_id, str):
+        if isinstance(device_id, str) and not device_id.startswith("@"):  # "@": a cluster
             return device_id
     raise PreventUpdate
+
+
+@callback(
+    Output("ops-map", "figure", allow_duplicate=True),
+    Input("ops-map", "clickData"),
+    prevent_initial_call=True,
+)
+def zoom_to_cluster(click):
+    """A click on a cluster ("@lon,lat,zoom") zooms in on it, two levels closer."""
+    for point in (click or {}).get("points", []):
+        data = point.get("customdata")
+        if isinstance(data, str) and data.startswith("@"):
+            try:
+                lon, lat, zoom = (float(x) for x in data[1:].split(","))
+            except ValueError:
+                break
+            patch = Patch()
+            patch["layout"]["map"]["center"] = {"lon": lon, "lat": lat}
+            patch["layout"]["map"]["zoom"] = zoom + 2
+            return patch
+    raise PreventUpdate
+
+
+@callback(
+    Output("ops-map", "figure", allow_duplicate=True),
+    Output("ops-selected", "data", allow_duplicate=True),
+    Output("ops-search-result", "children"),
+    Input("ops-search", "value"),
+    State("ops-size", "data"),
+    State("ops-lang-store", "data"),
+    prevent_initial_call=True,
+)
+def search(query, size, lang):
+    """Fly to the first device or unit that matches (id, name; diacritics optional)."""
+    lang = pick_language(lang)
+    if not (query or "").strip():
+        return no_update, no_update, ""
+    c = context()
+    registry = q.registry(c.pool)
+    hits = search_map(query, device_names(registry.key, registry.devices), q.geometry(c.pool).units)
+    if not hits:
+        return no_update, no_update, t("ops.search_none", lang)
+    hit = hits[0]
+    patch = Patch()
+    if hit.kind == "unit" and hit.bbox is not None:
+        w, h = (size["w"], size["h"]) if size and size.get("w") else (1180, 900)
+        centre, zoom = fit_view(hit.bbox, w, h)
+        zoom = min(zoom, DEVICE_ZOOM)
+    else:
+        centre, zoom = {"lon": hit.lon, "lat": hit.lat}, DEVICE_ZOOM
+    # A tiny change each time, so flying twice to the same place after a pan still moves
+    # the map (plotly keeps the user's view while the figure's value stays the same).
+    patch["layout"]["map"]["center"] = centre
+    patch["layout"]["map"]["zoom"] = round(zoom, 2) + (time.time() % 1) * 1e-4
+    selected = hit.key if hit.kind == "device" else no_update
+    more = f" (+{len(hits) - 1})" if len(hits) > 1 else ""
+    return patch, selected, f"→ {hit.label}{more}"
 
 
 @callback(
@@ -570,6 +686,30 @@ clientside_callback(
     Input("ops-size-tick", "n_intervals"),
     State("ops-size", "data"),
     State("ops-graph-id", "data"),
+)
+
+
+# What the map shows (for the devices in view or clusters, on a large fleet) ...
+clientside_callback(
+    ClientsideFunction(namespace="iocMap", function_name="view"),
+    Output("ops-view", "data"),
+    Input("ops-map", "relayoutData"),
+    Input("ops-size-tick", "n_intervals"),
+    State("ops-view", "data"),
+    State("ops-graph-id", "data"),
+)
+# ... the stream that says "something new" (server-sent events; assets/ops_map.js) ...
+clientside_callback(
+    ClientsideFunction(namespace="iocMap", function_name="push"),
+    Output("ops-push-status", "data"),
+    Input("ops-push-url", "data"),
+)
+
+clientside_callback(
+    ClientsideFunction(namespace="iocMap", function_name="pushDone"),
+    Output("ops-push-status", "data", allow_duplicate=True),
+    Input("ops-map-state", "data"),
+    prevent_initial_call=True,
 )
 
 

@@ -28,6 +28,7 @@ from dash.exceptions import PreventUpdate
 from alerts import queries as alert_queries
 from alerts.queries import Alert, title_in
 from dashboards import map_live
+from dashboards import map_view as mv
 from dashboards import ops_queries as q
 from dashboards import wall_state as w
 from dashboards.alert_texts import duty_name
@@ -35,7 +36,7 @@ from dashboards.base_map import map_base
 from dashboards.classify import SEVERITY_COLOURS
 from dashboards.context import context
 from dashboards.i18n import pick_language, t
-from dashboards.map_figure import LEGENDS, build_map_figure
+from dashboards.map_figure import LEGENDS, build_map_figure, fit_view
 from dashboards.page_parts import fmt_age, fmt_int, fmt_time, severity_pill
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ dash.register_page(
 )
 
 MAP_TICK_MS = 1000
+WALL_LAYERS = ("units", "cap", "water", "rain", "landslide", "aqi", "cameras", "tourism")
 # No interaction on the wall; not staticPlot, which the MapLibre map does not support.
 WALL_MAP_CONFIG = {
     "displayModeBar": False,
@@ -551,31 +553,45 @@ def refresh_wall(_n, lang, seen, pinned):
 def refresh_map(_n, screen, client, lang):
     lang = pick_language(lang)
     c = context()
+    screen = screen or {}
+    scale = max(1.0, float(screen.get("width", REFERENCE_WIDTH)) / REFERENCE_WIDTH)
+    size = [screen.get("w") or 1400, screen.get("h") or 860]
+    view = None
     try:
         snap = map_live.read_snapshot(c.pool, c.live)
         renderer = map_live.renderer_for(c.live, lang, c.settings.web.timezone)
         renderer.advance(snap)
-        update = renderer.update_for(client)
+        if renderer.large:  # the whole province, in clusters (a large fleet)
+            centre, zoom = fit_view(snap.geo.bbox(), *size)
+            view = mv.viewport_of(centre, zoom, *size)
+            update = renderer.view_update(client, view, WALL_LAYERS)
+        else:
+            update = renderer.update_for(client)
     except Exception:
         log.warning("wall map refresh failed", exc_info=True)
         raise PreventUpdate from None
-    screen = screen or {}
-    scale = max(1.0, float(screen.get("width", REFERENCE_WIDTH)) / REFERENCE_WIDTH)
-    size = [screen.get("w") or 1400, screen.get("h") or 860]
     if (client or {}).get("scale") != scale or (client or {}).get("size") != size:
         update.kind = "full"
     if update.kind == "none":
         raise PreventUpdate
+    if update.kind == "state":
+        return no_update, {**update.state, "scale": scale, "size": size}
     if update.kind == "patch":
         return update.patch, {**update.state, "scale": scale, "size": size}
-    state, arrays, live, areas = renderer.full_parts()
+    clusters = None
+    if view is not None:
+        state, devices, arrays, clusters, live, areas = renderer.view_parts(view, WALL_LAYERS)
+        clusters["marker"]["size"] = [x * scale * 1.15 for x in clusters["marker"]["size"]]
+    else:
+        state, arrays, live, areas = renderer.full_parts()
+        devices = snap.registry.devices
     figure = build_map_figure(
-        snap.registry.devices,
+        devices,
         live,
         snap.geo,
         lang=lang,
         tz=c.settings.web.timezone,
-        visible=("units", "cap", "water", "rain", "landslide", "aqi", "cameras", "tourism"),
+        visible=WALL_LAYERS,
         warning_areas=areas,
         base=map_base(c.settings),
         arrays=arrays,
@@ -583,6 +599,8 @@ def refresh_map(_n, screen, client, lang):
         marker_scale=scale * 1.15,
         revision="wall",
     )
+    if clusters is not None:
+        figure["data"].append(clusters)
     return figure, {**state, "scale": scale, "size": size}
 
 
