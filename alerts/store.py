@@ -182,17 +182,6 @@ def resolve(conn: psycopg.Connection, rule_id: str, subject: str, *, actor: str 
     return row[0]
 
 
-def active_subjects(conn: psycopg.Connection, rule_id: str) -> dict[str, str]:
-    """subject -> severity of the rule's active alerts."""
-    return dict(
-        conn.execute(
-            "SELECT subject, severity FROM alerts WHERE rule_id = %s "
-            "AND status IN ('open', 'acknowledged', 'assigned')",
-            (rule_id,),
-        )
-    )
-
-
 def active_alerts(conn: psycopg.Connection) -> dict[tuple[str, str], tuple[int, str, int]]:
     """(rule_id, subject) -> (alert id, severity, level) of every active alert."""
     return {
