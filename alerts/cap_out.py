@@ -23,6 +23,7 @@ import psycopg
 
 from alerts.cap_in import UNIT_GEOCODE
 from alerts.rules import CapInfo, RuleSet
+from alerts.statuses import ACTIVE
 from alerts.storm import KIND_LABELS_VI
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
@@ -174,14 +175,14 @@ LEFT JOIN LATERAL (
     SELECT max(e.at) AS at, count(*) AS n FROM alert_events e
     WHERE e.alert_id = a.id AND e.action = 'severity_changed'
 ) ch ON true
-WHERE a.public AND a.status IN ('open', 'acknowledged', 'assigned')
+WHERE a.public AND a.status = ANY(%s)
 ORDER BY a.opened_at DESC, a.id DESC
 LIMIT %s
 """
 
 
 def public_alerts(conn: psycopg.Connection, limit: int = 200) -> list[PublicAlert]:
-    return [PublicAlert(*row) for row in conn.execute(_PUBLIC_ALERTS, (limit,))]
+    return [PublicAlert(*row) for row in conn.execute(_PUBLIC_ALERTS, (list(ACTIVE), limit))]
 
 
 def cap_feed_xml(conn: psycopg.Connection, *, sender: str = "ioc@localhost",

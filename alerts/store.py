@@ -13,8 +13,8 @@ from typing import Any
 import psycopg
 
 from alerts.decisions import should_reopen
+from alerts.statuses import ACTIVE  # noqa: F401 - where the alerts package reads it
 
-ACTIVE = ("open", "acknowledged", "assigned")
 REOPEN_S = 3600.0  # a person's "resolved" this recent is re-opened while the condition holds
 SEVERITY_RANK = {"info": 0, "minor": 1, "moderate": 2, "severe": 3, "extreme": 4}
 

@@ -23,6 +23,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from alerts.statuses import STATUSES
 from dashboards.api.problems import UNKNOWN_PARAMETER, ParameterError, invalid
 from ioc.timezones import is_timezone, known_timezones
 
@@ -295,7 +296,7 @@ class LatestQuery(Query):
     tz: Tz = _tz()
 
 
-AlertStatus = Literal["open", "acknowledged", "assigned", "resolved", "false_alarm", "active"]
+AlertStatus = Literal[(*STATUSES, "active")]
 Severity = Literal["info", "minor", "moderate", "severe", "extreme"]
 
 

@@ -17,6 +17,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from alerts.queries import Alert as AlertRow
+from alerts.statuses import Status
 from dashboards.api.params import Bucket, Family, Period, Severity
 from dashboards.api.rendering import fmt_date, fmt_time, num
 
@@ -177,7 +178,6 @@ ALERT_PRIVATE = frozenset({
     "acknowledged_by", "assigned_to", "resolved_by", "escalation_level", "public", "updated_at",
     "children",
 })
-AlertStatusValue = Literal["open", "acknowledged", "assigned", "resolved", "false_alarm"]
 ALERT_EXAMPLE = {
     "id": 412, "rule_id": "water_level_alarm", "subject": "wl-sapa-01", "kind": "water_level",
     "family": "disaster", "severity": "severe", "status": "acknowledged",
@@ -192,10 +192,10 @@ ALERT_EXAMPLE = {
 
 def _alert_fields() -> dict[str, tuple]:
     hints = typing.get_type_hints(AlertRow)
-    narrower = {"severity": Severity, "status": AlertStatusValue}
+    narrower = {"severity": Severity, "status": Status}
     out: dict[str, tuple] = {}
     for f in dataclasses.fields(AlertRow):
-        if f.name in ALERT_PRIVATE:
+        if f.name in ALERT_PRIVATE or f.name in ("lon", "lat"):  # those two: `location`
             continue
         if f.name == "details":
             out["location"] = (Point | None, Field(description="The device's place, if any."))

@@ -17,6 +17,7 @@ from flask import Blueprint, Response, request
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 
+from alerts import queries as alert_queries
 from dashboards.api import auth_bridge as auth
 from dashboards.api import ngsi_ld, queries
 from dashboards.api import responses as shapes
@@ -359,7 +360,7 @@ def _sees_camera_alerts() -> bool:
 def alerts():
     query = parse_query(AlertsQuery, request.args)
     after = _after(query, ["time", "int"])
-    where = queries.alert_filters(
+    where = alert_queries.api_conditions(
         status=query.status,
         severity=query.severity,
         family=query.family,
@@ -373,8 +374,8 @@ def alerts():
         include_camera=_sees_camera_alerts(),
     )
     with connection() as conn:
-        rows = queries.alerts_page(conn, where, after, query.limit)
-    rows, cursor = _page(rows, query, lambda r: [r["opened_at"], r["id"]])
+        rows = alert_queries.alerts_page(conn, where, after, query.limit)
+    rows, cursor = _page(rows, query, lambda r: [r.opened_at, r.id])
     return _located_page([_alert_json(r, query.zone) for r in rows], query, cursor, ALERT_CSV, "alerts")
 
 
@@ -383,13 +384,15 @@ def alert(alert_id: int):
     if alert_id > MAX_BIGINT:
         raise not_found(f"no alert {alert_id}")
     with connection() as conn:
-        row = queries.get_alert(conn, alert_id, include_camera=_sees_camera_alerts())
-        events = queries.alert_events(conn, alert_id) if row else []
+        row = alert_queries.get_located_alert(
+            conn, alert_id, include_camera=_sees_camera_alerts()
+        )
+        events = alert_queries.alert_history(conn, alert_id) if row else []
     if row is None:
         raise not_found(f"no alert {alert_id}")
     body = _alert_json(row, query.zone)
     body["events"] = [
-        {"at": fmt_time(e["at"], query.zone), "action": e["action"], "note": e["note"]}
+        {"at": fmt_time(e.at, query.zone), "action": e.action, "note": e.note}
         for e in events
     ]
     return json_response(body)
@@ -748,8 +751,9 @@ def _ngsi_fetch(conn, type_name: str, local_ids, limit: int, offset: int, count:
         )
         if ids == []:
             return [], 0 if count else None
-        rows = queries.ngsi_alerts(conn, ids, camera, limit, offset)
-        total = queries.ngsi_alerts_count(conn, ids, camera) if count else None
+        active = alert_queries.api_conditions(status=["active"], ids=ids, include_camera=camera)
+        rows = alert_queries.alerts_by_id(conn, active, limit, offset)
+        total = alert_queries.count_alerts(conn, active) if count else None
         return rows, total
     kinds = ngsi_ld.DEVICE_TYPES[type_name].kinds
     rows = queries.ngsi_devices(conn, kinds, local_ids, limit, offset)
@@ -759,7 +763,7 @@ def _ngsi_fetch(conn, type_name: str, local_ids, limit: int, offset: int, count:
 
 def _ngsi_entities(type_name: str, rows: list[dict], key_values: bool) -> list[dict]:
     if type_name == ngsi_ld.ALERT_TYPE:
-        return [ngsi_ld.alert_entity(r, key_values=key_values) for r in rows]
+        return [ngsi_ld.alert_entity(vars(r), key_values=key_values) for r in rows]
     with redis_errors():
         values = live().latest_many([r["device_id"] for r in rows])
     return [

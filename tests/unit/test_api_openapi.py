@@ -166,11 +166,16 @@ def test_an_alert_row_becomes_the_documented_alert():
         "resolved_at": None, "escalated_at": None, "details": {}, "lon": 103.9, "lat": 22.5,
     }
     body = _alert_json(row, dt.timezone(dt.timedelta(hours=7)))
+    typed = AlertRow(**{**{k: v for k, v in row.items() if k not in ("lon", "lat")},
+                        "acknowledged_by": None, "assigned_to": None, "resolved_by": None,
+                        "escalation_level": 0, "public": False, "updated_at": t,
+                        "lon": 103.9, "lat": 22.5})
+    assert _alert_json(typed, dt.timezone(dt.timedelta(hours=7))) == body
     assert body["opened_at"] == "2025-06-01T14:00:00+07:00"
     assert body["last_value"] is None  # NaN is not JSON
     assert body["location"] == {"type": "Point", "coordinates": [103.9, 22.5]}
     jsonschema.validate(body, {"$ref": "#/components/schemas/Alert", **DOC})
     # the API's alert is the alerts read model less the operators' fields
     assert set(shapes.Alert.model_fields) - {"location"} == {
-        f for f in AlertRow.__dataclass_fields__ if f not in shapes.ALERT_PRIVATE
+        f for f in AlertRow.__dataclass_fields__ if f not in shapes.ALERT_PRIVATE | {"lon", "lat"}
     }
