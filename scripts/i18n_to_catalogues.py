@@ -236,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
         for path, where in spans.items():
             strip(path, where)
             print(f"stripped old-style texts from {path}; check its imports (ruff check)")
+    elif args.rev:
+        print(f"read from {args.rev} ({len(spans)} files with old-style texts); the work tree's "
+              "catalogues are updated, its .py files are not touched")
     else:
         for path in spans:
             print(f"old-style texts remain in {path} (run again with --strip to delete them)")
