@@ -422,7 +422,7 @@ STATE_CHANGING = {
 }
 # What a state change looks like in a callback's source; reading (and auditing a read) is not.
 WRITES = re.compile(r"\blifecycle\.|\b(INSERT|UPDATE|DELETE)\b|\bapply_action\(|"
-                    r"\balert_actions\.(act|acknowledge_all)\(|"
+                    r"\balert_actions\.(act|act_from_button|acknowledge_all)\(|"
                     r"\bpolice_watch\.change\(|"
                     r"\.(set_role|disable_user|enable_user|create_user|"
                     r"set_password|verify|dismiss|review|add_note|revoke|create_token|"
