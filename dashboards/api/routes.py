@@ -1,7 +1,11 @@
 """The /api/v1 views: parse the query, run one query function, render JSON or CSV.
 
-Views stay thin: parameters are validated by `params`, SQL lives in `queries`, the NGSI-LD
-mapping in `ngsi_ld`, output in `rendering`. Each view declares the token scope it needs.
+Views stay thin: parameters are validated by `params`, SQL lives in `queries` (alerts: the
+alerts read model, `alerts.queries`), the NGSI-LD mapping in `ngsi_ld`, shapes in `responses`,
+output in `rendering`. `OPERATIONS` at the end is the list of routes: each one's rule, view,
+token scope, query model and response model; it registers the routes (`build_blueprint`) and
+is what the OpenAPI document is generated from (`openapi`). The module is long because it
+holds one view per endpoint (17) and that list; each view is short.
 """
 
 from __future__ import annotations
@@ -126,18 +130,25 @@ def _routes() -> Map:
     return Map([Rule("/api/v1" + op.rule, methods=[op.method.upper()]) for op in OPERATIONS])
 
 
-def no_such_endpoint(rest: str):
+def allowed_methods(path: str) -> list[str] | None:
+    """The methods an API path takes (OPTIONS included), or None when it is no endpoint."""
     try:
-        _routes().bind("localhost").match(request.path, method=request.method)
+        _routes().bind("localhost").match(path, method="-")
     except MethodNotAllowed as err:
-        allowed = sorted({*(err.valid_methods or ()), "OPTIONS"})
+        return sorted({*(err.valid_methods or ()), "OPTIONS"})
+    except NotFound:
+        return None
+    return None
+
+
+def no_such_endpoint(rest: str):
+    allowed = allowed_methods(request.path)
+    if allowed is not None:
         raise ApiProblem(
             405, "Method not allowed",
             f"{request.method} is not allowed on {request.path[:120]}; use {', '.join(allowed)}",
             headers={"Allow": ", ".join(allowed)},
-        ) from None
-    except NotFound:
-        pass
+        )
     raise not_found(
         f"no endpoint {request.path[:120]}; the endpoints are listed in /api/v1/openapi.json"
     )

@@ -138,6 +138,7 @@ def test_a_method_the_route_does_not_take_is_a_405_with_allow():
     assert response.headers["Allow"] == "OPTIONS, POST"
     assert response.mimetype == "application/problem+json"
     assert client.get("/api/v1/no/such/thing").status_code == 404
+    assert client.options("/api/v1/kpis/import").headers["Allow"] == "OPTIONS, POST"
     allow = client.delete("/api/v1/devices").headers["Allow"]
     assert sorted(allow.split(", ")) == ["GET", "HEAD", "OPTIONS"]
 
