@@ -17,7 +17,7 @@ from alerts import titles
 from alerts.decisions import format_title
 from alerts.store import SEVERITY_RANK
 from ioc import alert_status
-from ioc.alert_status import ACTIVE, active_sql
+from ioc.alert_status import ACTIVE, CLOSED, active_sql
 
 STATUSES = alert_status.STATUSES
 ORDERS = ("newest", "triage")
@@ -53,6 +53,8 @@ class Alert:
     updated_at: datetime
     details: dict[str, Any]
     children: int = 0  # active children (storm parents)
+    lon: float | None = None  # where its device is (read with `located=True`)
+    lat: float | None = None
 
     @property
     def active(self) -> bool:
@@ -66,15 +68,21 @@ class Alert:
         return out
 
 
-_ALERT_COLUMNS = [f.name for f in fields(Alert) if f.name != "children"]
+_ALERT_COLUMNS = [f.name for f in fields(Alert) if f.name not in ("children", "lon", "lat")]
 
 
-def _alert_select() -> sql.Composable:
+def _alert_select(located: bool = False) -> sql.Composable:
+    """SELECT of every Alert field (with the device's place when `located`) FROM alerts a."""
     cols = sql.SQL(", ").join(sql.SQL("a.{}").format(sql.Identifier(c)) for c in _ALERT_COLUMNS)
-    return sql.SQL(
+    query = sql.SQL(
         "SELECT {cols}, (SELECT count(*) FROM alerts c WHERE c.parent_id = a.id "
-        "AND {active}) AS children FROM alerts a"
+        "AND {active}) AS children"
     ).format(cols=cols, active=active_sql("c.status"))
+    if located:
+        return query + sql.SQL(
+            ", dv.lon, dv.lat FROM alerts a LEFT JOIN devices dv ON dv.device_id = a.device_id"
+        )
+    return query + sql.SQL(" FROM alerts a")
 
 
 @dataclass(frozen=True)
@@ -182,7 +190,7 @@ def list_alerts(
     if status == "active":
         statuses: list[str] | None = list(ACTIVE)
     elif status == "closed":
-        statuses = ["resolved", "false_alarm"]
+        statuses = list(CLOSED)
     else:
         statuses = _as_list(status)
     if statuses is not None:
@@ -226,6 +234,95 @@ def list_alerts(
 def get_alert(conn: psycopg.Connection, alert_id: int) -> Alert | None:
     row = conn.execute(_alert_select() + sql.SQL(" WHERE a.id = %s"), (alert_id,)).fetchone()
     return Alert(*row) if row else None
+
+
+# -- for the HTTP API: filters as its parameters say, keyset pages, the device's place ----------
+def _any(column: str, values: Sequence[Any] | None, where: list, params: list) -> None:
+    if values:
+        where.append(sql.SQL("{} = ANY(%s)").format(sql.Identifier("a", column)))
+        params.append(list(values))
+
+
+def api_conditions(
+    *,
+    status: Sequence[str] | None = None,
+    severity: Sequence[str] | None = None,
+    family: Sequence[str] | None = None,
+    unit_id: Sequence[str] | None = None,
+    device_id: Sequence[str] | None = None,
+    rule_id: Sequence[str] | None = None,
+    kind: Sequence[str] | None = None,
+    ids: Sequence[int] | None = None,
+    top_level: bool | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    include_camera: bool,
+) -> tuple[list[sql.Composable], list[Any]]:
+    """WHERE conditions (AND-ed) and their parameters: each filter one value or a list (None:
+    any); status "active" stands for the active statuses; `start`/`end`: active at some time
+    in [start, end); camera alerts (fights, wanted plates) only with `include_camera`."""
+    where: list[sql.Composable] = []
+    params: list[Any] = []
+    statuses = list(status or ())
+    if "active" in statuses:
+        statuses = sorted({s for s in statuses if s != "active"} | set(ACTIVE))
+    for column, values in (("status", statuses), ("severity", severity), ("family", family),
+                           ("unit_id", unit_id), ("device_id", device_id),
+                           ("rule_id", rule_id), ("kind", kind), ("id", ids)):
+        _any(column, values, where, params)
+    if top_level is not None:
+        where.append(sql.SQL("a.parent_id IS NULL" if top_level else "a.parent_id IS NOT NULL"))
+    if start is not None:
+        where.append(sql.SQL("(a.resolved_at IS NULL OR a.resolved_at >= %s)"))
+        params.append(start)
+    if end is not None:
+        where.append(sql.SQL("a.opened_at < %s"))
+        params.append(end)
+    if not include_camera:
+        where.append(sql.SQL("a.family IS DISTINCT FROM 'camera'"))
+    return where, params
+
+
+def _where(where: list[sql.Composable]) -> sql.Composable:
+    return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL("")
+
+
+def alerts_page(conn: psycopg.Connection, conditions: tuple[list, list],
+                after: Sequence | None, limit: int) -> list[Alert]:
+    """Alerts matching `conditions` (api_conditions), newest opened first, with their place;
+    `after`: the (opened_at, id) of the previous page's last row; limit+1 rows at most (the
+    caller tells from the extra one that there is a next page)."""
+    where, params = list(conditions[0]), list(conditions[1])
+    if after is not None:
+        where.append(sql.SQL("(a.opened_at, a.id) < (%s, %s)"))
+        params += list(after)
+    query = _alert_select(located=True) + _where(where) + sql.SQL(
+        " ORDER BY a.opened_at DESC, a.id DESC LIMIT %s")
+    return [Alert(*row) for row in conn.execute(query, [*params, limit + 1])]
+
+
+def alerts_by_id(conn: psycopg.Connection, conditions: tuple[list, list], limit: int,
+                 offset: int) -> list[Alert]:
+    """Alerts matching `conditions` in id order, with their place (offset paging)."""
+    where, params = conditions
+    query = _alert_select(located=True) + _where(where) + sql.SQL(
+        " ORDER BY a.id LIMIT %s OFFSET %s")
+    return [Alert(*row) for row in conn.execute(query, [*params, limit, offset])]
+
+
+def count_alerts(conn: psycopg.Connection, conditions: tuple[list, list]) -> int:
+    where, params = conditions
+    query = sql.SQL("SELECT count(*) FROM alerts a") + _where(where)
+    return int(conn.execute(query, params).fetchone()[0])
+
+
+def get_located_alert(conn: psycopg.Connection, alert_id: int, *,
+                      include_camera: bool) -> Alert | None:
+    """One alert with its device's place (None when missing, or a camera alert and not
+    `include_camera`)."""
+    found = alerts_by_id(conn, api_conditions(ids=[alert_id], include_camera=include_camera),
+                         1, 0)
+    return found[0] if found else None
 
 
 def alert_history(conn: psycopg.Connection, alert_id: int) -> list[AlertEvent]:

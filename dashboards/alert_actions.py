@@ -55,6 +55,38 @@ def check(action: str, note: str | None, assignee: str | None,
     return None
 
 
+# What a page's action buttons stand for: `<page>-act-ack` acknowledges, and so on.
+BUTTONS = {"act-ack": "acknowledge", "act-assign": "assign", "act-resolve": "resolve",
+           "act-false": "false_alarm"}
+
+
+def action_of(button_id: object, page: str) -> str | None:
+    """The action of one of `page`'s buttons (`feed-act-ack` -> "acknowledge"), else None."""
+    if not isinstance(button_id, str) or not button_id.startswith(page + "-"):
+        return None
+    return BUTTONS.get(button_id.removeprefix(page + "-"))
+
+
+def act_from_button(page: str, button_id: object, alert_id: int | None, note: str | None,
+                    lang: str, assignee: str | None = None) -> ActionResult | None:
+    """What the alert-action callbacks of the pages share: the action the clicked button
+    stands for, carried out by the logged-in user on the selected alert (an assignment only
+    to a person or duty unit of the list). None when the button is not an action button."""
+    from dashboards import assignees as who
+    from dashboards.context import context
+
+    action = action_of(button_id, page)
+    if action is None:
+        return None
+    pool = context().pool
+    allowed = None
+    if action == "assign":
+        with pool.connection() as conn:
+            allowed = frozenset(a.value for a in who.assignees(conn, lang))
+    return act(pool, alert_id, action, actor=current_actor(), note=note, assignee=assignee,
+               allowed_assignees=allowed)
+
+
 def act(
     pool: ConnectionPool,
     alert_id: int | None,

@@ -7,8 +7,6 @@ from `dash.page_registry`: pages that declare `nav_order` and `nav_label_key` in
 
 from __future__ import annotations
 
-import importlib.util
-import logging
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -20,8 +18,6 @@ from dashboards import auth, db_unavailable
 from dashboards.context import context, init_context
 from dashboards.i18n import pick_language, t
 from ioc.config import Settings
-
-log = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
 
@@ -79,36 +75,24 @@ def create_app(settings: Settings) -> Dash:
 
 
 def _register_api(server) -> None:
-    """Mount the HTTP API (dashboards/api, `register(server)`) when it is there."""
-    if importlib.util.find_spec("dashboards.api") is None:
-        return
-    api = importlib.import_module("dashboards.api")
-    register = getattr(api, "register", None) or getattr(api, "register_api", None)
-    if register is not None:
-        register(server)
-    elif getattr(api, "blueprint", None) is not None:
-        server.register_blueprint(api.blueprint)
-    else:
-        log.warning("dashboards.api has no register(server) or blueprint: API not mounted")
+    """Mount the HTTP API (dashboards/api)."""
+    from dashboards.api import register_api
 
-
-# Plain Flask routes that belong to pages: (module, function taking the server). They sit
-# behind the gate like everything else (a session; POST needs the CSRF token).
-PAGE_ROUTES = (("dashboards.evidence", "register_evidence_routes"),
-               ("dashboards.kpi_report_pdf", "register_kpi_report_routes"),
-               ("dashboards.base_map", "register_base_map_routes"),
-               ("dashboards.live_push", "register_live_routes"))
+    register_api(server)
 
 
 def _register_routes(server) -> None:
-    for module_name, function in PAGE_ROUTES:
-        if importlib.util.find_spec(module_name) is None:
-            continue
-        register = getattr(importlib.import_module(module_name), function, None)
-        if register is None:
-            log.warning("%s.%s is missing: its routes are not mounted", module_name, function)
-            continue
-        register(server)
+    """Plain Flask routes that belong to pages. They sit behind the gate like everything else
+    (a session; POST needs the CSRF token)."""
+    from dashboards.base_map import register_base_map_routes
+    from dashboards.evidence import register_evidence_routes
+    from dashboards.kpi_report_pdf import register_kpi_report_routes
+    from dashboards.live_push import register_live_routes
+
+    register_evidence_routes(server)
+    register_kpi_report_routes(server)
+    register_base_map_routes(server)
+    register_live_routes(server)
 
 
 def render_nav(pathname: str, search: str, settings: Settings) -> list:

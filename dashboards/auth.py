@@ -80,55 +80,6 @@ CONTENT_SECURITY_POLICY = "; ".join(
     ]
 )
 
-# Text of the log-in flow, the navigation bar and the admin pages (merged into i18n.TEXT).
-TEXT: dict[str, dict[str, str]] = {
-    "auth.login": {"vi": "Đăng nhập", "en": "Log in"},
-    "auth.logout": {"vi": "Đăng xuất", "en": "Log out"},
-    "auth.username": {"vi": "Tên đăng nhập", "en": "Username"},
-    "auth.password": {"vi": "Mật khẩu", "en": "Password"},
-    "auth.bad_credentials": {
-        "vi": "Sai tên đăng nhập hoặc mật khẩu.",
-        "en": "Wrong username or password.",
-    },
-    "auth.limited": {
-        "vi": "Quá nhiều lần đăng nhập sai. Vui lòng thử lại sau ít phút.",
-        "en": "Too many failed log-ins. Please try again in a few minutes.",
-    },
-    "auth.csrf": {
-        "vi": "Phiên biểu mẫu đã hết hạn; vui lòng thử lại.",
-        "en": "The form expired; please try again.",
-    },
-    "auth.ended": {
-        "vi": "Phiên làm việc đã kết thúc; vui lòng đăng nhập lại.",
-        "en": "Your session ended; please log in again.",
-    },
-    "auth.logged_out": {"vi": "Đã đăng xuất.", "en": "You are logged out."},
-    "auth.already": {"vi": "Đang đăng nhập với tên {name}.", "en": "Logged in as {name}."},
-    "auth.continue": {"vi": "Vào trang chính", "en": "Go to the start page"},
-    "auth.login_required": {
-        "vi": "Cần đăng nhập để xem trang này.",
-        "en": "Please log in to see this page.",
-    },
-    "auth.forbidden": {
-        "vi": "Vai trò của bạn ({role}) không được xem trang này.",
-        "en": "Your role ({role}) may not see this page.",
-    },
-    "auth.demo_title": {
-        "vi": "DEMO — tài khoản thử nghiệm (chỉ có trong bản demo)",
-        "en": "DEMO — demonstration accounts (exist in the demo only)",
-    },
-    "auth.demo_badge": {"vi": "DEMO", "en": "DEMO"},
-    "role.operator": {"vi": "Điều hành viên", "en": "Operator"},
-    "role.police": {"vi": "Công an", "en": "Police"},
-    "role.leadership": {"vi": "Lãnh đạo", "en": "Leadership"},
-    "role.admin": {"vi": "Quản trị", "en": "Administrator"},
-    "nav.status": {"vi": "Tình trạng", "en": "Status"},
-    "nav.admin_users": {"vi": "Người dùng", "en": "Users"},
-    "nav.admin_audit": {"vi": "Nhật ký", "en": "Audit log"},
-}
-for _key, _value in TEXT.items():
-    i18n.TEXT.setdefault(_key, _value)
-
 
 # -- who is asking ---------------------------------------------------------------------------
 def current_user() -> SessionInfo | None:

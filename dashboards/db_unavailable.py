@@ -27,34 +27,6 @@ SAFE_METHODS = frozenset({"GET", "HEAD"})
 LOGIN_PATH = "/auth/login"
 API_PREFIX = "/api/"
 
-TEXT: dict[str, dict[str, str]] = {
-    "db.unavailable": {
-        "vi": "Không kết nối được cơ sở dữ liệu: thao tác có thể chưa được lưu. Vui lòng tải "
-              "lại trang và thử lại sau ít phút.",
-        "en": "The database cannot be reached: your change may not have been saved. Please "
-              "reload and try again in a few minutes.",
-    },
-    "auth.unavailable": {
-        "vi": "Không kết nối được cơ sở dữ liệu nên chưa đăng nhập được; vui lòng thử lại "
-              "sau ít phút.",
-        "en": "The database cannot be reached, so you are not logged in; please try again "
-              "in a few minutes.",
-    },
-    "act.unavailable": {
-        "vi": "Không kết nối được cơ sở dữ liệu: cảnh báo #{id} có thể chưa được cập nhật; "
-              "vui lòng làm mới và thử lại.",
-        "en": "The database cannot be reached: alert #{id} may not have been updated; "
-              "please refresh and try again.",
-    },
-    "police.act.unavailable": {
-        "vi": "Không kết nối được cơ sở dữ liệu: có thể chưa lưu; vui lòng làm mới và thử lại.",
-        "en": "The database cannot be reached: this may not have been saved; please refresh "
-              "and try again.",
-    },
-}
-for _key, _value in TEXT.items():
-    i18n.TEXT.setdefault(_key, _value)
-
 
 def _language() -> str:
     return i18n.pick_language(request.args.get("lang") or request.form.get("lang"))

@@ -7,25 +7,8 @@ from zoneinfo import ZoneInfo
 
 from dash import html
 
-from dashboards import i18n
 from dashboards.i18n import t
 from ioc.ingest_sessions import SessionRow
-
-TEXT = {
-    "status.ingest": {"vi": "Phiên ingest trực tuyến", "en": "Ingest sessions online"},
-    "status.ingest_queueing": {
-        "vi": "Phiên ingest {name} đang xếp hàng {n} tin nhắn mà không ai xử lý "
-              "(worker vắng từ {since}). Khởi động lại worker, hoặc: ioc ingest --retire {name}",
-        "en": "Ingest session {name} is queueing {n} messages that nobody consumes "
-              "(worker away since {since}). Restart the worker, or: ioc ingest --retire {name}",
-    },
-    "status.ingest_stalled": {
-        "vi": "Phiên ingest {name} đã kết nối nhưng không nhận tin nhắn nào",
-        "en": "Ingest session {name} is connected but receives nothing",
-    },
-}
-for _key, _value in TEXT.items():
-    i18n.TEXT.setdefault(_key, _value)
 
 
 def _tile(label: str, value: str, tile_id: str, tone: str = "") -> html.Div:

@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from dash import Patch
 
-from dashboards import i18n
 from dashboards import map_view as mv
 from dashboards import ops_queries as q
 from dashboards.classify import SILENT_AFTER_INTERVALS
@@ -576,24 +575,6 @@ def cluster_trace(props: Mapping[str, list] | None, marker_scale: float = 1.0) -
             "opacity": 0.9,
         },
     }
-
-
-# Text of the clusters (merged into i18n.TEXT, as the other modules with their own keys).
-TEXT = {
-    "map.cluster.devices": {"vi": "{n} thiết bị", "en": "{n} devices"},
-    "map.cluster.level_4": {"vi": "nguy hiểm", "en": "danger"},
-    "map.cluster.level_3": {"vi": "cảnh báo", "en": "warning"},
-    "map.cluster.level_2": {"vi": "cần theo dõi", "en": "watch"},
-    "map.cluster.level_1": {"vi": "không có số liệu", "en": "no data"},
-    "map.cluster.zoom": {"vi": "Nhấn để phóng to", "en": "Click to zoom in"},
-    "ops.search": {
-        "vi": "Tìm thiết bị, xã/phường…",
-        "en": "Find a device, commune or ward…",
-    },
-    "ops.search_none": {"vi": "Không tìm thấy", "en": "Nothing found"},
-}
-for _key, _value in TEXT.items():
-    i18n.TEXT.setdefault(_key, _value)
 
 
 _renderers: weakref.WeakKeyDictionary[Any, dict[str, MapRenderer]] = weakref.WeakKeyDictionary()

@@ -25,9 +25,9 @@ from alerts.cap_in import UNIT_GEOCODES
 from alerts.queries import Alert
 from dashboards.classify import alarm_levels_of, is_silent
 from dashboards.map_figure import BaseGeometry, MapDevice, WarningArea, circle_ring
+from ioc.alert_status import ACTIVE
 from ioc.live import LiveState
 
-ACTIVE = ("open", "acknowledged", "assigned")
 STATUSES = alert_queries.STATUSES
 SEVERITY_RANK = {"info": 0, "minor": 1, "moderate": 2, "severe": 3, "extreme": 4}
 FAMILIES = ("environment", "disaster", "camera", "tourism")
@@ -464,9 +464,9 @@ def device_alerts(conn: psycopg.Connection, device_id: str, limit: int = 20) -> 
     ids = [
         row[0]
         for row in conn.execute(
-            "SELECT id FROM alerts WHERE device_id = %s AND status IN ('open', 'acknowledged', "
-            "'assigned') ORDER BY opened_at DESC LIMIT %s",
-            (device_id, limit),
+            "SELECT id FROM alerts WHERE device_id = %s AND status = ANY(%s) "
+            "ORDER BY opened_at DESC LIMIT %s",
+            (device_id, list(ACTIVE), limit),
         )
     ]
     found = [a for a in (alert_queries.get_alert(conn, i) for i in ids) if a is not None]

@@ -26,7 +26,6 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from dashboards import police_text  # noqa: F401 - registers the page's added texts
 from dashboards.i18n import t
 from dashboards.map_figure import BaseGeometry, MapBase, fit_view, map_style, ui_label
 from dashboards.page_parts import fmt_time

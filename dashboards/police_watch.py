@@ -13,10 +13,7 @@ import logging
 import dash
 from dash import dcc, html
 
-from dashboards import (
-    auth,
-    police_text,  # noqa: F401 - registers the texts used here
-)
+from dashboards import auth
 from dashboards.alert_texts import dropdown_labels
 from dashboards.context import context
 from dashboards.i18n import t

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from psycopg_pool import ConnectionPool
 
+from ioc.alert_status import ACTIVE
 from ioc.ingest_sessions import SessionBoard, SessionRow
 from ioc.live import LiveState
 
@@ -35,7 +36,7 @@ def live_counts(pool: ConnectionPool, live: LiveState, online_window_s: float = 
             "SELECT count(*) FROM dead_letters WHERE received_at > now() - interval '1 hour'"
         ).fetchone()
         (open_alerts,) = conn.execute(
-            "SELECT count(*) FROM alerts WHERE status IN ('open', 'acknowledged', 'assigned')"
+            "SELECT count(*) FROM alerts WHERE status = ANY(%s)", (list(ACTIVE),)
         ).fetchone()
     now = time.time()
     seen = live.last_seen()

@@ -7,11 +7,15 @@ needs them written out (the predicate of the partial unique index `alerts_one_op
 
 from __future__ import annotations
 
+from typing import Literal
+
 from psycopg import sql
 
 ACTIVE = ("open", "acknowledged", "assigned")  # an alert someone still has to deal with
 CLOSED = ("resolved", "false_alarm")
 STATUSES = ACTIVE + CLOSED
+
+Status = Literal["open", "acknowledged", "assigned", "resolved", "false_alarm"]
 
 
 def active_sql(column: str = "status") -> sql.Composed:

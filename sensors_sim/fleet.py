@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ioc.devices.model import metadata_model
+from ioc.timezones import TimeZoneName
 from sensors_sim.faults import FAULT_KINDS
 
 DEFAULT_FLEET_FILE = Path(__file__).parent / "data" / "lao_cai_fleet.yaml"
@@ -253,7 +254,7 @@ class ScenarioTargets(Model):
 
 class Fleet(Model):
     province: str
-    timezone: str = "Asia/Ho_Chi_Minh"
+    timezone: TimeZoneName = "Asia/Ho_Chi_Minh"
     bbox: tuple[float, float, float, float] = Field(
         (-180, -90, 180, 90), description="lon_min, lat_min, lon_max, lat_max"
     )
@@ -275,17 +276,6 @@ class Fleet(Model):
         if not isinstance(v, list):
             return v
         return [from_registry_entry(d) if _is_registry_entry(d) else d for d in v]
-
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, v: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError) as err:
-            raise ValueError(f"unknown time zone {v!r}") from err
-        return v
 
     @field_validator("hourly_shapes")
     @classmethod

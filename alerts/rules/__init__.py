@@ -133,10 +133,6 @@ class RuleCommon(Model):
         return self.kind or self.default_kind()
 
 
-def _rank(sev: str) -> int:
-    return SEVERITIES.index(sev)
-
-
 class ThresholdLevel(Model):
     value: float
     severity: Severity

@@ -101,6 +101,13 @@ def _as_problem(response):
 
 def _api_headers(response):
     if _is_api():
+        if request.method == "OPTIONS" and "Allow" in response.headers:
+            # Flask's answer counts the catch-all GET route; say what the endpoint takes
+            from dashboards.api.routes import allowed_methods
+
+            allowed = allowed_methods(request.path)
+            if allowed is not None:
+                response.headers["Allow"] = ", ".join(allowed)
         response = _as_problem(response)
         response.headers.setdefault("Cache-Control", "no-store")
         response.vary.add("Authorization")

@@ -2,8 +2,7 @@
 
 Tokens belong to the security module (`ioc.security.tokens`: scoped, expiring, revocable,
 stored hashed) and the web gate (`dashboards.auth`: `require_api_scope`, and the
-`before_request` guard that refuses /api/ requests without a valid token). When those cannot
-be imported, every route of the API answers 401: the API is never open.
+`before_request` guard that refuses /api/ requests without a valid token).
 
 Routes say what they need with `require_scope(scope)`; the NGSI-LD routes, whose scope depends
 on the entity type asked for, use `require_token()` and then `check_scope(scope)`.
@@ -15,8 +14,8 @@ from __future__ import annotations
 import functools
 import logging
 from dataclasses import dataclass
-from types import ModuleType
 
+from dashboards import auth
 from dashboards.api.problems import FORBIDDEN, UNAUTHORIZED, ApiProblem
 
 log = logging.getLogger(__name__)
@@ -59,16 +58,6 @@ class Caller:
         return f"token:{self.name}"
 
 
-def upstream_auth() -> ModuleType | None:
-    """`dashboards.auth` (the web gate), or None when it or the security module is missing."""
-    try:
-        from dashboards import auth
-    except ImportError:
-        log.warning("api: dashboards.auth / ioc.security not importable; the API refuses all")
-        return None
-    return auth
-
-
 def _unauthorized(detail: str) -> ApiProblem:
     return ApiProblem(
         401,
@@ -79,30 +68,13 @@ def _unauthorized(detail: str) -> ApiProblem:
     )
 
 
-def _refuse_all(view):
-    @functools.wraps(view)
-    def refused(*args, **kwargs):
-        raise _unauthorized(
-            "API tokens are not available on this server (the security module is not "
-            "installed), so the API refuses every request"
-        )
-
-    return refused
-
-
 def require_scope(scope: str):
     """Decorator: the view runs only for a valid bearer token that holds `scope`."""
-    auth = upstream_auth()
-    if auth is None:
-        return _refuse_all
     return auth.require_api_scope(scope)
 
 
 def require_token():
     """Decorator: any valid bearer token (the view then checks the scope its data needs)."""
-    auth = upstream_auth()
-    if auth is None:
-        return _refuse_all
 
     def decorate(view):
         @functools.wraps(view)
@@ -117,8 +89,7 @@ def require_token():
 
 def current_caller() -> Caller:
     """The caller of this request; 401 when there is no valid token."""
-    auth = upstream_auth()
-    token = auth.current_token() if auth is not None else None
+    token = auth.current_token()
     if token is None:
         raise _unauthorized("a valid bearer token is required")
     return Caller(str(token.name), frozenset(token.scopes))

@@ -7,22 +7,32 @@ Parsing is pure (a MultiDict in, a frozen model out), so it is unit-tested witho
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import re
 import types
 import typing
 from typing import Annotated, ClassVar, Literal, TypeVar, get_args, get_origin
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+)
 
 from dashboards.api.problems import UNKNOWN_PARAMETER, ParameterError, invalid
+from ioc.alert_status import STATUSES
+from ioc.timezones import is_timezone, known_timezones
 
 # -- value types ------------------------------------------------------------------------------
 IDENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 METRIC = re.compile(r"[a-z][a-z0-9_]{0,63}")
 LAYER = re.compile(r"[a-z][a-z0-9_]{0,62}")
-CURSOR = re.compile(r"[A-Za-z0-9_-]{1,2000}")
+# base64url of {"f": ..., "k": [...]} (dashboards/api/cursors.py): it starts with `{"f":"`
+CURSOR = re.compile(r"eyJmIjoi[A-Za-z0-9_-]{1,1992}")
 
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
@@ -55,13 +65,10 @@ def parse_time(value: object) -> dt.datetime:
             )
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise ValueError("needs a UTC offset (Z or ±hh:mm), e.g. 2025-06-01T08:00:00+07:00")
-    try:
-        parsed = parsed.astimezone(dt.UTC)
-    except OverflowError:
-        parsed = None
-    if parsed is None or not EARLIEST <= parsed < LATEST:
+    # the year as written (what the document's pattern can say), not the year in UTC
+    if not EARLIEST.year <= parsed.year < LATEST.year:
         raise ValueError("must lie between 2000-01-01 and 2100-01-01")
-    return parsed
+    return parsed.astimezone(dt.UTC)
 
 
 def parse_day(value: object) -> dt.date:
@@ -77,26 +84,91 @@ def parse_day(value: object) -> dt.date:
     return day
 
 
-@functools.cache
-def known_timezones() -> frozenset[str]:
-    return frozenset(available_timezones() | {"UTC"})
-
-
 def parse_tz(value: str) -> str:
-    if value not in known_timezones():
+    if not is_timezone(value):
         raise ValueError(f"{value[:80]!r} is not an IANA time zone, e.g. Asia/Ho_Chi_Minh or UTC")
     return value
 
 
-Ident = Annotated[str, _matching(IDENT, "an id (letters, digits, _ . : -; at most 64)")]
-DeviceId = Annotated[str, _matching(IDENT, "a device id (letters, digits, _ . : -; at most 64)")]
-Metric = Annotated[str, _matching(METRIC, "a metric name (a-z, 0-9, _; at most 64)")]
-Time = Annotated[dt.datetime, BeforeValidator(parse_time)]
-Day = Annotated[dt.date, BeforeValidator(parse_day)]
-Tz = Annotated[str, AfterValidator(parse_tz)]
-Cursor = Annotated[str, _matching(CURSOR, "a cursor returned by this API")]
+def _string(pattern: re.Pattern) -> WithJsonSchema:
+    """The OpenAPI schema of a string checked by `pattern` (which is matched whole)."""
+    return WithJsonSchema({"type": "string", "pattern": f"^{pattern.pattern}$"})
+
+
+Ident = Annotated[
+    str, _matching(IDENT, "an id (letters, digits, _ . : -; at most 64)"), _string(IDENT)
+]
+DeviceId = Annotated[
+    str, _matching(IDENT, "a device id (letters, digits, _ . : -; at most 64)"), _string(IDENT)
+]
+Metric = Annotated[str, _matching(METRIC, "a metric name (a-z, 0-9, _; at most 64)"),
+                   _string(METRIC)]
+Time = Annotated[dt.datetime, BeforeValidator(parse_time),
+                 WithJsonSchema({"type": "string", "format": "date-time",
+                                 "pattern": r"^20\d\d-\d\d-\d\d[Tt]"})]
+Day = Annotated[dt.date, BeforeValidator(parse_day),
+                WithJsonSchema({"type": "string", "format": "date",
+                                "pattern": r"^(19|20)\d\d-\d\d-\d\d$"})]
+# The OpenAPI document lists the zones once, as the TimeZone schema (dashboards/api/openapi.py).
+Tz = Annotated[
+    str, AfterValidator(parse_tz), WithJsonSchema({"type": "string", "x-component": "TimeZone"})
+]
+
+
+def time_zone_schema() -> dict:
+    return {"type": "string", "enum": sorted(known_timezones()),
+            "description": "An IANA time zone name."}
+Cursor = Annotated[str, _matching(CURSOR, "a cursor returned by this API"), _string(CURSOR)]
 Family = Literal["environment", "disaster", "camera", "tourism"]
 Format = Literal["json", "csv"]
+
+# What the shared parameters mean (the OpenAPI document's descriptions come from the fields).
+CURSOR_DOC = (
+    "Opaque cursor from `next_cursor` of the previous page (or the `Link: rel=next` header). "
+    "Repeat the same filters; only limit, format and tz may change between pages. Only a "
+    "cursor this API returned is valid: any other is refused with a 400."
+)
+FORMAT_DOC = "Output format; without it, `Accept: text/csv` selects CSV. JSON by default."
+TZ_DOC = "IANA time zone for the times in the answer (UTC by default, written +00:00)."
+FAMILY_DOC = "Device family."
+UNIT_DOC = (
+    "Administrative unit (commune or ward): its official code. Deprecated alias: `district` "
+    "(read as unit_id; the district level no longer exists since 1 July 2025)."
+)
+KIND_DOC = (
+    "Device kind (air_quality, weather, rain_gauge, water_level, landslide, camera, "
+    "visitor_counter, accommodation, ...)."
+)
+
+
+def _limit(default: int, maximum: int, what: str = "rows"):
+    return Field(default, ge=1, le=maximum, description=f"Page size ({what} per page).",
+                 examples=[default])
+
+
+def _cursor():
+    return Field(None, description=CURSOR_DOC)
+
+
+def _format():
+    return Field(None, description=FORMAT_DOC)
+
+
+def _tz():
+    return Field("UTC", description=TZ_DOC, examples=["Asia/Ho_Chi_Minh"])
+
+
+def _family():
+    return Field(None, max_length=4, description=FAMILY_DOC, examples=[["environment"]])
+
+
+def _units():
+    return Field(None, max_length=50, description=UNIT_DOC, examples=[["03006"]])
+
+
+def _kinds(max_length: int = 50, description: str = KIND_DOC):
+    return Field(None, max_length=max_length, description=description,
+                 examples=[["water_level"]])
 
 
 # -- models -----------------------------------------------------------------------------------
@@ -145,14 +217,15 @@ def _check_range(
 
 
 class DevicesQuery(Query):
-    family: list[Family] | None = Field(None, max_length=4)
-    kind: list[Ident] | None = Field(None, max_length=50)
-    unit_id: list[Ident] | None = Field(None, max_length=50)
-    enabled: bool | None = None
-    limit: int = Field(100, ge=1, le=1000)
-    cursor: Cursor | None = None
-    format: Format | None = None
-    tz: Tz = "UTC"
+    family: list[Family] | None = _family()
+    kind: list[Ident] | None = _kinds()
+    unit_id: list[Ident] | None = _units()
+    enabled: bool | None = Field(None, description="Only enabled (true) or disabled devices.",
+                                 examples=[True])
+    limit: int = _limit(100, 1000, "devices")
+    cursor: Cursor | None = _cursor()
+    format: Format | None = _format()
+    tz: Tz = _tz()
 
 
 Bucket = Literal["raw", "5min", "15min", "30min", "hour", "day"]
@@ -176,15 +249,23 @@ BUCKET_STEP: dict[str, dt.timedelta] = {
 
 
 class ReadingsQuery(Query):
-    device_id: list[DeviceId] = Field(min_length=1, max_length=50)
-    metric: list[Metric] | None = Field(None, max_length=50)
-    start: Time
-    end: Time | None = None
-    bucket: Bucket = "raw"
-    limit: int = Field(1000, ge=1, le=10000)
-    cursor: Cursor | None = None
-    format: Format | None = None
-    tz: Tz = "UTC"
+    device_id: list[DeviceId] = Field(min_length=1, max_length=50, description="Device id(s).",
+                                      examples=[["aq-lc-001"]])
+    metric: list[Metric] | None = Field(None, max_length=50, examples=[["pm25"]],
+                                        description="Metric name(s); all metrics when absent.")
+    start: Time = Field(description="Start of the time range (inclusive), ISO 8601 with an "
+                        "offset.", examples=["2025-06-01T00:00:00+07:00"])
+    end: Time | None = Field(None, description="End of the time range (exclusive), ISO 8601 "
+                             "with an offset; now when absent.",
+                             examples=["2025-06-02T00:00:00+07:00"])
+    bucket: Bucket = Field("raw", examples=["hour"], description=(
+        "raw: every reading (range ≤ 31 days); 5min/15min/30min: aggregated from raw readings "
+        "(range ≤ 7 days); hour: from the hourly rollups (≤ 400 days); day: local days of "
+        "`tz` (≤ 3660 days)."))
+    limit: int = _limit(1000, 10000)
+    cursor: Cursor | None = _cursor()
+    format: Format | None = _format()
+    tz: Tz = _tz()
 
     def problems(self) -> list[ParameterError]:
         why = f" for bucket={self.bucket}"
@@ -202,58 +283,77 @@ class ReadingsQuery(Query):
 
 
 class LatestQuery(Query):
-    device_id: list[DeviceId] | None = Field(None, max_length=200)
-    family: list[Family] | None = Field(None, max_length=4)
-    kind: list[Ident] | None = Field(None, max_length=50)
-    unit_id: list[Ident] | None = Field(None, max_length=50)
-    metric: list[Metric] | None = Field(None, max_length=50)
-    limit: int = Field(100, ge=1, le=500)
-    cursor: Cursor | None = None
-    format: Format | None = None
-    tz: Tz = "UTC"
+    device_id: list[DeviceId] | None = Field(None, max_length=200, description="Device id(s).",
+                                             examples=[["wl-sapa-01"]])
+    family: list[Family] | None = _family()
+    kind: list[Ident] | None = _kinds()
+    unit_id: list[Ident] | None = _units()
+    metric: list[Metric] | None = Field(None, max_length=50, description="Metric name(s).",
+                                        examples=[["water_level_m"]])
+    limit: int = _limit(100, 500, "devices")
+    cursor: Cursor | None = _cursor()
+    format: Format | None = _format()
+    tz: Tz = _tz()
 
 
-AlertStatus = Literal["open", "acknowledged", "assigned", "resolved", "false_alarm", "active"]
+AlertStatus = Literal[(*STATUSES, "active")]
 Severity = Literal["info", "minor", "moderate", "severe", "extreme"]
 
 
 class AlertsQuery(Query):
-    status: list[AlertStatus] | None = Field(None, max_length=6)
-    severity: list[Severity] | None = Field(None, max_length=5)
-    family: list[Family] | None = Field(None, max_length=4)
-    unit_id: list[Ident] | None = Field(None, max_length=50)
-    device_id: list[DeviceId] | None = Field(None, max_length=50)
-    rule_id: list[Ident] | None = Field(None, max_length=20)
-    kind: list[Ident] | None = Field(None, max_length=20)
-    top_level: bool | None = None
-    start: Time | None = None
-    end: Time | None = None
-    limit: int = Field(100, ge=1, le=1000)
-    cursor: Cursor | None = None
-    format: Format | None = None
-    tz: Tz = "UTC"
+    status: list[AlertStatus] | None = Field(
+        None, max_length=6, examples=[["active"]],
+        description="Status (active = open, acknowledged or assigned).")
+    severity: list[Severity] | None = Field(None, max_length=5, description="Severity.",
+                                            examples=[["severe", "extreme"]])
+    family: list[Family] | None = _family()
+    unit_id: list[Ident] | None = _units()
+    device_id: list[DeviceId] | None = Field(None, max_length=50, description="Device id.",
+                                             examples=[["wl-sapa-01"]])
+    rule_id: list[Ident] | None = Field(None, max_length=20, description="Rule id.",
+                                        examples=[["water_level_alarm"]])
+    kind: list[Ident] | None = _kinds(20, "Alert kind (water_level, landslide, air_quality, "
+                                      "crowd, fire, ...).")
+    top_level: bool | None = Field(None, examples=[True], description=(
+        "true: leave out alerts grouped under a storm parent (reach them through "
+        "`parent_id`); false: only those."))
+    start: Time | None = Field(None, description="Alerts still active at or after this time.",
+                               examples=["2025-06-01T00:00:00+07:00"])
+    end: Time | None = Field(None, description="Alerts opened before this time.",
+                             examples=["2025-06-02T00:00:00+07:00"])
+    limit: int = _limit(100, 1000, "alerts")
+    cursor: Cursor | None = _cursor()
+    format: Format | None = _format()
+    tz: Tz = _tz()
 
     def problems(self) -> list[ParameterError]:
         return _check_range(self.start, self.end, None)
 
 
 class TzQuery(Query):
-    tz: Tz = "UTC"
+    tz: Tz = _tz()
 
 
 class IncidentsQuery(Query):
-    device_id: list[DeviceId] | None = Field(None, max_length=50)
-    label: list[Ident] | None = Field(None, max_length=20)
-    unit_id: list[Ident] | None = Field(None, max_length=50)
-    source: Literal["ioc", "frigate"] | None = None
-    open: bool | None = None
-    watchlist_hit: bool | None = None
-    start: Time | None = None
-    end: Time | None = None
-    limit: int = Field(100, ge=1, le=1000)
-    cursor: Cursor | None = None
-    format: Format | None = None
-    tz: Tz = "UTC"
+    device_id: list[DeviceId] | None = Field(None, max_length=50, description="Camera id.",
+                                             examples=[["cam-lc-cho-01"]])
+    label: list[Ident] | None = Field(None, max_length=20, examples=[["fire"]], description=(
+        "Incident type (fire, smoke, fight, crowd, wanted_plate, ...)."))
+    unit_id: list[Ident] | None = _units()
+    source: Literal["ioc", "frigate"] | None = Field(
+        None, description="Which detector reported it.", examples=["ioc"])
+    open: bool | None = Field(None, description="Only ongoing (true) or ended incidents.",
+                              examples=[True])
+    watchlist_hit: bool | None = Field(None, examples=[True], description=(
+        "Only sightings of a plate on a live police watchlist (true), or none."))
+    start: Time | None = Field(None, description="Incidents updated at or after this time.",
+                               examples=["2025-06-01T00:00:00+07:00"])
+    end: Time | None = Field(None, description="Incidents started before this time.",
+                             examples=["2025-06-02T00:00:00+07:00"])
+    limit: int = _limit(100, 1000, "incidents")
+    cursor: Cursor | None = _cursor()
+    format: Format | None = _format()
+    tz: Tz = _tz()
 
     def problems(self) -> list[ParameterError]:
         return _check_range(self.start, self.end, None)
@@ -264,14 +364,20 @@ PROVINCE = "province"  # the unit filter value for province-wide figures (stored
 
 
 class KpiValuesQuery(Query):
-    kpi_id: list[Ident] | None = Field(None, max_length=50)
-    unit_id: list[Ident] | None = Field(None, max_length=50)
-    period: list[Period] | None = Field(None, max_length=5)
-    start: Day | None = None
-    end: Day | None = None
-    limit: int = Field(100, ge=1, le=1000)
-    cursor: Cursor | None = None
-    format: Format | None = None
+    kpi_id: list[Ident] | None = Field(None, max_length=50, description="KPI id.",
+                                       examples=[["egov_services_full_pct"]])
+    unit_id: list[Ident] | None = Field(None, max_length=50, examples=[["province"]],
+                                        description="Unit id; `province` for province-wide "
+                                        "values.")
+    period: list[Period] | None = Field(None, max_length=5, description="Period.",
+                                        examples=[["year"]])
+    start: Day | None = Field(None, description="Periods starting on or after this date.",
+                              examples=["2019-01-01"])
+    end: Day | None = Field(None, description="Periods starting before this date.",
+                            examples=["2026-01-01"])
+    limit: int = _limit(100, 1000)
+    cursor: Cursor | None = _cursor()
+    format: Format | None = _format()
 
     def problems(self) -> list[ParameterError]:
         if self.start and self.end and self.start >= self.end:
@@ -280,32 +386,44 @@ class KpiValuesQuery(Query):
 
 
 class KpiTargetsQuery(Query):
-    kpi_id: list[Ident] | None = Field(None, max_length=50)
-    format: Format | None = None
+    kpi_id: list[Ident] | None = Field(None, max_length=50, description="KPI id.",
+                                       examples=[["egov_services_full_pct"]])
+    format: Format | None = _format()
 
 
 class KpiImportQuery(Query):
-    source: Annotated[str, _matching(IDENT, "a source name (letters, digits, _ . : -)")] | None = (
-        None
-    )
-    dry_run: bool = False
+    source: Annotated[
+        str, _matching(IDENT, "a source name (letters, digits, _ . : -)"), _string(IDENT)
+    ] | None = Field(None, examples=["bao-cao-2024"], description=(
+        "Name of the report the figures come from (kept with each value as "
+        "api:<token name>:<source>)."))
+    dry_run: bool = Field(False, description="Check the rows without storing them.",
+                          examples=[False])
 
 
 NgsiType = Literal["AirQualityObserved", "WeatherObserved", "FloodMonitoring", "Alert"]
 NGSI_ID = re.compile(r"urn:ngsi-ld:[A-Za-z]{1,40}:[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
-NgsiId = Annotated[str, _matching(NGSI_ID, "an entity id like urn:ngsi-ld:<Type>:<id>")]
+NgsiId = Annotated[str, _matching(NGSI_ID, "an entity id like urn:ngsi-ld:<Type>:<id>"),
+                   _string(NGSI_ID)]
+
+
+NGSI_FORMAT_DOC = "NGSI-LD 1.8 spelling of options=keyValues."
 
 
 class NgsiQuery(Query):
-    type: NgsiType
-    id: list[NgsiId] | None = Field(None, max_length=100)
-    limit: int = Field(20, ge=1, le=1000)
-    offset: int = Field(0, ge=0, le=100_000)
+    type: NgsiType = Field(description="Entity type (readings:read for the observations, "
+                           "alerts:read for Alert).", examples=["FloodMonitoring"])
+    id: list[NgsiId] | None = Field(None, max_length=100, description="Entity id(s).",
+                                    examples=[["urn:ngsi-ld:FloodMonitoring:wl-sapa-01"]])
+    limit: int = Field(20, ge=1, le=1000, description="Entities per page.", examples=[20])
+    offset: int = Field(0, ge=0, le=100_000, description="Entities to skip.", examples=[0])
     options: list[Literal["keyValues", "normalized", "sysAttrs", "count"]] | None = Field(
-        None, max_length=4
-    )
-    format: Literal["simplified", "keyValues", "normalized"] | None = None
-    count: bool = False
+        None, max_length=4, examples=[["keyValues"]],
+        description="keyValues: simplified entities; count: NGSILD-Results-Count header.")
+    format: Literal["simplified", "keyValues", "normalized"] | None = Field(
+        None, description=NGSI_FORMAT_DOC, examples=["simplified"])
+    count: bool = Field(False, description="Send the total in the NGSILD-Results-Count header.",
+                        examples=[True])
 
     @property
     def key_values(self) -> bool:
@@ -317,8 +435,11 @@ class NgsiQuery(Query):
 
 
 class NgsiEntityQuery(Query):
-    options: list[Literal["keyValues", "normalized", "sysAttrs"]] | None = Field(None, max_length=3)
-    format: Literal["simplified", "keyValues", "normalized"] | None = None
+    options: list[Literal["keyValues", "normalized", "sysAttrs"]] | None = Field(
+        None, max_length=3, description="keyValues: the simplified entity.",
+        examples=[["keyValues"]])
+    format: Literal["simplified", "keyValues", "normalized"] | None = Field(
+        None, description=NGSI_FORMAT_DOC, examples=["normalized"])
 
     @property
     def key_values(self) -> bool:

@@ -16,7 +16,6 @@ INVALID_BODY = "urn:ioc:problem:invalid-body"
 UNAUTHORIZED = "urn:ioc:problem:unauthorized"
 FORBIDDEN = "urn:ioc:problem:forbidden"
 NOT_FOUND = "urn:ioc:problem:not-found"
-NOT_IMPLEMENTED = "urn:ioc:problem:not-implemented"
 UNAVAILABLE = "urn:ioc:problem:unavailable"
 HTTP_ERROR = "about:blank"
 

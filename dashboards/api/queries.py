@@ -1,4 +1,5 @@
-"""The API's SQL: keyset pages over devices, readings and rollups, alerts, incidents, KPIs.
+"""The API's SQL: keyset pages over devices, readings and rollups, incidents, KPIs (alerts are
+read through the alerts read model, alerts/queries.py).
 
 Every statement is composed with psycopg's `sql` module from fixed fragments and bound
 parameters; nothing from a request is ever spliced into SQL text. Each page query asks for
@@ -17,7 +18,6 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 ORIGIN = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)  # the rollups' bucket origin (ioc.db.rollups)
-ACTIVE_STATUSES = ("open", "acknowledged", "assigned")
 
 
 class Where:
@@ -226,74 +226,6 @@ def readings_binned(
     return _tuples(conn, query, [step, ORIGIN, *where.params, limit + 1])
 
 
-# -- alerts -----------------------------------------------------------------------------------
-ALERT_COLUMNS = sql.SQL(
-    "a.id, a.rule_id, a.subject, a.kind, a.family, a.severity, a.status, a.title, a.unit_id, "
-    "a.device_id, a.parent_id, a.count, a.first_value, a.last_value, a.peak_value, "
-    "a.opened_at, a.last_seen_at, a.acknowledged_at, a.resolved_at, a.escalated_at, a.details"
-)
-
-
-def alert_filters(
-    *,
-    status=None,
-    severity=None,
-    family=None,
-    unit_id=None,
-    device_id=None,
-    rule_id=None,
-    kind=None,
-    top_level: bool | None = None,
-    start: dt.datetime | None = None,
-    end: dt.datetime | None = None,
-    include_camera: bool,
-) -> Where:
-    """Alerts matching the filters; `start`/`end`: active at some time in [start, end)."""
-    statuses = list(status or ())
-    if "active" in statuses:
-        statuses = sorted({s for s in statuses if s != "active"} | set(ACTIVE_STATUSES))
-    where = Where().any("a.status", statuses).any("a.severity", severity)
-    where.any("a.family", family).any("a.unit_id", unit_id).any("a.device_id", device_id)
-    where.any("a.rule_id", rule_id).any("a.kind", kind)
-    if top_level is not None:
-        where.add("a.parent_id IS NULL" if top_level else "a.parent_id IS NOT NULL")
-    if start is not None:
-        where.add("(a.resolved_at IS NULL OR a.resolved_at >= %s)", start)
-    if end is not None:
-        where.add("a.opened_at < %s", end)
-    if not include_camera:
-        where.add("a.family IS DISTINCT FROM 'camera'")
-    return where
-
-
-def alerts_page(conn, where: Where, after: Sequence | None, limit: int) -> list[dict]:
-    """Newest opened first."""
-    if after is not None:
-        where.add("(a.opened_at, a.id) < (%s, %s)", *after)
-    query = sql.SQL(
-        "SELECT {}, dv.lon, dv.lat FROM alerts a LEFT JOIN devices dv ON dv.device_id = a.device_id "
-        "WHERE {} ORDER BY a.opened_at DESC, a.id DESC LIMIT %s"
-    ).format(ALERT_COLUMNS, where.clause())
-    return _fetch(conn, query, [*where.params, limit + 1])
-
-
-def get_alert(conn, alert_id: int, *, include_camera: bool) -> dict | None:
-    where = Where().add("a.id = %s", alert_id)
-    if not include_camera:
-        where.add("a.family IS DISTINCT FROM 'camera'")
-    query = sql.SQL(
-        "SELECT {}, dv.lon, dv.lat FROM alerts a LEFT JOIN devices dv ON dv.device_id = a.device_id "
-        "WHERE {}"
-    ).format(ALERT_COLUMNS, where.clause())
-    rows = _fetch(conn, query, where.params)
-    return rows[0] if rows else None
-
-
-def alert_events(conn, alert_id: int) -> list[dict]:
-    query = sql.SQL("SELECT at, action, note FROM alert_events WHERE alert_id = %s ORDER BY at, id")
-    return _fetch(conn, query, [alert_id])
-
-
 # -- camera incidents -------------------------------------------------------------------------
 def incident_filters(
     *,
@@ -411,27 +343,6 @@ def ngsi_devices(
 def ngsi_devices_count(conn, kinds: Sequence[str], device_ids: Sequence[str] | None) -> int:
     where = Where().any("d.kind", kinds).any("d.device_id", device_ids).add("d.enabled")
     query = sql.SQL("SELECT count(*) FROM devices d WHERE {}").format(where.clause())
-    with conn.cursor() as cur:
-        cur.execute(query, where.params)
-        return int(cur.fetchone()[0])
-
-
-def ngsi_alerts(
-    conn, alert_ids: Sequence[int] | None, include_camera: bool, limit: int, offset: int
-) -> list[dict]:
-    where = alert_filters(status=["active"], include_camera=include_camera)
-    where.any("a.id", alert_ids)
-    query = sql.SQL(
-        "SELECT {}, dv.lon, dv.lat FROM alerts a LEFT JOIN devices dv ON dv.device_id = a.device_id "
-        "WHERE {} ORDER BY a.id LIMIT %s OFFSET %s"
-    ).format(ALERT_COLUMNS, where.clause())
-    return _fetch(conn, query, [*where.params, limit, offset])
-
-
-def ngsi_alerts_count(conn, alert_ids: Sequence[int] | None, include_camera: bool) -> int:
-    where = alert_filters(status=["active"], include_camera=include_camera)
-    where.any("a.id", alert_ids)
-    query = sql.SQL("SELECT count(*) FROM alerts a WHERE {}").format(where.clause())
     with conn.cursor() as cur:
         cur.execute(query, where.params)
         return int(cur.fetchone()[0])

@@ -1,26 +1,33 @@
 """The /api/v1 views: parse the query, run one query function, render JSON or CSV.
 
-Views stay thin: parameters are validated by `params`, SQL lives in `queries`, the NGSI-LD
-mapping in `ngsi_ld`, output in `rendering`. Each view declares the token scope it needs.
+Views stay thin: parameters are validated by `params`, SQL lives in `queries` (alerts: the
+alerts read model, `alerts.queries`), the NGSI-LD mapping in `ngsi_ld`, shapes in `responses`,
+output in `rendering`. `OPERATIONS` at the end is the list of routes: each one's rule, view,
+token scope, query model and response model; it registers the routes (`build_blueprint`) and
+is what the OpenAPI document is generated from (`openapi`). The module is long because it
+holds one view per endpoint (17) and that list; each view is short.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-import importlib
 import json
 import logging
 import re
 from collections.abc import Callable, Sequence
 
 from flask import Blueprint, Response, request
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
 
+from alerts import queries as alert_queries
 from dashboards.api import auth_bridge as auth
 from dashboards.api import ngsi_ld, queries
+from dashboards.api import responses as shapes
 from dashboards.api.cursors import decode_cursor, encode_cursor
 from dashboards.api.db import connection, current_settings, live, redis_errors
-from dashboards.api.openapi import openapi_document
+from dashboards.api.openapi import Operation, PathParameter, openapi_document
 from dashboards.api.params import (
     BUCKET_STEP,
     IDENT,
@@ -43,7 +50,6 @@ from dashboards.api.params import (
 )
 from dashboards.api.problems import (
     INVALID_BODY,
-    NOT_IMPLEMENTED,
     ApiProblem,
     ParameterError,
     invalid,
@@ -82,20 +88,6 @@ def _page(rows: list, query: Query, key: Callable[[object], Sequence]) -> tuple[
     return rows, encode_cursor(key(rows[-1]), query.filters())
 
 
-def _point(lon: float | None, lat: float | None) -> dict | None:
-    if lon is None or lat is None:
-        return None
-    return {"type": "Point", "coordinates": [lon, lat]}
-
-
-def _optional_module(name: str):
-    """A module another engineer is writing, or None until it exists."""
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        return None
-
-
 def _located_page(data: list[dict], query, cursor, columns, name: str):
     """A page of things with a location: JSON as they are, CSV with the point as lon/lat."""
     as_csv = wants_csv(query.format)
@@ -110,81 +102,66 @@ def _flatten_location(row: dict) -> dict:
     return out
 
 
-# -- the blueprint ----------------------------------------------------------------------------
+# -- the blueprint ---------------------------------------------------------------------------
+def _guarded(op: Operation):
+    """The view behind the token check its operation declares."""
+    if op.public:
+        return op.view
+    if op.scope is None:  # NGSI-LD: the scope depends on the entity type asked for
+        return auth.require_token()(op.view)
+    return auth.require_scope(op.scope)(op.view)
+
+
 def build_blueprint() -> Blueprint:
     """A fresh blueprint (the scope decorators are resolved now, when the app is built)."""
     bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
-
-    @bp.get("/openapi.json")
-    def openapi():
-        parse_query(NoQuery, request.args)
-        return json_response(openapi_document(), headers={"Cache-Control": "max-age=300"})
-
-    bp.add_url_rule("/devices", view_func=auth.require_scope(auth.DEVICES_READ)(devices))
-    bp.add_url_rule("/devices/<device_id>", view_func=auth.require_scope(auth.DEVICES_READ)(device))
-    bp.add_url_rule("/readings", view_func=auth.require_scope(auth.READINGS_READ)(readings))
-    bp.add_url_rule("/latest", view_func=auth.require_scope(auth.READINGS_READ)(latest))
-    bp.add_url_rule("/alerts", view_func=auth.require_scope(auth.ALERTS_READ)(alerts))
-    bp.add_url_rule("/alerts/<int:alert_id>", view_func=auth.require_scope(auth.ALERTS_READ)(alert))
-    bp.add_url_rule("/cap.xml", view_func=auth.require_scope(auth.ALERTS_READ)(cap_feed))
-    bp.add_url_rule("/incidents", view_func=auth.require_scope(auth.INCIDENTS_READ)(incidents))
-    bp.add_url_rule(
-        "/snapshots/<sha256>", view_func=auth.require_scope(auth.EVIDENCE_READ)(snapshot)
-    )
-    bp.add_url_rule("/kpis", view_func=auth.require_scope(auth.KPI_READ)(kpis))
-    bp.add_url_rule("/kpis/values", view_func=auth.require_scope(auth.KPI_READ)(kpi_values))
-    bp.add_url_rule(
-        "/kpis/import",
-        view_func=auth.require_scope(auth.KPI_WRITE)(kpi_import),
-        methods=["POST"],
-    )
-    bp.add_url_rule("/layers", view_func=auth.require_scope(auth.LAYERS_READ)(layers))
-    bp.add_url_rule("/layers/<layer>", view_func=auth.require_scope(auth.LAYERS_READ)(layer))
-    bp.add_url_rule("/ngsi-ld/v1/entities", view_func=auth.require_token()(ngsi_entities))
-    bp.add_url_rule("/ngsi-ld/v1/entities/<entity_id>", view_func=auth.require_token()(ngsi_entity))
-    # Anything else under /api/v1 is a 404 here, not a page of the Dash app.
+    for op in OPERATIONS:
+        bp.add_url_rule(op.rule, endpoint=op.view.__name__, view_func=_guarded(op),
+                        methods=[op.method.upper()])
+    # Anything else under /api/v1 is a 404 (or a 405) here, not a page of the Dash app.
     bp.add_url_rule("/", view_func=no_such_endpoint, defaults={"rest": ""})
     bp.add_url_rule("/<path:rest>", view_func=no_such_endpoint)
     return bp
 
 
+@functools.cache
+def _routes() -> Map:
+    """The API's own rules, without the catch-all (to tell a 405 from a 404)."""
+    return Map([Rule("/api/v1" + op.rule, methods=[op.method.upper()]) for op in OPERATIONS])
+
+
+def allowed_methods(path: str) -> list[str] | None:
+    """The methods an API path takes (OPTIONS included), or None when it is no endpoint."""
+    try:
+        _routes().bind("localhost").match(path, method="-")
+    except MethodNotAllowed as err:
+        return sorted({*(err.valid_methods or ()), "OPTIONS"})
+    except NotFound:
+        return None
+    return None
+
+
 def no_such_endpoint(rest: str):
+    allowed = allowed_methods(request.path)
+    if allowed is not None:
+        raise ApiProblem(
+            405, "Method not allowed",
+            f"{request.method} is not allowed on {request.path[:120]}; use {', '.join(allowed)}",
+            headers={"Allow": ", ".join(allowed)},
+        )
     raise not_found(
         f"no endpoint {request.path[:120]}; the endpoints are listed in /api/v1/openapi.json"
     )
 
 
+def openapi():
+    parse_query(NoQuery, request.args)
+    return json_response(openapi_document(), headers={"Cache-Control": "max-age=300"})
+
+
 # -- devices ----------------------------------------------------------------------------------
-DEVICE_CSV = (
-    "device_id",
-    "name",
-    "family",
-    "kind",
-    "unit_id",
-    "lon",
-    "lat",
-    "expected_interval_s",
-    "enabled",
-    "created_at",
-    "updated_at",
-    "metadata",
-)
-
-
-def _device_json(row: dict, zone: dt.tzinfo) -> dict:
-    return {
-        "device_id": row["device_id"],
-        "name": row["name"],
-        "family": row["family"],
-        "kind": row["kind"],
-        "unit_id": row["unit_id"],
-        "location": _point(row["lon"], row["lat"]),
-        "expected_interval_s": row["expected_interval_s"],
-        "enabled": row["enabled"],
-        "created_at": fmt_time(row["created_at"], zone),
-        "updated_at": fmt_time(row["updated_at"], zone),
-        "metadata": row["metadata"],
-    }
+DEVICE_CSV = shapes.csv_columns(shapes.Device)
+_device_json = shapes.row_writer(shapes.Device)
 
 
 def devices():
@@ -211,19 +188,11 @@ def device(device_id: str):
 
 
 # -- readings ---------------------------------------------------------------------------------
-RAW_CSV = ("time", "device_id", "metric", "value", "value_text", "unit")
-AGGREGATE_CSV = (
-    "time",
-    "device_id",
-    "metric",
-    "bucket",
-    "count",
-    "mean",
-    "min",
-    "max",
-    "sum",
-    "last",
-)
+# Readings are built as tuples -> dicts in bulk (up to 10,000 a page); their keys are the
+# models' fields (tests/unit/test_api_openapi.py checks they stay so).
+RAW_CSV = shapes.csv_columns(shapes.Reading)
+AGGREGATE_CSV = shapes.csv_columns(shapes.Aggregate)
+LATEST_CSV = shapes.csv_columns(shapes.LatestValue)
 
 
 def ceil_to_step(t: dt.datetime, step: dt.timedelta) -> dt.datetime:
@@ -382,7 +351,7 @@ def latest():
             )
     return page_response(
         data,
-        columns=("device_id", "metric", "value", "time"),
+        columns=LATEST_CSV,
         next_cursor=cursor,
         as_csv=wants_csv(query.format),
         name="latest",
@@ -390,58 +359,8 @@ def latest():
 
 
 # -- alerts -----------------------------------------------------------------------------------
-ALERT_CSV = (
-    "id",
-    "rule_id",
-    "subject",
-    "kind",
-    "family",
-    "severity",
-    "status",
-    "title",
-    "unit_id",
-    "device_id",
-    "parent_id",
-    "count",
-    "first_value",
-    "last_value",
-    "peak_value",
-    "opened_at",
-    "last_seen_at",
-    "acknowledged_at",
-    "resolved_at",
-    "escalated_at",
-    "lon",
-    "lat",
-    "details",
-)
-
-
-def _alert_json(row: dict, zone: dt.tzinfo) -> dict:
-    out = {
-        k: row[k]
-        for k in (
-            "id",
-            "rule_id",
-            "subject",
-            "kind",
-            "family",
-            "severity",
-            "status",
-            "title",
-            "unit_id",
-            "device_id",
-            "parent_id",
-            "count",
-        )
-    }
-    for k in ("first_value", "last_value", "peak_value"):
-        out[k] = num(row[k])
-    for k in ("opened_at", "last_seen_at", "acknowledged_at", "resolved_at", "escalated_at"):
-        out[k] = fmt_time(row[k], zone)
-    out["location"] = _point(row["lon"], row["lat"])
-    out["details"] = row["details"]
-    return out
+ALERT_CSV = shapes.csv_columns(shapes.Alert)
+_alert_json = shapes.row_writer(shapes.Alert)
 
 
 def _sees_camera_alerts() -> bool:
@@ -452,7 +371,7 @@ def _sees_camera_alerts() -> bool:
 def alerts():
     query = parse_query(AlertsQuery, request.args)
     after = _after(query, ["time", "int"])
-    where = queries.alert_filters(
+    where = alert_queries.api_conditions(
         status=query.status,
         severity=query.severity,
         family=query.family,
@@ -466,8 +385,8 @@ def alerts():
         include_camera=_sees_camera_alerts(),
     )
     with connection() as conn:
-        rows = queries.alerts_page(conn, where, after, query.limit)
-    rows, cursor = _page(rows, query, lambda r: [r["opened_at"], r["id"]])
+        rows = alert_queries.alerts_page(conn, where, after, query.limit)
+    rows, cursor = _page(rows, query, lambda r: [r.opened_at, r.id])
     return _located_page([_alert_json(r, query.zone) for r in rows], query, cursor, ALERT_CSV, "alerts")
 
 
@@ -476,30 +395,25 @@ def alert(alert_id: int):
     if alert_id > MAX_BIGINT:
         raise not_found(f"no alert {alert_id}")
     with connection() as conn:
-        row = queries.get_alert(conn, alert_id, include_camera=_sees_camera_alerts())
-        events = queries.alert_events(conn, alert_id) if row else []
+        row = alert_queries.get_located_alert(
+            conn, alert_id, include_camera=_sees_camera_alerts()
+        )
+        events = alert_queries.alert_history(conn, alert_id) if row else []
     if row is None:
         raise not_found(f"no alert {alert_id}")
     body = _alert_json(row, query.zone)
     body["events"] = [
-        {"at": fmt_time(e["at"], query.zone), "action": e["action"], "note": e["note"]}
+        {"at": fmt_time(e.at, query.zone), "action": e.action, "note": e.note}
         for e in events
     ]
     return json_response(body)
 
 
 def cap_feed():
-    """The alerts engine's Atom feed of CAP 1.2 messages (alerts.cap_out), when installed."""
+    """The alerts engine's Atom feed of CAP 1.2 messages (alerts.cap_out)."""
+    from alerts import cap_out
+
     parse_query(NoQuery, request.args)
-    cap_out = _optional_module("alerts.cap_out")
-    if cap_out is None or not hasattr(cap_out, "cap_feed_xml"):
-        raise ApiProblem(
-            501,
-            "Not implemented",
-            "the CAP 1.2 feed is not available on this server yet (the alerts engine's CAP "
-            "output, alerts.cap_out, is not installed)",
-            NOT_IMPLEMENTED,
-        )
     settings = current_settings()
     with connection() as conn:
         xml = cap_out.cap_feed_xml(
@@ -514,38 +428,8 @@ def cap_feed():
 
 
 # -- camera incidents (police) ----------------------------------------------------------------
-INCIDENT_CSV = (
-    "source",
-    "event_id",
-    "device_id",
-    "unit_id",
-    "label",
-    "phase",
-    "started_at",
-    "last_update",
-    "ended_at",
-    "confidence",
-    "top_confidence",
-    "zones",
-    "plate",
-    "plate_confidence",
-    "snapshot_sha256",
-    "snapshot_url",
-    "false_positive",
-    "queue_priority",
-    "queue_rule",
-    "watchlist_hit",
-)
-
-
-def _incident_json(row: dict, zone: dt.tzinfo) -> dict:
-    out = {k: row[k] for k in INCIDENT_CSV}
-    for k in ("started_at", "last_update", "ended_at"):
-        out[k] = fmt_time(row[k], zone)
-    for k in ("confidence", "top_confidence", "plate_confidence"):
-        out[k] = num(row[k])
-    out["zones"] = list(row["zones"] or [])
-    return out
+INCIDENT_CSV = shapes.csv_columns(shapes.Incident)
+_incident_json = shapes.row_writer(shapes.Incident)
 
 
 def _audit_incident_read(conn, rows: list[dict]) -> None:
@@ -626,39 +510,8 @@ def snapshot(sha256: str):
 
 
 # -- KPIs -------------------------------------------------------------------------------------
-KPI_CSV = (
-    "id",
-    "group",
-    "name_vi",
-    "name_en",
-    "unit",
-    "source",
-    "higher_is_better",
-    "target",
-    "tolerance",
-    "due",
-    "target_basis",
-    "baseline_value",
-    "baseline_date",
-    "units",
-    "periods",
-)
-KPI_VALUE_CSV = (
-    "kpi_id",
-    "unit_id",
-    "breakdown",
-    "period",
-    "period_start",
-    "value",
-    "numerator",
-    "denominator",
-    "note",
-    "source",
-    "updated_at",
-    "target",
-    "goal",
-    "status",
-)
+KPI_CSV = shapes.csv_columns(shapes.Kpi)
+KPI_VALUE_CSV = shapes.csv_columns(shapes.KpiValue)
 
 
 def _catalogue():
@@ -909,8 +762,9 @@ def _ngsi_fetch(conn, type_name: str, local_ids, limit: int, offset: int, count:
         )
         if ids == []:
             return [], 0 if count else None
-        rows = queries.ngsi_alerts(conn, ids, camera, limit, offset)
-        total = queries.ngsi_alerts_count(conn, ids, camera) if count else None
+        active = alert_queries.api_conditions(status=["active"], ids=ids, include_camera=camera)
+        rows = alert_queries.alerts_by_id(conn, active, limit, offset)
+        total = alert_queries.count_alerts(conn, active) if count else None
         return rows, total
     kinds = ngsi_ld.DEVICE_TYPES[type_name].kinds
     rows = queries.ngsi_devices(conn, kinds, local_ids, limit, offset)
@@ -920,7 +774,7 @@ def _ngsi_fetch(conn, type_name: str, local_ids, limit: int, offset: int, count:
 
 def _ngsi_entities(type_name: str, rows: list[dict], key_values: bool) -> list[dict]:
     if type_name == ngsi_ld.ALERT_TYPE:
-        return [ngsi_ld.alert_entity(r, key_values=key_values) for r in rows]
+        return [ngsi_ld.alert_entity(vars(r), key_values=key_values) for r in rows]
     with redis_errors():
         values = live().latest_many([r["device_id"] for r in rows])
     return [
@@ -978,3 +832,149 @@ def ngsi_entity(entity_id: str):
     if not rows:
         raise not_found(f"no entity {entity_id!r}")
     return _ngsi_response(_ngsi_entities(type_name, rows, query.key_values)[0])
+
+
+# -- the operations (the routes above, and what the OpenAPI document says of each) ------------
+IDENT_SCHEMA = {"type": "string", "pattern": f"^{IDENT.pattern}$"}
+CAP_FEED_EXAMPLE = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<feed xmlns="http://www.w3.org/2005/Atom">'
+    "<id>urn:ioc:cap:ioc@laocai.gov.vn</id><title>Cảnh báo công cộng</title>"
+    "<updated>2025-06-01T07:05:00+00:00</updated>"
+    "<entry><id>urn:ioc:cap:ioc@laocai.gov.vn:ioc-412-1</id>"
+    "<title>Mực nước suối Mường Hoa vượt báo động II</title>"
+    "<updated>2025-06-01T07:05:00+00:00</updated>"
+    '<content type="application/cap+xml">'
+    '<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">...</alert></content></entry></feed>'
+)
+ENTITY_LIST = {"type": "array", "items": {"$ref": "#/components/schemas/Entity"}}
+ENTITY_EXAMPLE = shapes.Entity.model_config["json_schema_extra"]["example"]
+NGSI_OK = ("Entities; `@context` in the body with `Accept: application/ld+json`, else in the "
+           "`Link` header.")
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "/openapi.json", openapi, "getOpenApi", "This document", "meta", NoQuery,
+        {"application/json": ({"type": "object"},
+                              {"openapi": "3.1.0", "info": {"title": "IOC open data API"}})},
+        description="The OpenAPI 3.1 document of the API, generated from the code. Public "
+        "(no token).",
+        errors=(400, 414), public=True,
+    ),
+    Operation(
+        "/devices", devices, "listDevices", "Devices with location and unit_id", "devices",
+        DevicesQuery, shapes.DevicePage, auth.DEVICES_READ, csv=True,
+        description="The device registry, ordered by device id.",
+    ),
+    Operation(
+        "/devices/<device_id>", device, "getDevice", "One device", "devices", TzQuery,
+        shapes.Device, auth.DEVICES_READ,
+        path=(PathParameter("device_id", IDENT_SCHEMA, "Device id.", "wl-sapa-01"),),
+        errors=(400, 401, 403, 404, 414, 503),
+    ),
+    Operation(
+        "/readings", readings, "listReadings",
+        "Readings of devices over a time range, raw or aggregated", "readings", ReadingsQuery,
+        shapes.ReadingPage, auth.READINGS_READ, csv=True,
+        description="Rows are ordered by device, metric and time. Aggregates cover whole "
+        "buckets whose start lies in [start, end); `time` is the bucket's start.",
+    ),
+    Operation(
+        "/latest", latest, "listLatest", "Latest value of each metric of each device",
+        "readings", LatestQuery, shapes.LatestPage, auth.READINGS_READ, csv=True,
+        description="From the live store. Pages go over devices (`limit` devices per page).",
+    ),
+    Operation(
+        "/alerts", alerts, "listAlerts", "Alerts, newest first", "alerts", AlertsQuery,
+        shapes.AlertPage, auth.ALERTS_READ, csv=True,
+        description="Camera alerts (family camera) are listed only for tokens that also hold "
+        "`incidents:read`.",
+    ),
+    Operation(
+        "/alerts/<int:alert_id>", alert, "getAlert", "One alert with its history", "alerts",
+        TzQuery, shapes.AlertDetail, auth.ALERTS_READ,
+        path=(PathParameter("alert_id", {"type": "integer", "minimum": 0}, "Alert id.", 412),),
+        errors=(400, 401, 403, 404, 414, 503),
+    ),
+    Operation(
+        "/cap.xml", cap_feed, "getCapFeed", "CAP 1.2 feed of public alerts", "alerts", NoQuery,
+        {"application/atom+xml": ({"type": "string"}, CAP_FEED_EXAMPLE)}, auth.ALERTS_READ,
+        description="An Atom feed with one OASIS CAP 1.2 <alert> per open public alert (the "
+        "alert rules say which are public), from the alerts engine.",
+    ),
+    Operation(
+        "/incidents", incidents, "listIncidents", "Camera incidents (police)", "incidents",
+        IncidentsQuery, shapes.IncidentPage, auth.INCIDENTS_READ, csv=True,
+        description="Most recently updated first. `queue_priority` and `queue_rule` say why "
+        "an incident is in the police queue (null: an ordinary detection); `watchlist_hit` "
+        "marks a sighting of a plate on a live police watchlist.",
+    ),
+    Operation(
+        "/snapshots/<sha256>", snapshot, "getSnapshot", "A camera snapshot (police evidence)",
+        "incidents", NoQuery,
+        {"image/jpeg": ({"type": "string", "format": "binary"}, "(JPEG bytes)"),
+         "image/png": ({"type": "string", "format": "binary"}, "(PNG bytes)")},
+        auth.EVIDENCE_READ,
+        description="Each view is written to the audit log (evidence.view).",
+        path=(PathParameter("sha256", {"type": "string", "pattern": f"^{SHA256.pattern}$"},
+                            "SHA-256 of the image.", "9f2c1e4b7a5d3c8e0f1a2b3c4d5e6f70"
+                            "8192a3b4c5d6e7f8091a2b3c4d5e6f70"),),
+        errors=(400, 401, 403, 404, 414, 503),
+    ),
+    Operation(
+        "/kpis", kpis, "listKpis", "KPI catalogue with targets", "kpis", KpiTargetsQuery,
+        shapes.KpiPage, auth.KPI_READ, csv=True,
+        description="Every KPI: what it measures, its unit, target, due date and where the "
+        "target comes from.",
+    ),
+    Operation(
+        "/kpis/values", kpi_values, "listKpiValues", "KPI values, with their target and status",
+        "kpis", KpiValuesQuery, shapes.KpiValuePage, auth.KPI_READ, csv=True,
+        description="`goal` is the value due at the end of the period (the target, or the "
+        "point on the path from the baseline); `status` compares the value with it.",
+    ),
+    Operation(
+        "/kpis/import", kpi_import, "importKpiValues", "Push reported KPI figures", "kpis",
+        KpiImportQuery, shapes.ImportReport, auth.KPI_WRITE, method="post",
+        ok="Every row was stored (or, with dry_run, would be).",
+        description="Rows are checked against the KPI catalogue; nothing is stored unless "
+        "every row is good, then all are stored in one transaction (a value for the same KPI, "
+        "unit_id, breakdown and period replaces the stored one).",
+        body=shapes.ImportRows,
+        body_csv_example="kpi_id,unit_id,breakdown,period,period_start,value\r\n"
+        "egov_services_full_pct,,,year,2024,62.5\r\n",
+        errors=(400, 401, 403, 413, 414, 415, 422, 503),
+    ),
+    Operation(
+        "/layers", layers, "listLayers", "Map layers", "layers", NoQuery, shapes.LayerPage,
+        auth.LAYERS_READ,
+    ),
+    Operation(
+        "/layers/<layer>", layer, "getLayer", "One map layer as GeoJSON", "layers", NoQuery,
+        shapes.FeatureCollection, auth.LAYERS_READ, media=("application/geo+json",),
+        path=(PathParameter("layer", {"type": "string", "pattern": f"^{LAYER.pattern}$"},
+                            "Layer name.", "units"),),
+        errors=(400, 401, 403, 404, 414, 503),
+    ),
+    Operation(
+        "/ngsi-ld/v1/entities", ngsi_entities, "listNgsiEntities",
+        "FIWARE NGSI-LD entities of one type", "ngsi-ld", NgsiQuery,
+        {media: (ENTITY_LIST, [ENTITY_EXAMPLE])
+         for media in ("application/json", "application/ld+json")},
+        ok=NGSI_OK,
+        description="Smart Data Models: AirQualityObserved, WeatherObserved, FloodMonitoring "
+        "(latest values of each device) and Alert (active alerts). Needs a token with "
+        "`readings:read` (observations) or `alerts:read` (Alert).",
+    ),
+    Operation(
+        "/ngsi-ld/v1/entities/<entity_id>", ngsi_entity, "getNgsiEntity", "One NGSI-LD entity",
+        "ngsi-ld", NgsiEntityQuery, shapes.Entity,
+        media=("application/json", "application/ld+json"),
+        path=(PathParameter(
+            "entity_id",
+            {"type": "string", "pattern": "^urn:ngsi-ld:(" + "|".join(NGSI_SCOPES)
+             + f"):{IDENT.pattern}$"},
+            "Entity id.", "urn:ngsi-ld:FloodMonitoring:wl-sapa-01"),),
+        errors=(400, 401, 403, 404, 414, 503),
+    ),
+)

@@ -22,63 +22,11 @@ dash.register_page(
 
 PAGE_SIZE = 200
 
-TEXT = {
-    "admin.audit.title": {"vi": "Nhật ký hoạt động", "en": "Audit log"},
-    "admin.audit.actor": {"vi": "Người thực hiện", "en": "Actor"},
-    "admin.audit.action": {"vi": "Hành động", "en": "Action"},
-    "admin.audit.text": {"vi": "Tìm trong đối tượng, địa chỉ, chi tiết",
-                         "en": "Search target, address, details"},
-    "admin.audit.since": {"vi": "Từ ngày", "en": "From"},
-    "admin.audit.until": {"vi": "Đến ngày", "en": "To"},
-    "admin.audit.search": {"vi": "Tìm", "en": "Search"},
-    "admin.audit.time": {"vi": "Thời gian", "en": "Time"},
-    "admin.audit.target": {"vi": "Đối tượng", "en": "Target"},
-    "admin.audit.ip": {"vi": "Địa chỉ", "en": "Address"},
-    "admin.audit.details": {"vi": "Chi tiết", "en": "Details"},
-    "admin.audit.count": {"vi": "{n} mục (mới nhất trước)", "en": "{n} entries (newest first)"},
-    "admin.audit.bad_date": {"vi": "Ngày không hợp lệ: {value}", "en": "Not a date: {value}"},
-    "admin.audit.empty": {"vi": "Không có mục nào khớp bộ lọc.",
-                          "en": "No entry matches the filters."},
-    # actions as people say them; the code stays beside it (it is what the filter matches)
-    "audit.action.login.success": {"vi": "Đăng nhập", "en": "Logged in"},
-    "audit.action.login.failure": {"vi": "Đăng nhập sai", "en": "Failed log-in"},
-    "audit.action.login.limited": {"vi": "Bị chặn đăng nhập (quá nhiều lần sai)", "en": "Log-in blocked (too many failures)"},
-    "audit.action.logout": {"vi": "Đăng xuất", "en": "Logged out"},
-    "audit.action.access.denied": {"vi": "Bị từ chối truy cập", "en": "Access denied"},
-    "audit.action.user.create": {"vi": "Tạo người dùng", "en": "User created"},
-    "audit.action.user.role": {"vi": "Đổi vai trò", "en": "Role changed"},
-    "audit.action.user.disable": {"vi": "Khoá người dùng", "en": "User disabled"},
-    "audit.action.user.enable": {"vi": "Mở lại người dùng", "en": "User enabled"},
-    "audit.action.user.unlock": {"vi": "Mở khoá đăng nhập", "en": "User unlocked"},
-    "audit.action.user.password": {"vi": "Đổi mật khẩu", "en": "Password changed"},
-    "audit.action.token.create": {"vi": "Tạo mã API", "en": "API token created"},
-    "audit.action.token.revoke": {"vi": "Thu hồi mã API", "en": "API token revoked"},
-    "audit.action.alert.acknowledged": {"vi": "Tiếp nhận cảnh báo", "en": "Alert acknowledged"},
-    "audit.action.alert.assigned": {"vi": "Giao xử lý cảnh báo", "en": "Alert assigned"},
-    "audit.action.alert.resolved": {"vi": "Kết thúc cảnh báo", "en": "Alert resolved"},
-    "audit.action.alert.false_alarm": {"vi": "Báo động giả", "en": "False alarm"},
-    "audit.action.alert.note": {"vi": "Ghi chú cảnh báo", "en": "Alert note"},
-    "audit.action.alert_rule.save": {"vi": "Lưu quy tắc cảnh báo", "en": "Alert rule saved"},
-    "audit.action.alert_rule.enable": {"vi": "Bật quy tắc cảnh báo", "en": "Alert rule enabled"},
-    "audit.action.alert_rule.disable": {"vi": "Tắt quy tắc cảnh báo", "en": "Alert rule disabled"},
-    "audit.action.alert_rule.delete": {"vi": "Xoá quy tắc cảnh báo", "en": "Alert rule deleted"},
-    "audit.action.evidence.view": {"vi": "Xem bằng chứng", "en": "Evidence viewed"},
-    "audit.action.evidence.export": {"vi": "Xuất bằng chứng", "en": "Evidence exported"},
-    "audit.action.incident.verify": {"vi": "Xác nhận sự việc", "en": "Incident verified"},
-    "audit.action.incident.dismiss": {"vi": "Bác bỏ sự việc", "en": "Incident dismissed"},
-    "audit.action.incident.note": {"vi": "Ghi chú sự việc", "en": "Incident note"},
-    "audit.action.incident.read": {"vi": "Xem sự việc", "en": "Incident read"},
-    "audit.action.kpi.import": {"vi": "Nhập số liệu KPI", "en": "KPI figures imported"},
-    "audit.action.layer.import": {"vi": "Nhập lớp bản đồ", "en": "Map layer imported"},
-}
-for _key, _value in TEXT.items():
-    i18n.TEXT.setdefault(_key, _value)
-
 
 def action_label(action: str, lang: str) -> str:
     """A human label for an audit action (the code itself when it has none)."""
     key = f"audit.action.{action}"
-    return t(key, lang) if key in i18n.TEXT else action
+    return t(key, lang) if i18n.has(key) else action
 
 
 def entries_table(entries: list[audit.AuditEntry], lang: str, tz: str) -> html.Div:

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import dash
 from dash import Input, Output, State, callback, ctx, dcc, html
 
-from dashboards import auth, i18n
+from dashboards import auth
 from dashboards.alert_texts import dropdown_labels
 from dashboards.context import context
 from dashboards.i18n import pick_language, t
@@ -27,48 +27,6 @@ dash.register_page(
     __name__, path="/admin/users", name="Users", title="IOC — users",
     nav_order=90, nav_label_key="nav.admin_users",
 )
-
-TEXT = {
-    "admin.users.title": {"vi": "Người dùng", "en": "Users"},
-    "admin.users.add": {"vi": "Thêm người dùng", "en": "Add a user"},
-    "admin.users.change": {"vi": "Thay đổi người dùng", "en": "Change a user"},
-    "admin.users.display_name": {"vi": "Họ tên", "en": "Full name"},
-    "admin.users.role": {"vi": "Vai trò", "en": "Role"},
-    "admin.users.password_hint": {
-        "vi": "Mật khẩu (để trống: tạo ngẫu nhiên)",
-        "en": "Password (empty: generate one)",
-    },
-    "admin.users.create": {"vi": "Tạo", "en": "Create"},
-    "admin.users.set_role": {"vi": "Đổi vai trò", "en": "Set role"},
-    "admin.users.disable": {"vi": "Khoá", "en": "Disable"},
-    "admin.users.enable": {"vi": "Mở khoá", "en": "Unlock"},
-    "admin.users.locked_out": {"vi": "tạm khoá (đăng nhập sai nhiều lần)",
-                               "en": "locked out (too many failed log-ins)"},
-    "admin.users.unlocked": {"vi": "Đã mở khoá {name}: có thể đăng nhập lại.",
-                             "en": "{name} unlocked: they can log in again."},
-    "admin.users.reset": {"vi": "Cấp mật khẩu mới", "en": "New password"},
-    "admin.users.status": {"vi": "Trạng thái", "en": "Status"},
-    "admin.users.active": {"vi": "hoạt động", "en": "active"},
-    "admin.users.disabled": {"vi": "đã khoá", "en": "disabled"},
-    "admin.users.last_login": {"vi": "Đăng nhập gần nhất", "en": "Last log-in"},
-    "admin.users.created": {"vi": "Đã tạo {name}.", "en": "Created {name}."},
-    "admin.users.generated": {
-        "vi": "Mật khẩu của {name} (chỉ hiện một lần): {password}",
-        "en": "Password of {name} (shown once): {password}",
-    },
-    "admin.users.done": {"vi": "Đã lưu.", "en": "Saved."},
-    "admin.users.pick": {"vi": "Chọn người dùng và vai trò.", "en": "Pick a user and a role."},
-    "admin.tokens.title": {"vi": "Mã truy cập API", "en": "API tokens"},
-    "admin.tokens.hint": {
-        "vi": "Tạo và thu hồi bằng lệnh `ioc tokens`.",
-        "en": "Create and revoke them with `ioc tokens`.",
-    },
-    "admin.tokens.scopes": {"vi": "Quyền", "en": "Scopes"},
-    "admin.tokens.expires": {"vi": "Hết hạn", "en": "Expires"},
-    "admin.tokens.none": {"vi": "Chưa có mã nào.", "en": "No tokens yet."},
-}
-for _key, _value in TEXT.items():
-    i18n.TEXT.setdefault(_key, _value)
 
 
 class Outcome(NamedTuple):

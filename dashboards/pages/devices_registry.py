@@ -16,7 +16,7 @@ import time
 import dash
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 
-from dashboards import auth, i18n
+from dashboards import auth
 from dashboards import registry_queries as rq
 from dashboards.access import may_act
 from dashboards.alert_texts import dropdown_labels
@@ -37,76 +37,6 @@ dash.register_page(
 
 TABLE_MAX = 500  # rows drawn at once; the filters narrow a large registry down
 
-TEXT = {
-    "nav.devices_registry": {"vi": "Danh mục thiết bị", "en": "Device registry"},
-    "devices.reg.title": {"vi": "Danh mục thiết bị", "en": "Device registry"},
-    "devices.reg.search": {"vi": "Tìm theo mã hoặc tên…", "en": "Search id or name…"},
-    "devices.reg.all_units": {"vi": "Mọi xã, phường", "en": "All communes"},
-    "devices.reg.all_states": {"vi": "Mọi trạng thái", "en": "All states"},
-    "devices.reg.state.online": {"vi": "Đang hoạt động", "en": "Online"},
-    "devices.reg.state.silent": {"vi": "Mất tín hiệu", "en": "Silent"},
-    "devices.reg.state.never": {"vi": "Chưa kết nối", "en": "Never connected"},
-    "devices.reg.state.retired": {"vi": "Đã ngừng sử dụng", "en": "Retired"},
-    "devices.reg.col.name": {"vi": "Tên", "en": "Name"},
-    "devices.reg.col.id": {"vi": "Mã", "en": "Id"},
-    "devices.reg.col.kind": {"vi": "Loại", "en": "Kind"},
-    "devices.reg.col.unit": {"vi": "Xã/phường", "en": "Commune"},
-    "devices.reg.col.state": {"vi": "Trạng thái", "en": "State"},
-    "devices.reg.col.last_seen": {"vi": "Lần cuối", "en": "Last heard"},
-    "devices.reg.col.mqtt": {"vi": "Mật khẩu MQTT", "en": "MQTT password"},
-    "devices.reg.shown": {"vi": "Hiển thị {n} / {total} thiết bị", "en": "{n} of {total} devices"},
-    "devices.reg.pick": {"vi": "Chọn một thiết bị trong bảng.", "en": "Pick a device in the table."},
-    "devices.reg.location": {"vi": "Vị trí", "en": "Location"},
-    "devices.reg.interval": {"vi": "Chu kỳ báo (giây)", "en": "Report interval (s)"},
-    "devices.reg.metadata": {"vi": "Thông tin riêng (JSON)", "en": "Metadata (JSON)"},
-    "devices.reg.levels": {"vi": "Mức báo động I / II / III (m)", "en": "Alarm levels I / II / III (m)"},
-    "devices.reg.levels_history": {"vi": "Lịch sử mức báo động", "en": "Alarm-level history"},
-    "devices.reg.version": {"vi": "Phiên bản", "en": "Version"},
-    "devices.reg.by": {"vi": "Người đổi", "en": "By"},
-    "devices.reg.at": {"vi": "Lúc", "en": "At"},
-    "devices.reg.why": {"vi": "Lý do", "en": "Why"},
-    "devices.reg.readings": {"vi": "Số đo gần nhất", "en": "Last readings"},
-    "devices.reg.no_readings": {"vi": "Chưa có số đo trong 7 ngày.", "en": "No reading in 7 days."},
-    "devices.reg.cred.active": {"vi": "đã cấp", "en": "active"},
-    "devices.reg.cred.revoked": {"vi": "đã thu hồi", "en": "revoked"},
-    "devices.reg.cred.none": {"vi": "chưa cấp", "en": "none"},
-    "devices.reg.retired_by": {"vi": "Ngừng sử dụng từ {at}, bởi {by}: {why}",
-                               "en": "Retired since {at} by {by}: {why}"},
-    "devices.reg.edit": {"vi": "Sửa thiết bị", "en": "Edit the device"},
-    "devices.reg.reason": {"vi": "Lý do thay đổi (bắt buộc khi đổi mức báo động, ngừng sử dụng)",
-                           "en": "Reason (needed to change alarm levels or retire)"},
-    "devices.reg.save": {"vi": "Lưu", "en": "Save"},
-    "devices.reg.retire": {"vi": "Ngừng sử dụng", "en": "Retire"},
-    "devices.reg.restore": {"vi": "Dùng lại", "en": "Restore"},
-    "devices.reg.cred_create": {"vi": "Cấp mật khẩu MQTT", "en": "Create MQTT password"},
-    "devices.reg.cred_rotate": {"vi": "Đổi mật khẩu", "en": "Rotate password"},
-    "devices.reg.cred_revoke": {"vi": "Thu hồi mật khẩu", "en": "Revoke password"},
-    "devices.reg.read_only": {"vi": "Chỉ quản trị viên được sửa.", "en": "Only administrators edit."},
-    "devices.reg.msg.pick": {"vi": "Chọn một thiết bị trước.", "en": "Pick a device first."},
-    "devices.reg.msg.error": {"vi": "Không thực hiện được: {detail}", "en": "Not done: {detail}"},
-    "devices.reg.msg.unchanged": {"vi": "Không có gì thay đổi.", "en": "Nothing changed."},
-    "devices.reg.msg.saved": {"vi": "Đã lưu ({detail}).", "en": "Saved ({detail})."},
-    "devices.reg.msg.reason_levels": {"vi": "Ghi lý do đổi mức báo động.",
-                                      "en": "Give the reason for the new alarm levels."},
-    "devices.reg.msg.reason_retire": {"vi": "Ghi lý do ngừng sử dụng.",
-                                      "en": "Give the reason for retiring it."},
-    "devices.reg.msg.retired": {"vi": "Đã ngừng sử dụng thiết bị.", "en": "Device retired."},
-    "devices.reg.msg.retired_revoked": {"vi": "Đã ngừng sử dụng; mật khẩu MQTT đã thu hồi.",
-                                        "en": "Device retired; MQTT password revoked."},
-    "devices.reg.msg.restored": {"vi": "Đã dùng lại thiết bị.", "en": "Device restored."},
-    "devices.reg.msg.cred_create": {"vi": "Đã cấp mật khẩu MQTT ({detail}).",
-                                    "en": "MQTT password created ({detail})."},
-    "devices.reg.msg.cred_rotate": {"vi": "Đã đổi mật khẩu MQTT; mật khẩu cũ hết hiệu lực "
-                                          "({detail}).",
-                                    "en": "MQTT password rotated; the old one no longer works "
-                                          "({detail})."},
-    "devices.reg.msg.cred_revoke": {"vi": "Đã thu hồi mật khẩu MQTT ({detail}).",
-                                    "en": "MQTT password revoked ({detail})."},
-    "devices.reg.password_once": {"vi": "Mật khẩu (chỉ hiện một lần, hãy nạp vào thiết bị ngay):",
-                                  "en": "Password (shown once: put it into the device now):"},
-}
-for _key, _value in TEXT.items():
-    i18n.TEXT.setdefault(_key, _value)
 
 ACTIONS = {"devices-act-save": "save", "devices-act-retire": "retire",
            "devices-act-restore": "restore", "devices-act-create": "create",

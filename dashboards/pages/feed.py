@@ -495,27 +495,10 @@ def act_on_alert(
     sort_by=None,
 ):
     lang = pick_language(lang)
-    action = {
-        "feed-act-ack": "acknowledge",
-        "feed-act-assign": "assign",
-        "feed-act-resolve": "resolve",
-        "feed-act-false": "false_alarm",
-    }.get(ctx.triggered_id)
-    if action is None:
+    result = alert_actions.act_from_button("feed", ctx.triggered_id, alert_id, note, lang,
+                                           assignee)
+    if result is None:
         raise PreventUpdate
-    allowed = None
-    if action == "assign":
-        with context().pool.connection() as conn:
-            allowed = frozenset(a.value for a in who.assignees(conn, lang))
-    result = alert_actions.act(
-        context().pool,
-        alert_id,
-        action,
-        actor=alert_actions.current_actor(),
-        note=note,
-        assignee=assignee,
-        allowed_assignees=allowed,
-    )
     message = action_message(result.ok, result.reason, result.alert_id, lang)
     if not result.ok:
         return message, no_update, no_update, no_update, no_update

@@ -659,20 +659,9 @@ def refresh_chart(device_id, _n, lang):
 )
 def act_on_alert(_ack, _resolve, _false, alert_id, note, device_id, lang):
     lang = pick_language(lang)
-    action = {
-        "ops-act-ack": "acknowledge",
-        "ops-act-resolve": "resolve",
-        "ops-act-false": "false_alarm",
-    }.get(ctx.triggered_id)
-    if action is None:
+    result = alert_actions.act_from_button("ops", ctx.triggered_id, alert_id, note, lang)
+    if result is None:
         raise PreventUpdate
-    result = alert_actions.act(
-        context().pool,
-        alert_id,
-        action,
-        actor=alert_actions.current_actor(),
-        note=note,
-    )
     options = no_update
     if result.ok and device_id:
         _head, _table, options = _device_parts(device_id, lang)

@@ -77,14 +77,6 @@ ALL_METRICS: Mapping[str, MetricSpec] = MappingProxyType(
 )
 
 
-def family_of(metric: str) -> str | None:
-    """The family whose table defines `metric` (metric names are unique across families)."""
-    for family, table in FAMILY_METRICS.items():
-        if metric in table:
-            return family
-    return None
-
-
 def check_value(metric: str, spec: MetricSpec, value: float, path: str) -> str | None:
     """Why `value` is not a valid `metric` value, or None when it is."""
     if spec.integer and not float(value).is_integer():

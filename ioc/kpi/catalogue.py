@@ -6,10 +6,12 @@ import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ioc.timezones import TimeZoneName
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_CATALOGUE = DATA_DIR / "catalogue.yaml"
@@ -194,18 +196,9 @@ class Kpi(_Model):
 
 class Catalogue(_Model):
     province: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    timezone: str = Field(description="Local days of the telemetry KPIs are in this time zone.")
+    timezone: TimeZoneName = Field(description="Local days of the telemetry KPIs are in this time zone.")
     groups: tuple[Group, ...] = Field(min_length=1)
     kpis: tuple[Kpi, ...] = Field(min_length=1)
-
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError) as err:
-            raise ValueError(f"unknown time zone {v!r}") from err
-        return v
 
     @model_validator(mode="after")
     def _references(self) -> Catalogue:

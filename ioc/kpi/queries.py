@@ -85,15 +85,6 @@ def latest_values(conn: psycopg.Connection, catalogue: Catalogue, *,
     return out
 
 
-def latest_day(conn: psycopg.Connection) -> dt.date | None:
-    """The newest day that has telemetry KPI values."""
-    row = conn.execute(
-        "SELECT period_start FROM kpi_values WHERE period = 'day' "
-        "ORDER BY period_start DESC LIMIT 1"
-    ).fetchone()
-    return row[0] if row else None
-
-
 def unit_values(conn: psycopg.Connection, catalogue: Catalogue,
                     day: dt.date | None) -> dict[str, dict[str, StoredValue]]:
     """{kpi_id: {unit_id: value}} for the unit KPIs: telemetry of `day`, reported latest."""

@@ -101,10 +101,6 @@ def end(conn, raw: str | None) -> bool:
     return cur.rowcount > 0
 
 
-def end_all_for_user(conn, user_id: int) -> int:
-    return conn.execute("DELETE FROM sessions WHERE user_id = %s", (user_id,)).rowcount
-
-
 def prune(conn, settings: SecuritySettings) -> int:
     """Delete ended sessions (expired or idle)."""
     return conn.execute(

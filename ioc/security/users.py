@@ -65,14 +65,6 @@ def get_user(conn, username: str) -> User | None:
     return User(*row) if row else None
 
 
-def get_user_by_id(conn, user_id: int) -> User | None:
-    row = conn.execute(
-        sql.SQL("SELECT {} FROM users WHERE id = %s").format(_COLUMNS),
-        (user_id,),
-    ).fetchone()
-    return User(*row) if row else None
-
-
 def list_users(conn) -> list[User]:
     rows = conn.execute(
         sql.SQL("SELECT {} FROM users ORDER BY username").format(_COLUMNS)

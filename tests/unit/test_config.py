@@ -118,3 +118,13 @@ def test_cli_bad_argument_names_it():
     assert proc.returncode == 2
     assert "--speed: expected a number, got 'fast'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_one_time_zone_check_for_settings_catalogues_and_the_api():
+    from ioc.timezones import check_timezone, is_timezone
+
+    assert is_timezone("Asia/Ho_Chi_Minh") and is_timezone("UTC")
+    assert not is_timezone("Mars/Olympus") and not is_timezone(None)
+    assert check_timezone("UTC") == "UTC"
+    with pytest.raises(ValueError, match="unknown time zone"):
+        check_timezone("Mars/Olympus")

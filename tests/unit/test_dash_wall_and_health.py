@@ -158,3 +158,15 @@ def test_the_device_chart_writes_numbers_in_the_readers_language():
     device = MapDevice("b", "disaster", "water_level", "B", 0, 0, None, 300)
     assert day_chart(device, "water_level_m", [], None, lang="vi").layout.separators == ",."
     assert day_chart(device, "water_level_m", [], None, lang="en").layout.separators == ".,"
+
+
+def test_an_action_button_of_either_page_names_its_action():
+    from dashboards.alert_actions import action_of
+
+    assert action_of("feed-act-ack", "feed") == "acknowledge"
+    assert action_of("feed-act-assign", "feed") == "assign"
+    assert action_of("ops-act-false", "ops") == "false_alarm"
+    assert action_of("ops-act-resolve", "feed") is None  # another page's button
+    assert action_of("feed-act-ack-device", "feed") is None  # the bulk buttons are not it
+    assert action_of(None, "ops") is None
+
