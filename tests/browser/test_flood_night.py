@@ -18,6 +18,7 @@ from ioc.live import LatestValue, LiveState, open_redis
 from ioc.security import users
 from tests.browser.test_ops_pages import (
     _click,
+    _content,
     _only_local_requests,
     _start,
     _texts,
@@ -145,7 +146,8 @@ def test_resolving_a_still_high_station_reopens_the_same_alert(dash_duo, setting
     dash_duo.wait_for_contains_text("#feed-detail", f"#{alert_id}", timeout=60)
     dash_duo.find_element("#feed-act-note").send_keys("Đã báo xã, chờ nước rút")
     _click(dash_duo, "#feed-act-resolve")
-    dash_duo.wait_for_contains_text("#feed-act-result", "Đã cập nhật", timeout=60)
+    _wait(lambda: "Đã cập nhật" in _content(dash_duo, "#feed-act-result"), timeout=60,
+          what="the resolve confirmed")
     # the river is still above level III: the next reading
     live.record([LatestValue("wl-lc", "water_level_m", 84.3, time.time())])
     evaluate_once(db_conn, live, devices)

@@ -91,6 +91,14 @@ def _click(dash_duo, selector: str, timeout: float = 30) -> None:
             time.sleep(0.2)
 
 
+def _content(dash_duo, selector: str) -> str:
+    """An element's text even when hidden: resolving an alert hides the action bar (and the
+    result message in it) at the next refresh, so a visible-text check raced that refresh."""
+    return dash_duo.driver.execute_script(
+        "const e = document.querySelector(arguments[0]); return e ? e.textContent : '';",
+        selector)
+
+
 def _only_local_requests(dash_duo) -> None:
     names = dash_duo.driver.execute_script(
         "return performance.getEntriesByType('resource').map(e => e.name)"
@@ -200,7 +208,8 @@ def test_feed_filters_and_actions(dash_duo, settings, web_users, province, db_co
     dash_duo.wait_for_contains_text("#feed-act-result", "Cần ghi chú", timeout=60)
     dash_duo.find_element("#feed-act-note").send_keys("Đã dập lửa, PCCC xác nhận")
     _click(dash_duo, "#feed-act-resolve")
-    dash_duo.wait_for_contains_text("#feed-act-result", "Đã cập nhật", timeout=60)
+    _wait(lambda: "Đã cập nhật" in _content(dash_duo, "#feed-act-result"), timeout=60,
+          what="the resolve confirmed")
     dash_duo.wait_for_contains_text("#feed-detail", "Đã dập lửa", timeout=60)
     status = db_conn.execute(
         "SELECT status, resolved_by FROM alerts WHERE id = %s", (ids["fire"],)
