@@ -18,6 +18,7 @@ from ioc.live import LatestValue, LiveState, open_redis
 from ioc.security import users
 from tests.browser.test_ops_pages import (
     _click,
+    _click_until,
     _content,
     _only_local_requests,
     _start,
@@ -103,8 +104,9 @@ def test_feed_triage_and_selection_across_refreshes(dash_duo, settings, web_user
     # this desk console chimes for new extreme alerts
     _click(dash_duo, "#feed-sound input")
     # pick "Trạm 3"; then the rows move under it (one acknowledged, an older one arrives)
-    _click(dash_duo, "#feed-table tbody tr:nth-child(4) td:nth-child(3)")
-    dash_duo.wait_for_contains_text("#feed-detail", "Trạm 3", timeout=60)
+    _click_until(dash_duo, "#feed-table tbody tr:nth-child(4) td:nth-child(3)",
+                 lambda: "Trạm 3" in _content(dash_duo, "#feed-detail"),
+                 what="the detail of Trạm 3")
     lifecycle.acknowledge(db_conn, ids["st-0"], "t-other")
     older = open_or_update(db_conn, AlertDraft(
         rule_id="flood_demo", subject="st-old", kind="water_level", severity="extreme",
@@ -261,8 +263,9 @@ def test_feed_sorts_by_unit_in_vietnamese_order_across_refreshes(dash_duo, setti
           what="the rows sorted by unit")
     _wait(lambda: "Xếp theo cột đã chọn" in _text(dash_duo, "#feed-count"), timeout=30,
           what="the count line saying the order")
-    _click(dash_duo, "#feed-table tbody tr:nth-child(3) td:nth-child(3)")  # any row
-    picked = _wait(lambda: _highlighted(dash_duo), timeout=60, what="a highlighted row")
+    _click_until(dash_duo, "#feed-table tbody tr:nth-child(3) td:nth-child(3)",  # any row
+                 lambda: _highlighted(dash_duo), what="a highlighted row")
+    picked = _highlighted(dash_duo)
     # a refresh brings an alert in "Xã Bắc Hà": it joins in its place (ă after a)
     open_or_update(db_conn, AlertDraft(
         rule_id="sort_demo", subject="Xếp 4", kind="rain", severity="minor", title="Xếp 4",
