@@ -276,7 +276,7 @@ def test_feed_sorts_by_unit_in_vietnamese_order_across_refreshes(dash_duo, setti
     time.sleep(settings.web.refresh_ms / 1000 * 2)  # more refreshes: the order stays
     assert [u for u in _units(dash_duo) if u in want] == want
     _wait(lambda: (_highlighted(dash_duo) or "").split("\t")[:3] == picked.split("\t")[:3],
-          timeout=30, what="the highlight on its alert")
+          timeout=60, what="the highlight on its alert")
     _click(dash_duo, SORT_HEADER.format("unit_name"))  # again: reversed
     _wait(lambda: [u for u in _units(dash_duo) if u in want] == list(reversed(want)),
           timeout=60, what="the reversed order")
