@@ -18,6 +18,8 @@ from ioc.live import LatestValue, LiveState, open_redis
 from ioc.security import users
 from tests.browser.test_ops_pages import (
     _click,
+    _click_until,
+    _content,
     _only_local_requests,
     _start,
     _texts,
@@ -102,8 +104,9 @@ def test_feed_triage_and_selection_across_refreshes(dash_duo, settings, web_user
     # this desk console chimes for new extreme alerts
     _click(dash_duo, "#feed-sound input")
     # pick "Trạm 3"; then the rows move under it (one acknowledged, an older one arrives)
-    _click(dash_duo, "#feed-table tbody tr:nth-child(4) td:nth-child(3)")
-    dash_duo.wait_for_contains_text("#feed-detail", "Trạm 3", timeout=60)
+    _click_until(dash_duo, "#feed-table tbody tr:nth-child(4) td:nth-child(3)",
+                 lambda: "Trạm 3" in _content(dash_duo, "#feed-detail"),
+                 what="the detail of Trạm 3")
     lifecycle.acknowledge(db_conn, ids["st-0"], "t-other")
     older = open_or_update(db_conn, AlertDraft(
         rule_id="flood_demo", subject="st-old", kind="water_level", severity="extreme",
@@ -145,7 +148,8 @@ def test_resolving_a_still_high_station_reopens_the_same_alert(dash_duo, setting
     dash_duo.wait_for_contains_text("#feed-detail", f"#{alert_id}", timeout=60)
     dash_duo.find_element("#feed-act-note").send_keys("Đã báo xã, chờ nước rút")
     _click(dash_duo, "#feed-act-resolve")
-    dash_duo.wait_for_contains_text("#feed-act-result", "Đã cập nhật", timeout=60)
+    _wait(lambda: "Đã cập nhật" in _content(dash_duo, "#feed-act-result"), timeout=60,
+          what="the resolve confirmed")
     # the river is still above level III: the next reading
     live.record([LatestValue("wl-lc", "water_level_m", 84.3, time.time())])
     evaluate_once(db_conn, live, devices)
@@ -259,8 +263,9 @@ def test_feed_sorts_by_unit_in_vietnamese_order_across_refreshes(dash_duo, setti
           what="the rows sorted by unit")
     _wait(lambda: "Xếp theo cột đã chọn" in _text(dash_duo, "#feed-count"), timeout=30,
           what="the count line saying the order")
-    _click(dash_duo, "#feed-table tbody tr:nth-child(3) td:nth-child(3)")  # any row
-    picked = _wait(lambda: _highlighted(dash_duo), timeout=60, what="a highlighted row")
+    _click_until(dash_duo, "#feed-table tbody tr:nth-child(3) td:nth-child(3)",  # any row
+                 lambda: _highlighted(dash_duo), what="a highlighted row")
+    picked = _highlighted(dash_duo)
     # a refresh brings an alert in "Xã Bắc Hà": it joins in its place (ă after a)
     open_or_update(db_conn, AlertDraft(
         rule_id="sort_demo", subject="Xếp 4", kind="rain", severity="minor", title="Xếp 4",
@@ -271,7 +276,7 @@ def test_feed_sorts_by_unit_in_vietnamese_order_across_refreshes(dash_duo, setti
     time.sleep(settings.web.refresh_ms / 1000 * 2)  # more refreshes: the order stays
     assert [u for u in _units(dash_duo) if u in want] == want
     _wait(lambda: (_highlighted(dash_duo) or "").split("\t")[:3] == picked.split("\t")[:3],
-          timeout=30, what="the highlight on its alert")
+          timeout=60, what="the highlight on its alert")
     _click(dash_duo, SORT_HEADER.format("unit_name"))  # again: reversed
     _wait(lambda: [u for u in _units(dash_duo) if u in want] == list(reversed(want)),
           timeout=60, what="the reversed order")

@@ -31,7 +31,9 @@ from dashboards.api.ngsi_ld import ENTITY_TYPES
 from ioc.services.process import free_port
 from tests.district_words import Finding, find_in_body, find_in_json, find_in_text
 
-pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
+# a whole demo, four roles, every page in two languages: long on a loaded machine
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow,
+              pytest.mark.timeout(3600)]
 
 SPEED = 240  # simulated seconds per second: the storm's rivers pass level III in minutes
 READY_S = 420  # generous: the machine running the tests may be loaded

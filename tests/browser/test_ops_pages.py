@@ -91,6 +91,28 @@ def _click(dash_duo, selector: str, timeout: float = 30) -> None:
             time.sleep(0.2)
 
 
+def _click_until(dash_duo, selector: str, done, timeout: float = 60, what: str = "") -> None:
+    """Click until `done()`: a click on a table row that a refresh replaces at that moment is
+    lost without an error."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _click(dash_duo, selector, timeout=max(1.0, deadline - time.monotonic()))
+        step = time.monotonic() + 10
+        while time.monotonic() < min(step, deadline):
+            if done():
+                return
+            time.sleep(0.2)
+    raise AssertionError(f"timed out clicking {selector} for {what or 'its effect'}")
+
+
+def _content(dash_duo, selector: str) -> str:
+    """An element's text even when hidden: resolving an alert hides the action bar (and the
+    result message in it) at the next refresh, so a visible-text check raced that refresh."""
+    return dash_duo.driver.execute_script(
+        "const e = document.querySelector(arguments[0]); return e ? e.textContent : '';",
+        selector)
+
+
 def _only_local_requests(dash_duo) -> None:
     names = dash_duo.driver.execute_script(
         "return performance.getEntriesByType('resource').map(e => e.name)"
@@ -190,8 +212,9 @@ def test_feed_filters_and_actions(dash_duo, settings, web_users, province, db_co
           what="filter")
     _click(dash_duo, "h1")  # close the dropdown's menu
     time.sleep(0.3)
-    _click(dash_duo, "#feed-table tbody tr:nth-child(2) td:nth-child(3)")
-    dash_duo.wait_for_contains_text("#feed-detail", "cam-mk: fire", timeout=60)
+    _click_until(dash_duo, "#feed-table tbody tr:nth-child(2) td:nth-child(3)",
+                 lambda: "cam-mk: fire" in _content(dash_duo, "#feed-detail"),
+                 what="the alert's detail")
     _click(dash_duo, "#feed-act-ack")
     dash_duo.wait_for_contains_text("#feed-act-result", "Đã cập nhật", timeout=60)
     dash_duo.wait_for_contains_text("#feed-table", "Đã tiếp nhận", timeout=60)
@@ -200,7 +223,8 @@ def test_feed_filters_and_actions(dash_duo, settings, web_users, province, db_co
     dash_duo.wait_for_contains_text("#feed-act-result", "Cần ghi chú", timeout=60)
     dash_duo.find_element("#feed-act-note").send_keys("Đã dập lửa, PCCC xác nhận")
     _click(dash_duo, "#feed-act-resolve")
-    dash_duo.wait_for_contains_text("#feed-act-result", "Đã cập nhật", timeout=60)
+    _wait(lambda: "Đã cập nhật" in _content(dash_duo, "#feed-act-result"), timeout=60,
+          what="the resolve confirmed")
     dash_duo.wait_for_contains_text("#feed-detail", "Đã dập lửa", timeout=60)
     status = db_conn.execute(
         "SELECT status, resolved_by FROM alerts WHERE id = %s", (ids["fire"],)
