@@ -302,7 +302,8 @@ def load_page(conn: psycopg.Connection, catalogue: Catalogue, *,
     else:
         rows = area_sums(conn, [k.id for k in per_unit], area.unit_ids,
                          since=day - dt.timedelta(days=1) if day else None,
-                         with_breakdowns=True)
+                         breakdowns=["", *sorted({b.id for k in per_unit
+                                                  for b in k.breakdowns})])
         latest, parts, reasons = area_latest(rows)
         missing.update(reasons)
         # never combined, whether or not its units have figures today

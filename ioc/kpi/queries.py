@@ -230,27 +230,32 @@ class AreaSums(NamedTuple):
 
 
 def area_sums(conn: psycopg.Connection, kpi_ids: Sequence[str], unit_ids: Sequence[str], *,
-              since: dt.date | None, with_breakdowns: bool = False) -> list[AreaSums]:
+              since: dt.date | None, breakdowns: Sequence[str] = ("",)) -> list[AreaSums]:
     """Per KPI, breakdown and period: the sums of the units' values, numerators, denominators.
 
-    Daily values from `since` (None: all), reported ones all of them; one GROUP BY over index
-    lookups (kpi_id, unit_id), so a year of 50 units is summed in the database, not in Python.
+    Daily values from `since` (None: all), reported ones all of them, for the `breakdowns`
+    given ('' = the whole). Every column of the primary key is bounded (= ANY, a range on the
+    day), so a group of 50 units reads only the days asked for, whatever history is stored,
+    and the sums are made in the database, not in Python.
     """
     if not kpi_ids or not unit_ids:
         return []
     with conn.cursor() as cur:
         cur.execute(
-            sql.SQL(
-                "SELECT kpi_id, breakdown, period, period_start, count(*)::int, sum(value), "
-                "  sum(numerator), sum(denominator), "
-                "  count(*) FILTER (WHERE numerator IS NOT NULL AND denominator IS NOT NULL)::int,"
-                "  max(updated_at) "
-                "FROM kpi_values WHERE kpi_id = ANY(%(kpis)s) AND unit_id = ANY(%(units)s) "
-                "AND (period <> 'day' OR period_start >= %(since)s){breakdown} "
-                "GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"
-            ).format(breakdown=sql.SQL("") if with_breakdowns
-                     else sql.SQL(" AND breakdown = ''")),
-            {"kpis": list(kpi_ids), "units": list(unit_ids), "since": since or dt.date(1, 1, 1)},
+            "SELECT kpi_id, breakdown, period, period_start, count(*)::int, sum(value), "
+            "  sum(numerator), sum(denominator), "
+            "  count(*) FILTER (WHERE numerator IS NOT NULL AND denominator IS NOT NULL)::int, "
+            "  max(updated_at) "
+            "FROM ("
+            "  SELECT * FROM kpi_values WHERE kpi_id = ANY(%(kpis)s) AND unit_id = ANY(%(units)s)"
+            "    AND breakdown = ANY(%(parts)s) AND period = 'day' AND period_start >= %(since)s"
+            "  UNION ALL"
+            "  SELECT * FROM kpi_values WHERE kpi_id = ANY(%(kpis)s) AND unit_id = ANY(%(units)s)"
+            "    AND breakdown = ANY(%(parts)s) AND period = ANY(%(reported)s)"
+            ") v GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
+            {"kpis": list(kpi_ids), "units": list(unit_ids), "parts": list(breakdowns),
+             "since": since or dt.date(1, 1, 1),
+             "reported": ["week", "month", "quarter", "year"]},
             binary=True,
         )
         return [AreaSums(k, b, p, s, Sums(n, v, num, den, wc), u)
