@@ -3,7 +3,7 @@
 Each active alert of a rule with `public: true` becomes one CAP <alert>: msgType Alert when
 it has not changed since it opened, else Update with `references` to the first message.
 Every <alert> we produce validates against the CAP 1.2 XML Schema shipped with ingest
-(`ingest/formats/cap-1.2.xsd`); `validate_cap` checks it with xmlschema.
+(`ioc/domain/cap-1.2.xsd`); `validate_cap` checks it with xmlschema.
 """
 
 from __future__ import annotations

@@ -23,9 +23,9 @@ from alerts.rules import (
     ThresholdRule,
     WaterLevelRule,
 )
-from alerts.water_level import LEVEL_NAMES, AlarmLevels
-from ioc import aqi as aqi_mod
-from ioc.disaster_levels import rain_level, rain_level_with_hysteresis
+from ioc.domain import aqi as aqi_mod
+from ioc.domain.disaster_levels import rain_level, rain_level_with_hysteresis
+from ioc.domain.water_level import LEVEL_NAMES, AlarmLevels
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ before the commit sends them again: at least once).
 
 A camera alert's details hold personal data (Decree 13/2023/ND-CP) that stays on the server:
 what goes out carries the plate masked as for a role without the right
-(`ioc.evidence.privacy.mask_plate`) and no snapshot reference (its SHA-256 or URL); police
+(`evidence.privacy.mask_plate`) and no snapshot reference (its SHA-256 or URL); police
 follow the alert to the police page, which shows them by role.
 """
 
@@ -30,8 +30,8 @@ import psycopg
 from psycopg import sql
 
 from alerts import deliveries
+from evidence.privacy import mask_plate
 from ioc.events import AlertMessage, HazardLevel
-from ioc.evidence.privacy import mask_plate
 from ioc.live import LiveState
 
 log = logging.getLogger(__name__)

@@ -36,8 +36,8 @@ from alerts.decisions import (
 from alerts.rules import AirQualityRule, DisasterLevelRule, RainRule, SilenceRule
 from alerts.store import AlertDraft
 from alerts.titles import note
-from ioc import aqi as aqi_mod
-from ioc import disaster_levels as dl
+from ioc.domain import aqi as aqi_mod
+from ioc.domain import disaster_levels as dl
 from ioc.events import HazardLevel
 
 if TYPE_CHECKING:
@@ -294,7 +294,7 @@ class ScheduledWork:
     # -- disaster levels per unit ---------------------------------------------------------------
     def unit_levels(self) -> dict[str, tuple[dl.UnitLevel, dict]]:
         """unit_id -> (its level, the basis: which stations and gauges gave it)."""
-        from alerts.water_level import AlarmLevels
+        from ioc.domain.water_level import AlarmLevels
 
         cfg = self.ruleset.disaster_levels
         seen: list[dl.Observation] = []

@@ -16,7 +16,7 @@ import string
 from collections.abc import Mapping
 from typing import Any
 
-from ioc import aqi as aqi_mod
+from ioc.domain import aqi as aqi_mod
 
 LANGUAGES = ("vi", "en")
 

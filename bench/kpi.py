@@ -286,7 +286,7 @@ def p95(samples: list[float]) -> float:
 def page_areas() -> dict[str, object]:
     """The areas the page is timed for: the province, one unit, the largest named group."""
     from dashboards.kpi_queries import unit_groups
-    from ioc.kpi.areas import PROVINCE_AREA, parse_area
+    from kpi.areas import PROVINCE_AREA, parse_area
 
     groups = unit_groups()
     areas: dict[str, object] = {"": PROVINCE_AREA, "_unit": parse_area(UNITS[0], UNITS)}
@@ -324,7 +324,7 @@ def computed_operations(conn, catalogue, now: dt.datetime, data_days: int,
                         source: str) -> dict[str, Callable[[], object]]:
     """The same figures computed on the fly from an hourly source (raw readings or rollups)."""
     from dashboards.kpi_queries import DEFAULT_TRENDS
-    from ioc.kpi.telemetry import compute_telemetry, day_windows
+    from kpi.telemetry import compute_telemetry, day_windows
 
     zone = catalogue.zone
     today = now.astimezone(zone).date()
@@ -387,9 +387,9 @@ def main(argv: list[str] | None = None) -> int:
     from ioc.db.connect import connect
     from ioc.db.migrate import migrate
     from ioc.db.rollups import refresh_rollups
-    from ioc.kpi.catalogue import DEFAULT_SEED, load_catalogue
-    from ioc.kpi.importer import import_csv
-    from ioc.kpi.telemetry import refresh_kpis
+    from kpi.catalogue import DEFAULT_SEED, load_catalogue
+    from kpi.importer import import_csv
+    from kpi.telemetry import refresh_kpis
 
     sensors = max(10, round(FULL_SENSORS * args.scale))
     state = Path(tempfile.mkdtemp(prefix="ioc-bench-kpi-"))

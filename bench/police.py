@@ -11,7 +11,7 @@ IOC_BENCH_DATABASE_URL, in a schema of its own that is dropped afterwards):
    day per statement: 97 % ordinary people and vehicles (about half of the cars with a plate),
    3 % incidents (traffic violations, fights, smoke, fire, accidents, intrusions);
 2. fills the police queue as the ingest worker does: each incident's priority comes from the
-   built-in queue rules (ioc/police/queue_rules.yaml); decisions for 80 % of the queue older
+   built-in queue rules (police/queue_rules.yaml); decisions for 80 % of the queue older
    than a day; 50 plates on the watchlist, one of them seen today;
 3. runs the page's first paint (`dashboards.police_queries`: filter options, the queue's first
    page with its count, the watchlist banner, the detection count) `--repeats` times;
@@ -43,10 +43,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
-from kpi import log, start_database  # noqa: E402  (bench/kpi.py beside this script)
 from psycopg import sql  # noqa: E402
 
 from ioc.config import DatabaseSettings  # noqa: E402
+from kpi import log, start_database  # noqa: E402  (bench/kpi.py beside this script)
 
 FULL_CAMERAS = 2000
 UNITS = 99
@@ -116,7 +116,7 @@ def generate_day(conn, cameras: int, day: dt.datetime, per_hour: int) -> int:
 def fill_queue(conn, now: dt.datetime) -> int:
     """The queue the ingest worker would have written: rule priorities of the built-in rules
     that hold for any camera and zone (the bench's cameras have no closed zones)."""
-    from ioc.police.rules import load_rules
+    from police.rules import load_rules
 
     rules = load_rules()
     priority: dict[str, int] = {}
@@ -141,8 +141,8 @@ def fill_queue(conn, now: dt.datetime) -> int:
 
 
 def add_watchlist(conn, now: dt.datetime) -> None:
-    from ioc.police import watchlist
-    from ioc.police.rules import load_rules
+    from police import watchlist
+    from police.rules import load_rules
 
     rules = load_rules()
     (plate,) = conn.execute(
@@ -190,7 +190,7 @@ def old_first_paint(conn) -> Callable[[], object]:
     """The page before the queue: every incident of 7 days, unreviewed first, 200 rows, and
     the incident types seen in 90 days (what its filter offered)."""
     from dashboards import police_queries as q
-    from ioc.evidence import store
+    from evidence import store
 
     flt = q.QueueFilter.of()
 

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from alerts.water_level import AlarmLevels, alarm_level
-from ioc import aqi as aqi_scale
 from ioc import palette
+from ioc.domain import aqi as aqi_scale
+from ioc.domain.water_level import AlarmLevels, alarm_level
 
 # Shared by every device layer: no value yet, or silent for too long.
 NO_DATA = "#4a5866"
@@ -18,14 +18,14 @@ SILENT = "#2f3a46"
 SILENT_AFTER_INTERVALS = 3
 SILENT_AT_LEAST_S = 120
 
-# Natural-disaster risk levels 1..5 in the colours of Decision 18/2021/QĐ-TTg (ioc.disaster_levels);
+# Natural-disaster risk levels 1..5 in the colours of Decision 18/2021/QĐ-TTg (ioc.domain.disaster_levels);
 # level 0 (no declared risk) stays almost transparent over the dark map.
 DISASTER_LEVEL_COLOURS = (
     "rgba(255,255,255,0.03)",
     *palette.RISK_LEVEL_COLOURS[1:],
 )
 
-# VN_AQI classes (ioc.aqi, Decision 1459/QĐ-TCMT): upper bound, key, colour.
+# VN_AQI classes (ioc.domain.aqi, Decision 1459/QĐ-TCMT): upper bound, key, colour.
 _AQI_KEYS = {1: "good", 2: "moderate", 3: "poor", 4: "bad", 5: "very_bad", 6: "hazardous"}
 AQI_CLASSES = tuple((c.high, _AQI_KEYS[c.level], c.hex) for c in aqi_scale.CATEGORIES)
 

@@ -1,6 +1,6 @@
 """The status page's data-quality row: "đúng, đủ, sạch, sống" of the latest day, by family.
 
-The figures are the telemetry KPIs of ioc/kpi/quality.py as `ioc kpi refresh` stored them in
+The figures are the telemetry KPIs of kpi/quality.py as `ioc kpi refresh` stored them in
 kpi_values (province-wide, one breakdown per source family): one indexed read, no raw scan.
 """
 
@@ -13,7 +13,7 @@ import psycopg
 from dash import html
 
 from dashboards.i18n import t
-from ioc.kpi.quality import ALL_FAMILIES, FAMILIES, PROVINCE, QUALITY_KPIS
+from kpi.quality import ALL_FAMILIES, FAMILIES, PROVINCE, QUALITY_KPIS
 
 
 @dataclass(frozen=True)

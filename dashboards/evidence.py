@@ -1,7 +1,7 @@
 """Flask routes for camera evidence: snapshot images and evidence bundles.
 
 - `GET /evidence/snapshot/<sha256>[?incident=<source>:<event_id>]`: the original image for
-  police and admin, a blurred copy (ioc.evidence.blur) for every other logged-in role, 401
+  police and admin, a blurred copy (evidence.blur) for every other logged-in role, 401
   for nobody. Every view is written to the audit log (`evidence.view`); an original viewed
   for an incident it belongs to also goes into that incident's custody log.
 - `POST /evidence/bundle/<source>/<event_id>`: the incident's evidence bundle (ZIP), for
@@ -26,11 +26,11 @@ from flask import Response, jsonify, request
 
 from dashboards import auth
 from dashboards.context import context
-from ioc.evidence import store
-from ioc.evidence.blur import BlurError, blur_image
-from ioc.evidence.export import EvidenceIntegrityError, export_incident, signing_key
-from ioc.evidence.privacy import may_see_sensitive
-from ioc.evidence.signing import SigningKeyError
+from evidence import store
+from evidence.blur import BlurError, blur_image
+from evidence.export import EvidenceIntegrityError, export_incident, signing_key
+from evidence.privacy import may_see_sensitive
+from evidence.signing import SigningKeyError
 from ioc.security import audit
 
 log = logging.getLogger(__name__)

@@ -21,8 +21,8 @@ import plotly.graph_objects as go
 import psycopg
 
 from dashboards.i18n import t
-from ioc.kpi.areas import PROVINCE_AREA, Area, UnitGroup, groups_from_former, rule_of
-from ioc.kpi.catalogue import (
+from kpi.areas import PROVINCE_AREA, Area, UnitGroup, groups_from_former, rule_of
+from kpi.catalogue import (
     Catalogue,
     Kpi,
     Target,
@@ -33,9 +33,9 @@ from ioc.kpi.catalogue import (
     status_of,
     trend_of,
 )
-from ioc.kpi.history import SOURCE as HISTORY_SOURCE
-from ioc.kpi.periods import period_label
-from ioc.kpi.queries import (
+from kpi.history import SOURCE as HISTORY_SOURCE
+from kpi.periods import period_label
+from kpi.queries import (
     AreaSums,
     Freshness,
     Latest,
@@ -49,7 +49,7 @@ from ioc.kpi.queries import (
     unit_values,
     values_since,
 )
-from ioc.kpi.store import PROVINCE
+from kpi.store import PROVINCE
 
 RANGES = (30, 90, 365)
 DEFAULT_TRENDS = ("aqi_today", "incidents_today", "visitors_today", "devices_online_pct")

@@ -39,7 +39,7 @@ from reportlab.platypus import (
 
 from dashboards.i18n import t
 from dashboards.kpi_queries import PageData, Tile, fmt_date, tiles
-from ioc.kpi.catalogue import Catalogue
+from kpi.catalogue import Catalogue
 
 # status -> (fill, text) of the tile's chip: the page's colours, darkened for paper
 STATUS_PRINT = {"good": ("#1f8f5f", "#ffffff"), "warn": ("#b86e00", "#ffffff"),
@@ -288,9 +288,9 @@ def pdf_view():
     from dashboards.context import context
     from dashboards.i18n import pick_language
     from dashboards.kpi_queries import area_name, load_page, load_units, local_today, unit_groups
-    from ioc.kpi.areas import AreaError, parse_area
-    from ioc.kpi.catalogue import load_catalogue
-    from ioc.kpi.targets import effective_catalogue
+    from kpi.areas import AreaError, parse_area
+    from kpi.catalogue import load_catalogue
+    from kpi.targets import effective_catalogue
 
     settings = context().settings
     lang = pick_language(request.args.get("lang"), settings.web.language)

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from alerts.water_level import AlarmLevels
 from dashboards import classify
 from dashboards.i18n import t
+from ioc.domain.water_level import AlarmLevels
 from ioc.live import LatestValue
 
 MAP_BACKGROUND = "#0d151e"

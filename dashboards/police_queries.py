@@ -1,12 +1,12 @@
 """Queries and decisions behind the police review page (dashboards/pages/police.py).
 
 The page's default view is the police queue (`police_queue`, 0016): incidents a queue rule
-or a watchlist hit put there (ioc/police/rules.py), by priority, then newest first, then key
+or a watchlist hit put there (police/rules.py), by priority, then newest first, then key
 (stable between refreshes), a page at a time. The other view searches every detection
 (ordinary people and vehicles too) by plate, camera, unit and time.
 
 Every function that returns incidents takes the viewer's role and masks plates on the
-server for roles that may not see them (ioc.evidence.privacy); the plate path across
+server for roles that may not see them (evidence.privacy); the plate path across
 cameras is not returned to them at all. Reads are indexed: the queue by
 `police_queue_order`, recent incidents by `last_update`, one plate by
 `camera_incidents_plate_key` (0006_police.sql).
@@ -29,10 +29,10 @@ from psycopg_pool import ConnectionPool
 from dashboards.i18n import t
 from dashboards.map_figure import BaseGeometry, MapBase, fit_view, map_style, ui_label
 from dashboards.page_parts import fmt_time
-from ioc.evidence import store
-from ioc.evidence.privacy import may_see_sensitive, plate_for, plate_key
-from ioc.evidence.store import Incident
-from ioc.police.rules import QueueRules, load_rules, queued_types
+from evidence import store
+from evidence.privacy import may_see_sensitive, plate_for, plate_key
+from evidence.store import Incident
+from police.rules import QueueRules, load_rules, queued_types
 
 log = logging.getLogger(__name__)
 

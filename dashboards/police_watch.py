@@ -1,6 +1,6 @@
 """The plate watchlist on the police page: the panel to add and remove plates, the banner
 of a wanted plate's sighting, and its optional sound. Changes go through
-ioc.police.watchlist (audited). The callbacks are in pages/police.py (Dash loads a page
+police.watchlist (audited). The callbacks are in pages/police.py (Dash loads a page
 module for every app; a helper module's callbacks would reach only the first one); they need
 the page's `act` permission (`-act-` ids).
 """
@@ -18,8 +18,8 @@ from dashboards.alert_texts import dropdown_labels
 from dashboards.context import context
 from dashboards.i18n import t
 from dashboards.page_parts import fmt_time
-from ioc.police import watchlist
-from ioc.police.rules import load_rules
+from police import watchlist
+from police.rules import load_rules
 
 log = logging.getLogger(__name__)
 

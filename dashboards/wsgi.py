@@ -29,8 +29,8 @@ def create_application():
 
 def check_signing_key(settings) -> None:
     """Production signs every evidence bundle: no usable key, no web app (one line)."""
-    from ioc.evidence.export import signing_key
-    from ioc.evidence.signing import SigningKeyError
+    from evidence.export import signing_key
+    from evidence.signing import SigningKeyError
 
     try:
         key = signing_key(settings)

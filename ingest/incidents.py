@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from evidence.privacy import plate_key
 from ingest.records import CameraEvent, ReviewItem
-from ioc.evidence.privacy import plate_key
-from ioc.police.queue import Candidate
-from ioc.police.rules import Detection, incident_type
+from police.queue import Candidate
+from police.rules import Detection, incident_type
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +110,7 @@ def merge_incident(old: IncidentRow, new: IncidentRow) -> IncidentRow:
 
 
 def queue_candidate(row: IncidentRow) -> Candidate:
-    """What the police queue's decision (ioc.police.rules.decide) needs of an incident."""
+    """What the police queue's decision (police.rules.decide) needs of an incident."""
     return Candidate(row.source, row.event_id, row.device_id, row.first_seen, Detection(
         device_id=row.device_id, type=incident_type(row.label, row.data), zones=row.zones,
         confidence=row.top_confidence if row.top_confidence is not None else row.confidence,

@@ -11,8 +11,8 @@ from psycopg.types.json import Jsonb
 from ingest.batch import WritePlan
 from ingest.incidents import merge_incidents, merge_reviews, queue_candidate
 from ingest.records import CapAlert
-from ioc.police.queue import enqueue
-from ioc.police.rules import QueueRules, load_rules
+from police.queue import enqueue
+from police.rules import QueueRules, load_rules
 
 # Readings go through a session-private staging table: COPY is the fastest way in, and the
 # INSERT ... ON CONFLICT from it makes a redelivered reading a no-op.
@@ -191,7 +191,7 @@ def write_plan(conn: psycopg.Connection, plan: WritePlan,
                queue_rules: QueueRules | None = None) -> WriteCounts:
     """Write every row of `plan`; the caller owns the transaction.
 
-    Incidents that need a police decision (ioc.police.rules) enter the police queue in the
+    Incidents that need a police decision (police.rules) enter the police queue in the
     same transaction; `queue_rules` defaults to the built-in rules."""
     readings = incidents = snapshots = reviews = caps = statuses = dead = 0
     new_readings = None

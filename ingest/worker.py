@@ -39,8 +39,8 @@ from ioc.config import Settings
 from ioc.db.connect import connect
 from ioc.ingest_sessions import HEARTBEAT_S, ONLINE_WITHIN_S, Heartbeat, SessionBoard
 from ioc.live import LiveState, open_redis
-from ioc.police.rules import load_rules
 from ioc.worker import stop_on_signals, supervise
+from police.rules import load_rules
 
 log = logging.getLogger(__name__)
 

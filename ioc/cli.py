@@ -247,19 +247,19 @@ def cmd_units_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_kpi_import(args: argparse.Namespace) -> int:
-    from ioc.kpi.cli import import_file
+    from kpi.cli import import_file
 
     return import_file(_settings(args), args.file, catalogue=args.catalogue)
 
 
 def cmd_kpi_seed(args: argparse.Namespace) -> int:
-    from ioc.kpi.cli import seed
+    from kpi.cli import seed
 
     return seed(_settings(args), catalogue=args.catalogue, history=args.history)
 
 
 def cmd_kpi_refresh(args: argparse.Namespace) -> int:
-    from ioc.kpi.cli import refresh
+    from kpi.cli import refresh
 
     return refresh(_settings(args), days=args.days, catalogue=args.catalogue)
 
@@ -271,7 +271,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
 
 
 def cmd_evidence_verify(args: argparse.Namespace) -> int:
-    from ioc.evidence.cli import verify_command
+    from evidence.cli import verify_command
 
     return verify_command(_settings(args), args)
 
@@ -615,7 +615,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("kpi", None, "Leadership KPIs: import reported figures, seed the demo, refresh.")
     k_sub = p.add_subparsers(dest="kpi_command", metavar="TASK", required=True)
-    catalogue_help = "KPI catalogue YAML (default: the demo province's, ioc/kpi/data)"
+    catalogue_help = "KPI catalogue YAML (default: the demo province's, kpi/data)"
     ki = k_sub.add_parser(
         "import", help="Check a CSV of reported figures and store it (all rows or none)."
     )
@@ -635,7 +635,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="local days to recompute, today included (default 2)")
     kr.add_argument("--catalogue", type=Path, metavar="FILE", help=catalogue_help)
     kr.set_defaults(func=cmd_kpi_refresh)
-    from ioc.kpi.cli import add_targets_parser
+    from kpi.cli import add_targets_parser
 
     add_targets_parser(k_sub, catalogue_help, _actor_option,
                        lambda f: lambda args: f(_settings(args), args, _actor(args)))
@@ -771,7 +771,7 @@ def _add_security_parsers(add: Callable) -> None:
 
 
 def _add_evidence_parsers(add: Callable) -> None:
-    from ioc.evidence.cli import add_arguments, add_subcommands
+    from evidence.cli import add_arguments, add_subcommands
 
     p = add("evidence", None, "Camera evidence bundles exported from the police page.")
     e_sub = p.add_subparsers(dest="evidence_command", metavar="TASK", required=True)
@@ -797,7 +797,7 @@ def _add_devices_parsers(add: Callable) -> None:
 
 
 def cmd_police(args: argparse.Namespace) -> int:
-    from ioc.police.cli import media_command, watchlist_command
+    from police.cli import media_command, watchlist_command
 
     if args.police_command == "watchlist":
         return watchlist_command(_settings(args), args, _actor(args))
@@ -805,7 +805,7 @@ def cmd_police(args: argparse.Namespace) -> int:
 
 
 def _add_police_parsers(add: Callable) -> None:
-    from ioc.police.cli import add_arguments
+    from police.cli import add_arguments
 
     p = add("police", cmd_police, "Police work: plate watchlists, media from Frigate.")
     add_arguments(p.add_subparsers(dest="police_command", metavar="TASK", required=True),

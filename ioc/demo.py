@@ -179,7 +179,7 @@ def run_demo(settings: Settings, *, scenario: str, speed: float, port: int | Non
 def demo_signing_key(state_dir: Path) -> Path:
     """DEMO ONLY: the demo's evidence key pair in the state dir (made on first use), and its
     public key beside it for `ioc evidence verify --public-key`."""
-    from ioc.evidence.signing import ensure_key_file
+    from evidence.signing import ensure_key_file
 
     path = state_dir / "evidence-signing-key.pem"
     key = ensure_key_file(path)

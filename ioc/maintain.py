@@ -234,7 +234,7 @@ class Maintainer:
                 next_run: dt.datetime | None = None) -> tuple[DirtyRefresh, int]:
         """One round of the `rollups` job: the dirty hours and their days, then the KPIs of
         those days (recorded as the `kpis` job). Returns the refresh and KPI values written."""
-        from ioc.kpi.telemetry import refresh_kpis
+        from kpi.telemetry import refresh_kpis
 
         now = now or dt.datetime.now(dt.UTC)
         horizon = now - dt.timedelta(days=self.settings.database.retention_days)

@@ -181,7 +181,7 @@ def device_stream(ctx: SimContext, device: Device, model: SignalModel, first: fl
 
 
 # Zones closed to the public, where a camera keeps a picture of every object it tracks (the
-# police queue's default rules look at people there: ioc/police/queue_rules.yaml).
+# police queue's default rules look at people there: police/queue_rules.yaml).
 SNAPSHOT_ZONES = frozenset({"inspection", "loading_bay"})
 
 

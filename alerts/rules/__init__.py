@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from ioc.disaster_levels import FloodBand, RainBand, Uplift
+from ioc.domain.disaster_levels import FloodBand, RainBand, Uplift
 
 DEFAULT_RULES = Path(__file__).with_name("default.yaml")
 
@@ -259,7 +259,7 @@ def _check_level_severities(severities: Mapping[int, str], needed) -> None:
 
 
 class AirQualityRule(RuleCommon):
-    """Air-quality category per station (ioc.aqi), open at `min_category` and worse."""
+    """Air-quality category per station (ioc.domain.aqi), open at `min_category` and worse."""
 
     type: Literal["air_quality"]
     standard: Literal["vn_aqi", "us_epa"] = "vn_aqi"
@@ -381,7 +381,7 @@ class UpliftModel(Model):
 
 
 class DisasterLevelsConfig(Model):
-    """Disaster level per unit from stations and rain gauges (ioc.disaster_levels)."""
+    """Disaster level per unit from stations and rain gauges (ioc.domain.disaster_levels)."""
 
     enabled: bool = True
     every_s: int = Field(60, ge=5)

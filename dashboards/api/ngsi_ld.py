@@ -13,8 +13,8 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from alerts.water_level import LEVEL_NAMES, AlarmLevels, alarm_level
-from ioc.aqi import category as aqi_category
+from ioc.domain.aqi import category as aqi_category
+from ioc.domain.water_level import LEVEL_NAMES, AlarmLevels, alarm_level
 
 CORE_CONTEXT = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld"
 SDM_CONTEXT = "https://smartdatamodels.org/context.jsonld"

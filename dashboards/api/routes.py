@@ -516,8 +516,8 @@ KPI_VALUE_CSV = shapes.csv_columns(shapes.KpiValue)
 
 def _catalogue():
     """The KPI catalogue with the targets stored per period (`ioc kpi targets`)."""
-    from ioc.kpi.catalogue import load_catalogue
-    from ioc.kpi.targets import effective_catalogue
+    from kpi.catalogue import load_catalogue
+    from kpi.targets import effective_catalogue
 
     with connection() as conn:
         return effective_catalogue(conn, load_catalogue())
@@ -557,7 +557,7 @@ def kpis():
 
 
 def kpi_values():
-    from ioc.kpi.catalogue import goal_at, period_end, status_of
+    from kpi.catalogue import goal_at, period_end, status_of
 
     query = parse_query(KpiValuesQuery, request.args)
     after = _after(query, ["str", "str", "str", "str", "date"])
@@ -662,7 +662,7 @@ def _import_body() -> tuple[str, object]:
 
 
 def kpi_import():
-    from ioc.kpi import importer
+    from kpi import importer
 
     query = parse_query(KpiImportQuery, request.args)
     kind, payload = _import_body()

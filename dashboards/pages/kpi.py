@@ -42,7 +42,7 @@ from dashboards.kpi_queries import (
     unit_table,
     with_unit,
 )
-from ioc.kpi.areas import (
+from kpi.areas import (
     PROVINCE_AREA,
     Area,
     AreaError,
@@ -51,9 +51,9 @@ from ioc.kpi.areas import (
     choice_of,
     parse_area,
 )
-from ioc.kpi.catalogue import Catalogue, load_catalogue
-from ioc.kpi.periods import period_label
-from ioc.kpi.targets import effective_catalogue
+from kpi.catalogue import Catalogue, load_catalogue
+from kpi.periods import period_label
+from kpi.targets import effective_catalogue
 
 log = logging.getLogger(__name__)
 
@@ -584,8 +584,8 @@ def save_target(role: str | None, actor: str, kpi_id: str | None, value, start: 
     from pydantic import ValidationError
 
     from dashboards.access import may_act
-    from ioc.kpi.catalogue import Target
-    from ioc.kpi.targets import TargetError, set_target
+    from kpi.catalogue import Target
+    from kpi.targets import TargetError, set_target
 
     if not may_act(role, "kpi"):
         return False, t("kpi.edit.forbidden", lang)

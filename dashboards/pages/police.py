@@ -28,9 +28,9 @@ from dashboards.context import context
 from dashboards.i18n import pick_language, t
 from dashboards.page_parts import fmt_int, fmt_time, page_header
 from dashboards.table_sort import POLICE_KEYS, sort_rows, valid_sort_by, vi_key
-from ioc.evidence.store import Incident
-from ioc.police import watchlist
-from ioc.police.rules import load_rules
+from evidence.store import Incident
+from police import watchlist
+from police.rules import load_rules
 
 log = logging.getLogger(__name__)
 
@@ -200,8 +200,8 @@ def _actions(lang: str) -> html.Div:
 def _public_key_line(lang: str) -> html.Div:
     """Where the public key that checks the bundles is published, and its fingerprint."""
     from dashboards.evidence import PUBLIC_KEY_PATH
-    from ioc.evidence.export import signing_key
-    from ioc.evidence.signing import SigningKeyError
+    from evidence.export import signing_key
+    from evidence.signing import SigningKeyError
 
     try:
         key = signing_key(context().settings)

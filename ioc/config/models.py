@@ -414,7 +414,7 @@ class DevicesSettings(Section):
 class PoliceSettings(Section):
     queue_rules_file: Path | None = Field(
         None, description="What enters the police queue (YAML); default: the built-in "
-        "ioc/police/queue_rules.yaml.")
+        "police/queue_rules.yaml.")
     frigate_url: str | None = Field(
         None, description="Frigate's HTTP API (http://host:5000): snapshots and clips of "
         "Frigate incidents are fetched from it and stored by their SHA-256. Unset: not fetched.")

@@ -45,23 +45,23 @@ ACTIONS: tuple[str, ...] = (
     "alert_rule.enable",
     "alert_rule.disable",
     "alert_rule.delete",
-    # camera evidence and police review (ioc.evidence, dashboards.evidence, the API)
+    # camera evidence and police review (evidence, dashboards.evidence, the API)
     "evidence.view",
     "evidence.export",
     "incident.verify",
     "incident.dismiss",
     "incident.note",
     "incident.read",
-    # plate watchlists (ioc.police.watchlist, `ioc police watchlist`, the police page)
+    # plate watchlists (police.watchlist, `ioc police watchlist`, the police page)
     "watchlist.add",
     "watchlist.remove",
-    # data loaded by an administrator (layers.store, ioc.kpi.importer)
+    # data loaded by an administrator (layers.store, kpi.importer)
     "layer.import",
     "kpi.import",
     # ingest workers joining and retiring (ingest.members_store, `ioc ingest --retire`)
     "ingest.join",
     "ingest.retire",
-    # targets per plan period (ioc.kpi.targets, `ioc kpi targets`)
+    # targets per plan period (kpi.targets, `ioc kpi targets`)
     "kpi.target.set",
     "kpi.target.remove",
     # the device registry (ioc.devices: `ioc devices`, the registry page)

@@ -140,7 +140,7 @@ def _flood_levels(db_conn) -> None:
         level = 4 if d < 0.05 else 3 if d < 0.12 else 2 if d < 0.2 else 1 if d < 0.3 else 0
         if level:
             rows.append((f["properties"]["id"], level))
-    from ioc.disaster_levels import risk_level
+    from ioc.domain.disaster_levels import risk_level
 
     for unit_id, level in rows:
         db_conn.execute(

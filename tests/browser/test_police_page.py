@@ -14,7 +14,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from ioc.evidence.verify import format_report, verify_bundle
+from evidence.verify import format_report, verify_bundle
 from tests.fixtures.fix_web import login
 from tests.integration.test_police_ingest import seed_incident_scenario
 from tests.integration.test_police_queue import seed_queue_scenario
@@ -84,8 +84,8 @@ def audit_actions(db_conn, prefix: str) -> list[tuple]:
 
 
 def test_police_works_the_queue_of_decisions(dash_duo, settings, db_conn, web_users, tmp_path):
+    from evidence.signing import generate_key_file, public_key_from_pem
     from ioc.config.models import EvidenceSettings
-    from ioc.evidence.signing import generate_key_file, public_key_from_pem
 
     key_file = tmp_path / "evidence-key.pem"
     generate_key_file(key_file)

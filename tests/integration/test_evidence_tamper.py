@@ -12,11 +12,11 @@ from types import SimpleNamespace
 import psycopg
 import pytest
 
+from evidence.cli import audit_verify_command, verify_command
+from evidence.export import export_incident
+from evidence.signing import generate_key_file
 from ioc.config import Settings
 from ioc.db import connect
-from ioc.evidence.cli import audit_verify_command, verify_command
-from ioc.evidence.export import export_incident
-from ioc.evidence.signing import generate_key_file
 from ioc.security import audit
 from ioc.security.hash_chain import GENESIS, verify_chain
 from tests.integration.test_police_ingest import seed_incident_scenario

@@ -20,10 +20,10 @@ from dashboards.kpi_queries import (
     unit_table,
 )
 from ioc.db import connect
-from ioc.kpi.areas import PROVINCE_AREA, parse_area
-from ioc.kpi.catalogue import load_catalogue
-from ioc.kpi.targets import stored_targets
 from ioc.security import audit
+from kpi.areas import PROVINCE_AREA, parse_area
+from kpi.catalogue import load_catalogue
+from kpi.targets import stored_targets
 from tests.fixtures.fix_web import find_callback, login_client, post_callback
 from tests.integration.test_kpi_page_data import fill_province
 

@@ -6,9 +6,9 @@ import pytest
 
 from ioc.cli import main
 from ioc.config import settings_env
-from ioc.kpi.catalogue import load_catalogue
-from ioc.kpi.importer import import_rows
-from ioc.kpi.queries import breakdown_values, freshness, latest_values
+from kpi.catalogue import load_catalogue
+from kpi.importer import import_rows
+from kpi.queries import breakdown_values, freshness, latest_values
 
 pytestmark = pytest.mark.integration
 

@@ -23,9 +23,9 @@ from dashboards.kpi_queries import (
     unit_table,
 )
 from ioc.db.rollups import refresh_rollups
-from ioc.kpi.catalogue import DEFAULT_SEED, load_catalogue
-from ioc.kpi.importer import import_csv
-from ioc.kpi.telemetry import refresh_kpis
+from kpi.catalogue import DEFAULT_SEED, load_catalogue
+from kpi.importer import import_csv
+from kpi.telemetry import refresh_kpis
 from layers.catalog import former_district_units
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ import pytest
 
 from dashboards.kpi_queries import load_page
 from dashboards.kpi_report_pdf import ReportFontError, build_pdf, find_fonts, report_meta
-from ioc.kpi.catalogue import load_catalogue
+from kpi.catalogue import load_catalogue
 
 pytestmark = pytest.mark.integration
 

@@ -9,10 +9,10 @@ import pytest
 from dashboards.kpi_queries import tile_for
 from ioc.cli import main
 from ioc.config import settings_env
-from ioc.kpi.catalogue import Target, load_catalogue
-from ioc.kpi.queries import latest_values
-from ioc.kpi.targets import TargetError, effective_catalogue, set_target, stored_targets
 from ioc.security import audit
+from kpi.catalogue import Target, load_catalogue
+from kpi.queries import latest_values
+from kpi.targets import TargetError, effective_catalogue, set_target, stored_targets
 
 pytestmark = pytest.mark.integration
 

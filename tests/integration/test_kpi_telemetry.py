@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ioc.db.rollups import refresh_rollups
-from ioc.kpi.queries import latest_values, unit_values
-from ioc.kpi.store import PROVINCE
-from ioc.kpi.telemetry import compute_telemetry, day_windows, refresh_kpis
+from kpi.queries import latest_values, unit_values
+from kpi.store import PROVINCE
+from kpi.telemetry import compute_telemetry, day_windows, refresh_kpis
 
 pytestmark = pytest.mark.integration
 
@@ -187,7 +187,7 @@ def test_refresh_writes_kpi_values_once(db_conn):
     )
     refresh_kpis(db_conn, days=2, now=NOW)
     assert db_conn.execute("SELECT count(*) FROM kpi_values").fetchone()[0] == count
-    from ioc.kpi.catalogue import load_catalogue
+    from kpi.catalogue import load_catalogue
 
     catalogue = load_catalogue()
     latest = latest_values(db_conn, catalogue)
@@ -201,8 +201,8 @@ def test_a_day_before_the_first_data_is_not_computed_and_keeps_the_demo_history(
     """A new installation's first day has no "vs yesterday" made of nothing, and the seeded
     demo history of the days before it is not overwritten by empty figures."""
     from dashboards.kpi_queries import tile_for
-    from ioc.kpi.catalogue import load_catalogue
-    from ioc.kpi.history import SOURCE, seed_history
+    from kpi.catalogue import load_catalogue
+    from kpi.history import SOURCE, seed_history
 
     _insert_devices(db_conn)
     db_conn.execute(  # the first data ever: one visitor count this morning

@@ -11,11 +11,11 @@ from types import SimpleNamespace
 
 import pytest
 
+from evidence.cli import check_recorded, verify_command
+from evidence.export import export_incident
+from evidence.signing import generate_key_file
+from evidence.verify import format_report, verify_bundle
 from ioc.config import Settings
-from ioc.evidence.cli import check_recorded, verify_command
-from ioc.evidence.export import export_incident
-from ioc.evidence.signing import generate_key_file
-from ioc.evidence.verify import format_report, verify_bundle
 from tests.integration.test_police_ingest import seed_incident_scenario
 
 pytestmark = pytest.mark.integration
@@ -42,7 +42,7 @@ def with_comment(content: bytes, comment: bytes) -> bytes:
 
 
 def checked(settings, content: bytes):
-    from ioc.evidence.export import deployment_public_key
+    from evidence.export import deployment_public_key
 
     public_key = deployment_public_key(settings)
     report = verify_bundle(content, public_key=public_key)

@@ -19,11 +19,11 @@ import pytest
 from PIL import Image, ImageDraw
 
 from dashboards import police_queries as q
+from evidence import store
 from ingest.batch import WritePlan
 from ingest.formats import parse
 from ingest.records import CameraEvent, Snapshot
 from ingest.store import write_plan
-from ioc.evidence import store
 
 pytestmark = pytest.mark.integration
 

@@ -14,11 +14,11 @@ import zipfile
 
 import pytest
 
+from evidence import store
+from evidence.export import export_incident
+from evidence.verify import format_report, verify_bundle
 from ioc.cli import main
-from ioc.evidence import store
-from ioc.evidence.export import export_incident
-from ioc.evidence.verify import format_report, verify_bundle
-from ioc.police.frigate_media import FrigateClient, FrigateError, fetch_pending, pending
+from police.frigate_media import FrigateClient, FrigateError, fetch_pending, pending
 from tests.integration.test_police_ingest import (
     camera_jpeg,
     frigate_event,

@@ -15,8 +15,8 @@ import random
 import pytest
 
 from dashboards import police_queries as q
-from ioc.police import watchlist
-from ioc.police.rules import load_rules
+from police import watchlist
+from police.rules import load_rules
 from tests.integration.test_police_ingest import (
     CAMERAS,
     WANTED,
@@ -204,8 +204,8 @@ def test_an_expired_entry_no_longer_hits(db_conn):
 def test_simulated_incidents_reach_the_queue_with_their_pictures(db_conn):
     """The incident scenario of the simulator through the real parsers and store: every
     incident in the queue has a stored JPEG; ordinary detections stay out of it."""
+    from evidence import store
     from ingest.formats import parse
-    from ioc.evidence import store
     from sensors_sim.fleet import FaultRates, load_fleet
     from sensors_sim.generator import generate
 

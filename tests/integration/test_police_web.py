@@ -12,9 +12,9 @@ import zipfile
 import pytest
 
 from dashboards.app import create_app
-from ioc.evidence import store
-from ioc.evidence.cli import check_recorded
-from ioc.evidence.verify import format_report, verify_bundle
+from evidence import store
+from evidence.cli import check_recorded
+from evidence.verify import format_report, verify_bundle
 from tests.fixtures.fix_web import csrf_cookie, find_callback, login_client, post_callback
 from tests.integration.test_police_ingest import WANTED, seed_incident_scenario
 
@@ -255,9 +255,9 @@ def test_exported_bundle_verifies_and_tampering_is_caught(world, db_conn, settin
 
 
 def test_signed_bundle_with_the_configured_key(settings, db_conn, web_users, tmp_path):
+    from evidence.signing import generate_key_file, public_key_from_pem
+    from evidence.verify import format_report
     from ioc.config.models import EvidenceSettings
-    from ioc.evidence.signing import generate_key_file, public_key_from_pem
-    from ioc.evidence.verify import format_report
     from tests.unit.test_evidence_bundle import FORGER
 
     key_file = tmp_path / "evidence-key.pem"

@@ -21,9 +21,9 @@ from ingest.records import Reading
 from ingest.store import prepare, write_plan
 from ioc.config import Settings
 from ioc.db.rollups import refresh_dirty
-from ioc.kpi.catalogue import load_catalogue
-from ioc.kpi.telemetry import compute_telemetry, day_windows
 from ioc.maintain import Maintainer
+from kpi.catalogue import load_catalogue
+from kpi.telemetry import compute_telemetry, day_windows
 
 pytestmark = pytest.mark.integration
 

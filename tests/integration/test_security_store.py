@@ -280,7 +280,7 @@ def _literal_actions(path: Path) -> set[str]:
 def test_every_audit_action_written_is_listed():
     from alerts import lifecycle
     from alerts.rules import store as rule_store
-    from ioc.evidence.store import AUDIT_ACTION
+    from evidence.store import AUDIT_ACTION
     from layers import store as layer_store
 
     root = Path(__file__).resolve().parents[2]

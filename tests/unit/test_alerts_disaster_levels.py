@@ -1,10 +1,10 @@
-"""ioc.disaster_levels: Decision 18/2021-style levels from alarm levels and rain, with uplift."""
+"""ioc.domain.disaster_levels: Decision 18/2021-style levels from alarm levels and rain, with uplift."""
 
 from __future__ import annotations
 
 import pytest
 
-from ioc.disaster_levels import (
+from ioc.domain.disaster_levels import (
     RISK_LEVELS,
     FloodBand,
     RainBand,

@@ -1,4 +1,4 @@
-"""ioc.aqi: VN_AQI (Decision 1459/QĐ-TCMT) and US EPA AQI (TAD, May 2024), with NowCast.
+"""ioc.domain.aqi: VN_AQI (Decision 1459/QĐ-TCMT) and US EPA AQI (TAD, May 2024), with NowCast.
 
 Where a test reproduces a worked example, the arithmetic is written out beside it so that a
 reader can check it against the document without running anything.
@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from ioc.aqi import (
+from ioc.domain.aqi import (
     CATEGORIES,
     category,
     nowcast,

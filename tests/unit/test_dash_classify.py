@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from dashboards import classify
-from ioc import aqi as aqi_scale
-from ioc.disaster_levels import RISK_LEVELS
+from ioc.domain import aqi as aqi_scale
+from ioc.domain.disaster_levels import RISK_LEVELS
 
 
 @pytest.mark.parametrize(

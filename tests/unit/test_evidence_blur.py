@@ -8,7 +8,7 @@ import random
 import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageStat
 
-from ioc.evidence.blur import BlurError, blur_image
+from evidence.blur import BlurError, blur_image
 
 PLATE_BOX = (440, 300, 760, 380)  # where the test frame has its plate
 

@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image
 
-from ioc.evidence.bundle import (
+from evidence.bundle import (
     MANIFEST,
     MANIFEST_HASH,
     MANIFEST_SIG,
@@ -22,9 +22,9 @@ from ioc.evidence.bundle import (
     sha256_hex,
     snapshot_path,
 )
-from ioc.evidence.cli import EXIT_NOT_PROVEN, verify_command
-from ioc.evidence.signing import SigningKey
-from ioc.evidence.verify import format_report, verify_bundle
+from evidence.cli import EXIT_NOT_PROVEN, verify_command
+from evidence.signing import SigningKey
+from evidence.verify import format_report, verify_bundle
 
 KEY = SigningKey(Ed25519PrivateKey.from_private_bytes(bytes(range(32))))
 FORGER = SigningKey(Ed25519PrivateKey.from_private_bytes(bytes(range(1, 33))))
@@ -366,7 +366,7 @@ def test_ioc_command_end_to_end(tmp_path, capsys, monkeypatch):
     (tmp_path / "public.pem").write_text(public_pem)
     assert oct((tmp_path / "key.pem").stat().st_mode & 0o777) == "0o600"
     assert main(["evidence", "keygen", str(tmp_path / "key.pem")]) == 2  # never overwrites
-    from ioc.evidence.signing import load_signing_key
+    from evidence.signing import load_signing_key
 
     key = load_signing_key(tmp_path / "key.pem")
     bundle = make_bundle(key=key)

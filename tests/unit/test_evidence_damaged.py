@@ -11,9 +11,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from ioc.evidence.bundle import MANIFEST, MANIFEST_HASH, MANIFEST_SIG
-from ioc.evidence.cli import verify_command
-from ioc.evidence.verify import verify_bundle
+from evidence.bundle import MANIFEST, MANIFEST_HASH, MANIFEST_SIG
+from evidence.cli import verify_command
+from evidence.verify import verify_bundle
 from tests.unit.test_evidence_bundle import KEY, PUBLIC, make_bundle, snapshot_name
 
 

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from alerts.deliveries import MqttDestination, WebhookDestination
 from alerts.outbound import alert_message, alert_topic, outbound_details
 from alerts.webhooks import WebhookSender
-from ioc.evidence.privacy import mask_plate
+from evidence.privacy import mask_plate
 
 PLATE = "24A-686.68"
 SHA = "ab" * 32

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dashboards.access import ACT_ROLES, VIEW_ROLES
-from ioc.evidence.privacy import (
+from evidence.privacy import (
     SENSITIVE_ROLES,
     mask_plate,
     may_see_sensitive,

@@ -12,8 +12,7 @@ import zipfile
 import pytest
 
 from dashboards.wsgi import check_signing_key
-from ioc.config import Settings
-from ioc.evidence.signing import (
+from evidence.signing import (
     SigningKeyError,
     ensure_key_file,
     generate_key_file,
@@ -21,6 +20,7 @@ from ioc.evidence.signing import (
     public_key_from_pem,
     read_public_key,
 )
+from ioc.config import Settings
 from tests.unit.test_evidence_bundle import make_bundle
 
 

@@ -1,5 +1,5 @@
 """The KPI page's area filter, pure: parsing the shared link, combining a group's figures,
-the tiles, table and trends of an area (ioc/kpi/areas.py, dashboards/kpi_queries.py)."""
+the tiles, table and trends of an area (kpi/areas.py, dashboards/kpi_queries.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from dashboards.kpi_queries import (
     unit_groups,
     unit_table,
 )
-from ioc.kpi.areas import (
+from kpi.areas import (
     PROVINCE_AREA,
     Area,
     AreaError,
@@ -31,8 +31,8 @@ from ioc.kpi.areas import (
     rule_of,
     sums_of,
 )
-from ioc.kpi.catalogue import load_catalogue
-from ioc.kpi.queries import AreaSums, Freshness, Latest, StoredValue
+from kpi.catalogue import load_catalogue
+from kpi.queries import AreaSums, Freshness, Latest, StoredValue
 
 UNITS = ("02647", "02671", "04279", "04300")
 GROUPS = (UnitGroup("former-10", "Lào Cai cũ", "former Lào Cai", ("02647", "02671")),

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from ioc.kpi.catalogue import (
+from kpi.catalogue import (
     DEFAULT_CATALOGUE,
     CatalogueError,
     goal_at,
@@ -18,8 +18,8 @@ from ioc.kpi.catalogue import (
     status_of,
     trend_of,
 )
-from ioc.kpi.periods import PeriodError, parse_period_start, period_label
-from ioc.kpi.telemetry import COMPUTED
+from kpi.periods import PeriodError, parse_period_start, period_label
+from kpi.telemetry import COMPUTED
 
 D = dt.date
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ioc.kpi.catalogue import load_catalogue
-from ioc.kpi.history import history_values
+from kpi.catalogue import load_catalogue
+from kpi.history import history_values
 
 D = dt.date
 

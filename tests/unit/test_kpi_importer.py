@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from ioc.kpi.catalogue import DEFAULT_SEED, load_catalogue
-from ioc.kpi.importer import check_rows, read_csv
+from kpi.catalogue import DEFAULT_SEED, load_catalogue
+from kpi.importer import check_rows, read_csv
 
 TODAY = dt.date(2026, 11, 18)
 UNITS = {"sa_pa", "bac_ha", "lao_cai_city"}

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from ioc.kpi.quality import DeviceDay, figures
+from kpi.quality import DeviceDay, figures
 
 DAY = dt.date(2026, 12, 6)
 FULL = 86400.0

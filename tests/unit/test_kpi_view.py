@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from dashboards.kpi_queries import fmt_number, tile_for, trend_figure, with_unit
-from ioc.kpi.catalogue import load_catalogue
-from ioc.kpi.queries import Latest, StoredValue
+from kpi.catalogue import load_catalogue
+from kpi.queries import Latest, StoredValue
 
 TODAY = dt.date(2026, 11, 18)
 NOW = dt.datetime(2026, 11, 18, 8, 0, tzinfo=dt.UTC)

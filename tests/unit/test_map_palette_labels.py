@@ -24,7 +24,7 @@ from dashboards.map_figure import (
     render_device,
 )
 from ioc import aqi, palette
-from ioc.disaster_levels import RISK_LEVELS
+from ioc.domain.disaster_levels import RISK_LEVELS
 from ioc.live import LatestValue
 from layers.catalog import demo_layers
 

@@ -9,7 +9,7 @@ import pytest
 
 from dashboards import police_queries as q
 from dashboards.map_figure import BaseGeometry
-from ioc.evidence.store import Incident, split_key
+from evidence.store import Incident, split_key
 from layers.catalog import demo_layers
 
 T0 = dt.datetime(2025, 6, 1, 1, 0, tzinfo=dt.UTC)

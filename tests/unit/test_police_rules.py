@@ -1,18 +1,18 @@
-"""The police queue's decision (ioc.police.rules.decide): what enters, with which priority."""
+"""The police queue's decision (police.rules.decide): what enters, with which priority."""
 
 from __future__ import annotations
 
 import pytest
 
-from ioc.evidence.privacy import plate_key
-from ioc.police.rules import (
+from evidence.privacy import plate_key
+from police.rules import (
     Detection,
     RulesError,
     incident_type,
     load_rules,
     parse_rules,
 )
-from ioc.police.rules import decide as decide_with
+from police.rules import decide as decide_with
 
 RULES = load_rules()
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from alerts.water_level import AlarmLevels, alarm_level
+from ioc.domain.water_level import AlarmLevels, alarm_level
 
 LEVELS = AlarmLevels(80.0, 82.0, 83.5)
 

@@ -3,7 +3,7 @@
 The Ministry of Science and Technology's IOC guidance (1709/BKHCN-CĐSQG, May 2025) asks that
 an IOC's data be correct, complete, clean and live. The IOC measures that of its own telemetry,
 per local day, per unit and per source family, from one row per device and day
-(`DeviceDay`, built by ioc.kpi.telemetry.quality_values from the hourly rollups, the device
+(`DeviceDay`, built by kpi.telemetry.quality_values from the hourly rollups, the device
 registry and the dead letters):
 
 - **đủ, complete** (`data_complete_pct`): messages received ÷ messages expected, where a device

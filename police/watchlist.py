@@ -1,6 +1,6 @@
 """Plate watchlists kept by the police: add, remove, list (every change audited).
 
-Plates are compared by their key (ioc.evidence.privacy.plate_key: upper-case letters and
+Plates are compared by their key (evidence.privacy.plate_key: upper-case letters and
 digits), so '24A-686.68', '24a 686 68' and '24A68668' are one entry. Removing keeps the row
 (who added it, why, until when, who removed it); the audit log has both changes.
 """
@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-from ioc.evidence.privacy import plate_key
-from ioc.police import queue
-from ioc.police.rules import QueueRules
+from evidence.privacy import plate_key
 from ioc.security import audit
+from police import queue
+from police.rules import QueueRules
 
 MAX_PLATE = 32
 MAX_REASON = 500

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from ioc.evidence.bundle import (
+from evidence.bundle import (
     FORMATS,
     MANIFEST,
     MANIFEST_HASH,
@@ -35,7 +35,7 @@ from ioc.evidence.bundle import (
     README,
     RESERVED,
 )
-from ioc.evidence.signing import PublicKey, SigningKeyError, public_key_from_pem
+from evidence.signing import PublicKey, SigningKeyError, public_key_from_pem
 
 MAX_ENTRY_BYTES = 256 * 1024 * 1024  # larger entries are not read (a bundle is far smaller)
 MAX_MANIFEST_BYTES = 32 * 1024 * 1024

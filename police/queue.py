@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-from ioc.evidence.privacy import plate_key
-from ioc.police.rules import Detection, QueueDecision, QueueRules, decide, incident_type
+from evidence.privacy import plate_key
+from police.rules import Detection, QueueDecision, QueueRules, decide, incident_type
 
 BACKFILL = dt.timedelta(days=30)  # a plate added to a watchlist: sightings this far back
 

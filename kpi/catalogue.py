@@ -244,7 +244,7 @@ def parse_catalogue(text: str, origin: str = "<catalogue>") -> Catalogue:
             f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in err.errors()
         )
         raise CatalogueError(f"{origin}: {problems}") from None
-    from ioc.kpi.telemetry import COMPUTED
+    from kpi.telemetry import COMPUTED
 
     for kpi in catalogue.telemetry():
         if kpi.id not in COMPUTED:

@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ioc.evidence.signing import ALGORITHM, PublicKey, SigningKey
+from evidence.signing import ALGORITHM, PublicKey, SigningKey
 
 FORMAT = "ioc-evidence-bundle/2"
 FORMATS = ("ioc-evidence-bundle/1", FORMAT)  # what verify.py reads

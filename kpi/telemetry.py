@@ -21,9 +21,9 @@ from zoneinfo import ZoneInfo
 import psycopg
 from psycopg import sql
 
-from ioc.aqi import category, vn_aqi_daily
-from ioc.kpi import quality
-from ioc.kpi.store import PROVINCE, KpiValue, replace_days
+from ioc.domain.aqi import category, vn_aqi_daily
+from kpi import quality
+from kpi.store import PROVINCE, KpiValue, replace_days
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +216,7 @@ def air_values(conn: psycopg.Connection, windows: Sequence[Window], source: Hour
             if not values:
                 continue
             if "aqi_today" in wanted:
-                # the counts let a group of units be combined (ioc.kpi.areas)
+                # the counts let a group of units be combined (kpi.areas)
                 out.add("aqi_today", day, unit_id, sum(values) / len(values), sum(values),
                         len(values))
             if "aqi_good_share" in wanted:
@@ -388,7 +388,7 @@ def online_values(conn: psycopg.Connection, windows: Sequence[Window], source: H
 def quality_values(conn: psycopg.Connection, windows: Sequence[Window], source: HourlySource,
                    out: _Values, wanted: set[str]) -> None:
     """Data quality ("đúng, đủ, sạch, sống") per unit and family, from the hourly source, the
-    device registry and the dead letters (by index); the arithmetic is ioc.kpi.quality's."""
+    device registry and the dead letters (by index); the arithmetic is kpi.quality's."""
     if not windows:
         return
     query = sql.SQL(
@@ -489,7 +489,7 @@ def refresh_kpis(conn: psycopg.Connection, *, days: int = 2, now: dt.datetime | 
     Reads hourly rollups, so run it after the rollup refresh (`ioc maintain` does both, and
     covers every day a late reading fell in). Idempotent; one transaction, so the page never sees half a day.
     """
-    from ioc.kpi.catalogue import load_catalogue
+    from kpi.catalogue import load_catalogue
 
     if days < 1:
         raise ValueError("days must be at least 1")
@@ -500,7 +500,7 @@ def refresh_kpis(conn: psycopg.Connection, *, days: int = 2, now: dt.datetime | 
     windows = day_windows(today - dt.timedelta(days=days - 1), today, now, catalogue.zone)
     # A day that began before the first data the IOC ever stored is not recomputed: its
     # figures would be made of nothing (a "+178 vs yesterday" on a new installation's first
-    # day) and would overwrite the demo's seeded history (ioc.kpi.history).
+    # day) and would overwrite the demo's seeded history (kpi.history).
     first = first_data_time(conn)
     windows = [w for w in windows if w.day == today or (first is not None and w.start >= first)]
     kpi_ids = [k.id for k in catalogue.telemetry()]

@@ -74,7 +74,7 @@ class QueueDecision:
 
 def incident_type(label: str, data: Mapping[str, Any] | None) -> str:
     """Our JSON's `type`; else Frigate's sub_label (a fight is a `person` whose sub_label is
-    ["fight", score]); else the label. Same as ioc.evidence.store.INCIDENT_TYPE in SQL."""
+    ["fight", score]); else the label. Same as evidence.store.INCIDENT_TYPE in SQL."""
     data = data or {}
     kind = data.get("type")
     if isinstance(kind, str) and kind:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ioc.kpi.store import PROVINCE
+from kpi.store import PROVINCE
 
 AreaKind = Literal["province", "unit", "group"]
 Rule = Literal["sum", "ratio", "mean", "none"]

@@ -19,9 +19,9 @@ from collections.abc import Sequence
 
 import psycopg
 
-from ioc.kpi.areas import rule_of
-from ioc.kpi.catalogue import Catalogue
-from ioc.kpi.store import PROVINCE, KpiValue
+from kpi.areas import rule_of
+from kpi.catalogue import Catalogue
+from kpi.store import PROVINCE, KpiValue
 
 SOURCE = "demo-history"
 
@@ -71,7 +71,7 @@ def day_values(day: dt.date, r: random.Random, share: float) -> dict[str, float]
 def _counts(kpi_id: str, value: float, area: str,
             n_units: int) -> tuple[float | None, float | None]:
     """Plausible counts behind a share or a mean (stations, devices), so that a group of units
-    can be combined from them as from real figures (ioc.kpi.areas); None for other KPIs."""
+    can be combined from them as from real figures (kpi.areas); None for other KPIs."""
     rule = rule_of(kpi_id)
     if rule not in ("ratio", "mean"):
         return None, None

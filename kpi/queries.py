@@ -10,9 +10,9 @@ from typing import NamedTuple
 import psycopg
 from psycopg import sql
 
-from ioc.kpi.areas import Sums, combine
-from ioc.kpi.catalogue import Catalogue, Kpi, period_end
-from ioc.kpi.store import PROVINCE
+from kpi.areas import Sums, combine
+from kpi.catalogue import Catalogue, Kpi, period_end
+from kpi.store import PROVINCE
 
 
 class StoredValue(NamedTuple):

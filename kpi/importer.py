@@ -19,9 +19,9 @@ from pathlib import Path
 
 import psycopg
 
-from ioc.kpi.catalogue import PERIODS, Catalogue, Kpi, load_catalogue
-from ioc.kpi.periods import PeriodError, parse_period_start
-from ioc.kpi.store import KpiValue, upsert_values
+from kpi.catalogue import PERIODS, Catalogue, Kpi, load_catalogue
+from kpi.periods import PeriodError, parse_period_start
+from kpi.store import KpiValue, upsert_values
 
 COLUMNS = ("kpi_id", "unit_id", "breakdown", "period", "period_start", "value", "numerator",
            "denominator", "note", "as_reported")

@@ -7,8 +7,8 @@ import logging
 
 import psycopg
 
-from ioc.kpi.catalogue import Catalogue, Target, Text
 from ioc.security import audit
+from kpi.catalogue import Catalogue, Target, Text
 
 log = logging.getLogger(__name__)
 

@@ -55,8 +55,8 @@ def _entry_json(e) -> dict:
 
 def watchlist_command(settings: Settings, args: argparse.Namespace, actor: str) -> int:
     from ioc.db import connect
-    from ioc.police import watchlist
-    from ioc.police.rules import load_rules
+    from police import watchlist
+    from police.rules import load_rules
 
     if not settings.database.url:
         raise ConfigError("IOC_DATABASE_URL: not set (the watchlist lives in the database)")
@@ -95,7 +95,7 @@ def watchlist_command(settings: Settings, args: argparse.Namespace, actor: str) 
 
 def media_command(settings: Settings, args: argparse.Namespace) -> int:
     from ioc.db import connect
-    from ioc.police.frigate_media import FrigateClient, fetch_pending
+    from police.frigate_media import FrigateClient, fetch_pending
 
     if not settings.police.frigate_url:
         raise ConfigError("IOC_POLICE_FRIGATE_URL: not set (where is Frigate's HTTP API?)")

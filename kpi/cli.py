@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 from ioc.config import ConfigError, Settings
-from ioc.kpi.catalogue import DEFAULT_SEED, CatalogueError, Target, Text, load_catalogue
-from ioc.kpi.importer import ImportReport, import_csv
-from ioc.kpi.targets import merge
-from ioc.kpi.telemetry import refresh_kpis
+from kpi.catalogue import DEFAULT_SEED, CatalogueError, Target, Text, load_catalogue
+from kpi.importer import ImportReport, import_csv
+from kpi.targets import merge
+from kpi.telemetry import refresh_kpis
 
 
 def _connect(settings: Settings):
@@ -55,7 +55,7 @@ def import_file(settings: Settings, path: Path, *, catalogue: Path | None = None
 def seed(settings: Settings, *, catalogue: Path | None = None, history: int = 0) -> int:
     """Store the demo province's reported figures (idempotent: stored values are replaced)
     and, with `history`, that many days of demo telemetry KPIs before today."""
-    from ioc.kpi.history import seed_history
+    from kpi.history import seed_history
 
     cat = _catalogue(catalogue)
     with _connect(settings) as conn:
@@ -91,7 +91,7 @@ def _day(text: str) -> dt.date:
 
 def targets_list(settings: Settings, *, kpi_id: str | None, catalogue: Path | None) -> int:
     """Every KPI's targets per period, marking those stored in the database."""
-    from ioc.kpi.targets import stored_targets
+    from kpi.targets import stored_targets
 
     cat = _catalogue(catalogue)
     with _connect(settings) as conn:
@@ -112,7 +112,7 @@ def targets_list(settings: Settings, *, kpi_id: str | None, catalogue: Path | No
 
 
 def targets_set(settings: Settings, args: argparse.Namespace, actor: str) -> int:
-    from ioc.kpi.targets import TargetError, set_target
+    from kpi.targets import TargetError, set_target
 
     cat = _catalogue(args.catalogue)
     note = Text(vi=args.note, en=args.note_en or "") if args.note else None
@@ -133,7 +133,7 @@ def targets_set(settings: Settings, args: argparse.Namespace, actor: str) -> int
 
 
 def targets_remove(settings: Settings, args: argparse.Namespace, actor: str) -> int:
-    from ioc.kpi.targets import remove_target
+    from kpi.targets import remove_target
 
     with _connect(settings) as conn:
         removed = remove_target(conn, args.kpi, args.start, actor=actor)

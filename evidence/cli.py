@@ -9,10 +9,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from evidence.export import deployment_public_key
+from evidence.signing import PublicKey, SigningKeyError, generate_key_file, read_public_key
+from evidence.verify import VerifyReport, format_report, verify_bundle
 from ioc.config import Settings
-from ioc.evidence.export import deployment_public_key
-from ioc.evidence.signing import PublicKey, SigningKeyError, generate_key_file, read_public_key
-from ioc.evidence.verify import VerifyReport, format_report, verify_bundle
 
 # 3: nothing changed, but nothing proves where the bundle comes from (unsigned, or signed by
 # a key that is not the trusted one); 0 with --allow-unsigned.
@@ -29,8 +29,8 @@ def check_recorded(settings: Settings, report: VerifyReport,
     signed by the deployment's key (a row INSERTed by anyone else is not), and the chain of
     export records unbroken.
     """
+    from evidence.store import find_exports
     from ioc.db import connect
-    from ioc.evidence.store import find_exports
     from ioc.security.hash_chain import verify_chain
 
     if not report.manifest_sha256:
@@ -160,8 +160,8 @@ def public_key_command(settings: Settings, args: argparse.Namespace) -> int:
 
 def audit_verify_command(settings: Settings, args: argparse.Namespace) -> int:
     """Both hash chains, and the signature of every export record."""
+    from evidence.store import all_exports
     from ioc.db import connect
-    from ioc.evidence.store import all_exports
     from ioc.security.hash_chain import verify_chain
 
     if not settings.database.url:

@@ -177,7 +177,7 @@ def incident_snapshots(conn, inc: Incident) -> list[SnapshotInfo]:
         ).fetchall()
     else:
         rows = []
-    # pictures fetched from Frigate's HTTP API for this incident (ioc.police.frigate_media)
+    # pictures fetched from Frigate's HTTP API for this incident (police.frigate_media)
     fetched = conn.execute(
         sql.SQL("SELECT {} FROM camera_snapshots WHERE sha256 IN (SELECT sha256 FROM "
                 "incident_media WHERE source = %s AND event_id = %s AND kind = 'snapshot') "

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from ioc.evidence import store
-from ioc.evidence.bundle import Bundle, BundleFile, build_bundle, sha256_hex, snapshot_path
-from ioc.evidence.signing import PublicKey, SigningKey, load_signing_key
+from evidence import store
+from evidence.bundle import Bundle, BundleFile, build_bundle, sha256_hex, snapshot_path
+from evidence.signing import PublicKey, SigningKey, load_signing_key
 from ioc.security import audit
 
 
