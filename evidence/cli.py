@@ -12,6 +12,7 @@ from pathlib import Path
 from evidence.export import deployment_public_key
 from evidence.signing import PublicKey, SigningKeyError, generate_key_file, read_public_key
 from evidence.verify import VerifyReport, format_report, verify_bundle
+from ioc.commands import AddCommand, settings_of
 from ioc.config import Settings
 
 # 3: nothing changed, but nothing proves where the bundle comes from (unsigned, or signed by
@@ -225,8 +226,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_subcommands(e_sub, audit_parser: argparse.ArgumentParser,
                     settings_of: Callable[[argparse.Namespace], Settings]) -> None:
-    """`evidence keygen`, `evidence public-key` and `audit verify` (the parsers live in
-    ioc/cli.py; `evidence verify` is added there with add_arguments)."""
+    """`evidence keygen`, `evidence public-key` and `audit verify`."""
     kg = e_sub.add_parser(
         "keygen", help="Make the deployment's Ed25519 signing key (once per deployment).",
         description="Write a new Ed25519 private key (PEM, mode 600) to FILE (default: "
@@ -248,3 +248,22 @@ def add_subcommands(e_sub, audit_parser: argparse.ArgumentParser,
                     help="public key for the export records (default: the deployment's)")
     av.add_argument("--json", action="store_true", help="print the result as JSON")
     av.set_defaults(func=lambda a: audit_verify_command(settings_of(a), a))
+
+
+def register(add: AddCommand) -> None:
+    """`ioc evidence verify|keygen|public-key` and `ioc audit verify`."""
+    p = add("evidence", None, "Camera evidence bundles exported from the police page.")
+    e_sub = p.add_subparsers(dest="evidence_command", metavar="TASK", required=True)
+    ev = e_sub.add_parser(
+        "verify",
+        help="Check that an evidence bundle is exactly as exported and signed by this IOC.",
+        description="Check every file's SHA-256 and size against the manifest, look for added "
+        "or removed files, check the manifest against manifest.sha256 and its Ed25519 "
+        "signature against the trusted public key (--public-key, or the deployment's). "
+        "Exit 0: unchanged and signed by the trusted key; 1: tampered; 2: usage; "
+        "3: unchanged but origin not proven (unsigned or unknown key; 0 with --allow-unsigned).",
+    )
+    add_arguments(ev)
+    ev.set_defaults(func=lambda args: verify_command(settings_of(args), args))
+    audit = add("audit", None, "The tamper-evident records: audit log and evidence exports.")
+    add_subcommands(e_sub, audit, settings_of)

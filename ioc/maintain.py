@@ -32,6 +32,7 @@ from ioc.alert_status import ACTIVE, active_sql
 from ioc.config import Settings
 from ioc.db import connect, retention, timescale
 from ioc.db.rollups import DirtyRefresh, refresh_dirty
+from ioc.db.status import JobState, job_states
 from ioc.worker import ConnectionLoop, stop_on_signals
 
 log = logging.getLogger("ioc.maintain")
@@ -57,27 +58,6 @@ def kpi_days(refresh: DirtyRefresh, now: dt.datetime, zone: ZoneInfo = ZONE) -> 
 
 def should_alert(consecutive_failures: int) -> bool:
     return consecutive_failures >= FAILURES_TO_ALERT
-
-
-@dataclass(frozen=True)
-class JobState:
-    """One row of maintenance_jobs."""
-
-    job: str
-    last_start: dt.datetime | None
-    last_finish: dt.datetime | None
-    last_ok: bool | None
-    last_error: str | None
-    last_rows: int | None
-    last_ms: float | None
-    consecutive_failures: int
-    next_run: dt.datetime | None
-
-
-def job_states(conn: psycopg.Connection) -> list[JobState]:
-    return [JobState(*row) for row in conn.execute(
-        "SELECT job, last_start, last_finish, last_ok, last_error, last_rows, last_ms, "
-        "consecutive_failures, next_run FROM maintenance_jobs ORDER BY job")]
 
 
 # -- recording ------------------------------------------------------------------------------------

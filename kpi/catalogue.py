@@ -14,6 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ioc.timezones import TimeZoneName
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
+# The telemetry KPIs kpi/telemetry.py computes: a telemetry KPI of the catalogue must be one.
+COMPUTED: frozenset[str] = frozenset({
+    "aqi_today", "aqi_good_share", "incidents_today", "incidents_7d", "incidents_verified_pct",
+    "ack_median_min", "flood_alarms_active", "visitors_today", "visitors_vs_last_year_pct",
+    "devices_online_pct", "data_complete_pct", "data_live_pct", "data_clean_pct",
+    "devices_silent_long",
+})
 DEFAULT_CATALOGUE = DATA_DIR / "catalogue.yaml"
 DEFAULT_SEED = DATA_DIR / "lao_cai_reported.csv"
 
@@ -244,8 +251,6 @@ def parse_catalogue(text: str, origin: str = "<catalogue>") -> Catalogue:
             f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in err.errors()
         )
         raise CatalogueError(f"{origin}: {problems}") from None
-    from kpi.telemetry import COMPUTED
-
     for kpi in catalogue.telemetry():
         if kpi.id not in COMPUTED:
             raise CatalogueError(

@@ -7,6 +7,13 @@ import datetime as dt
 import sys
 from pathlib import Path
 
+from ioc.commands import (
+    AddCommand,
+    actor_of,
+    add_actor_option,
+    positive_int_days,
+    settings_of,
+)
 from ioc.config import ConfigError, Settings
 from kpi.catalogue import DEFAULT_SEED, CatalogueError, Target, Text, load_catalogue
 from kpi.importer import ImportReport, import_csv
@@ -145,8 +152,55 @@ def targets_remove(settings: Settings, args: argparse.Namespace, actor: str) -> 
     return 0
 
 
-def add_targets_parser(k_sub, catalogue_help: str, actor_option, run) -> None:
-    """`ioc kpi targets ...`; `run(func)` wraps a function of (settings, args, actor)."""
+def cmd_kpi_import(args: argparse.Namespace) -> int:
+    return import_file(settings_of(args), args.file, catalogue=args.catalogue)
+
+
+def cmd_kpi_seed(args: argparse.Namespace) -> int:
+    return seed(settings_of(args), catalogue=args.catalogue, history=args.history)
+
+
+def cmd_kpi_refresh(args: argparse.Namespace) -> int:
+    return refresh(settings_of(args), days=args.days, catalogue=args.catalogue)
+
+
+CATALOGUE_HELP = "KPI catalogue YAML (default: the demo province's, kpi/data)"
+
+
+def register(add: AddCommand) -> None:
+    """`ioc kpi import|seed|refresh|targets`."""
+    p = add("kpi", None, "Leadership KPIs: import reported figures, seed the demo, refresh.")
+    k_sub = p.add_subparsers(dest="kpi_command", metavar="TASK", required=True)
+    ki = k_sub.add_parser(
+        "import", help="Check a CSV of reported figures and store it (all rows or none)."
+    )
+    ki.add_argument("file", type=Path, metavar="FILE", help="CSV file; columns in docs/kpi.md")
+    ki.add_argument("--catalogue", type=Path, metavar="FILE", help=CATALOGUE_HELP)
+    ki.set_defaults(func=cmd_kpi_import)
+    ks = k_sub.add_parser("seed", help="Store the demo province's reported figures and targets.")
+    ks.add_argument("--catalogue", type=Path, metavar="FILE", help=CATALOGUE_HELP)
+    ks.add_argument("--history", type=int, default=0, metavar="DAYS",
+                    help="also store DAYS days of demo telemetry KPIs before today, marked "
+                         "demo-history, where no real value exists (ioc demo: 365)")
+    ks.set_defaults(func=cmd_kpi_seed)
+    kr = k_sub.add_parser(
+        "refresh", help="Recompute the telemetry KPIs of the last days from the hourly rollups."
+    )
+    kr.add_argument("--days", type=positive_int_days, default=2, metavar="N",
+                    help="local days to recompute, today included (default 2)")
+    kr.add_argument("--catalogue", type=Path, metavar="FILE", help=CATALOGUE_HELP)
+    kr.set_defaults(func=cmd_kpi_refresh)
+    add_targets_parser(k_sub, CATALOGUE_HELP)
+
+
+def _run(func):
+    """A parser's `func` for a function of (settings, args, actor)."""
+    return lambda args: func(settings_of(args), args, actor_of(args))
+
+
+def add_targets_parser(k_sub, catalogue_help: str) -> None:
+    """`ioc kpi targets list|set|remove`."""
+    actor_option, run = add_actor_option, _run
     p = k_sub.add_parser(
         "targets", help="Targets per plan period (e.g. 2026-2030), kept in the database.",
         description="List, set or remove a KPI's target for one plan period. A stored target "

@@ -23,17 +23,12 @@ from psycopg import sql
 
 from ioc.domain.aqi import category, vn_aqi_daily
 from kpi import quality
+from kpi.catalogue import COMPUTED, load_catalogue
 from kpi.store import PROVINCE, KpiValue, replace_days
 
 log = logging.getLogger(__name__)
 
 HourlySource = Literal["rollups", "readings"]
-COMPUTED: frozenset[str] = frozenset({
-    "aqi_today", "aqi_good_share", "incidents_today", "incidents_7d", "incidents_verified_pct",
-    "ack_median_min", "flood_alarms_active", "visitors_today", "visitors_vs_last_year_pct",
-    "devices_online_pct", "data_complete_pct", "data_live_pct", "data_clean_pct",
-    "devices_silent_long",
-})
 # A device is online while it has reported within this many expected intervals (the alerts
 # worker's silent-device rule uses the same number).
 ONLINE_INTERVALS = 3
@@ -489,8 +484,6 @@ def refresh_kpis(conn: psycopg.Connection, *, days: int = 2, now: dt.datetime | 
     Reads hourly rollups, so run it after the rollup refresh (`ioc maintain` does both, and
     covers every day a late reading fell in). Idempotent; one transaction, so the page never sees half a day.
     """
-    from kpi.catalogue import load_catalogue
-
     if days < 1:
         raise ValueError("days must be at least 1")
     started = time.perf_counter()

@@ -1,4 +1,4 @@
-"""The `ioc layers import` and `ioc layers seed` commands."""
+"""`ioc layers import|seed` and `ioc units migrate`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import re
 import sys
 from pathlib import Path
 
+from ioc.commands import AddCommand, actor_of, add_actor_option, cli_actor, settings_of
 from ioc.config import ConfigError, Settings
 from layers.importer import LayerFileError, read_layer_file
 from layers.store import check_layer_name, seed_demo_layers, store_layer
@@ -57,3 +58,48 @@ def seed_layers(settings: Settings, *, actor: str = "demo") -> int:
     for layer, count in stored.items():
         print(f"layer {layer!r}: " + (f"{count} features stored" if count else "already present"))
     return 0
+
+
+def cmd_layers_import(args: argparse.Namespace) -> int:
+    return import_layer(settings_of(args), args, actor=actor_of(args))
+
+
+def cmd_layers_seed(args: argparse.Namespace) -> int:
+    return seed_layers(settings_of(args), actor=cli_actor())
+
+
+def cmd_units_migrate(args: argparse.Namespace) -> int:
+    from layers.migrate_units import migrate_units
+
+    return migrate_units(settings_of(args), actor=actor_of(args), dry_run=args.dry_run)
+
+
+def register(add: AddCommand) -> None:
+    """`ioc layers import|seed` and `ioc units migrate`."""
+    p = add("layers", None, "Map layers.")
+    l_sub = p.add_subparsers(dest="layers_command", metavar="TASK", required=True)
+    li = l_sub.add_parser("import", help="Load a GeoJSON, GeoPackage or Shapefile layer.")
+    li.add_argument("file", type=Path, metavar="FILE")
+    li.add_argument("--name", default=None,
+                    help="layer name, e.g. units or flood_zones (default: from the file name)")
+    li.add_argument(
+        "--kind", default="units",
+        choices=["units", "zones", "points", "poi", "lines", "rivers"],
+        help="what the features are (sets the geometry type required)",
+    )
+    add_actor_option(li)
+    li.set_defaults(func=cmd_layers_import)
+    l_sub.add_parser(
+        "seed", help="Store the demo province's layers if they are not there yet."
+    ).set_defaults(func=cmd_layers_seed)
+
+    p = add("units", None, "Administrative units (since 1 July 2025: communes and wards).")
+    u_sub = p.add_subparsers(dest="units_command", metavar="TASK", required=True)
+    um = u_sub.add_parser(
+        "migrate",
+        help="Move area keys of devices and alerts from former districts to the stored units "
+        "(audited; running it again changes nothing).",
+    )
+    um.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
+    add_actor_option(um)
+    um.set_defaults(func=cmd_units_migrate)

@@ -157,11 +157,11 @@ def report(migration: MigrationPlan, *, applied: bool) -> str:
 
 def migrate_units(settings, *, actor: str, dry_run: bool = False) -> int:
     """The command: plan from the stored `units` layer, print, apply unless dry_run."""
+    from ioc.commands import database
     from layers.catalog import UnitLocator
-    from layers.cli import _connect
     from layers.store import load_layer
 
-    with _connect(settings) as conn:
+    with database(settings, "ioc-layers", "`ioc demo` starts an embedded database") as conn:
         collection = load_layer(conn, "units")
         if not collection["features"]:
             print("ioc units migrate: no `units` layer stored (run `ioc layers seed` or "

@@ -10,10 +10,24 @@ import sys
 import time
 from collections.abc import Callable
 
+from ioc.commands import AddCommand, actor_of, add_actor_option, settings_of
 from ioc.config import Settings
 from ioc.config.loader import ConfigError
 
 log = logging.getLogger(__name__)
+
+
+def cmd_police(args: argparse.Namespace) -> int:
+    if args.police_command == "watchlist":
+        return watchlist_command(settings_of(args), args, actor_of(args))
+    return media_command(settings_of(args), args)
+
+
+def register(add: AddCommand) -> None:
+    """`ioc police watchlist ...` and `ioc police media fetch`."""
+    p = add("police", cmd_police, "Police work: plate watchlists, media from Frigate.")
+    add_arguments(p.add_subparsers(dest="police_command", metavar="TASK", required=True),
+                  add_actor_option)
 
 
 def add_arguments(sub, actor_option: Callable[[argparse.ArgumentParser], None]) -> None:

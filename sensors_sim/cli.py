@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ioc.commands import AddCommand, UsageError, positive_float, settings_of
 from ioc.config import ConfigError, Settings
 from sensors_sim.faults import FAULT_KINDS
 from sensors_sim.scenarios import SCENARIOS
@@ -63,7 +64,16 @@ def _start_time(text: str) -> datetime:
     return value
 
 
-def add_arguments(parser: argparse.ArgumentParser, positive_float: Callable[[str], float]) -> None:
+def cmd_sim(args: argparse.Namespace) -> int:
+    return run_sim(settings_of(args), args)
+
+
+def register(add: AddCommand) -> None:
+    """`ioc sim`."""
+    add_arguments(add("sim", cmd_sim, "Run the device simulator."))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `ioc sim`."""
     parser.add_argument(
         "--scenario", choices=sorted(SCENARIOS), default=None,
@@ -145,8 +155,6 @@ class SimOptions:
 
 def resolve_options(settings: Settings, args: argparse.Namespace) -> SimOptions:
     """Arguments over settings; raises UsageError for combinations that make no sense."""
-    from ioc.cli import UsageError
-
     def arg(name: str):
         return getattr(args, name, None)
 

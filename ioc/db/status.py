@@ -3,11 +3,33 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import psycopg
 
 from ioc.config import Settings
 from ioc.db import connect, retention, timescale
+
+
+@dataclass(frozen=True)
+class JobState:
+    """One row of maintenance_jobs."""
+
+    job: str
+    last_start: dt.datetime | None
+    last_finish: dt.datetime | None
+    last_ok: bool | None
+    last_error: str | None
+    last_rows: int | None
+    last_ms: float | None
+    consecutive_failures: int
+    next_run: dt.datetime | None
+
+
+def job_states(conn: psycopg.Connection) -> list[JobState]:
+    return [JobState(*row) for row in conn.execute(
+        "SELECT job, last_start, last_finish, last_ok, last_error, last_rows, last_ms, "
+        "consecutive_failures, next_run FROM maintenance_jobs ORDER BY job")]
 
 
 def _when(value: dt.datetime | None) -> str:
@@ -16,8 +38,6 @@ def _when(value: dt.datetime | None) -> str:
 
 def status_lines(conn: psycopg.Connection, settings: Settings) -> tuple[list[str], bool]:
     """The report's lines, and whether every job's last run succeeded."""
-    from ioc.maintain import job_states
-
     db = settings.database
     version = timescale.installed_version(conn)
     lines = [f"storage: {'TimescaleDB ' + version + ' hypertable' if version else 'plain PostgreSQL table'}"

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from ioc.commands import AddCommand, actor_of, add_actor_option, settings_of
 from ioc.config import ConfigError, Settings
 from ioc.devices import credentials as creds
 from ioc.devices.formats import entries_to_csv, format_of, parse_registry
@@ -226,9 +227,18 @@ def credentials_command(settings: Settings, args: argparse.Namespace, actor: str
     return 0
 
 
+def cmd_devices(args: argparse.Namespace) -> int:
+    return run(settings_of(args), args, actor_of(args))
+
+
+def register(add: AddCommand) -> None:
+    """`ioc devices ...`."""
+    add_parsers(add, cmd_devices, add_actor_option)
+
+
 def add_parsers(add: Callable[..., argparse.ArgumentParser], func: Callable,
                 actor_option: Callable) -> None:
-    """Register `ioc devices ...`; each task runs `func(args)` (ioc.cli's cmd_devices)."""
+    """Register `ioc devices ...`; each task runs `func(args)` (cmd_devices)."""
     p = add("devices", None, "The device registry: import, list, show, edit, retire, "
             "restore devices; their MQTT passwords.")
     sub = p.add_subparsers(dest="devices_command", metavar="TASK", required=True)

@@ -362,7 +362,7 @@ def _audit(conn) -> list[tuple]:
 
 
 def test_rules_cli_edits_the_table_with_audit(cli, db_conn, tmp_path):
-    from ioc.cli import _cli_actor
+    from ioc.commands import cli_actor
 
     code, out, _ = cli("alerts", "rules", "list")
     assert code == 0 and "camera_incidents" in out and "file" in out
@@ -389,7 +389,7 @@ def test_rules_cli_edits_the_table_with_audit(cli, db_conn, tmp_path):
     assert rules.rule("pm10_high").levels[0].value == 150
     assert cli("alerts", "rules", "delete", "pm10_high", "--actor", "ana")[0] == 0
     assert effective_rules(db_conn)[0].rule("pm10_high") is None
-    me = _cli_actor()
+    me = cli_actor()
     assert _audit(db_conn) == [
         ("cli:ana", "alert_rule.save", "pm10_high"),
         (me, "alert_rule.disable", "camera_incidents"),

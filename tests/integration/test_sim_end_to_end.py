@@ -14,7 +14,6 @@ import time
 import pytest
 
 from alerts.worker import AlertWorker
-from ioc.cli import _positive_float
 from ioc.config import AlertsSettings
 from ioc.db import connect
 from ioc.mqtt import MqttClient
@@ -38,7 +37,7 @@ OUTBOUND = "ioc/v1/out/"
 
 def sim_args(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="ioc sim")
-    add_arguments(parser, _positive_float)
+    add_arguments(parser)
     return parser.parse_args(list(argv))
 
 

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 import pytest
 
 from ingest import formats
-from ioc.cli import _positive_float
 from ioc.config import settings_env
 from ioc.db import connect
 from ioc.mqtt import MqttClient
@@ -26,7 +25,7 @@ pytestmark = pytest.mark.integration
 
 def sim_args(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="ioc sim")
-    add_arguments(parser, _positive_float)
+    add_arguments(parser)
     return parser.parse_args(list(argv))
 
 

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from ioc.cli import _positive_float, main
+from ioc.cli import main
 from sensors_sim.cli import add_arguments, fault_rates, resolve_options
 from sensors_sim.fleet import FaultRates, load_fleet
 
@@ -24,7 +24,7 @@ def clean_env(monkeypatch):
 
 def sim_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ioc sim")
-    add_arguments(parser, _positive_float)
+    add_arguments(parser)
     return parser
 
 
