@@ -2,14 +2,13 @@
 
 Each active alert of a rule with `public: true` becomes one CAP <alert>: msgType Alert when
 it has not changed since it opened, else Update with `references` to the first message.
-Every <alert> we produce validates against the CAP 1.2 XML Schema shipped with ingest
+Every <alert> we produce validates against the CAP 1.2 XML Schema that ingest checks with
 (`ioc/domain/cap-1.2.xsd`); `validate_cap` checks it with xmlschema.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib.util
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +24,7 @@ from alerts.cap_in import UNIT_GEOCODE
 from alerts.rules import CapInfo, RuleSet
 from alerts.titles import label
 from ioc.alert_status import ACTIVE
+from ioc.domain.cap import CAP_XSD
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -33,19 +33,11 @@ CAP_SEVERITY = {"extreme": "Extreme", "severe": "Severe", "moderate": "Moderate"
                 "minor": "Minor", "info": "Minor"}
 
 
-def cap_xsd_path() -> Path:
-    """The CAP 1.2 schema that ingest validates incoming warnings with."""
-    spec = importlib.util.find_spec("ingest")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("the ingest package (and its CAP 1.2 schema) is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "formats" / "cap-1.2.xsd"
-
-
 @functools.cache
 def _schema():
     import xmlschema
 
-    return xmlschema.XMLSchema(str(cap_xsd_path()))
+    return xmlschema.XMLSchema(str(CAP_XSD))
 
 
 def validate_cap(xml: str | bytes) -> list[str]:

@@ -6,7 +6,6 @@ import codecs
 import functools
 import re
 from datetime import datetime
-from pathlib import Path
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml.ElementTree as SafeET
@@ -14,11 +13,12 @@ import xmlschema
 from defusedxml import DefusedXmlException
 
 from ingest.records import CapAlert, FrozenDict, PayloadError
+from ioc.domain.cap import CAP_XSD
 
 from .times import check_window, parse_rfc3339
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
-XSD_PATH = Path(__file__).with_name("cap-1.2.xsd")  # shipped as package data
+XSD_PATH = CAP_XSD
 _N = f"{{{CAP_NS}}}"
 _DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[-+][0-9]{2}:[0-9]{2}")
 _FORBIDDEN_ID_CHARS = re.compile(r"[\s,<&]")
