@@ -14,7 +14,7 @@ import dash
 from dash import Dash, Input, Output, dcc, html
 from flask import jsonify
 
-from dashboards import auth, db_unavailable
+from dashboards import auth, db_unavailable, page_guard
 from dashboards.context import context, init_context
 from dashboards.i18n import pick_language, t
 from ioc.config import Settings
@@ -36,7 +36,7 @@ def create_app(settings: Settings) -> Dash:
         # Dash's MCP endpoint would run callbacks past the gate: never on.
         enable_mcp=False,
     )
-    auth.guard_page_layouts()
+    page_guard.guard_page_layouts()
     app.layout = html.Div(
         [
             dcc.Location(id="app-url"),
@@ -104,7 +104,7 @@ def render_nav(pathname: str, search: str, settings: Settings) -> list:
     lang = pick_language(lang_values[0] if lang_values else None, settings.web.language)
     suffix = f"?lang={lang}" if lang_values else ""
     links = []
-    for page in auth.nav_pages(user.role):
+    for page in page_guard.nav_pages(user.role):
         path = page.get("relative_path") or page.get("path") or "/"
         active = path == pathname or (path != "/" and pathname.startswith(path + "/"))
         links.append(
