@@ -250,6 +250,10 @@ def add_subcommands(e_sub, audit_parser: argparse.ArgumentParser,
     av.set_defaults(func=lambda a: audit_verify_command(settings_of(a), a))
 
 
+def cmd_evidence_verify(args: argparse.Namespace) -> int:
+    return verify_command(settings_of(args), args)
+
+
 def register(add: AddCommand) -> None:
     """`ioc evidence verify|keygen|public-key` and `ioc audit verify`."""
     p = add("evidence", None, "Camera evidence bundles exported from the police page.")
@@ -264,6 +268,6 @@ def register(add: AddCommand) -> None:
         "3: unchanged but origin not proven (unsigned or unknown key; 0 with --allow-unsigned).",
     )
     add_arguments(ev)
-    ev.set_defaults(func=lambda args: verify_command(settings_of(args), args))
+    ev.set_defaults(func=cmd_evidence_verify)
     audit = add("audit", None, "The tamper-evident records: audit log and evidence exports.")
     add_subcommands(e_sub, audit, settings_of)
