@@ -51,9 +51,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# the project before bench/ (whose ingest.py would hide the ingest package), also when
-# PYTHONPATH already names it
-sys.path[:] = [str(ROOT)] + [p for p in sys.path if p != str(ROOT)]
+HERE = str(Path(__file__).resolve().parent)
+# This file is called kpi.py: keep the bench directory off the path so `import kpi` finds
+# the package, not this script (the other bench scripts are imported as `bench.<name>`).
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != HERE]
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if p != str(ROOT)]  # also before PYTHONPATH
 
 import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402

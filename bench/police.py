@@ -39,14 +39,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+HERE = str(Path(__file__).resolve().parent)
+# This file is called police.py: keep the bench directory off the path so `import police` finds
+# the package, not this script (the other bench scripts are imported as `bench.<name>`).
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != HERE]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402
 
+from bench.kpi import log, start_database  # noqa: E402
 from ioc.config import DatabaseSettings  # noqa: E402
-from kpi import log, start_database  # noqa: E402  (bench/kpi.py beside this script)
 
 FULL_CAMERAS = 2000
 UNITS = 99

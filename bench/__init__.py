@@ -1,0 +1,1 @@
+"""Benchmarks: each script prints, as its last line, one JSON object of its figures."""
