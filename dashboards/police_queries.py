@@ -168,16 +168,6 @@ class QueuePage:
         return self.total > COUNT_CAP
 
 
-_QUEUE_FROM = sql.SQL(
-    " FROM police_queue q JOIN camera_incidents c ON c.source = q.source "
-    "AND c.event_id = q.event_id "
-    "LEFT JOIN devices d ON d.device_id = c.device_id "
-    "LEFT JOIN police_watchlist w ON w.id = q.watchlist_id "
-    "AND w.removed_at IS NULL AND (w.expires_at IS NULL OR w.expires_at > now()) "
-    "LEFT JOIN LATERAL (SELECT decision, actor, at, reason FROM incident_reviews ir "
-    "  WHERE ir.source = c.source AND ir.event_id = c.event_id "
-    "  ORDER BY ir.id DESC LIMIT 1) r ON true"
-)
 _QUEUE_COLUMNS = sql.SQL(
     "SELECT c.source, c.event_id, c.device_id, d.name, d.unit_id, d.lon, d.lat, {type}, "
     "c.label, c.phase, c.first_seen, c.started_at, c.last_update, c.ended_at, c.confidence, "

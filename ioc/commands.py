@@ -8,7 +8,6 @@ Each package owns its subcommands in its own `cli.py` with a `register(add)` fun
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 from typing import Protocol
 
@@ -69,14 +68,22 @@ def add_actor_option(p: argparse.ArgumentParser) -> None:
 
 
 # -- argument types ------------------------------------------------------------------------------
-def positive_float(text: str) -> float:
+def _positive(text: str, kind: type[int] | type[float], what: str) -> int | float:
     try:
-        value = float(text)
+        value = kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
     return value
+
+
+def positive_float(text: str) -> float:
+    return _positive(text, float, "a number")
+
+
+def positive_int(text: str) -> int:
+    return _positive(text, int, "a whole number")
 
 
 def positive_int_days(text: str) -> int:
@@ -91,7 +98,3 @@ def port(text: str) -> int:
     return int(text)
 
 
-def fail(command: str, message: str) -> int:
-    """Print `ioc COMMAND: message` on standard error; exit code 1."""
-    print(f"ioc {command}: {message}", file=sys.stderr)
-    return 1

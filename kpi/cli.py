@@ -11,6 +11,7 @@ from ioc.commands import (
     AddCommand,
     actor_of,
     add_actor_option,
+    database,
     positive_int_days,
     settings_of,
 )
@@ -22,11 +23,7 @@ from kpi.telemetry import refresh_kpis
 
 
 def _connect(settings: Settings):
-    from ioc.db.connect import connect
-
-    if not settings.database.url:
-        raise ConfigError("IOC_DATABASE_URL: not set (`ioc demo` starts an embedded database)")
-    return connect(settings.database, application_name="ioc-kpi")
+    return database(settings, "ioc-kpi", "`ioc demo` starts an embedded database")
 
 
 def _catalogue(path: Path | None):

@@ -8,18 +8,14 @@ import re
 import sys
 from pathlib import Path
 
-from ioc.commands import AddCommand, actor_of, add_actor_option, cli_actor, settings_of
-from ioc.config import ConfigError, Settings
+from ioc.commands import AddCommand, actor_of, add_actor_option, cli_actor, database, settings_of
+from ioc.config import Settings
 from layers.importer import LayerFileError, read_layer_file
 from layers.store import check_layer_name, seed_demo_layers, store_layer
 
 
 def _connect(settings: Settings):
-    from ioc.db.connect import connect
-
-    if not settings.database.url:
-        raise ConfigError("IOC_DATABASE_URL: not set (`ioc demo` starts an embedded database)")
-    return connect(settings.database, application_name="ioc-layers")
+    return database(settings, "ioc-layers", "`ioc demo` starts an embedded database")
 
 
 def default_layer_name(path: Path) -> str:

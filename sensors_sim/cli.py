@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ioc.commands import AddCommand, UsageError, positive_float, settings_of
+from ioc.commands import AddCommand, UsageError, positive_float, positive_int, settings_of
 from ioc.config import ConfigError, Settings
 from sensors_sim.faults import FAULT_KINDS
 from sensors_sim.scenarios import SCENARIOS
@@ -28,16 +28,6 @@ log = logging.getLogger("ioc.sim")
 
 
 # -- arguments ---------------------------------------------------------------------------------
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
-    return value
-
-
 def _fault_rate(text: str) -> tuple[str | None, float]:
     """'0.01' (every fault kind) or 'malformed=0.01' (one kind)."""
     kind, _, number = text.rpartition("=")
@@ -98,7 +88,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="stop after this many real seconds (default: run until stopped)",
     )
     parser.add_argument(
-        "--devices", type=_positive_int, default=None, metavar="N",
+        "--devices", type=positive_int, default=None, metavar="N",
         help="load mode: N synthetic devices instead of the fleet (needs --rate)",
     )
     parser.add_argument(
@@ -125,7 +115,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(no broker or database needed; not paced)",
     )
     parser.add_argument(
-        "--count", type=_positive_int, default=None, metavar="K",
+        "--count", type=positive_int, default=None, metavar="K",
         help="stop after K messages",
     )
 

@@ -8,8 +8,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from ioc.commands import AddCommand, actor_of, add_actor_option, settings_of
-from ioc.config import ConfigError, Settings
+from ioc.commands import AddCommand, actor_of, add_actor_option, database, settings_of
+from ioc.config import Settings
 from ioc.devices import credentials as creds
 from ioc.devices.formats import entries_to_csv, format_of, parse_registry
 from ioc.devices.model import FAMILIES, AlarmLevels, registry_file_schema
@@ -28,11 +28,7 @@ from ioc.devices.store import (
 
 
 def _connect(settings: Settings):
-    from ioc.db import connect
-
-    if not settings.database.url:
-        raise ConfigError("IOC_DATABASE_URL: not set (the device registry is in the database)")
-    return connect(settings.database, application_name="ioc-devices")
+    return database(settings, "ioc-devices", "the device registry is in the database")
 
 
 def _fail(command: str, message: str) -> int:
