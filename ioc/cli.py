@@ -2,8 +2,9 @@
 
 Every package registers its own subcommands (`register(add)` in its `cli.py`); this module
 calls them in the order of `--help`, owns the core's own subcommands (demo, services, db,
-maintain, config) and turns service errors into one line. It is the one module of `ioc` that
-imports the other packages (see the import contracts in pyproject.toml).
+maintain, config) and turns service errors into one line. With `ioc.demo` (the demo's
+signing key) and `ioc.maintain` (the KPI refresh) it is the only part of the core that imports
+a package above it, each such import named in the import contracts of pyproject.toml.
 """
 
 from __future__ import annotations
