@@ -243,7 +243,8 @@ def test_parallel_attempts_with_many_usernames_from_one_address(db_conn, db_sett
 
 
 # -- every audit action written is one the admin page offers ----------------------------------
-AUDIT_WRITERS = ("alerts", "dashboards", "ingest", "ioc", "layers", "sensors_sim")
+AUDIT_WRITERS = ("alerts", "dashboards", "evidence", "ingest", "ioc", "kpi", "layers", "police",
+                 "sensors_sim")
 DOTTED = re.compile(r"^[a-z_]+\.[a-z_]+$")
 
 
