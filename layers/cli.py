@@ -10,8 +10,6 @@ from pathlib import Path
 
 from ioc.commands import AddCommand, actor_of, add_actor_option, cli_actor, database, settings_of
 from ioc.config import Settings
-from layers.importer import LayerFileError, read_layer_file
-from layers.store import check_layer_name, seed_demo_layers, store_layer
 
 
 def _connect(settings: Settings):
@@ -30,6 +28,10 @@ def import_layer(settings: Settings, args: argparse.Namespace, *, actor: str) ->
 
     The import is audited (`layer.import`) as done by `actor`, in the same transaction.
     """
+    # geopandas and friends load only for this command, not for every `ioc` process
+    from layers.importer import LayerFileError, read_layer_file
+    from layers.store import check_layer_name, store_layer
+
     name = args.name or default_layer_name(args.file)
     try:
         check_layer_name(name)
@@ -49,6 +51,8 @@ def import_layer(settings: Settings, args: argparse.Namespace, *, actor: str) ->
 
 def seed_layers(settings: Settings, *, actor: str = "demo") -> int:
     """Store the demo province's layers that are not stored yet (audited as by `actor`)."""
+    from layers.store import seed_demo_layers
+
     with _connect(settings) as conn:
         stored = seed_demo_layers(conn, actor=actor)
     for layer, count in stored.items():
