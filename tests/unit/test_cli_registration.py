@@ -41,3 +41,17 @@ def test_every_subcommand_in_the_order_of_help():
 def test_each_subcommand_comes_from_its_package(name):
     func = _a_func(_subcommands(cli.build_parser())[name])
     assert func.__module__ == COMMANDS[name]
+
+
+def test_registering_loads_no_heavy_library():
+    """Every process builds the parser: a package's `register` must not pull in its heavy
+    libraries (they load when its subcommand runs)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from ioc.cli import build_parser; build_parser(); "
+            "print(' '.join(sorted(m for m in ('geopandas', 'pyogrio', 'shapely', 'dash', "
+            "'plotly', 'flask', 'reportlab', 'PIL', 'paho') if m in sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.strip() == ""
