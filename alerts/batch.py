@@ -246,3 +246,11 @@ def draft(key: Key, occ: Occurrences, unit_name_of: Callable[[str | None], str])
     if occ.binding is not None:
         return level_draft(key, occ, unit_name_of(occ.binding.device.unit_id))
     return camera_draft(key, occ, unit_name_of(occ.extra["device"].unit_id))
+
+
+@dataclass
+class BatchResult:
+    opened: list[int] = field(default_factory=list)
+    updated: int = 0
+    resolved: int = 0
+    readings: int = 0

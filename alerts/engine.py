@@ -19,13 +19,19 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 
 from alerts import store, storm
-from alerts.batch import BatchPlan, SeenIncidents, draft, fold_incident, fold_readings
+from alerts.batch import (
+    BatchPlan,
+    BatchResult,
+    SeenIncidents,
+    draft,
+    fold_incident,
+    fold_readings,
+)
 from alerts.cap_in import cap_actions
 from alerts.decisions import Device, Incident, LevelBinding, bind, render_title, titles_of
 from alerts.rules import CameraRule, CapRule, RuleSet
@@ -44,13 +50,6 @@ _RETRYABLE = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailu
 load_devices = store.load_devices
 load_unit_names = store.load_unit_names
 
-
-@dataclass
-class BatchResult:
-    opened: list[int] = field(default_factory=list)
-    updated: int = 0
-    resolved: int = 0
-    readings: int = 0
 
 
 class Engine(ScheduledWork):

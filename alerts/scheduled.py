@@ -41,7 +41,7 @@ from ioc.domain import disaster_levels as dl
 from ioc.events import HazardLevel
 
 if TYPE_CHECKING:
-    from alerts.engine import BatchResult
+    from alerts.batch import BatchResult
 
 
 class ScheduledWork:
@@ -57,7 +57,7 @@ class ScheduledWork:
         The worker runs them in separate threads (each with its own Engine and connection),
         so a slow query never delays alerts from the stream.
         """
-        from alerts.engine import BatchResult
+        from alerts.batch import BatchResult
 
         now = time.time() if now is None else now
         result = BatchResult()

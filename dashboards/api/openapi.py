@@ -10,7 +10,6 @@ Nothing here describes a shape by hand.
 from __future__ import annotations
 
 import copy
-import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -237,16 +236,4 @@ def build_document(operations: Sequence[Operation]) -> dict:
     }
 
 
-@functools.cache
-def _cached() -> dict:
-    from dashboards.api.routes import OPERATIONS
-
-    return build_document(OPERATIONS)
-
-
-def openapi_document() -> dict:
-    """The document (a fresh copy each call: callers may change theirs)."""
-    return copy.deepcopy(_cached())
-
-
-__all__ = ["Operation", "PathParameter", "build_document", "openapi_document"]
+__all__ = ["Operation", "PathParameter", "build_document"]

@@ -10,6 +10,7 @@ holds one view per endpoint (17) and that list; each view is short.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import functools
 import json
@@ -27,7 +28,7 @@ from dashboards.api import ngsi_ld, queries
 from dashboards.api import responses as shapes
 from dashboards.api.cursors import decode_cursor, encode_cursor
 from dashboards.api.db import connection, current_settings, live, redis_errors
-from dashboards.api.openapi import Operation, PathParameter, openapi_document
+from dashboards.api.openapi import Operation, PathParameter, build_document
 from dashboards.api.params import (
     BUCKET_STEP,
     IDENT,
@@ -978,3 +979,14 @@ OPERATIONS: tuple[Operation, ...] = (
         errors=(400, 401, 403, 404, 414, 503),
     ),
 )
+
+
+@functools.cache
+def _cached_document() -> dict:
+    return build_document(OPERATIONS)
+
+
+def openapi_document() -> dict:
+    """The API document, built from OPERATIONS (a fresh copy each call: callers may change
+    theirs)."""
+    return copy.deepcopy(_cached_document())

@@ -11,7 +11,6 @@ from flask import Flask
 
 from dashboards.api import params, register_api
 from dashboards.api import responses as shapes
-from dashboards.api.openapi import openapi_document
 from dashboards.api.routes import (
     AGGREGATE_CSV,
     ALERT_CSV,
@@ -20,6 +19,7 @@ from dashboards.api.routes import (
     OPERATIONS,
     _aggregates,
     _alert_json,
+    openapi_document,
 )
 
 DOC = openapi_document()
