@@ -84,10 +84,11 @@ def load_rows(conn: psycopg.Connection, last_seen: Mapping[str, float],
 def last_readings(conn: psycopg.Connection, device_id: str, *,
                   days: int = 7) -> list[tuple[str, float | None, str | None, dt.datetime]]:
     """The newest value of each metric of the device in the last `days` (primary-key scan)."""
-    return [tuple(r) for r in conn.execute(
-        "SELECT DISTINCT ON (metric) metric, coalesce(value::text, value_text), unit, time "
-        "FROM readings WHERE device_id = %s AND time > now() - make_interval(days => %s) "
-        "ORDER BY metric, time DESC", (device_id, days))]
+    return [(metric, value if value is not None else text, unit, at)
+            for metric, value, text, unit, at in conn.execute(
+                "SELECT DISTINCT ON (metric) metric, value, value_text, unit, time "
+                "FROM readings WHERE device_id = %s AND time > now() - make_interval(days => %s) "
+                "ORDER BY metric, time DESC", (device_id, days))]
 
 
 # -- admin actions ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import numbers
 import time
 
 import dash
@@ -90,9 +91,10 @@ def render_tiles(counts: dict[str, int], lang: str) -> list:
 
 def _number(value, lang: str) -> str:
     """A reading or level as the page's language writes it (84,2 in Vietnamese)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, numbers.Number):
         return str(value)
-    return fmt_number(value, 0 if float(value).is_integer() else 2, lang)
+    value = float(value)  # also a Decimal from a numeric column
+    return fmt_number(value, 0 if value.is_integer() else 2, lang)
 
 
 def _levels_text(one, two, three, lang: str) -> str:

@@ -79,8 +79,8 @@ def test_admin_finds_a_station_and_changes_its_levels(dash_duo, settings, web_us
     _retype(search, "wl-hong-lao")
     dash_duo.wait_for_text_to_equal("#devices-reg-count", "Hiển thị 1 / 12 thiết bị", timeout=15)
     _row(dash_duo, "wl-hong-lao-cai").click()
-    dash_duo.wait_for_contains_text("#devices-reg-facts", "80 / 82 / 83.5", timeout=15)
-    dash_duo.wait_for_contains_text("#devices-reg-readings", "81.37", timeout=10)
+    dash_duo.wait_for_contains_text("#devices-reg-facts", "80 / 82 / 83,50", timeout=15)
+    dash_duo.wait_for_contains_text("#devices-reg-readings", "81,37", timeout=10)
     assert "Đang hoạt động" in dash_duo.find_element("#devices-reg-detail").text
     assert "chưa cấp" in dash_duo.find_element("#devices-reg-facts").text
     # New alarm levels need a reason; with one they are stored as version 2.
@@ -92,7 +92,7 @@ def test_admin_finds_a_station_and_changes_its_levels(dash_duo, settings, web_us
     dash_duo.wait_for_contains_text("#devices-reg-message", "Đã lưu", timeout=10)
     dash_duo.wait_for_contains_text("#devices-reg-history", "v2", timeout=10)
     history = dash_duo.find_element("#devices-reg-history").text
-    assert "80.4 / 82 / 83.5" in history and "Quyết định điều chỉnh 2026" in history
+    assert "80,40 / 82 / 83,50" in history and "Quyết định điều chỉnh 2026" in history
     assert "t-admin" in history
     _retype(search, "")
     dash_duo.wait_for_text_to_equal("#devices-reg-count", "Hiển thị 12 / 12 thiết bị", timeout=15)
