@@ -66,8 +66,8 @@ dash.register_page(
     nav_label_key="nav.ops",
 )
 
-LIVE_TICK_MS = 500  # without push (?push=0), the map asks "anything new?" this often
-PUSHED_TICK_MS = 5000  # with push (server-sent events), a slow poll in case the stream breaks
+LIVE_TICK_MS = 500  # by default (no ?push=1), the map asks "anything new?" this often
+PUSHED_TICK_MS = 5000  # with push (?push=1, server-sent events), a slow poll in case the stream breaks
 CHART_TICK_MS = 30_000
 MAP_CONFIG = {"displaylogo": False, "scrollZoom": True, "modeBarButtonsToRemove": ["toImage"]}
 
@@ -154,7 +154,9 @@ def layout(
     lang: str | None = None, device: str | None = None, push: str | None = None, **_query
 ) -> html.Div:
     lang = _ctx_lang(lang)
-    pushed = push not in ("0", "off", "no")
+    # Push is opt-in: on the quiet machine it measured slower than the 500 ms poll
+    # (docs/dashboards.md), so the poll stays the default until that is fixed.
+    pushed = push in ("1", "on", "yes")
     settings = context().settings
     can_act = may_act(current_role(), "ops")
     try:
