@@ -23,7 +23,8 @@ from dashboards.map_figure import (
     map_style,
     render_device,
 )
-from ioc import aqi, palette
+from ioc import palette
+from ioc.domain import aqi
 from ioc.domain.disaster_levels import RISK_LEVELS
 from ioc.live import LatestValue
 from layers.catalog import demo_layers
