@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 from PIL import ImageFont
 
+from layers.tile_files import uvarint
+
 log = logging.getLogger(__name__)
 
 FONT_SIZE = 24
@@ -50,24 +52,12 @@ def labels_available() -> bool:
 
 
 # -- protobuf, by hand (three small messages) ---------------------------------------------------
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
 def _field_varint(number: int, value: int) -> bytes:
-    return _varint(number << 3) + _varint(value)
+    return uvarint(number << 3) + uvarint(value)
 
 
 def _field_bytes(number: int, value: bytes) -> bytes:
-    return _varint(number << 3 | 2) + _varint(len(value)) + value
+    return uvarint(number << 3 | 2) + uvarint(len(value)) + value
 
 
 def _zigzag(value: int) -> int:

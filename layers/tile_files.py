@@ -332,7 +332,8 @@ def write_mbtiles(path: str | Path, tiles: dict[tuple[int, int, int], bytes],
     db.close()
 
 
-def _uvarint(value: int) -> bytes:
+def uvarint(value: int) -> bytes:
+    """An unsigned LEB128 varint (PMTiles directories, protobuf)."""
     out = bytearray()
     while True:
         b = value & 0x7F
@@ -355,14 +356,14 @@ def write_pmtiles(path: str | Path, tiles: dict[tuple[int, int, int], bytes], *,
         entries.append((tile_id, offset, len(blob)))
         data += blob
         offset += len(blob)
-    d = bytearray(_uvarint(len(entries)))
+    d = bytearray(uvarint(len(entries)))
     last = 0
     for tile_id, _o, _n in entries:
-        d += _uvarint(tile_id - last)
+        d += uvarint(tile_id - last)
         last = tile_id
-    d += b"".join(_uvarint(1) for _ in entries)
-    d += b"".join(_uvarint(n) for _t, _o, n in entries)
-    d += b"".join(_uvarint(o + 1) for _t, o, _n in entries)
+    d += b"".join(uvarint(1) for _ in entries)
+    d += b"".join(uvarint(n) for _t, _o, n in entries)
+    d += b"".join(uvarint(o + 1) for _t, o, _n in entries)
     root = gzip.compress(bytes(d))
     meta = gzip.compress(json.dumps(metadata).encode())
     type_code = {v: k for k, v in _TILE_TYPE.items()}[_format_of(tile_type)]
