@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -40,11 +41,27 @@ def units_of(collection: Mapping[str, Any]) -> list[Unit]:
                 type=str(p.get("type", "")),
                 level=str(p.get("level", "commune")),
                 parent=str(p.get("parent", "")),
-                centre=(float(centre[0]), float(centre[1])) if centre else None,
+                centre=_centre(centre),
                 area_km2=float(area) if area is not None else None,
             )
         )
     return sorted(out, key=lambda u: (fold(u.short_name), u.code))
+
+
+def _centre(value) -> tuple[float, float] | None:
+    """A unit's centre as (lon, lat): a list from the committed files, or the text "[lon, lat]"
+    that a stored layer carries after the importer (geopandas writes list properties as text)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        return None
+    try:
+        return (float(value[0]), float(value[1]))
+    except (TypeError, ValueError):
+        return None
 
 
 def fold(text: str) -> str:

@@ -105,3 +105,16 @@ def test_kpi_rows_of_former_districts_are_named_before_1_july_2025():
     assert history_name("sa_pa", "vi") == "Thị xã Sa Pa (trước 1/7/2025)"
     assert history_name("yen_bai_city", "en") == "Yen Bai City (before 1 July 2025)"
     assert history_name("03006", "vi") == "03006"  # not a former district: as it is
+
+
+def test_units_of_reads_a_centre_stored_as_text():
+    """A stored layer carries list properties as text after the importer (the demo's feed page
+    failed on it); a centre that is not two numbers is no centre."""
+
+    def unit(code, centre):
+        return {"type": "Feature", "properties": {"id": code, "name": code, "centre": centre}}
+
+    got = {u.code: u.centre for u in units_of({"features": [
+        unit("a", [103.8, 22.3]), unit("b", "[103.9, 22.4]"), unit("c", "[oops"),
+        unit("d", "[1]"), unit("e", None)]})}
+    assert got == {"a": (103.8, 22.3), "b": (103.9, 22.4), "c": None, "d": None, "e": None}
