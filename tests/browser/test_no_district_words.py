@@ -329,6 +329,10 @@ def test_no_page_names_a_district(flooded: Demo):
                     url = page + ("&" if "?" in page else "?") + f"lang={lang}"
                     found, got = _page_findings(driver, url)
                     assert got["text"].strip(), url
+                    # the page's own content, not only the navigation bar (a page whose layout
+                    # raised showed the bar alone, and no word to find)
+                    assert driver.execute_script(
+                        "return document.querySelectorAll('h1, h2').length"), f"{url}: no title"
                     findings += found
                     visited.add(page.replace(demo.url, "").split("?")[0])
         finally:
