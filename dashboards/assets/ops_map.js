@@ -40,11 +40,25 @@ window.dash_clientside.iocMap.view = function (_relayout, _n, current, graphId) 
 };
 
 /* Server-sent events: the server says "something new" (a counter) the moment it arrives, and
-   the page asks for its update at once instead of waiting for its next poll. One question at
-   a time: what arrives while one is out is asked together when its answer is in (the answer
-   carries the counter back in the map's state: `pushDone`), so a busy stream never piles up
-   requests. One stream per page; closed when the page is left. A refused or broken stream
-   leaves the slow poll. */
+   the page asks for its update at once instead of waiting for its next poll.
+
+   One question at a time, and the next one only when the graph has DRAWN the previous answer:
+   the answer's state comes back at once, but Plotly draws each new figure in turn (dcc.Graph
+   queues them), and drawing a 5,000-point map takes longer than answering. Asking on the
+   state alone piled up answers waiting to be drawn, several seconds of them on a busy stream
+   (measured: p95 7 s with push against 2 s with the poll). Now: the answer carries the
+   counter back in the map's state (`push`) and says whether it changed the figure (`drawn`);
+   `pushDone` then waits for the graph's `plotly_react`/`plotly_afterplot` before the next
+   question. What arrives meanwhile is asked for together. A watchdog frees the page if an
+   answer or a draw never comes. One stream per page, closed when the page is left; a
+   refused or closed stream brings the 500 ms poll back. */
+var PUSH_WATCHDOG_MS = 3000;
+var POLL_MS = 500;
+
+function iocGraphDiv() {
+  return document.querySelector('#ops-map .js-plotly-plot');
+}
+
 window.dash_clientside.iocMap.push = function (url) {
   if (!url || typeof EventSource === 'undefined') {
     return 'off';
@@ -58,13 +72,20 @@ window.dash_clientside.iocMap.push = function (url) {
   }
   var source = new EventSource(url);
   var push = {url: url, source: source, busy: false, since: 0, pending: false, seq: 0,
-              received: 0};
+              received: 0, asked: 0, drawnAt: 0};
   push.ask = function () {
     push.busy = true;
     push.pending = false;
     push.since = Date.now();
     push.seq += 1;
+    push.asked += 1;
     window.dash_clientside.set_props('ops-push', {data: push.seq});
+  };
+  push.free = function () {
+    push.busy = false;
+    if (push.pending) {
+      push.ask();
+    }
   };
   window.__iocPush = push;
   source.onmessage = function () {
@@ -73,10 +94,17 @@ window.dash_clientside.iocMap.push = function (url) {
       return;
     }
     push.received += 1;
-    if (push.busy && Date.now() - push.since < 1500) {
+    if (push.busy && Date.now() - push.since < PUSH_WATCHDOG_MS) {
       push.pending = true;
     } else {
       push.ask();
+    }
+  };
+  source.onerror = function () {
+    // EventSource reconnects by itself after a network error; a refused stream (503: too
+    // many streams) or a lost session closes it for good: poll again as fast as without push.
+    if (source.readyState === 2 && document.getElementById('ops-live')) {
+      window.dash_clientside.set_props('ops-live', {interval: POLL_MS});
     }
   };
   return 'on';
@@ -84,11 +112,33 @@ window.dash_clientside.iocMap.push = function (url) {
 
 window.dash_clientside.iocMap.pushDone = function (state) {
   var push = window.__iocPush;
-  if (push && state && state.push === push.seq) {
-    push.busy = false;
-    if (push.pending) {
-      push.ask();
-    }
+  if (!push || !state || state.push !== push.seq || !push.busy) {
+    return window.dash_clientside.no_update;
   }
+  var gd = iocGraphDiv();
+  if (!state.drawn || !gd || !gd.once) {
+    push.free();
+    return window.dash_clientside.no_update;
+  }
+  // the figure changed: free the page when Plotly has drawn it (or the watchdog fires)
+  var seq = push.seq;
+  var done = false;
+  var finish = function () {
+    if (done) {
+      return;
+    }
+    done = true;
+    if (gd.removeListener) {
+      gd.removeListener('plotly_react', finish);
+      gd.removeListener('plotly_afterplot', finish);
+    }
+    if (push.seq === seq && push.busy) {
+      push.drawnAt = Date.now();
+      push.free();
+    }
+  };
+  gd.once('plotly_react', finish);
+  gd.once('plotly_afterplot', finish);
+  setTimeout(finish, PUSH_WATCHDOG_MS);
   return window.dash_clientside.no_update;
 };

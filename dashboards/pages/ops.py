@@ -66,8 +66,8 @@ dash.register_page(
     nav_label_key="nav.ops",
 )
 
-LIVE_TICK_MS = 500  # by default (no ?push=1), the map asks "anything new?" this often
-PUSHED_TICK_MS = 5000  # with push (?push=1, server-sent events), a slow poll in case the stream breaks
+LIVE_TICK_MS = 500  # with ?push=0 (or a refused stream), the map asks "anything new?" this often
+PUSHED_TICK_MS = 5000  # pushed (the default, server-sent events): a slow poll in case the stream breaks
 CHART_TICK_MS = 30_000
 MAP_CONFIG = {"displaylogo": False, "scrollZoom": True, "modeBarButtonsToRemove": ["toImage"]}
 
@@ -154,9 +154,9 @@ def layout(
     lang: str | None = None, device: str | None = None, push: str | None = None, **_query
 ) -> html.Div:
     lang = _ctx_lang(lang)
-    # Push is opt-in: on the quiet machine it measured slower than the 500 ms poll
-    # (docs/dashboards.md), so the poll stays the default until that is fixed.
-    pushed = push in ("1", "on", "yes")
+    # Pushed by default (server-sent events, the next question only once the answer is drawn);
+    # `?push=0` keeps the 500 ms poll (docs/dashboards.md has both measured).
+    pushed = push not in ("0", "off", "no")
     settings = context().settings
     can_act = may_act(current_role(), "ops")
     try:
@@ -323,7 +323,10 @@ def refresh_map(_n, pushed, view, visible, client, lang, selected, size):
     badge = "stale-badge" if stale else "stale-badge hidden"
     # The push counter goes back with every answer to a push: the page asks the next
     # question only when it has this one's answer (assets/ops_map.js, pushDone).
-    state = {**update.state, "stale": stale, "error": False, "push": pushed}
+    # `drawn`: whether this answer changes the figure, so the page waits for the graph to
+    # draw it before asking again (a push page that asked on the state alone piled answers up).
+    state = {**update.state, "stale": stale, "error": False, "push": pushed,
+             "drawn": update.kind in ("patch", "full")}
     recovered = bool((client or {}).get("error"))
     answered = (client or {}).get("push") == pushed  # else the page waits for this answer
     if update.kind == "none":
@@ -335,7 +338,8 @@ def refresh_map(_n, pushed, view, visible, client, lang, selected, size):
     if update.kind == "patch":
         return update.patch, state, badge, ""
     figure, full_state = full_figure(lang, visible, selected, size, view)
-    return figure, {**full_state, "stale": stale, "error": False, "push": pushed}, badge, ""
+    return figure, {**full_state, "stale": stale, "error": False, "push": pushed,
+                    "drawn": True}, badge, ""
 
 
 @callback(
