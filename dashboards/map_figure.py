@@ -75,14 +75,14 @@ DEVICE_LAYERS: tuple[DeviceLayer, ...] = (
     DeviceLayer("other", ("weather", "accommodation"), 9, default_on=False),
 )
 # Trace order (fixed, so patches can address traces by index): areas first, then the static
-# overlays/outline/rivers, towns and places, the selection halo, and the device layers on top.
-# Each toggle is exactly one trace (the ops page flips `visible` on TRACE_INDEX[toggle]).
+# overlays, towns and places, the selection halo, and the device layers on top. Each toggle is
+# exactly one trace (the ops page flips `visible` on TRACE_INDEX[toggle]). The province outline
+# and the rivers are not traces but layers of the map's style (`line_layers`): Plotly redraws
+# every trace on each live update, and each trace costs the browser a redraw (measured).
 TRACE_ORDER: tuple[str, ...] = (
     "units",
     "cap",
     "overlays",
-    "outline",
-    "rivers",
     "places",
     "selected",
     *(layer.key for layer in DEVICE_LAYERS),
@@ -372,12 +372,12 @@ class BaseGeometry:
     # The units before 1 July 2025 (never drawn): names for data still keyed by them.
     history: Mapping[str, Any] = field(default_factory=_no_features, hash=False, compare=False)
     # Static traces per language, built once per geometry (the geometry is cached for minutes).
-    _static: dict[str, dict[str, dict[str, Any]]] = field(
+    _static: dict[Any, Any] = field(
         default_factory=dict, init=False, repr=False, hash=False, compare=False
     )
 
     def static_traces(self, lang: str) -> dict[str, dict[str, Any]]:
-        """The outline, rivers, places and overlays traces in `lang` (shared: do not mutate)."""
+        """The places and overlays traces in `lang` (shared: do not mutate)."""
         traces = self._static.get(lang)
         if traces is None:
             traces = self._static[lang] = _static_traces(self, lang)
@@ -390,6 +390,19 @@ class BaseGeometry:
         if cached is None:
             cached = self._static[key] = label_points(self, lang)
         return cached
+
+    def style(self, base: MapBase | None, labels: Mapping[str, Any] | None,
+              label_scale: float) -> dict[str, Any]:
+        """The map's style with this geometry's outline and rivers, cached per base map,
+        labels (cached per language above) and scale: its digest runs over the lines."""
+        key = ("style", base, id(labels), label_scale)
+        cached = self._static.get(key)
+        if cached is None or cached[0] is not labels:
+            if len(self._static) > 64:  # a few bases, languages and scales; never grows
+                self._static.clear()
+            cached = self._static[key] = (labels, map_style(base, labels, label_scale,
+                                                            line_layers(self)))
+        return cached[1]
 
     def bbox(self) -> tuple[float, float, float, float]:
         xs, ys = [], []
@@ -418,31 +431,15 @@ def _coords(geometry: Mapping[str, Any]) -> Iterable[tuple[float, float]]:
                 yield from ((c[0], c[1]) for c in ring)
 
 
-def _lines(collections: Iterable[Mapping[str, Any]]) -> tuple[list, list]:
-    """Outline and river lines as one lon/lat array pair, parts separated by None."""
-    lon: list[float | None] = []
-    lat: list[float | None] = []
+# The province outline and the rivers: style layers above the unit fills and the warning
+# areas (whose trace layers go below LABEL_ANCHOR), under the labels and the devices.
+OUTLINE_PAINT = {"line-color": "#7d93ab", "line-width": 2}
+RIVER_PAINT = {"line-color": "#2f8fe8", "line-width": 2.5}
 
-    def add(line):
-        for c in line:
-            lon.append(c[0])
-            lat.append(c[1])
-        lon.append(None)
-        lat.append(None)
 
-    for fc in collections:
-        for f in fc.get("features", []):
-            g = f["geometry"]
-            if g["type"] == "LineString":
-                add(g["coordinates"])
-            elif g["type"] in ("MultiLineString", "Polygon"):
-                for ring in g["coordinates"]:
-                    add(ring)
-            elif g["type"] == "MultiPolygon":
-                for poly in g["coordinates"]:
-                    for ring in poly:
-                        add(ring)
-    return lon, lat
+def line_layers(geo: BaseGeometry) -> dict[str, tuple[Mapping[str, Any], dict[str, Any]]]:
+    """Source id -> (FeatureCollection, line paint) of the outline and the rivers (pure)."""
+    return {"ioc-outline": (geo.province, OUTLINE_PAINT), "ioc-rivers": (geo.rivers, RIVER_PAINT)}
 
 
 # -- towns, points of interest and imported layers ---------------------------------------------
@@ -566,20 +563,6 @@ def _static_traces(geo: BaseGeometry, lang: str) -> dict[str, dict[str, Any]]:
         "marker": {"size": overlay["size"], "color": OVERLAY_COLOUR},
         "connectgaps": False,
     }
-    for name, source, line in (
-        ("outline", geo.province, {"color": "#7d93ab", "width": 2}),
-        ("rivers", geo.rivers, {"color": "#2f8fe8", "width": 2.5}),
-    ):
-        lon, lat = _lines([source])
-        traces[name] = {
-            "type": "scattermap",
-            "name": name,
-            "lon": lon,
-            "lat": lat,
-            "mode": "lines",
-            "hoverinfo": "skip",
-            "line": line,
-        }
     places = place_arrays(geo.towns, geo.poi, lang)
     traces["places"] = {
         "type": "scattermap",
@@ -632,8 +615,8 @@ class MapBase:
     own_file: bool = False  # the tiles are a province's file served by ioc (drawn undimmed)
 
 
-# Label layers sit above this (empty) layer; the area and line traces are drawn below it
-# (`below`), the places and device markers above the labels.
+# The area, place and overlay traces are drawn below this (empty) layer (`below`); the outline,
+# rivers and labels are style layers above it, the device markers above everything.
 LABEL_ANCHOR = "ioc-labels"
 LABEL_HALO = "#0a1118"
 
@@ -715,7 +698,6 @@ def label_layers(font: str, bold_font: str, scale: float = 1.0) -> list[dict[str
     unit_paint = {"text-color": "#e4eef8", "text-halo-color": LABEL_HALO,
                   "text-halo-width": 1.8, "text-halo-blur": 0.3}
     return [
-        {"id": LABEL_ANCHOR, "type": "line", "source": "ioc-empty", "paint": {}},
         {"id": "ioc-labels-units", "type": "symbol", "source": "ioc-labels",
          "minzoom": UNIT_ALL_LABELS_ZOOM,
          "filter": ["all", ["==", ["get", "kind"], "unit"], ["==", ["get", "rank"], 2]],
@@ -818,9 +800,12 @@ def map_style(
     base: MapBase | str | None = None,
     labels: Mapping[str, Any] | None = None,
     label_scale: float = 1.0,
+    lines: Mapping[str, tuple[Mapping[str, Any], Mapping[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     """An inline MapLibre style: a dark background, the base map's tiles when there are any
-    (raster, or vector drawn with a dark style), and the unit and town labels.
+    (raster, or vector drawn with a dark style), `lines` (source id -> FeatureCollection and
+    line paint: the outline and rivers) above the anchor the area traces go under, and the
+    unit and town labels.
 
     Inline, so nothing is fetched unless a base map or labels are configured, and then only
     from ioc itself (or the province's own tile server); `base` as a plain string is a
@@ -872,12 +857,16 @@ def map_style(
             style["layers"].append(
                 {"id": "basemap", "type": "raster", "source": "basemap", "paint": paint}
             )
+    # plotly puts the layers of a trace with `below: LABEL_ANCHOR` under this empty layer
+    style["layers"].append({"id": LABEL_ANCHOR, "type": "line", "source": "ioc-empty",
+                            "paint": {}})
+    for source_id, (data, paint) in (lines or {}).items():
+        style["sources"][source_id] = {"type": "geojson", "data": data}
+        style["layers"].append({"id": source_id, "type": "line", "source": source_id,
+                                "layout": {"line-join": "round"}, "paint": dict(paint)})
     if glyphs and labels is not None:
         style["sources"]["ioc-labels"] = {"type": "geojson", "data": labels}
         style["layers"] += label_layers(FONT, BOLD_FONT, label_scale)
-    else:
-        style["layers"].append({"id": LABEL_ANCHOR, "type": "line", "source": "ioc-empty",
-                                "paint": {}})
     # plotly replaces the map's style only when its id changes: an id of the content, so a
     # new language (labels) or base map reaches a page that is already open
     digest = hashlib.sha1(json.dumps(style, sort_keys=True).encode()).hexdigest()[:12]
@@ -969,7 +958,7 @@ def build_map_figure(
         }
     )
     static = geo.static_traces(lang)
-    for name in ("overlays", "outline", "rivers", "places"):
+    for name in ("overlays", "places"):
         trace = dict(static[name])  # shallow: the arrays are shared, never changed in place
         trace["below"] = LABEL_ANCHOR  # under the unit and town labels
         if name in TOGGLE_LAYERS:
@@ -1018,7 +1007,7 @@ def build_map_figure(
         base = MapBase(tiles=tile_url)
     labels = geo.labels(lang) if base is not None and base.glyphs else None
     layout = {
-        "map": {"style": map_style(base, labels, marker_scale), "center": centre, "zoom": zoom},
+        "map": {"style": geo.style(base, labels, marker_scale), "center": centre, "zoom": zoom},
         "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
         "paper_bgcolor": MAP_BACKGROUND,
         "showlegend": False,

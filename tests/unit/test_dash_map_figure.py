@@ -360,7 +360,9 @@ def test_imported_layers_are_one_thin_overlay_trace(geo):
     hidden = build_map_figure([WATER], _live(), with_overlays, visible=["water"])
     assert hidden["data"][TRACE_INDEX["overlays"]]["visible"] is False
     assert hidden["data"][TRACE_INDEX["places"]]["visible"] is False
-    assert hidden["data"][TRACE_INDEX["rivers"]].get("visible", True) is True  # always drawn
+    # the outline and the rivers are always drawn: layers of the map's style, not traces
+    style_layers = {x["id"] for x in hidden["layout"]["map"]["style"]["layers"]}
+    assert {"ioc-outline", "ioc-rivers"} <= style_layers
 
 
 def test_no_imported_layers_is_an_empty_overlay():

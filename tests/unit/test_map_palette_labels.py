@@ -119,8 +119,13 @@ def test_labels_by_zoom_and_above_the_areas_below_the_markers(geo):
         "ioc-labels-units") > ids.index(LABEL_ANCHOR)
     assert all("text-allow-overlap" not in x.get("layout", {}) for x in style["layers"])
     assert style["sources"]["ioc-labels"]["data"] == label_points(geo, "vi")
-    for name in ("units", "cap", "outline", "rivers", "places", "overlays"):
+    for name in ("units", "cap", "places", "overlays"):
         assert fig["data"][TRACE_INDEX[name]]["below"] == LABEL_ANCHOR
+    # the outline and rivers: style layers over the unit fills (traces under the anchor) and
+    # under the labels
+    assert ids.index(LABEL_ANCHOR) < ids.index("ioc-outline") < ids.index("ioc-rivers") < ids.index(
+        "ioc-labels-units")
+    assert style["sources"]["ioc-rivers"]["data"] is geo.rivers
     assert "below" not in fig["data"][TRACE_INDEX["water"]]  # markers stay on top
 
 
@@ -128,7 +133,9 @@ def test_no_font_no_labels_and_nothing_to_fetch(geo):
     fig = build_map_figure([], LiveInputs({}, NOW), geo, base=MapBase())
     style = fig["layout"]["map"]["style"]
     assert "glyphs" not in style and "ioc-labels" not in style["sources"]
-    assert [x["id"] for x in style["layers"]] == ["background", LABEL_ANCHOR]  # `below` target
+    # the `below` target, then the outline and the rivers
+    assert [x["id"] for x in style["layers"]] == ["background", LABEL_ANCHOR, "ioc-outline",
+                                                  "ioc-rivers"]
 
 
 def test_raster_and_vector_base_map_styles():
