@@ -28,8 +28,8 @@ from dashboards.map_figure import BaseGeometry, MapBase, fit_view, map_style
 from dashboards.page_parts import fmt_time
 from dashboards.police_queries import for_role, type_text
 from evidence import store
+from evidence.incident import Incident
 from evidence.privacy import may_see_sensitive, plate_key
-from evidence.store import Incident
 
 log = logging.getLogger(__name__)
 

@@ -27,8 +27,8 @@ from dashboards.i18n import t
 from dashboards.map_figure import ui_label
 from dashboards.page_parts import fmt_time
 from evidence import store
+from evidence.incident import Incident
 from evidence.privacy import may_see_sensitive, plate_for, plate_key
-from evidence.store import Incident
 from police.rules import QueueRules, load_rules, queued_types
 
 PERIODS: dict[str, dt.timedelta | None] = {
@@ -159,13 +159,10 @@ class QueuePage:
         return self.total > COUNT_CAP
 
 
-_QUEUE_COLUMNS = sql.SQL(
-    "SELECT c.source, c.event_id, c.device_id, d.name, d.unit_id, d.lon, d.lat, {type}, "
-    "c.label, c.phase, c.first_seen, c.started_at, c.last_update, c.ended_at, c.confidence, "
-    "c.top_confidence, c.zones, c.plate, c.plate_confidence, c.snapshot_sha256, "
-    "c.snapshot_url, c.false_positive, c.data, r.decision, r.actor, r.at, r.reason, "
-    "q.priority, q.rule, w.reason"
-).format(type=store.INCIDENT_TYPE)
+# an incident's columns (store.INCIDENT_COLUMNS), then why it is queued
+_QUEUE_COLUMNS = sql.SQL("SELECT {}, q.priority, q.rule, w.reason").format(
+    store.INCIDENT_COLUMNS)
+_QUEUED = store.INCIDENT_WIDTH  # where a row's priority, rule, watch reason start
 
 
 # police_queue.decision follows the newest review (a trigger of 0016_police_queue.sql)
@@ -264,7 +261,7 @@ def load_queue_page(conn, flt: QueueFilter, role: str | None, *, page: int = 0,
         [*params, page_size, page * page_size],
     ).fetchall()
     items = tuple(
-        QueueItem(for_role(store.incident_of(r[:27]), role), r[27], r[28], r[29])
+        QueueItem(for_role(store.incident_of(r), role), *r[_QUEUED:])
         for r in rows
     )
     return QueuePage(items, total, page, pages)
@@ -302,7 +299,7 @@ def load_watch_hits(conn, role: str | None, *, since: dt.timedelta = dt.timedelt
         + sql.SQL(" ORDER BY q.first_seen DESC, q.source, q.event_id"),
         (since, limit),
     ).fetchall()
-    return [WatchHit(store.incident_of(r[:27]), r[29]) for r in rows]
+    return [WatchHit(store.incident_of(r), r[_QUEUED + 2]) for r in rows]
 
 
 def review_state(inc: Incident) -> str:

@@ -22,7 +22,7 @@ from dashboards.context import context
 from dashboards.i18n import t
 from dashboards.page_parts import fmt_int, fmt_time
 from dashboards.table_sort import POLICE_KEYS, sort_rows, vi_key
-from evidence.store import Incident
+from evidence.incident import Incident
 from police.rules import load_rules
 
 COLUMNS = ("priority_text", "state_text", "time", "type_text", "camera", "unit_id",

@@ -10,7 +10,8 @@ import pytest
 from dashboards import police_incident as one
 from dashboards import police_queries as q
 from dashboards.map_figure import BaseGeometry
-from evidence.store import Incident, split_key
+from evidence.incident import Incident
+from evidence.store import split_key
 from layers.catalog import demo_layers
 
 T0 = dt.datetime(2025, 6, 1, 1, 0, tzinfo=dt.UTC)
