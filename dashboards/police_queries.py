@@ -1,13 +1,15 @@
-"""Queries and decisions behind the police review page (dashboards/pages/police.py).
+"""The police queue and the detection search behind the police review page
+(dashboards/pages/police.py): filters, the queue a page at a time, the search, the detection
+count, the banner's watchlist hits, the table rows and the filter options.
 
 The page's default view is the police queue (`police_queue`, 0016): incidents a queue rule
 or a watchlist hit put there (police/rules.py), by priority, then newest first, then key
 (stable between refreshes), a page at a time. The other view searches every detection
-(ordinary people and vehicles too) by plate, camera, unit and time.
+(ordinary people and vehicles too) by plate, camera, unit and time. One incident, its
+context, the decisions on it and the map are dashboards/police_incident.py's.
 
 Every function that returns incidents takes the viewer's role and masks plates on the
-server for roles that may not see them (evidence.privacy); the plate path across
-cameras is not returned to them at all. Reads are indexed: the queue by
+server for roles that may not see them (evidence.privacy). Reads are indexed: the queue by
 `police_queue_order`, recent incidents by `last_update`, one plate by
 `camera_incidents_plate_key` (0006_police.sql).
 """
@@ -15,26 +17,19 @@ cameras is not returned to them at all. Reads are indexed: the queue by
 from __future__ import annotations
 
 import datetime as dt
-import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import quote
 
-import plotly.graph_objects as go
-import psycopg
 from psycopg import sql
-from psycopg_pool import ConnectionPool
 
 from dashboards.i18n import t
-from dashboards.map_figure import BaseGeometry, MapBase, fit_view, map_style, ui_label
+from dashboards.map_figure import ui_label
 from dashboards.page_parts import fmt_time
 from evidence import store
+from evidence.incident import Incident
 from evidence.privacy import may_see_sensitive, plate_for, plate_key
-from evidence.store import Incident
 from police.rules import QueueRules, load_rules, queued_types
-
-log = logging.getLogger(__name__)
 
 PERIODS: dict[str, dt.timedelta | None] = {
     "1h": dt.timedelta(hours=1),
@@ -51,10 +46,6 @@ PAGE_SIZE = 50  # the queue's page
 COUNT_CAP = 10_000  # counts above this are shown as "10 000+"
 VIEWS = ("queue", "all")
 DEFAULT_VIEW = "queue"
-SAME_CAMERA_WINDOW = dt.timedelta(minutes=30)
-PLATE_WINDOW = dt.timedelta(hours=12)
-RELATED_LIMIT = 20
-PLATE_PATH_LIMIT = 50
 
 
 # -- the queue ---------------------------------------------------------------------------------
@@ -168,13 +159,10 @@ class QueuePage:
         return self.total > COUNT_CAP
 
 
-_QUEUE_COLUMNS = sql.SQL(
-    "SELECT c.source, c.event_id, c.device_id, d.name, d.unit_id, d.lon, d.lat, {type}, "
-    "c.label, c.phase, c.first_seen, c.started_at, c.last_update, c.ended_at, c.confidence, "
-    "c.top_confidence, c.zones, c.plate, c.plate_confidence, c.snapshot_sha256, "
-    "c.snapshot_url, c.false_positive, c.data, r.decision, r.actor, r.at, r.reason, "
-    "q.priority, q.rule, w.reason"
-).format(type=store.INCIDENT_TYPE)
+# an incident's columns (store.INCIDENT_COLUMNS), then why it is queued
+_QUEUE_COLUMNS = sql.SQL("SELECT {}, q.priority, q.rule, w.reason").format(
+    store.INCIDENT_COLUMNS)
+_QUEUED = store.INCIDENT_WIDTH  # where a row's priority, rule, watch reason start
 
 
 # police_queue.decision follows the newest review (a trigger of 0016_police_queue.sql)
@@ -273,7 +261,7 @@ def load_queue_page(conn, flt: QueueFilter, role: str | None, *, page: int = 0,
         [*params, page_size, page * page_size],
     ).fetchall()
     items = tuple(
-        QueueItem(for_role(store.incident_of(r[:27]), role), r[27], r[28], r[29])
+        QueueItem(for_role(store.incident_of(r), role), *r[_QUEUED:])
         for r in rows
     )
     return QueuePage(items, total, page, pages)
@@ -311,7 +299,7 @@ def load_watch_hits(conn, role: str | None, *, since: dt.timedelta = dt.timedelt
         + sql.SQL(" ORDER BY q.first_seen DESC, q.source, q.event_id"),
         (since, limit),
     ).fetchall()
-    return [WatchHit(store.incident_of(r[:27]), r[29]) for r in rows]
+    return [WatchHit(store.incident_of(r), r[_QUEUED + 2]) for r in rows]
 
 
 def review_state(inc: Incident) -> str:
@@ -390,308 +378,3 @@ def load_filter_options(conn, rules: QueueRules | None = None) -> FilterOptions:
         "SELECT device_id, name FROM devices WHERE family = 'camera' ORDER BY name, device_id"
     ).fetchall()
     return FilterOptions(tuple(types), tuple((d, n or d) for d, n in cameras))
-
-
-# -- one incident --------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class IncidentDetail:
-    incident: Incident
-    snapshots: tuple[store.SnapshotInfo, ...]
-    reviews: tuple[store.Review, ...]
-    notes: tuple[store.Note, ...]
-    custody: tuple[store.CustodyEntry, ...]
-    same_camera: tuple[Incident, ...]
-    plate_path: tuple[Incident, ...]  # every sighting of the plate in time order, this one too
-    sensitive: bool  # whether the viewer sees unblurred images and whole plates
-    queue: QueueEntry | None = None  # why it is in the police queue (None: not queued)
-    clips: tuple[store.SnapshotInfo, ...] = ()
-
-
-@dataclass(frozen=True)
-class QueueEntry:
-    priority: int
-    rule: str
-    watch_reason: str | None  # the live watchlist entry's reason (police and admin only)
-
-
-def load_queue_entry(conn, source: str, event_id: str, role: str | None) -> QueueEntry | None:
-    row = conn.execute(
-        "SELECT q.priority, q.rule, w.reason FROM police_queue q "
-        "LEFT JOIN police_watchlist w ON w.id = q.watchlist_id AND w.removed_at IS NULL "
-        "AND (w.expires_at IS NULL OR w.expires_at > now()) "
-        "WHERE q.source = %s AND q.event_id = %s",
-        (source, event_id),
-    ).fetchone()
-    if row is None:
-        return None
-    return QueueEntry(row[0], row[1], row[2] if may_see_sensitive(role) else None)
-
-
-def load_same_camera(conn, inc: Incident, role: str | None,
-                     window: dt.timedelta = SAME_CAMERA_WINDOW) -> list[Incident]:
-    """Other incidents of the same camera within `window` of this one's time span."""
-    end = inc.ended_at or inc.last_update
-    rows = conn.execute(
-        store.INCIDENT_SELECT + sql.SQL(
-            " WHERE c.device_id = %s AND NOT (c.source = %s AND c.event_id = %s) "
-            "AND NOT c.false_positive AND c.last_update >= %s AND c.first_seen <= %s "
-            "ORDER BY c.first_seen LIMIT %s"),
-        (inc.device_id, inc.source, inc.event_id, inc.first_seen - window, end + window,
-         RELATED_LIMIT),
-    ).fetchall()
-    return [for_role(store.incident_of(r), role) for r in rows]
-
-
-def load_plate_path(conn, inc: Incident, role: str | None,
-                    window: dt.timedelta = PLATE_WINDOW) -> list[Incident]:
-    """Every incident with the same plate (any spelling) within `window`, oldest first.
-
-    Where a vehicle went is personal data: roles that may not see plates get nothing.
-    """
-    key = plate_key(inc.plate)
-    if key is None or not may_see_sensitive(role):
-        return []
-    rows = conn.execute(
-        store.INCIDENT_SELECT + sql.SQL(
-            " WHERE c.plate IS NOT NULL AND {} = %s AND c.first_seen BETWEEN %s AND %s "
-            "ORDER BY c.first_seen, c.event_id LIMIT %s").format(store.PLATE_KEY),
-        (key, inc.first_seen - window, inc.first_seen + window, PLATE_PATH_LIMIT),
-    ).fetchall()
-    return [store.incident_of(r) for r in rows]
-
-
-def load_detail(conn, key: str | None, role: str | None) -> IncidentDetail | None:
-    parts = store.split_key(key)
-    if parts is None:
-        return None
-    inc = store.load_incident(conn, *parts)
-    if inc is None:
-        return None
-    sensitive = may_see_sensitive(role)
-    return IncidentDetail(
-        incident=for_role(inc, role),
-        snapshots=tuple(store.incident_snapshots(conn, inc)),
-        reviews=tuple(store.load_reviews(conn, *parts)),
-        notes=tuple(store.load_notes(conn, *parts)),
-        custody=tuple(store.load_custody(conn, *parts)) if sensitive else (),
-        same_camera=tuple(load_same_camera(conn, inc, role)),
-        plate_path=tuple(load_plate_path(conn, inc, role)),
-        sensitive=sensitive,
-        queue=load_queue_entry(conn, *parts, role),
-        clips=tuple(store.incident_clips(conn, inc)) if sensitive else (),
-    )
-
-
-# -- the related lists of the page's right column ---------------------------------------
-def _option(inc: Incident, lang: str, tz: str, current: str) -> dict:
-    here = " ◀" if inc.key == current else ""
-    return {"label": f"{fmt_time(inc.first_seen, tz)} · {inc.camera_name or inc.device_id} · "
-                     f"{type_text(inc.type, lang)}{here}",
-            "value": inc.key}
-
-
-@dataclass(frozen=True)
-class Related:
-    """The right column's lists: (title, options, value) for the plate path and the camera."""
-
-    plate_title: str
-    plate_options: list[dict]
-    plate_value: str | None
-    same_title: str
-    same_options: list[dict]
-
-
-def related_lists(detail: IncidentDetail | None, lang: str, tz: str) -> Related:
-    if detail is None:
-        return Related("", [], None, "", [])
-    inc = detail.incident
-    if inc.plate and detail.plate_path:
-        cameras = len({i.device_id for i in detail.plate_path})
-        plate_title = t("police.plate_path", lang, plate=inc.plate, n=len(detail.plate_path),
-                        cameras=cameras)
-    else:
-        plate_title = t("police.plate_path_title", lang) + ": " + t("police.no_plate", lang)
-    same_title = t("police.same_camera", lang)
-    if not detail.same_camera:
-        same_title += ": " + t("police.none", lang).lower()
-    return Related(
-        plate_title=plate_title,
-        plate_options=[_option(i, lang, tz, inc.key) for i in detail.plate_path],
-        plate_value=inc.key if detail.plate_path else None,
-        same_title=same_title,
-        same_options=[_option(i, lang, tz, inc.key) for i in detail.same_camera],
-    )
-
-
-def snapshot_src(sha256: str, incident_key: str) -> str:
-    """The image URL of a snapshot viewed for an incident (the route logs the view)."""
-    return f"/evidence/snapshot/{sha256}?incident={quote(incident_key, safe='')}"
-
-
-def bundle_action(incident_key: str) -> str:
-    source, event_id = incident_key.split(":", 1)
-    return f"/evidence/bundle/{quote(source, safe='')}/{quote(event_id, safe='')}"
-
-
-# -- decisions ---------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ActionResult:
-    ok: bool
-    reason: str  # i18n key suffix police.act.<reason>
-
-
-def check_review(action: str, reason: str | None) -> str | None:
-    """Why a verify/dismiss cannot be carried out as asked, or None (pure)."""
-    if action not in store.DECISIONS:
-        return "unknown_action"
-    if not (reason or "").strip():
-        return "reason_required"
-    return None
-
-
-def review(pool: ConnectionPool, key: str | None, action: str, reason: str | None, *,
-           actor: str, ip: str | None) -> ActionResult:
-    """Verify or dismiss an incident with a reason: review row + custody + audit, one unit."""
-    parts = store.split_key(key)
-    if parts is None:
-        return ActionResult(False, "no_selection")
-    problem = check_review(action, reason)
-    if problem:
-        return ActionResult(False, problem)
-    try:
-        with pool.connection() as conn, conn.transaction():
-            if store.load_incident(conn, *parts) is None:
-                return ActionResult(False, "not_found")
-            store.add_review(conn, *parts, action=action, reason=reason or "", actor=actor,
-                             ip=ip)
-    except psycopg.OperationalError as err:  # the database went away: say so, not a 500
-        log.warning("incident %s: %s failed, database unavailable: %s", key, action, err)
-        return ActionResult(False, "unavailable")
-    log.info("incident %s: %s by %s", key, action, actor)
-    return ActionResult(True, "verified" if action == "verify" else "dismissed")
-
-
-def add_note(pool: ConnectionPool, key: str | None, note: str | None, *, actor: str,
-             ip: str | None) -> ActionResult:
-    parts = store.split_key(key)
-    if parts is None:
-        return ActionResult(False, "no_selection")
-    if not (note or "").strip():
-        return ActionResult(False, "note_required")
-    try:
-        with pool.connection() as conn, conn.transaction():
-            if store.load_incident(conn, *parts) is None:
-                return ActionResult(False, "not_found")
-            store.add_note(conn, *parts, note=note or "", actor=actor, ip=ip)
-    except psycopg.OperationalError as err:
-        log.warning("incident %s: note failed, database unavailable: %s", key, err)
-        return ActionResult(False, "unavailable")
-    return ActionResult(True, "noted")
-
-
-def record_view(pool: ConnectionPool, key: str | None, *, actor: str, ip: str | None) -> None:
-    """An officer opened the incident (its plate, place and history): custody + audit."""
-    parts = store.split_key(key)
-    if parts is None:
-        return
-    with pool.connection() as conn, conn.transaction():
-        if store.load_incident(conn, *parts) is not None:
-            store.record_custody(conn, *parts, actor=actor, action="view", ip=ip)
-
-
-# -- the map -----------------------------------------------------------------------------------
-PATH_COLOUR = "#4aa8ff"
-SIGHTING_COLOUR = "#ffb020"
-CURRENT_COLOUR = "#ff2d55"
-CAMERA_COLOUR = "#5d7a96"
-
-
-def _bbox(points: Sequence[tuple[float, float]], pad: float = 0.03):
-    xs = [p[0] for p in points]
-    ys = [p[1] for p in points]
-    return (min(xs) - pad, min(ys) - pad, max(xs) + pad, max(ys) + pad)
-
-
-def path_figure(detail: IncidentDetail | None, geo: BaseGeometry,
-                cameras: Sequence[tuple[str, str, float, float]], lang: str, tz: str,
-                size_px: tuple[float, float] = (440, 300),
-                tile_url: str | MapBase | None = None) -> go.Figure:
-    """Units, every camera, this incident's camera and the plate's path in time order.
-
-    Offline: an inline background style (map_figure.map_style; raster tiles only when the
-    deployment configures `web.map_tile_url`), circle markers, no text mode.
-    """
-    unit_ids = [str(f["properties"]["id"]) for f in geo.units.get("features", [])]
-    unit_text = [
-        (f["properties"].get("name_en") if lang == "en" else None) or f["properties"].get("name")
-        or str(f["properties"]["id"])
-        for f in geo.units.get("features", [])
-    ]
-    traces: list[Any] = [
-        go.Choroplethmap(
-            name="units", geojson=dict(geo.units), featureidkey="properties.id",
-            locations=unit_ids, z=[0] * len(unit_ids), zmin=0, zmax=1,
-            colorscale=[[0, "rgba(74,168,255,0.05)"], [1, "rgba(74,168,255,0.05)"]],
-            showscale=False, hovertext=unit_text, hoverinfo="text",
-            marker={"line": {"color": "#5b7189", "width": 1}},
-        ),
-        go.Scattermap(
-            name="cameras", lon=[c[2] for c in cameras], lat=[c[3] for c in cameras],
-            hovertext=[c[1] for c in cameras], hoverinfo="text", mode="markers",
-            marker={"size": 7, "color": CAMERA_COLOUR, "opacity": 0.8},
-        ),
-    ]
-    points: list[tuple[float, float]] = []
-    if detail is not None:
-        current = detail.incident
-        seen = [i for i in detail.plate_path if i.lon is not None and i.lat is not None]
-        if len(seen) >= 2:
-            traces.append(go.Scattermap(
-                name="path", lon=[i.lon for i in seen], lat=[i.lat for i in seen],
-                mode="lines", hoverinfo="skip", line={"color": PATH_COLOUR, "width": 4},
-            ))
-        others = [i for i in seen if i.key != current.key]
-        traces.append(go.Scattermap(
-            name="sightings", lon=[i.lon for i in others], lat=[i.lat for i in others],
-            mode="markers", hoverinfo="text",
-            hovertext=[f"{fmt_time(i.first_seen, tz)} · {i.camera_name or i.device_id}"
-                       for i in others],
-            customdata=[i.key for i in others],
-            marker={"size": 15, "color": SIGHTING_COLOUR},
-        ))
-        if current.lon is not None and current.lat is not None:
-            traces.append(go.Scattermap(
-                name="current", lon=[current.lon], lat=[current.lat], mode="markers",
-                hoverinfo="text",
-                hovertext=[f"{fmt_time(current.first_seen, tz)} · "
-                           f"{current.camera_name or current.device_id}"],
-                marker={"size": 19, "color": CURRENT_COLOUR},
-            ))
-            points.append((current.lon, current.lat))
-        points += [(i.lon, i.lat) for i in seen]
-    bbox = _bbox(points) if points else geo.bbox()
-    if points and len(points) == 1:
-        bbox = _bbox(points, pad=0.12)
-    centre, zoom = fit_view(bbox, *size_px)
-    fig = go.Figure(traces)
-    fig.update_layout(
-        map={"style": map_style(tile_url), "center": centre, "zoom": min(zoom, 13)},
-        margin={"l": 0, "r": 0, "t": 0, "b": 0},
-        paper_bgcolor="#0d151e",
-        showlegend=False,
-        height=size_px[1],
-        hoverlabel={"font": {"size": 14}, "bgcolor": "#131c26", "bordercolor": "#4aa8ff"},
-        uirevision=detail.incident.key if detail else "none",
-    )
-    return fig
-
-
-def load_cameras(conn) -> list[tuple[str, str, float, float]]:
-    """(device id, name, lon, lat) of every placed camera."""
-    return [
-        (d, n or d, float(lon), float(lat))
-        for d, n, lon, lat in conn.execute(
-            "SELECT device_id, name, lon, lat FROM devices WHERE family = 'camera' "
-            "AND lon IS NOT NULL AND lat IS NOT NULL ORDER BY device_id"
-        ).fetchall()
-    ]

@@ -101,7 +101,7 @@ def _rank(order: Sequence[str], value: Any) -> int:
     return order.index(value) if value in order else len(order)
 
 
-FEED_KEYS: dict[str, Callable[[dict], Any]] = {  # rows of dashboards.pages.feed.table_rows
+FEED_KEYS: dict[str, Callable[[dict], Any]] = {  # rows of dashboards.feed_view.table_rows
     "severity_text": lambda r: _rank(SEVERITY_ORDER, r["severity"]),
     "opened": lambda r: r["opened_ts"],  # by time, not by its clock text
     "title": lambda r: vi_key(r["title"]),

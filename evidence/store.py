@@ -1,5 +1,6 @@
 """Camera incidents as evidence in the database: one incident, its snapshots, its reviews,
-notes and custody log, and the record of exported bundles (tables of 0002 and 0006).
+notes and custody log, and the record of exported bundles (tables of 0002 and 0006). The
+incident's shape is evidence/incident.py's.
 
 Functions take a connection and never commit: the caller's transaction makes a decision,
 its custody entry and its audit entry one unit.
@@ -10,12 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from evidence.incident import RECORD_COLUMNS, Incident
 from ioc.security import audit
 
 # The incident's type: our JSON's `type`; for Frigate the sub_label (a fight is a `person`
@@ -27,17 +29,25 @@ INCIDENT_TYPE = sql.SQL(
 )
 PLATE_KEY = sql.SQL("upper(regexp_replace(c.plate, '[^0-9A-Za-z]', '', 'g'))")
 
+# An incident's values in a query: the record's columns in RECORD_COLUMNS order, then the
+# camera's name and place, the type, and the newest review (`d` and `r` as INCIDENT_SELECT
+# joins them); incident_of reads the first INCIDENT_WIDTH values of such a row.
+INCIDENT_COLUMNS = sql.SQL(", ").join([
+    *(sql.SQL("c.{}").format(sql.Identifier(name)) for name in RECORD_COLUMNS),
+    sql.SQL("d.name, d.unit_id, d.lon, d.lat"),
+    INCIDENT_TYPE,
+    sql.SQL("r.decision, r.actor, r.at, r.reason"),
+])
+INCIDENT_WIDTH = len(RECORD_COLUMNS) + 9
+
 INCIDENT_SELECT = sql.SQL(
-    "SELECT c.source, c.event_id, c.device_id, d.name, d.unit_id, d.lon, d.lat, {type}, "
-    "c.label, c.phase, c.first_seen, c.started_at, c.last_update, c.ended_at, c.confidence, "
-    "c.top_confidence, c.zones, c.plate, c.plate_confidence, c.snapshot_sha256, "
-    "c.snapshot_url, c.false_positive, c.data, r.decision, r.actor, r.at, r.reason "
+    "SELECT {columns} "
     "FROM camera_incidents c "
     "LEFT JOIN devices d ON d.device_id = c.device_id "
     "LEFT JOIN LATERAL (SELECT decision, actor, at, reason FROM incident_reviews ir "
     "  WHERE ir.source = c.source AND ir.event_id = c.event_id "
     "  ORDER BY ir.id DESC LIMIT 1) r ON true"
-).format(type=INCIDENT_TYPE)
+).format(columns=INCIDENT_COLUMNS)
 
 # A Frigate snapshot (`frigate/<camera>/<label>/snapshot`) belongs to the incident of the
 # same camera and label that was live when it arrived (a little slack for the broker).
@@ -59,64 +69,15 @@ MAX_REASON = 1000
 MAX_NOTE = 2000
 
 
-@dataclass(frozen=True)
-class Incident:
-    """One camera incident with its camera's place and its current review state."""
-
-    source: str
-    event_id: str
-    device_id: str
-    camera_name: str | None
-    unit_id: str | None
-    lon: float | None
-    lat: float | None
-    type: str
-    label: str
-    phase: str
-    first_seen: dt.datetime
-    started_at: dt.datetime
-    last_update: dt.datetime
-    ended_at: dt.datetime | None
-    confidence: float | None
-    top_confidence: float | None
-    zones: tuple[str, ...]
-    plate: str | None
-    plate_confidence: float | None
-    snapshot_sha256: str | None
-    snapshot_url: str | None
-    false_positive: bool
-    data: Mapping[str, Any] = field(hash=False, compare=False)
-    review: str | None = None  # verified | dismissed | None (not reviewed)
-    reviewed_by: str | None = None
-    reviewed_at: dt.datetime | None = None
-    review_reason: str | None = None
-
-    @property
-    def key(self) -> str:
-        """'<source>:<event_id>': how pages and audit entries name the incident."""
-        return f"{self.source}:{self.event_id}"
-
-    def document(self) -> dict[str, Any]:
-        """Everything about the incident, for a bundle's manifest (nothing masked)."""
-        out = asdict(self)
-        out["zones"] = list(self.zones)
-        out["data"] = dict(self.data or {})
-        return out
-
-
 def incident_of(row: tuple) -> Incident:
-    (source, event_id, device_id, name, unit_id, lon, lat, kind, label, phase, first_seen,
-     started_at, last_update, ended_at, confidence, top_confidence, zones, plate,
-     plate_confidence, sha, url, false_positive, data, decision, actor, at, reason) = row
+    """The incident from a row of INCIDENT_SELECT (its first INCIDENT_WIDTH values)."""
+    n = len(RECORD_COLUMNS)
+    record = dict(zip(RECORD_COLUMNS, row[:n], strict=True))
+    name, unit_id, lon, lat, kind, decision, actor, at, reason = row[n:INCIDENT_WIDTH]
     return Incident(
-        source=source, event_id=event_id, device_id=device_id, camera_name=name,
-        unit_id=unit_id, lon=lon, lat=lat, type=kind or label, label=label, phase=phase,
-        first_seen=first_seen, started_at=started_at, last_update=last_update,
-        ended_at=ended_at, confidence=confidence, top_confidence=top_confidence,
-        zones=tuple(zones or ()), plate=plate, plate_confidence=plate_confidence,
-        snapshot_sha256=sha, snapshot_url=url, false_positive=false_positive,
-        data=data or {}, review=decision, reviewed_by=actor, reviewed_at=at,
-        review_reason=reason,
+        **{**record, "zones": tuple(record["zones"] or ()), "data": record["data"] or {}},
+        camera_name=name, unit_id=unit_id, lon=lon, lat=lat, type=kind or record["label"],
+        review=decision, reviewed_by=actor, reviewed_at=at, review_reason=reason,
     )
 
 

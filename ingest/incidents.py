@@ -1,5 +1,6 @@
 """Merges camera events into one incident row per (source, event_id), in any order (pure).
 
+The row is evidence.incident.IncidentRecord, the shape the police page reads back.
 The same rules run in SQL (`store.py`, ON CONFLICT DO UPDATE) for rows already stored; here
 they combine the events of one batch first, because one INSERT may not touch a row twice.
 Applying an event twice gives the same row, so redelivery is harmless.
@@ -10,38 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from evidence.incident import IncidentRecord
 from evidence.privacy import plate_key
 from ingest.records import CameraEvent, ReviewItem
 from police.queue import Candidate
 from police.rules import Detection, incident_type
-
-
-@dataclass(frozen=True, slots=True)
-class IncidentRow:
-    """What `camera_incidents` holds for one incident."""
-
-    source: str
-    event_id: str
-    device_id: str
-    label: str
-    phase: str
-    first_seen: datetime
-    started_at: datetime
-    last_update: datetime
-    ended_at: datetime | None
-    confidence: float | None
-    top_confidence: float | None
-    zones: tuple[str, ...]
-    plate: str | None
-    plate_confidence: float | None
-    snapshot_sha256: str | None
-    snapshot_url: str | None
-    false_positive: bool
-    data: dict
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.source, self.event_id)
 
 
 def snapshot_fields(ref: str | None) -> tuple[str | None, str | None]:
@@ -61,9 +35,9 @@ def _max(a, b):
     return a if a >= b else b
 
 
-def incident_from_event(event: CameraEvent) -> IncidentRow:
+def incident_from_event(event: CameraEvent) -> IncidentRecord:
     sha, url = snapshot_fields(event.snapshot_ref)
-    return IncidentRow(
+    return IncidentRecord(
         source=event.source,
         event_id=event.event_id,
         device_id=event.device_id,
@@ -85,7 +59,7 @@ def incident_from_event(event: CameraEvent) -> IncidentRow:
     )
 
 
-def merge_incident(old: IncidentRow, new: IncidentRow) -> IncidentRow:
+def merge_incident(old: IncidentRecord, new: IncidentRecord) -> IncidentRecord:
     """The incident after both rows' events; the same result whichever came first."""
     newer, older = (new, old) if new.last_update >= old.last_update else (old, new)
     ended = "end" in (old.phase, new.phase)
@@ -109,7 +83,7 @@ def merge_incident(old: IncidentRow, new: IncidentRow) -> IncidentRow:
     )
 
 
-def queue_candidate(row: IncidentRow) -> Candidate:
+def queue_candidate(row: IncidentRecord) -> Candidate:
     """What the police queue's decision (police.rules.decide) needs of an incident."""
     return Candidate(row.source, row.event_id, row.device_id, row.first_seen, Detection(
         device_id=row.device_id, type=incident_type(row.label, row.data), zones=row.zones,
@@ -117,9 +91,9 @@ def queue_candidate(row: IncidentRow) -> Candidate:
         plate_key=plate_key(row.plate), false_positive=row.false_positive))
 
 
-def merge_incidents(events: list[CameraEvent]) -> list[IncidentRow]:
+def merge_incidents(events: list[CameraEvent]) -> list[IncidentRecord]:
     """One row per incident from the events of one batch."""
-    rows: dict[tuple[str, str], IncidentRow] = {}
+    rows: dict[str, IncidentRecord] = {}
     for event in events:
         row = incident_from_event(event)
         prev = rows.get(row.key)

@@ -6,8 +6,10 @@ import json
 from dataclasses import dataclass
 
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from evidence.incident import RECORD_COLUMNS, IncidentRecord
 from ingest.batch import WritePlan
 from ingest.incidents import merge_incidents, merge_reviews, queue_candidate
 from ingest.records import CapAlert
@@ -53,12 +55,10 @@ FROM added
 """
 
 
-_UPSERT_INCIDENT = """
-INSERT INTO camera_incidents AS c (
-    source, event_id, device_id, label, phase, first_seen, started_at, last_update, ended_at,
-    confidence, top_confidence, zones, plate, plate_confidence, snapshot_sha256, snapshot_url,
-    false_positive, data)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+# the columns in evidence.incident.RECORD_COLUMNS order, the values by _incident_params
+_UPSERT_INCIDENT = sql.SQL("""
+INSERT INTO camera_incidents AS c ({columns})
+VALUES ({values})
 ON CONFLICT (source, event_id) DO UPDATE SET
     device_id = CASE WHEN EXCLUDED.last_update >= c.last_update
                      THEN EXCLUDED.device_id ELSE c.device_id END,
@@ -90,7 +90,8 @@ ON CONFLICT (source, event_id) DO UPDATE SET
                           THEN EXCLUDED.false_positive ELSE c.false_positive END,
     data = CASE WHEN EXCLUDED.last_update >= c.last_update
                 THEN c.data || EXCLUDED.data ELSE EXCLUDED.data || c.data END
-"""
+""").format(columns=sql.SQL(", ").join(map(sql.Identifier, RECORD_COLUMNS)),
+           values=sql.SQL(", ").join(sql.Placeholder() * len(RECORD_COLUMNS)))
 
 _UPSERT_REVIEW = """
 INSERT INTO frigate_reviews AS r (
@@ -167,6 +168,13 @@ def _jsonb(value) -> Jsonb:
     return Jsonb(value, dumps=lambda v: json.dumps(v, default=_json_default, ensure_ascii=False))
 
 
+def _incident_params(row: IncidentRecord) -> tuple:
+    """The row's values for _UPSERT_INCIDENT, in RECORD_COLUMNS order."""
+    adapt = {"zones": list, "data": _jsonb}
+    return tuple(adapt[name](getattr(row, name)) if name in adapt else getattr(row, name)
+                 for name in RECORD_COLUMNS)
+
+
 def cap_document(cap: CapAlert) -> dict:
     """The parsed CAP message as stored in cap_messages.parsed."""
     return {
@@ -218,15 +226,7 @@ def write_plan(conn: psycopg.Connection, plan: WritePlan,
             rows = merge_incidents(plan.camera_events)
             cur.executemany(
                 _UPSERT_INCIDENT,
-                [
-                    (
-                        i.source, i.event_id, i.device_id, i.label, i.phase, i.first_seen,
-                        i.started_at, i.last_update, i.ended_at, i.confidence,
-                        i.top_confidence, list(i.zones), i.plate, i.plate_confidence,
-                        i.snapshot_sha256, i.snapshot_url, i.false_positive, _jsonb(i.data),
-                    )
-                    for i in rows
-                ],
+                [_incident_params(i) for i in rows],
             )
             incidents = len(rows)
             enqueue(conn, [queue_candidate(i) for i in rows], queue_rules or load_rules())

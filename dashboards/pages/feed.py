@@ -1,7 +1,11 @@
 """Alert feed in the operators' order (most severe, unacknowledged, waiting longest first),
 coloured by severity, filtered; acknowledge, assign, resolve or dismiss the selected alert with
 a note, or acknowledge all of its station or area at once, without leaving the page. The
-selection is the alert's id: the highlighted row follows it across refreshes."""
+selection is the alert's id: the highlighted row follows it across refreshes.
+
+This module owns the page's registration, its layout and every callback (Dash loads a page
+module for every app; a helper module's callbacks would reach only the first one); the
+components, the table's rows and the alert's detail panel are dashboards/feed_view.py's."""
 
 from __future__ import annotations
 
@@ -17,7 +21,6 @@ from dash import (
     callback,
     clientside_callback,
     ctx,
-    dash_table,
     dcc,
     html,
     no_update,
@@ -25,27 +28,17 @@ from dash import (
 from dash.exceptions import PreventUpdate
 
 from alerts import queries as alert_queries
-from alerts.queries import Alert, title_in
-from dashboards import alert_actions, alert_texts
+from dashboards import alert_actions, feed_view
 from dashboards import assignees as who
 from dashboards import ops_queries as q
 from dashboards.access import may_act
 from dashboards.auth import current_role
-from dashboards.classify import SEVERITIES, SEVERITY_COLOURS
 from dashboards.context import context
 from dashboards.i18n import pick_language, t
-from dashboards.page_parts import (
-    action_bar,
-    action_message,
-    fmt_int,
-    fmt_time,
-    page_header,
-    severity_pill,
-)
+from dashboards.page_parts import action_bar, action_message, fmt_int, fmt_time, page_header
 from dashboards.table_sort import FEED_KEYS, sort_rows, valid_sort_by
 
 log = logging.getLogger(__name__)
-MAX_CHILDREN_SHOWN = 20
 
 dash.register_page(
     __name__,
@@ -55,196 +48,6 @@ dash.register_page(
     nav_order=20,
     nav_label_key="nav.feed",
 )
-
-PAGE_SIZE = 200
-
-
-def _options(prefix: str, values, lang: str) -> list[dict]:
-    return [{"label": t(f"{prefix}.{v}", lang), "value": v} for v in values]
-
-
-def _filters(lang: str) -> html.Div:
-    dropdown = {"multi": True, "clearable": True, "className": "filter",
-                "labels": alert_texts.dropdown_labels(lang)}
-    return html.Div(
-        [
-            dcc.Dropdown(
-                id="feed-family",
-                options=_options("family", q.FAMILIES, lang),
-                placeholder=t("feed.all_families", lang),
-                **dropdown,
-            ),
-            dcc.Dropdown(
-                id="feed-unit",
-                options=q.unit_options(q.geometry(context().pool), lang),
-                placeholder=t("feed.all_units", lang),
-                **dropdown,
-            ),
-            dcc.Dropdown(
-                id="feed-severity",
-                options=_options("severity", SEVERITIES, lang),
-                placeholder=t("feed.all_severities", lang),
-                **dropdown,
-            ),
-            dcc.Dropdown(
-                id="feed-status",
-                options=_options("alert_status", q.STATUSES, lang),
-                value=list(q.ACTIVE),
-                placeholder=t("feed.all_statuses", lang),
-                **dropdown,
-            ),
-            html.Div(id="feed-count", className="feed-count"),
-            dcc.Checklist(
-                id="feed-sound",
-                options=[{"label": t("feed.sound", lang), "value": "on"}],
-                value=[],
-                className="feed-sound",
-                persistence=True,
-                persistence_type="local",
-            ),
-        ],
-        className="feed-filters",
-    )
-
-
-COLUMNS = (
-    "severity_text",
-    "opened",
-    "title",
-    "unit_name",
-    "family_text",
-    "status_text",
-    "assigned_to",
-    "count",
-)
-
-
-def table_rows(alerts: list[Alert], lang: str, tz: str, names: dict[str, str],
-               people: list[who.Assignee] | None = None) -> list[dict]:
-    """DataTable rows (one per alert; `id` is the alert id)."""
-    return [
-        {
-            "id": a.id,
-            "severity": a.severity,
-            "severity_text": t(f"severity.{a.severity}", lang),
-            "opened": fmt_time(a.opened_at, tz, with_date=False),
-            "opened_ts": a.opened_at.timestamp(),
-            "title": title_in(a, lang) + (f" (+{a.children})" if a.children else ""),
-            "unit_name": names.get(a.unit_id or "", a.unit_id or "–"),
-            "family_text": t(f"family.{a.family}", lang) if a.family else "–",
-            "status": a.status,
-            "status_text": t(f"alert_status.{a.status}", lang),
-            "assigned_to": who.display_name(a.assigned_to, people or []),
-            "count": a.count,
-        }
-        for a in alerts
-    ]
-
-
-def _table(lang: str) -> dash_table.DataTable:
-    return dash_table.DataTable(
-        id="feed-table",
-        columns=[{"name": t(f"feed.col.{c}", lang), "id": c} for c in COLUMNS],
-        data=[],
-        page_size=PAGE_SIZE,
-        # sorted on the server (Vietnamese order, by time rather than its text), so a live
-        # refresh keeps the order and the highlight stays on its alert; the choice survives
-        # a reload of the page
-        sort_action="custom",
-        sort_mode="single",
-        sort_by=[],
-        persistence="feed-sort",
-        persisted_props=["sort_by"],
-        persistence_type="session",
-        cell_selectable=True,
-        style_as_list_view=True,
-        style_table={"overflowY": "auto", "maxHeight": "calc(100vh - 230px)"},
-        style_header={
-            "backgroundColor": "#17222e",
-            "color": "#8da2b5",
-            "fontWeight": "600",
-            "border": "none",
-            "fontSize": "15px",
-            "textTransform": "uppercase",
-        },
-        style_cell={
-            "backgroundColor": "#131c26",
-            "color": "#e6edf3",
-            "border": "none",
-            "borderBottom": "1px solid #223142",
-            "fontSize": "17px",
-            "padding": "10px 12px",
-            "textAlign": "left",
-            "fontFamily": "Noto Sans, DejaVu Sans, Arial, sans-serif",
-            "whiteSpace": "normal",
-            "height": "auto",
-        },
-        style_cell_conditional=[
-            {"if": {"column_id": "severity_text"}, "width": "170px", "fontWeight": "700"},
-            {"if": {"column_id": "opened"}, "width": "110px"},
-            {"if": {"column_id": "unit_name"}, "width": "170px"},
-            {"if": {"column_id": "family_text"}, "width": "110px"},
-            {"if": {"column_id": "status_text"}, "width": "140px"},
-            {"if": {"column_id": "assigned_to"}, "width": "130px"},
-            {"if": {"column_id": "count"}, "width": "60px", "textAlign": "right"},
-        ],
-        style_data_conditional=[
-            *[
-                {
-                    "if": {"filter_query": f'{{severity}} = "{s}"', "column_id": "severity_text"},
-                    "color": SEVERITY_COLOURS[s],
-                    "borderLeft": f"6px solid {SEVERITY_COLOURS[s]}",
-                }
-                for s in SEVERITIES
-            ],
-            {
-                "if": {"filter_query": '{severity} = "extreme" && {status} = "open"'},
-                "backgroundColor": "#3a1416",
-            },
-            {
-                "if": {"filter_query": '{severity} = "severe" && {status} = "open"'},
-                "backgroundColor": "#33220f",
-            },
-            {
-                "if": {"filter_query": '{status} = "resolved" || {status} = "false_alarm"'},
-                "color": "#7d8fa1",
-            },
-            {
-                "if": {"state": "active"},
-                "backgroundColor": "#1d3552",
-                "border": "1px solid #4aa8ff",
-            },
-            {"if": {"state": "selected"}, "backgroundColor": "#1d3552"},
-        ],
-        css=[
-            {"selector": ".dash-spreadsheet tr:hover td", "rule": "background-color: #1a2735;"},
-            {"selector": "th", "rule": "position: sticky; top: 0; z-index: 2;"},
-        ],
-    )
-
-
-def _bulk_bar(lang: str) -> html.Div:
-    return html.Div(
-        [
-            html.Button(t("act.ack_device", lang), id="feed-act-ack-device",
-                        className="btn btn-ack-all", n_clicks=0),
-            html.Button(t("act.ack_unit", lang), id="feed-act-ack-unit",
-                        className="btn btn-ack-all", n_clicks=0),
-        ],
-        className="act-bulk",
-    )
-
-
-def cell_of(rows: list[dict], alert_id: int | None) -> dict | None:
-    """The table cell that stands for alert `alert_id` in `rows` (its title), or None when
-    the alert is not shown: the highlight follows the alert, never a row position."""
-    if alert_id is None:
-        return None
-    for i, row in enumerate(rows):
-        if row["id"] == alert_id:
-            return {"row": i, "column": COLUMNS.index("title"), "row_id": alert_id,
-                    "column_id": "title"}
-    return None
 
 
 def layout(lang: str | None = None, alert: str | None = None, **_query) -> html.Div:
@@ -258,15 +61,16 @@ def layout(lang: str | None = None, alert: str | None = None, **_query) -> html.
     return html.Div(
         [
             page_header("feed", "feed.title", lang, "/feed"),
-            _filters(lang),
+            feed_view.filters(lang),
             html.Div(
                 [
-                    html.Div(_table(lang), className="feed-table-wrap"),
+                    html.Div(feed_view.table(lang), className="feed-table-wrap"),
                     html.Aside(
                         [
                             html.Div(id="feed-detail", className="feed-detail"),
                             html.Div(
-                                [action_bar("feed", lang, assignees=picker), _bulk_bar(lang)]
+                                [action_bar("feed", lang, assignees=picker),
+                                 feed_view.bulk_bar(lang)]
                                 if can_act
                                 else None,
                                 id="feed-actions",
@@ -297,11 +101,11 @@ def _rows(family, unit_id, severity, status, lang: str,
             units=unit_id,
             severities=severity,
             statuses=status or [],
-            limit=PAGE_SIZE,
+            limit=feed_view.PAGE_SIZE,
         )
         people = who.assignees(conn, lang)
     names = q.unit_names(q.geometry(c.pool), lang)
-    rows = table_rows(alerts, lang, c.settings.web.timezone, names, people)
+    rows = feed_view.table_rows(alerts, lang, c.settings.web.timezone, names, people)
     if not rows:
         return rows, t("feed.empty", lang)
     hint = t("feed.order_hint", lang)
@@ -309,8 +113,8 @@ def _rows(family, unit_id, severity, status, lang: str,
         rows = sort_rows(rows, sort_by, FEED_KEYS)
         hint = t("feed.sorted_hint", lang)
     count = t("feed.count", lang, n=fmt_int(len(rows), lang)) + " · " + hint
-    if len(rows) == PAGE_SIZE:
-        count += " " + t("feed.first_only", lang, n=PAGE_SIZE)
+    if len(rows) == feed_view.PAGE_SIZE:
+        count += " " + t("feed.first_only", lang, n=feed_view.PAGE_SIZE)
     me = alert_actions.current_actor()
     mine = sum(a.assigned_to == me and a.status == "assigned" for a in alerts)
     if mine:  # the assignee learns it here, at every refresh (and other systems by MQTT/webhook)
@@ -339,12 +143,12 @@ def refresh_feed(_n, family, unit_id, severity, status, sort_by, lang, selected)
     clock = fmt_time(time.time(), context().settings.web.timezone)
     try:
         rows, count = _rows(family, unit_id, severity, status, lang,
-                            valid_sort_by(sort_by, COLUMNS))
+                            valid_sort_by(sort_by, feed_view.COLUMNS))
     except Exception:
         log.warning("feed refresh failed", exc_info=True)
         return (no_update, html.Span(t("db_unavailable", lang), className="act-refused"), clock,
                 no_update, no_update)
-    cell = cell_of(rows, selected)
+    cell = feed_view.cell_of(rows, selected)
     return rows, count, clock, cell, [cell] if cell else []
 
 
@@ -368,90 +172,6 @@ def select_alert(cell):
     return int(cell["row_id"])
 
 
-def detail(alert_id: int | None, lang: str) -> tuple[list, str]:
-    """(detail panel children, class of the action bar) for one alert."""
-    if alert_id is None:
-        return [
-            html.H2(t("feed.pick", lang), className="panel-title"),
-            html.Div(t("feed.pick_hint", lang), className="hint"),
-        ], "feed-actions hidden"
-    c = context()
-    tz = c.settings.web.timezone
-    with c.pool.connection() as conn:
-        alert = alert_queries.get_alert(conn, alert_id)
-        events = list(reversed(alert_queries.alert_history(conn, alert_id))) if alert else []
-        # a storm parent: the alerts grouped under it, so the operator sees what it stands for
-        children = (alert_queries.list_alerts(conn, parent_id=alert_id, status=None,
-                                              limit=MAX_CHILDREN_SHOWN + 1)
-                    if alert else [])
-        people = who.assignees(conn, lang)
-    if alert is None:
-        return [
-            html.Div(t("act.not_found", lang, id=alert_id), className="muted")
-        ], "feed-actions hidden"
-    names = q.unit_names(q.geometry(c.pool), lang)
-    facts = [
-        (t("feed.col.status_text", lang), t(f"alert_status.{alert.status}", lang)),
-        (t("feed.col.unit_name", lang), names.get(alert.unit_id or "", alert.unit_id or "–")),
-        (t("feed.opened", lang), fmt_time(alert.opened_at, tz)),
-        (t("feed.last_seen", lang), fmt_time(alert.last_seen_at, tz)),
-        (t("feed.col.count", lang), str(alert.count)),
-        (t("feed.col.assigned_to", lang), who.display_name(alert.assigned_to, people) or "–"),
-    ]
-    if alert.device_id:
-        facts.append(
-            (
-                t("feed.device", lang),
-                dcc.Link(
-                    alert.device_id,
-                    href=f"/ops?device={alert.device_id}&lang={lang}",
-                    id="feed-device-link",
-                ),
-            )
-        )
-    history = [
-        html.Li(
-            [
-                html.Span(fmt_time(e.at, tz), className="muted"),
-                " ",
-                html.B(t(f"event.{e.action}", lang)),
-                (" " + t("event.assigned_to", lang,
-                         who=who.display_name(e.data.get("assignee"), people))
-                 if e.data.get("assignee") else ""),
-                f" · {e.actor}",
-                html.Div(e.note, className="event-note") if e.note else None,
-            ]
-        )
-        for e in events
-    ]
-    grouped = []
-    if children:
-        shown = children[:MAX_CHILDREN_SHOWN]
-        grouped = [
-            html.H3(t("feed.grouped", lang, n=alert.children), className="panel-sub"),
-            html.Ul(
-                [html.Li([severity_pill(c.severity, lang), " ", title_in(c, lang),
-                          html.Span(f" · {fmt_time(c.opened_at, tz)} · "
-                                    f"{t(f'alert_status.{c.status}', lang)}", className="muted")])
-                 for c in shown]
-                + ([html.Li(t("feed.grouped_more", lang), className="muted")]
-                   if len(children) > MAX_CHILDREN_SHOWN else []),
-                className="event-list", id="feed-children",
-            ),
-        ]
-    active = alert.status in q.ACTIVE
-    return [
-        html.Div(
-            [severity_pill(alert.severity, lang), html.Span(f" #{alert.id}", className="muted")]
-        ),
-        html.H2(title_in(alert, lang), className="panel-title"),
-        html.Dl([x for k, v in facts for x in (html.Dt(k), html.Dd(v))], className="facts"),
-        *grouped,
-        html.H3(t("feed.history", lang), className="panel-sub"),
-        html.Ul(history, className="event-list"),
-    ], "feed-actions" if active else "feed-actions hidden"
-
-
 @callback(
     Output("feed-detail", "children"),
     Output("feed-actions", "className"),
@@ -462,7 +182,7 @@ def detail(alert_id: int | None, lang: str) -> tuple[list, str]:
 def refresh_detail(alert_id, _n, lang):
     lang = pick_language(lang)
     try:
-        return detail(alert_id, lang)
+        return feed_view.detail(alert_id, lang)
     except Exception:
         log.warning("alert detail failed", exc_info=True)
         return [html.Div(t("db_unavailable", lang), className="banner banner-error")], no_update
@@ -503,8 +223,8 @@ def act_on_alert(
     if not result.ok:
         return message, no_update, no_update, no_update, no_update
     rows, _count = _rows(family, unit_id, severity, status, lang,
-                         valid_sort_by(sort_by, COLUMNS))
-    cell = cell_of(rows, alert_id)
+                         valid_sort_by(sort_by, feed_view.COLUMNS))
+    cell = feed_view.cell_of(rows, alert_id)
     return message, rows, "", cell, [cell] if cell else []
 
 
@@ -546,5 +266,5 @@ def acknowledge_all(_a, _b, alert_id, note, family, unit_id, severity, status, l
     if not result.ok:
         return action_message(False, result.reason, alert_id, lang), no_update
     rows, _count = _rows(family, unit_id, severity, status, lang,
-                         valid_sort_by(sort_by, COLUMNS))
+                         valid_sort_by(sort_by, feed_view.COLUMNS))
     return html.Div(t("act.bulk_done", lang, n=len(result.alert_ids)), className="act-ok"), rows

@@ -18,6 +18,7 @@ import psycopg
 import pytest
 from PIL import Image, ImageDraw
 
+from dashboards import police_incident as one
 from dashboards import police_queries as q
 from evidence import store
 from ingest.batch import WritePlan
@@ -256,10 +257,10 @@ def test_filters_and_unreviewed_first(db_conn):
 def test_plate_path_across_cameras_and_masking(db_conn):
     seeded = seed_incident_scenario(db_conn)
     with db_conn.transaction():
-        police = q.load_detail(db_conn, seeded["plate"][1], "police")
-        operator = q.load_detail(db_conn, seeded["plate"][1], "operator")
+        police = one.load_detail(db_conn, seeded["plate"][1], "police")
+        operator = one.load_detail(db_conn, seeded["plate"][1], "operator")
         queue_op = q.load_queue(db_conn, q.QueueFilter(), "operator")
-        fire = q.load_detail(db_conn, seeded["fire"], "police")
+        fire = one.load_detail(db_conn, seeded["fire"], "police")
     assert [i.key for i in police.plate_path] == seeded["plate"]  # in time order
     assert [i.device_id for i in police.plate_path] == PLATE_ROUTE
     assert police.incident.plate == "24A68668" and police.sensitive
@@ -276,22 +277,22 @@ def test_decisions_notes_and_custody_are_append_only(db_conn, db_settings):
     seeded = seed_incident_scenario(db_conn)
     pool = open_pool(db_settings, min_size=1)
     try:
-        assert q.review(pool, seeded["fire"], "verify", " ", actor="ca", ip=None) == \
-            q.ActionResult(False, "reason_required")
-        assert q.review(pool, "ioc:nope", "verify", "x", actor="ca", ip=None).reason == \
+        assert one.review(pool, seeded["fire"], "verify", " ", actor="ca", ip=None) == \
+            one.ActionResult(False, "reason_required")
+        assert one.review(pool, "ioc:nope", "verify", "x", actor="ca", ip=None).reason == \
             "not_found"
-        assert q.review(pool, None, "verify", "x", actor="ca", ip=None).reason == "no_selection"
-        assert q.review(pool, seeded["fire"], "dismiss", "báo nhầm", actor="ca",
+        assert one.review(pool, None, "verify", "x", actor="ca", ip=None).reason == "no_selection"
+        assert one.review(pool, seeded["fire"], "dismiss", "báo nhầm", actor="ca",
                         ip="10.0.0.9").ok
-        assert q.review(pool, seeded["fire"], "verify", "xem lại: có cháy", actor="cb",
+        assert one.review(pool, seeded["fire"], "verify", "xem lại: có cháy", actor="cb",
                         ip=None).ok
-        assert q.add_note(pool, seeded["fire"], "đã báo PCCC", actor="cb", ip=None).ok
-        assert not q.add_note(pool, seeded["fire"], "", actor="cb", ip=None).ok
-        q.record_view(pool, seeded["fire"], actor="cc", ip=None)
+        assert one.add_note(pool, seeded["fire"], "đã báo PCCC", actor="cb", ip=None).ok
+        assert not one.add_note(pool, seeded["fire"], "", actor="cb", ip=None).ok
+        one.record_view(pool, seeded["fire"], actor="cc", ip=None)
     finally:
         pool.close()
     with db_conn.transaction():
-        detail = q.load_detail(db_conn, seeded["fire"], "police")
+        detail = one.load_detail(db_conn, seeded["fire"], "police")
         audit_actions = [r[0] for r in db_conn.execute(
             "SELECT action FROM audit_log WHERE target = %s ORDER BY id",
             (f"incident:{seeded['fire']}",)).fetchall()]

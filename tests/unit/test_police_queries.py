@@ -7,9 +7,11 @@ import json
 
 import pytest
 
+from dashboards import police_incident as one
 from dashboards import police_queries as q
 from dashboards.map_figure import BaseGeometry
-from evidence.store import Incident, split_key
+from evidence.incident import Incident
+from evidence.store import split_key
 from layers.catalog import demo_layers
 
 T0 = dt.datetime(2025, 6, 1, 1, 0, tzinfo=dt.UTC)
@@ -42,7 +44,7 @@ def test_filter_of_ignores_odd_values():
      ("dismiss", None, "reason_required"), ("delete", "x", "unknown_action")],
 )
 def test_check_review(action, reason, problem):
-    assert q.check_review(action, reason) == problem
+    assert one.check_review(action, reason) == problem
 
 
 def test_for_role_masks_plates_for_other_roles():
@@ -73,9 +75,9 @@ def test_keys_and_urls():
     assert split_key("ioc:a:b") == ("ioc", "a:b")
     for bad in (None, "", "nokey", "other:x", "ioc:", "ioc:" + "x" * 129, 5):
         assert split_key(bad) is None
-    assert q.snapshot_src("ab" * 32, "ioc:a/b c") == (
+    assert one.snapshot_src("ab" * 32, "ioc:a/b c") == (
         f"/evidence/snapshot/{'ab' * 32}?incident=ioc%3Aa%2Fb%20c")
-    assert q.bundle_action("frigate:1.2-x y") == "/evidence/bundle/frigate/1.2-x%20y"
+    assert one.bundle_action("frigate:1.2-x y") == "/evidence/bundle/frigate/1.2-x%20y"
 
 
 def _geo() -> BaseGeometry:
@@ -84,8 +86,8 @@ def _geo() -> BaseGeometry:
                         layers["towns"])
 
 
-def _detail(path: list[Incident], current: Incident) -> q.IncidentDetail:
-    return q.IncidentDetail(incident=current, snapshots=(), reviews=(), notes=(), custody=(),
+def _detail(path: list[Incident], current: Incident) -> one.IncidentDetail:
+    return one.IncidentDetail(incident=current, snapshots=(), reviews=(), notes=(), custody=(),
                             same_camera=(), plate_path=tuple(path), sensitive=True)
 
 
@@ -94,7 +96,7 @@ def test_path_figure_draws_the_plate_path_offline():
                      minutes=10 * i) for i in range(4)]
     cameras = [(f"cam-{i}", f"Camera {i}", 103.96 - i * 0.03, 22.50 - i * 0.04)
                for i in range(6)]
-    fig = q.path_figure(_detail(path, path[1]), _geo(), cameras, "vi", "Asia/Ho_Chi_Minh")
+    fig = one.path_figure(_detail(path, path[1]), _geo(), cameras, "vi", "Asia/Ho_Chi_Minh")
     traces = {tr.name: tr for tr in fig.data}
     assert set(traces) == {"units", "cameras", "path", "sightings", "current"}
     assert traces["path"].mode == "lines" and list(traces["path"].lon) == [p.lon for p in path]
@@ -110,25 +112,25 @@ def test_path_figure_draws_the_plate_path_offline():
 
 
 def test_path_figure_without_incident_or_plate():
-    fig = q.path_figure(None, _geo(), [], "en", "Asia/Ho_Chi_Minh")
+    fig = one.path_figure(None, _geo(), [], "en", "Asia/Ho_Chi_Minh")
     assert [tr.name for tr in fig.data] == ["units", "cameras"]
     alone = incident(plate=None)
-    fig = q.path_figure(_detail([], alone), _geo(), [], "en", "Asia/Ho_Chi_Minh")
+    fig = one.path_figure(_detail([], alone), _geo(), [], "en", "Asia/Ho_Chi_Minh")
     assert "path" not in {tr.name for tr in fig.data}
     assert list(next(tr for tr in fig.data if tr.name == "current").lat) == [alone.lat]
 
 
 def test_related_lists():
     path = [incident(f"e{i}", camera=f"cam-{i}", minutes=10 * i) for i in range(3)]
-    rel = q.related_lists(_detail(path, path[2]), "vi", "Asia/Ho_Chi_Minh")
+    rel = one.related_lists(_detail(path, path[2]), "vi", "Asia/Ho_Chi_Minh")
     assert rel.plate_title == "Biển số 24A-686.68: 3 lần ghi nhận trên 3 camera"
     assert [o["value"] for o in rel.plate_options] == ["ioc:e0", "ioc:e1", "ioc:e2"]
     assert rel.plate_value == "ioc:e2" and rel.plate_options[2]["label"].endswith("◀")
     assert rel.plate_options[0]["label"] == "08:00:00 01/06 · Camera cam-0 · Biển số bị truy tìm"
     assert rel.same_title.endswith(": không có") and rel.same_options == []
-    alone = q.related_lists(_detail([], incident(plate=None)), "en", "UTC")
+    alone = one.related_lists(_detail([], incident(plate=None)), "en", "UTC")
     assert alone.plate_title == "Plate path: No plate in this incident." and not alone.plate_value
-    assert q.related_lists(None, "vi", "UTC") == q.Related("", [], None, "", [])
+    assert one.related_lists(None, "vi", "UTC") == one.Related("", [], None, "", [])
 
 
 def test_plate_search_matches_any_spelling():
