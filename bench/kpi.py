@@ -326,7 +326,8 @@ def computed_operations(conn, catalogue, now: dt.datetime, data_days: int,
                         source: str) -> dict[str, Callable[[], object]]:
     """The same figures computed on the fly from an hourly source (raw readings or rollups)."""
     from dashboards.kpi_queries import DEFAULT_TRENDS
-    from kpi.telemetry import compute_telemetry, day_windows
+    from kpi.hourly import day_windows
+    from kpi.telemetry import compute_telemetry
 
     zone = catalogue.zone
     today = now.astimezone(zone).date()

@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ioc.db.rollups import refresh_rollups
+from kpi.hourly import day_windows
 from kpi.queries import latest_values, unit_values
 from kpi.store import PROVINCE
-from kpi.telemetry import compute_telemetry, day_windows, refresh_kpis
+from kpi.telemetry import compute_telemetry, refresh_kpis
 
 pytestmark = pytest.mark.integration
 
