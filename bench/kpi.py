@@ -315,7 +315,7 @@ def page_operations(conn, catalogue, today: dt.date) -> dict[str, Callable[[], o
 
 def export_operations(conn, catalogue, today: dt.date) -> dict[str, Callable[[], object]]:
     """The CSV download (a button, not part of the page's load): timed on its own."""
-    from dashboards.kpi_queries import export_csv
+    from dashboards.kpi_export import export_csv
 
     return {f"csv_30d{suffix}": lambda a=area: export_csv(conn, catalogue, 30, today, "vi",
                                                            area=a)

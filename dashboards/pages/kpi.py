@@ -18,30 +18,23 @@ from dash import Input, Output, State, callback, clientside_callback, dcc, html
 from dashboards.base_map import map_base
 from dashboards.context import context
 from dashboards.i18n import pick_language, t
+from dashboards.kpi_export import export_csv
+from dashboards.kpi_figures import map_figure, trend_figure
 from dashboards.kpi_queries import (
     DEFAULT_TRENDS,
     RANGES,
     PageData,
-    Tile,
-    UnitTable,
     area_name,
-    export_csv,
-    fmt_date,
-    fmt_number,
     load_page,
     load_trends,
     load_units,
     local_today,
-    map_figure,
-    tiles,
-    trend_figure,
     trend_gap,
     unit_groups,
     unit_kpis,
     unit_names,
-    unit_table,
-    with_unit,
 )
+from dashboards.kpi_view import Tile, UnitTable, fmt_date, fmt_number, tiles, unit_table, with_unit
 from kpi.areas import (
     PROVINCE_AREA,
     Area,
