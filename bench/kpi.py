@@ -315,7 +315,7 @@ def page_operations(conn, catalogue, today: dt.date) -> dict[str, Callable[[], o
 
 def export_operations(conn, catalogue, today: dt.date) -> dict[str, Callable[[], object]]:
     """The CSV download (a button, not part of the page's load): timed on its own."""
-    from dashboards.kpi_queries import export_csv
+    from dashboards.kpi_export import export_csv
 
     return {f"csv_30d{suffix}": lambda a=area: export_csv(conn, catalogue, 30, today, "vi",
                                                            area=a)
@@ -326,7 +326,8 @@ def computed_operations(conn, catalogue, now: dt.datetime, data_days: int,
                         source: str) -> dict[str, Callable[[], object]]:
     """The same figures computed on the fly from an hourly source (raw readings or rollups)."""
     from dashboards.kpi_queries import DEFAULT_TRENDS
-    from kpi.telemetry import compute_telemetry, day_windows
+    from kpi.hourly import day_windows
+    from kpi.telemetry import compute_telemetry
 
     zone = catalogue.zone
     today = now.astimezone(zone).date()

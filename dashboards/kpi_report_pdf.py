@@ -38,7 +38,8 @@ from reportlab.platypus import (
 )
 
 from dashboards.i18n import t
-from dashboards.kpi_queries import PageData, Tile, fmt_date, tiles
+from dashboards.kpi_queries import PageData
+from dashboards.kpi_view import Tile, fmt_date, tiles
 from kpi.catalogue import Catalogue
 
 # status -> (fill, text) of the tile's chip: the page's colours, darkened for paper

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ioc.timezones import TimeZoneName
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-# The telemetry KPIs kpi/telemetry.py computes: a telemetry KPI of the catalogue must be one.
+# The telemetry KPIs kpi/telemetry_values.py computes: a telemetry KPI of the catalogue must be one.
 COMPUTED: frozenset[str] = frozenset({
     "aqi_today", "aqi_good_share", "incidents_today", "incidents_7d", "incidents_verified_pct",
     "ack_median_min", "flood_alarms_active", "visitors_today", "visitors_vs_last_year_pct",

@@ -23,7 +23,7 @@ from dashboards.access import may_act
 from dashboards.alert_texts import dropdown_labels
 from dashboards.context import context
 from dashboards.i18n import pick_language, t
-from dashboards.kpi_queries import fmt_number
+from dashboards.kpi_view import fmt_number
 from dashboards.page_parts import fmt_age, fmt_time, page_header
 from ioc.devices.model import FAMILIES
 from ioc.devices.store import get_device, level_history

@@ -12,14 +12,9 @@ import io
 import pytest
 
 from dashboards.app import create_app
-from dashboards.kpi_queries import (
-    export_csv,
-    load_page,
-    load_trends,
-    tiles,
-    unit_groups,
-    unit_table,
-)
+from dashboards.kpi_export import export_csv
+from dashboards.kpi_queries import load_page, load_trends, unit_groups
+from dashboards.kpi_view import tiles, unit_table
 from ioc.db import connect
 from ioc.security import audit
 from kpi.areas import PROVINCE_AREA, parse_area

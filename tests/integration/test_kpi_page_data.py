@@ -13,15 +13,10 @@ import io
 
 import pytest
 
-from dashboards.kpi_queries import (
-    export_csv,
-    load_page,
-    load_trends,
-    map_figure,
-    tiles,
-    trend_figure,
-    unit_table,
-)
+from dashboards.kpi_export import export_csv
+from dashboards.kpi_figures import map_figure, trend_figure
+from dashboards.kpi_queries import load_page, load_trends
+from dashboards.kpi_view import tiles, unit_table
 from ioc.db.rollups import refresh_rollups
 from kpi.catalogue import DEFAULT_SEED, load_catalogue
 from kpi.importer import import_csv

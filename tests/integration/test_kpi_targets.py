@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from dashboards.kpi_queries import tile_for
+from dashboards.kpi_view import tile_for
 from ioc.cli import main
 from ioc.config import settings_env
 from ioc.security import audit

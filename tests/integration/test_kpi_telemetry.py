@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ioc.db.rollups import refresh_rollups
+from kpi.hourly import day_windows
 from kpi.queries import latest_values, unit_values
 from kpi.store import PROVINCE
-from kpi.telemetry import compute_telemetry, day_windows, refresh_kpis
+from kpi.telemetry import compute_telemetry, refresh_kpis
 
 pytestmark = pytest.mark.integration
 
@@ -200,7 +201,7 @@ def test_refresh_writes_kpi_values_once(db_conn):
 def test_a_day_before_the_first_data_is_not_computed_and_keeps_the_demo_history(db_conn):
     """A new installation's first day has no "vs yesterday" made of nothing, and the seeded
     demo history of the days before it is not overwritten by empty figures."""
-    from dashboards.kpi_queries import tile_for
+    from dashboards.kpi_view import tile_for
     from kpi.catalogue import load_catalogue
     from kpi.history import SOURCE, seed_history
 

@@ -23,7 +23,8 @@ from ioc.config import Settings
 from ioc.db.rollups import refresh_dirty
 from ioc.maintain import Maintainer
 from kpi.catalogue import load_catalogue
-from kpi.telemetry import compute_telemetry, day_windows
+from kpi.hourly import day_windows
+from kpi.telemetry import compute_telemetry
 
 pytestmark = pytest.mark.integration
 

@@ -7,15 +7,8 @@ import datetime as dt
 
 import pytest
 
-from dashboards.kpi_queries import (
-    GROUP_UNIT,
-    PageData,
-    area_latest,
-    tile_for,
-    trend_gap,
-    unit_groups,
-    unit_table,
-)
+from dashboards.kpi_queries import GROUP_UNIT, PageData, area_latest, trend_gap, unit_groups
+from dashboards.kpi_view import tile_for, unit_table
 from kpi.areas import (
     PROVINCE_AREA,
     Area,

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from kpi.catalogue import (
+    COMPUTED,
     DEFAULT_CATALOGUE,
     CatalogueError,
     goal_at,
@@ -19,7 +20,6 @@ from kpi.catalogue import (
     trend_of,
 )
 from kpi.periods import PeriodError, parse_period_start, period_label
-from kpi.telemetry import COMPUTED
 
 D = dt.date
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from dashboards.kpi_queries import fmt_number, tile_for, trend_figure, with_unit
+from dashboards.kpi_figures import trend_figure
+from dashboards.kpi_view import fmt_number, tile_for, with_unit
 from kpi.catalogue import load_catalogue
 from kpi.queries import Latest, StoredValue
 

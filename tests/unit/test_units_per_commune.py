@@ -7,7 +7,7 @@ import datetime as dt
 from alerts.decisions import storm_subject
 from ioc.domain import disaster_levels as dl
 from kpi.store import PROVINCE
-from kpi.telemetry import _fill, _sum_by_unit
+from kpi.telemetry_values import _fill, _sum_by_unit
 from layers.catalog import former_district_units, unit_at
 
 # Two wards of the former Lào Cai city, and a commune of the former Bát Xát district.
