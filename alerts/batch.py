@@ -30,7 +30,7 @@ from alerts.decisions import (
 )
 from alerts.rules import CameraRule
 from alerts.store import AlertDraft
-from alerts.titles import label
+from ioc.alert_titles import label
 from ioc.events import Cap
 
 Key = tuple[str, str]  # (rule_id, subject)

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from alerts.decisions import worst
 from alerts.rules import CapRule
-from alerts.titles import render
+from ioc.alert_titles import render
 from ioc.events import Cap
 
 # The geocode that names one of our units (its official code; see docs/geography.md). Older

@@ -22,8 +22,8 @@ import psycopg
 
 from alerts.cap_in import UNIT_GEOCODE
 from alerts.rules import CapInfo, RuleSet
-from alerts.titles import label
 from ioc.alert_status import ACTIVE
+from ioc.alert_titles import label
 from ioc.domain.cap import CAP_XSD
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"

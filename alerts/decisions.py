@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from alerts import titles
 from alerts.rules import (
     SEVERITIES,
     CameraRule,
@@ -23,6 +22,7 @@ from alerts.rules import (
     ThresholdRule,
     WaterLevelRule,
 )
+from ioc import alert_titles as titles
 from ioc.domain import aqi as aqi_mod
 from ioc.domain.disaster_levels import rain_level, rain_level_with_hysteresis
 from ioc.domain.water_level import LEVEL_NAMES, AlarmLevels
@@ -363,13 +363,13 @@ class TitleTemplates:
 class RenderedTitle(str):
     """The stored (Vietnamese) title that also carries what renders it in another language
     (`alerts.queries.title_in`): the rule's templates and fields, or a built-in template id
-    (`alerts.titles`) and its parameters."""
+    (`ioc.alert_titles`) and its parameters."""
 
     i18n: dict[str, Any]
 
 
 def builtin_title(template_id: str, **params: Any) -> RenderedTitle:
-    """A built-in title (`alerts.titles`), rendered in Vietnamese, that keeps its template id
+    """A built-in title (`ioc.alert_titles`), rendered in Vietnamese, that keeps its template id
     and parameters (stored in the alert's details as `title_i18n`)."""
     out = RenderedTitle(titles.render(template_id, params, "vi"))
     out.i18n = {"template_id": template_id, "params": _json_safe(params)}

@@ -10,7 +10,7 @@ Two entry points, both thin loops around pure decisions:
 
 The database is the truth (one open alert per rule and subject, enforced by a unique index);
 the engine's caches (active alerts, pending conditions) only save queries and are refreshed
-every tick. Every statement is in `alerts.store`; titles and notes come from `alerts.titles`.
+every tick. Every statement is in `alerts.store`; titles and notes come from `ioc.alert_titles`.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ from alerts.decisions import Device, Incident, LevelBinding, bind, render_title,
 from alerts.rules import CameraRule, CapRule, RuleSet
 from alerts.scheduled import ScheduledWork
 from alerts.store import REOPEN_S, AlertDraft, active_alerts, open_or_update, resolve
-from alerts.titles import WHOLE_PROVINCE, note
 from ioc import events as ev
+from ioc.alert_titles import WHOLE_PROVINCE, note
 from ioc.live import LiveState
 
 log = logging.getLogger(__name__)

@@ -13,10 +13,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from alerts import titles
 from alerts.decisions import format_title
 from alerts.store import SEVERITY_RANK
 from ioc import alert_status
+from ioc import alert_titles as titles
 from ioc.alert_status import ACTIVE, CLOSED, active_sql
 
 STATUSES = alert_status.STATUSES
@@ -98,7 +98,7 @@ class AlertEvent:
 
 def title_in(alert: Alert, lang: str) -> str:
     """The alert's title in the reader's language: its rule's template for `lang`, or its
-    built-in template (`alerts.titles`), filled with the fields stored when it was written
+    built-in template (`ioc.alert_titles`), filled with the fields stored when it was written
     (`details.title_i18n`); the stored (Vietnamese) title for older alerts, or when the rule
     has no template in that language."""
     i18n = alert.details.get("title_i18n") if isinstance(alert.details, dict) else None

@@ -35,7 +35,7 @@ from alerts.decisions import (
 )
 from alerts.rules import AirQualityRule, DisasterLevelRule, RainRule, SilenceRule
 from alerts.store import AlertDraft
-from alerts.titles import note
+from ioc.alert_titles import note
 from ioc.domain import aqi as aqi_mod
 from ioc.domain import disaster_levels as dl
 from ioc.events import HazardLevel

@@ -15,7 +15,7 @@ from alerts import store
 from alerts.decisions import RenderedTitle, builtin_title, storm_due, storm_subject, worst
 from alerts.rules import StormConfig
 from alerts.store import AlertDraft, open_or_update, resolve
-from alerts.titles import WHOLE_PROVINCE, note
+from ioc.alert_titles import WHOLE_PROVINCE, note
 
 STORM_RULE = "storm"
 

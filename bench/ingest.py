@@ -257,7 +257,7 @@ def _cli_works() -> bool:
 
 _DIRECT = (
     "import sys; from ioc.config import load_settings; from ioc.logs import setup_logging; "
-    "from ingest.worker import run_worker; s = load_settings(); setup_logging(s); "
+    "from ingest.run import run_worker; s = load_settings(); setup_logging(s); "
     "sys.exit(run_worker(s, name=sys.argv[1]))"
 )
 

@@ -8,7 +8,7 @@ from ioc.commands import AddCommand, settings_of
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from ingest.worker import list_sessions, retire, run_worker
+    from ingest.run import list_sessions, retire, run_worker
 
     if args.action == "sessions":
         return list_sessions(settings_of(args))

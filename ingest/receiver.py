@@ -73,7 +73,7 @@ class Receiver:
             receive_maximum=self.receive_window,
             # PUBACKs in arrival order: another member's messages are finished at once, ours
             # after the commit; Mosquitto 2.0 pays for every PUBACK that overtakes older
-            # unacknowledged messages (ioc/mqtt.py `_AckOrder`, docs/ingest.md).
+            # unacknowledged messages (ioc/mqtt_wire.py `AckOrder`, docs/ingest.md).
             ordered_acks=True,
         )
         self.ownership = Ownership(name, view)

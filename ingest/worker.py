@@ -6,8 +6,11 @@ Three threads besides paho's network thread:
   says so;
 - the committer writes each batch in one transaction (retrying temporary errors with back-off,
   splitting a batch the database refuses to dead-letter the offending message), then
-  acknowledges the batch's messages and passes what it stored to the live feed;
+  acknowledges the batch's messages and passes what it stored to the live feed
+  (`ingest.committer`);
 - the live feed updates Redis (latest values, last seen, the events stream).
+This module owns the worker's life (start, stop), its membership (join, leave), heartbeat
+and assembler; `ingest.run` runs it from the command line.
 """
 
 from __future__ import annotations
@@ -18,51 +21,33 @@ import queue
 import socket
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import psycopg
 
-from ingest.batch import Entry, Rejection, WritePlan, build_plan, reject_all
-from ingest.db_errors import ErrorKind, classify, describe
+from ingest.batch import Entry, Rejection
+from ingest.committer import Batch, Committer
 from ingest.flush_policy import FlushPolicy, backoff_s
 from ingest.formats import frigate_instance_id, parse
-from ingest.live_feed import LiveFeed, live_updates
-from ingest.members_store import change, current, forget_view, load_view, save_view
+from ingest.live_feed import LiveFeed
+from ingest.members_store import change, current, forget_view, load_view
 from ingest.membership import CONTROL_TOPIC, View
 from ingest.metrics import IngestMetrics
 from ingest.receiver import Receiver
 from ingest.records import PayloadError
-from ingest.registry import DeviceEntry, DeviceRegistry
-from ingest.store import WriteCounts, prepare, write_plan
+from ingest.registry import DeviceRegistry
 from ioc.config import Settings
 from ioc.db.connect import connect
-from ioc.ingest_sessions import HEARTBEAT_S, ONLINE_WITHIN_S, Heartbeat, SessionBoard
+from ioc.ingest_sessions import HEARTBEAT_S, Heartbeat, SessionBoard
 from ioc.live import LiveState, open_redis
-from ioc.worker import stop_on_signals, supervise
+from ioc.worker import supervise
 from police.rules import load_rules
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class Batch:
-    """Messages gathered for one transaction."""
-
-    entries: list[Entry] = field(default_factory=list)
-    rows: int = 0
-    started: float = 0.0  # monotonic time of the first message
-    reason: str = ""
-
-
-@dataclass
-class CommitResult:
-    plans: list[WritePlan]
-    counts: list[WriteCounts]
-    refused: int = 0  # messages dead-lettered because the database refused their rows
-
-
-class IngestWorker:
+class IngestWorker(Committer):
     """One ingest worker process's machinery; `start()`, then `stop()` (or `run_until`)."""
 
     def __init__(self, settings: Settings, name: str) -> None:
@@ -354,283 +339,3 @@ class IngestWorker:
             except queue.Full:
                 if self._stopping.is_set() and batch is None:
                     return
-
-    # -- committer ------------------------------------------------------------------------------
-    def _commit_loop(self) -> None:
-        while True:
-            try:
-                batch = self._batches.get(timeout=0.5)
-            except queue.Empty:
-                if self._assembler_done.is_set():
-                    return
-                continue
-            if batch is None:
-                return
-            try:
-                self._commit_batch(batch)
-            except _GiveUp:
-                log.warning("stopping with %d messages not stored; the broker will redeliver them",
-                            len(batch.entries))
-                self.receiver.abandon([e.inbound for e in batch.entries])
-            except Exception:  # a bug: keep the worker alive, the broker redelivers on reconnect
-                log.exception("committing a batch of %d messages failed unexpectedly",
-                              len(batch.entries))
-                self.receiver.abandon([e.inbound for e in batch.entries])
-
-    def _connection(self) -> psycopg.Connection:
-        if self._conn is None or self._conn.closed:
-            self._conn = connect(self.settings.database, application_name=f"ioc-ingest-{self.name}")
-            prepare(self._conn)
-        return self._conn
-
-    def _drop_connection(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except Exception:  # already broken
-                pass
-        self._conn = None
-
-    def _lookup(self, device_id: str) -> DeviceEntry | None:
-        if device_id in self.exempt_devices:
-            return DeviceEntry("camera", True)
-        return self.registry.get(device_id)
-
-    def _plan(self, entries: list[Entry]) -> WritePlan:
-        return build_plan(entries, self._lookup, auto_register=self.ingest.auto_register,
-                          payload_cap=self.ingest.dead_letter_payload_cap)
-
-    def _commit_batch(self, batch: Batch) -> None:
-        attempt = 0
-        while True:
-            try:
-                conn = self._connection()
-                ids = {d for e in batch.entries if e.parsed is not None for d in e.device_ids()}
-                wanted = ids - self.exempt_devices
-                misses = self.registry.misses(wanted)
-                if self.registry.due(misses=misses):
-                    self.registry.load(conn)
-                elif misses:  # reloaded a moment ago: look up only the unknown ids
-                    self.registry.load_missing(conn, wanted)
-                started = time.monotonic()
-                result = self._write(conn, batch.entries)
-                elapsed = time.monotonic() - started
-                break
-            except psycopg.Error as err:
-                attempt += 1
-                self._drop_connection()
-                self.metrics.db_retries.inc()
-                self.metrics.db_up.set(0)
-                delay = backoff_s(attempt)
-                if attempt == 1 or attempt % 10 == 0:
-                    log.warning("database unavailable (%s); batch of %d messages kept, "
-                                "retry %d in %.1f s", describe(err), len(batch.entries),
-                                attempt, delay)
-                if self._stopping.wait(delay) and attempt >= 3:
-                    raise _GiveUp from err
-        if attempt:
-            log.info("database back after %d failed attempts; batch committed", attempt)
-        self.metrics.db_up.set(1)
-        self._after_commit(batch, result, elapsed)
-
-    def _write(self, conn: psycopg.Connection, entries: list[Entry]) -> CommitResult:
-        """Write entries in one transaction; if the database refuses the data, split them."""
-        plan = self._plan(entries)
-        try:
-            with conn.transaction():
-                counts = write_plan(conn, plan, self.queue_rules)
-                if plan.control is not None:  # with the messages before it, or not at all
-                    save_view(conn, self.name, plan.control)
-        except Exception as err:
-            if conn.closed or (isinstance(err, psycopg.Error)
-                               and classify(err) is ErrorKind.TEMPORARY):
-                raise
-            if not isinstance(err, psycopg.Error):
-                log.exception("writing a batch failed unexpectedly; isolating the message")
-            self.metrics.data_splits.inc()
-            if len(entries) == 1:
-                return self._refuse(conn, entries[0], err)
-            half = len(entries) // 2
-            log.info("database refused a batch of %d messages (%s); splitting it",
-                     len(entries), describe(err))
-            first = self._write(conn, entries[:half])
-            second = self._write(conn, entries[half:])
-            return CommitResult(first.plans + second.plans, first.counts + second.counts,
-                                first.refused + second.refused)
-        for device_id, family in plan.new_devices.items():
-            self.registry.add(device_id, family)
-        return CommitResult([plan], [counts])
-
-    def _refuse(self, conn: psycopg.Connection, entry: Entry, err: Exception) -> CommitResult:
-        parsed = entry.parsed
-        rejection = Rejection(
-            f"rejected by the database: {describe(err)}", "database",
-            parsed.format if parsed else None, parsed.device_id if parsed else None,
-        )
-        log.warning("message on %s dead-lettered: %s", entry.inbound.topic, rejection.reason)
-        plan = reject_all([entry], rejection, self.ingest.dead_letter_payload_cap)
-        with conn.transaction():
-            counts = write_plan(conn, plan)
-        return CommitResult([plan], [counts], refused=1)
-
-    def _after_commit(self, batch: Batch, result: CommitResult, elapsed: float) -> None:
-        committed_at = time.time()
-        m = self.metrics
-        inbounds = [e.inbound for e in batch.entries]
-        acked = self.receiver.ack(inbounds)
-        m.acked.inc(acked)
-        m.batches.labels(batch.reason or "?").inc()
-        m.batch_messages.observe(len(batch.entries))
-        m.batch_rows.observe(batch.rows)
-        m.commit_seconds.observe(elapsed)
-        readings = sum(c.readings for c in result.counts)
-        self.stored_readings += readings
-        self.committed_batches += 1
-        m.readings_stored.inc(readings)
-        for kind in ("incidents", "snapshots", "reviews", "caps", "statuses"):
-            n = sum(getattr(c, kind) for c in result.counts)
-            if n:
-                m.records_stored.labels(kind).inc(n)
-        observe_lag = m.lag_seconds.observe
-        for plan, counts in zip(result.plans, result.counts, strict=True):
-            for d in plan.dead_letters:
-                m.dead_lettered.labels(d.reason_class).inc()
-            for entry in plan.entries:
-                parsed = entry.parsed
-                if parsed is not None and parsed.records:
-                    t = getattr(parsed.records[0], "time", None)
-                    if t is not None:
-                        observe_lag(committed_at - t.timestamp())
-            if self.live is not None and (plan.stored_records or plan.dead_letters):
-                latest, events = live_updates(plan, worker=self.name, committed_at=committed_at,
-                                              new_readings=counts.new_readings)
-                if latest or events:
-                    self.live.add(latest, events)
-        m.pending.set(self.receiver.pending)
-        views = [p.control for p in result.plans if p.control is not None]
-        if views:
-            with self._view_changed:
-                self.committed_view = views[-1]
-                self._view_changed.notify_all()
-        log.debug("batch committed: %d messages, %d readings new, %.1f ms (%s)",
-                  len(batch.entries), readings, elapsed * 1000, batch.reason)
-
-
-class _GiveUp(Exception):
-    """The worker is stopping while the database is still away."""
-
-
-def default_name() -> str:
-    """The worker name when none is given: the host name, stable across restarts."""
-    return socket.gethostname().split(".")[0] or f"pid{os.getpid()}"
-
-
-def _check_urls(settings: Settings) -> bool:
-    for what, url in (("IOC_DATABASE_URL", settings.database.url),
-                      ("IOC_MQTT_URL", settings.mqtt.url), ("IOC_REDIS_URL", settings.redis.url)):
-        if not url:
-            log.error("%s is not set: the ingest worker needs the database, broker and Redis", what)
-            return False
-    return True
-
-
-def run_worker(settings: Settings, name: str | None = None, *, leave_on_stop: bool = False) -> int:
-    """Run an ingest worker until SIGTERM or SIGINT; returns the exit code.
-
-    `leave_on_stop`: on SIGTERM/SIGINT hand our share to the other members and delete our
-    broker session (scaling down for good); otherwise the session stays and queues our
-    share until a worker with this name comes back.
-    """
-    if not _check_urls(settings):
-        return 2
-    if name is None:
-        name = default_name()
-        log.info("no --name given: using %r (give each worker on a host its own name)", name)
-    stop = stop_on_signals()
-    worker = IngestWorker(settings, name)
-    try:
-        worker.start(stop=stop)
-    except Exception as err:
-        log.error("ingest worker could not start: %s", err)
-        worker.stop(timeout=2.0)
-        return 1
-    left = False
-    try:
-        healthy = worker.run_until(stop)
-        if healthy and leave_on_stop:
-            left = worker.leave()
-    finally:
-        worker.stop(end_session=left)
-    if leave_on_stop and healthy:
-        log.info("%s %s", name, "left the members; its broker session is deleted" if left
-                 else "could not finish leaving; its session is kept (run --retire later)")
-    return 0 if healthy and (left or not leave_on_stop) else 1
-
-
-def retire(settings: Settings, name: str, *, timeout: float = 600.0, force: bool = False) -> int:
-    """`ioc ingest --retire NAME`: hand NAME's share to the other members and delete its
-    broker session, storing first what its session still holds. NAME must not be running."""
-    if not _check_urls(settings):
-        return 2
-    settings = settings.model_copy(
-        update={"ingest": settings.ingest.model_copy(update={"metrics_port": 0})})
-    redis = open_redis(settings.redis)
-    try:
-        beat = SessionBoard(redis, settings.redis.key_prefix).heartbeats().get(name)
-    except Exception as err:
-        log.warning("cannot read heartbeats from Redis (%s): assuming %s is not running", err, name)
-        beat = None
-    finally:
-        redis.close()
-    if beat is not None and time.time() - beat.at <= ONLINE_WITHIN_S and not force:
-        print(f"ingest worker {name!r} is running (heartbeat {time.time() - beat.at:.0f} s ago "
-              f"from {beat.host} pid {beat.pid}): stop it first, or run it with --leave-on-stop "
-              f"and stop it")
-        return 1
-    worker = IngestWorker(settings, name)
-    try:
-        worker.start(join=False)
-    except Exception as err:
-        print(f"could not resume {name!r}'s session: {err}")
-        worker.stop(timeout=2.0)
-        return 1
-    left = False
-    try:
-        left = worker.leave(timeout, actor=f"cli:retire:{default_name()}")
-    finally:
-        worker.stop(end_session=left)
-    if left:
-        print(f"retired {name!r}: its share goes to the other members; {worker.stored_readings} "
-              f"readings it still held were stored; its broker session is deleted")
-        return 0
-    print(f"{name!r} did not finish within {timeout:.0f} s; its session is kept: run again")
-    return 1
-
-
-def list_sessions(settings: Settings) -> int:
-    """`ioc ingest sessions`: every ingest session, online or away, and what it has queued."""
-    from ingest.members_store import known_workers
-
-    if not _check_urls(settings):
-        return 2
-    with connect(settings.database, application_name="ioc-cli") as conn:
-        members = current(conn)
-        names = known_workers(conn)
-    redis = open_redis(settings.redis)
-    try:
-        rows = SessionBoard(redis, settings.redis.key_prefix).rows(names, members.members)
-    finally:
-        redis.close()
-    print(f"members (epoch {members.epoch}): {', '.join(members.members) or 'none'}")
-    print(f"{'session':<24} {'member':<7} {'state':<9} {'last seen':>10} {'queued':>12} "
-          f"{'msgs/s':>8}")
-    now = time.time()
-    for r in rows:
-        seen = f"{now - r.last_seen:.0f} s ago" if r.last_seen else "never"
-        queued = "?" if r.queued is None else (f">={r.queued}" if r.at_least else str(r.queued))
-        state = ("online" if r.online else "AWAY") if r.consuming or not r.online else "STALLED"
-        if not r.online and r.queued:
-            state = "QUEUEING"
-        print(f"{r.name:<24} {'yes' if r.member else 'no':<7} {state:<9} {seen:>10} "
-              f"{queued:>12} {r.rate:>8.0f}")
-    return 0

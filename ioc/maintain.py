@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 from psycopg import sql
 
+from ioc import alert_titles
 from ioc.alert_status import ACTIVE, active_sql
 from ioc.config import Settings
 from ioc.db import connect, retention, timescale
@@ -38,6 +39,7 @@ from ioc.worker import ConnectionLoop, stop_on_signals
 log = logging.getLogger("ioc.maintain")
 
 ALERT_RULE = "maintenance_job_failed"
+ALERT_TITLE = "maintenance_job"  # its built-in title (ioc.alert_titles)
 FAILURES_TO_ALERT = 2
 KPI_DAYS_MAX = 400
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -58,6 +60,14 @@ def kpi_days(refresh: DirtyRefresh, now: dt.datetime, zone: ZoneInfo = ZONE) -> 
 
 def should_alert(consecutive_failures: int) -> bool:
     return consecutive_failures >= FAILURES_TO_ALERT
+
+
+def alert_title(job: str) -> tuple[str, dict]:
+    """The failed-job alert's stored (Vietnamese) title, and its `details.title_i18n`: the
+    built-in template and parameters the pages render in the reader's language with."""
+    params = {"job": job}
+    return (alert_titles.render(ALERT_TITLE, params, "vi")[:200],
+            {"template_id": ALERT_TITLE, "params": params})
 
 
 # -- recording ------------------------------------------------------------------------------------
@@ -92,6 +102,7 @@ def record_run(conn: psycopg.Connection, job: str, *, started: dt.datetime, ok: 
 
 
 def _open_alert(conn: psycopg.Connection, job: str, failures: int, error: str | None) -> None:
+    title, title_i18n = alert_title(job)
     row = conn.execute(
         sql.SQL("""
         INSERT INTO alerts (rule_id, subject, kind, severity, title, details)
@@ -101,9 +112,9 @@ def _open_alert(conn: psycopg.Connection, job: str, failures: int, error: str | 
                       details = alerts.details || EXCLUDED.details
         RETURNING id, (xmax = 0)
         """).format(active=active_sql()),
-        (ALERT_RULE, job, f"Tác vụ bảo trì CSDL lỗi: {job}"[:200],
-         json.dumps({"job": job, "failures": failures, "error": (error or "")[:500]},
-                    ensure_ascii=False)),
+        (ALERT_RULE, job, title,
+         json.dumps({"job": job, "failures": failures, "error": (error or "")[:500],
+                     "title_i18n": title_i18n}, ensure_ascii=False)),
     ).fetchone()
     if row[1]:
         log.error("maintenance job %s failed %d times in a row: alert %d opened", job, failures,

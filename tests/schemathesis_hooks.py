@@ -53,7 +53,7 @@ def _combination_refused(case) -> bool:
     """Every parameter is valid alone, but the query model refuses them together."""
     from pydantic import ValidationError
 
-    from dashboards.api.params import is_list_field
+    from dashboards.api.query_parsing import is_list_field
 
     model = _query_model(case)
     if model is None or not case.query:

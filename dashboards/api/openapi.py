@@ -18,7 +18,8 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from dashboards.api import responses
-from dashboards.api.params import Query, time_zone_schema
+from dashboards.api.param_types import time_zone_schema
+from dashboards.api.params import Query
 
 VERSION = "1.0.0"
 SCHEMAS = "#/components/schemas/"

@@ -1,126 +1,36 @@
 """Query parameters of each endpoint as pydantic models: unknown ones, bad values and
 impossible combinations become one 400 that names every wrong parameter and says why.
 
-Parsing is pure (a MultiDict in, a frozen model out), so it is unit-tested without a server.
+The value types are in param_types.py; reading a query string into a model (the 400 that
+names each wrong parameter) is query_parsing.py. Parsing is pure (a MultiDict in, a frozen
+model out), so it is unit-tested without a server.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-import types
-import typing
-from typing import Annotated, ClassVar, Literal, TypeVar, get_args, get_origin
+from typing import Annotated, ClassVar, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    WithJsonSchema,
+from pydantic import BaseModel, ConfigDict, Field
+
+from dashboards.api.param_types import (
+    IDENT,
+    Cursor,
+    Day,
+    DeviceId,
+    Family,
+    Format,
+    Ident,
+    Metric,
+    Time,
+    Tz,
+    matching,
+    pattern_string,
 )
-
-from dashboards.api.problems import UNKNOWN_PARAMETER, ParameterError, invalid
+from dashboards.api.problems import ParameterError
 from ioc.alert_status import STATUSES
-from ioc.timezones import is_timezone, known_timezones
-
-# -- value types ------------------------------------------------------------------------------
-IDENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
-METRIC = re.compile(r"[a-z][a-z0-9_]{0,63}")
-LAYER = re.compile(r"[a-z][a-z0-9_]{0,62}")
-# base64url of {"f": ..., "k": [...]} (dashboards/api/cursors.py): it starts with `{"f":"`
-CURSOR = re.compile(r"eyJmIjoi[A-Za-z0-9_-]{1,1992}")
-
-EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
-
-
-def _matching(pattern: re.Pattern, what: str):
-    def check(value: str) -> str:
-        if not pattern.fullmatch(value):
-            raise ValueError(f"{value[:80]!r} is not {what}")
-        return value
-
-    return AfterValidator(check)
-
-
-def parse_time(value: object) -> dt.datetime:
-    """An ISO 8601 date-time with a UTC offset, between 2000 and 2100, as an aware datetime."""
-    if isinstance(value, dt.datetime):
-        parsed = value
-    else:
-        # an unencoded "+" in a query string arrives as a space: "...T08:00:00 07:00"
-        text = re.sub(r" (\d{2}:?\d{2})$", r"+\1", str(value).strip())
-        try:
-            parsed = dt.datetime.fromisoformat(text)
-        except ValueError:
-            parsed = None
-        if parsed is None or "T" not in text.upper():
-            raise ValueError(
-                f"{text[:80]!r} is not an ISO 8601 date-time; "
-                "expected e.g. 2025-06-01T08:00:00+07:00"
-            )
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise ValueError("needs a UTC offset (Z or ±hh:mm), e.g. 2025-06-01T08:00:00+07:00")
-    # the year as written (what the document's pattern can say), not the year in UTC
-    if not EARLIEST.year <= parsed.year < LATEST.year:
-        raise ValueError("must lie between 2000-01-01 and 2100-01-01")
-    return parsed.astimezone(dt.UTC)
-
-
-def parse_day(value: object) -> dt.date:
-    text = str(value).strip()
-    try:
-        day = dt.date.fromisoformat(text)
-    except ValueError:
-        day = None
-    if day is None or len(text) != 10:
-        raise ValueError(f"{text[:80]!r} is not a date; expected YYYY-MM-DD, e.g. 2025-06-01")
-    if not 1900 <= day.year < 2100:
-        raise ValueError("must lie between 1900-01-01 and 2099-12-31")
-    return day
-
-
-def parse_tz(value: str) -> str:
-    if not is_timezone(value):
-        raise ValueError(f"{value[:80]!r} is not an IANA time zone, e.g. Asia/Ho_Chi_Minh or UTC")
-    return value
-
-
-def _string(pattern: re.Pattern) -> WithJsonSchema:
-    """The OpenAPI schema of a string checked by `pattern` (which is matched whole)."""
-    return WithJsonSchema({"type": "string", "pattern": f"^{pattern.pattern}$"})
-
-
-Ident = Annotated[
-    str, _matching(IDENT, "an id (letters, digits, _ . : -; at most 64)"), _string(IDENT)
-]
-DeviceId = Annotated[
-    str, _matching(IDENT, "a device id (letters, digits, _ . : -; at most 64)"), _string(IDENT)
-]
-Metric = Annotated[str, _matching(METRIC, "a metric name (a-z, 0-9, _; at most 64)"),
-                   _string(METRIC)]
-Time = Annotated[dt.datetime, BeforeValidator(parse_time),
-                 WithJsonSchema({"type": "string", "format": "date-time",
-                                 "pattern": r"^20\d\d-\d\d-\d\d[Tt]"})]
-Day = Annotated[dt.date, BeforeValidator(parse_day),
-                WithJsonSchema({"type": "string", "format": "date",
-                                "pattern": r"^(19|20)\d\d-\d\d-\d\d$"})]
-# The OpenAPI document lists the zones once, as the TimeZone schema (dashboards/api/openapi.py).
-Tz = Annotated[
-    str, AfterValidator(parse_tz), WithJsonSchema({"type": "string", "x-component": "TimeZone"})
-]
-
-
-def time_zone_schema() -> dict:
-    return {"type": "string", "enum": sorted(known_timezones()),
-            "description": "An IANA time zone name."}
-Cursor = Annotated[str, _matching(CURSOR, "a cursor returned by this API"), _string(CURSOR)]
-Family = Literal["environment", "disaster", "camera", "tourism"]
-Format = Literal["json", "csv"]
 
 # What the shared parameters mean (the OpenAPI document's descriptions come from the fields).
 CURSOR_DOC = (
@@ -393,7 +303,7 @@ class KpiTargetsQuery(Query):
 
 class KpiImportQuery(Query):
     source: Annotated[
-        str, _matching(IDENT, "a source name (letters, digits, _ . : -)"), _string(IDENT)
+        str, matching(IDENT, "a source name (letters, digits, _ . : -)"), pattern_string(IDENT)
     ] | None = Field(None, examples=["bao-cao-2024"], description=(
         "Name of the report the figures come from (kept with each value as "
         "api:<token name>:<source>)."))
@@ -403,8 +313,8 @@ class KpiImportQuery(Query):
 
 NgsiType = Literal["AirQualityObserved", "WeatherObserved", "FloodMonitoring", "Alert"]
 NGSI_ID = re.compile(r"urn:ngsi-ld:[A-Za-z]{1,40}:[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
-NgsiId = Annotated[str, _matching(NGSI_ID, "an entity id like urn:ngsi-ld:<Type>:<id>"),
-                   _string(NGSI_ID)]
+NgsiId = Annotated[str, matching(NGSI_ID, "an entity id like urn:ngsi-ld:<Type>:<id>"),
+                   pattern_string(NGSI_ID)]
 
 
 NGSI_FORMAT_DOC = "NGSI-LD 1.8 spelling of options=keyValues."
@@ -448,93 +358,3 @@ class NgsiEntityQuery(Query):
 
 class NoQuery(Query):
     pass
-
-
-# -- parsing ----------------------------------------------------------------------------------
-Q = TypeVar("Q", bound=Query)
-
-
-def is_list_field(annotation: object) -> bool:
-    """Whether a field takes several values (`a=1,2` or `a=1&a=2`)."""
-    if get_origin(annotation) in (typing.Union, types.UnionType):
-        return any(is_list_field(arg) for arg in get_args(annotation) if arg is not type(None))
-    if get_origin(annotation) is Annotated:
-        return is_list_field(get_args(annotation)[0])
-    return get_origin(annotation) is list
-
-
-def _reason(error: dict) -> str:
-    msg = error["msg"]
-    for prefix in ("Value error, ", "Assertion failed, "):
-        if msg.startswith(prefix):
-            msg = msg[len(prefix) :]
-    if error["type"] == "missing":
-        return "required"
-    if error["type"] == "literal_error":
-        expected = error.get("ctx", {}).get("expected", "")
-        given = error.get("input")
-        return f"{str(given)[:80]!r} is not one of {expected}"
-    return msg[:300]
-
-
-def validation_errors(err: ValidationError, prefix: str = "") -> list[ParameterError]:
-    out = []
-    for error in err.errors():
-        loc = error["loc"]
-        name = prefix + str(loc[0]) if loc else prefix.rstrip(".") or "body"
-        rest = [str(p) for p in loc[1:] if not str(p).startswith(("function-", "literal["))]
-        for part in rest:
-            name += f"[{part}]" if part.isdigit() else f".{part}"
-        out.append(ParameterError(name, _reason(error)))
-    return out
-
-
-# Deprecated parameter names still read, as the name they stand for (docs/api.md). `district`:
-# before 1 July 2025 areas were districts; an id given there is matched against the units.
-DEPRECATED_ALIASES = {"district": "unit_id"}
-
-
-def parse_query(model: type[Q], args) -> Q:
-    """The validated model for a request's query string (a werkzeug MultiDict).
-
-    Raises ApiProblem (400) naming each unknown, repeated or invalid parameter. A deprecated
-    alias (DEPRECATED_ALIASES) counts as the parameter it stands for.
-    """
-    fields = model.model_fields
-    field_of = {
-        name: DEPRECATED_ALIASES[name]
-        if name in DEPRECATED_ALIASES and DEPRECATED_ALIASES[name] in fields else name
-        for name in args
-    }
-    unknown = sorted(name for name in args if field_of[name] not in fields)
-    if unknown:
-        takes = ", ".join(fields) or "no parameters"
-        raise invalid(
-            [
-                ParameterError(name[:64], f"unknown parameter; this endpoint takes {takes}")
-                for name in unknown
-            ],
-            type_=UNKNOWN_PARAMETER,
-        )
-    data: dict[str, object] = {}
-    errors: list[ParameterError] = []
-    for name in args:
-        values = args.getlist(name)
-        field = field_of[name]
-        if is_list_field(fields[field].annotation):
-            items = [item.strip() for value in values for item in value.split(",")]
-            data[field] = [*data.get(field, []), *items]
-        elif len(values) > 1 or field in data:
-            errors.append(ParameterError(name, f"given {len(values)} times; give it once"))
-        else:
-            data[field] = values[0]
-    try:
-        query = model.model_validate(data)
-    except ValidationError as err:
-        named = {e.parameter for e in errors}
-        later = [e for e in validation_errors(err) if e.parameter not in named]
-        raise invalid(errors + later) from None
-    errors += query.problems()
-    if errors:
-        raise invalid(errors)
-    return query

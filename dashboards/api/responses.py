@@ -17,7 +17,8 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from alerts.queries import Alert as AlertRow
-from dashboards.api.params import Bucket, Family, Period, Severity
+from dashboards.api.param_types import Family
+from dashboards.api.params import Bucket, Period, Severity
 from dashboards.api.rendering import fmt_date, fmt_time, num
 from ioc.alert_status import Status
 

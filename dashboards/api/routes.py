@@ -29,10 +29,9 @@ from dashboards.api import responses as shapes
 from dashboards.api.cursors import decode_cursor, encode_cursor
 from dashboards.api.db import connection, current_settings, live, redis_errors
 from dashboards.api.openapi import Operation, PathParameter, build_document
+from dashboards.api.param_types import IDENT, LAYER
 from dashboards.api.params import (
     BUCKET_STEP,
-    IDENT,
-    LAYER,
     PROVINCE,
     AlertsQuery,
     DevicesQuery,
@@ -47,7 +46,6 @@ from dashboards.api.params import (
     Query,
     ReadingsQuery,
     TzQuery,
-    parse_query,
 )
 from dashboards.api.problems import (
     INVALID_BODY,
@@ -58,6 +56,7 @@ from dashboards.api.problems import (
     problem_body,
     problem_response,
 )
+from dashboards.api.query_parsing import parse_query
 from dashboards.api.rendering import (
     fmt_date,
     fmt_time,

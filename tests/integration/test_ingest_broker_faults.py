@@ -14,7 +14,8 @@ import time
 import pytest
 
 from ingest.membership import View
-from ingest.worker import IngestWorker, retire
+from ingest.run import retire
+from ingest.worker import IngestWorker
 from tests.integration.test_ingest_faults import DEVICES, Feeder
 from tests.integration.test_ingest_support import (
     Publisher,

@@ -47,7 +47,7 @@ def test_a_session_that_queues_without_consuming_is_named(settings, db_conn, red
 
 def test_ioc_ingest_sessions_lists_what_each_session_queues(settings, db_conn, redis_client,
                                                            capsys):
-    from ingest.worker import list_sessions
+    from ingest.run import list_sessions
 
     db_conn.execute("INSERT INTO ingest_membership (epoch, members, change) "
                     "VALUES (3, ARRAY['wa', 'wb'], 'join wb')")

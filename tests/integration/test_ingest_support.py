@@ -109,7 +109,7 @@ class RunningWorker:
 # missing while the project grows); the kill test is about the worker, not argparse.
 _DIRECT = (
     "import sys; from ioc.config import load_settings; from ioc.logs import setup_logging; "
-    "from ingest.worker import run_worker; s = load_settings(); setup_logging(s); "
+    "from ingest.run import run_worker; s = load_settings(); setup_logging(s); "
     "sys.exit(run_worker(s, name=sys.argv[1]))"
 )
 

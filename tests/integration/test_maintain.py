@@ -10,6 +10,7 @@ import pytest
 from prometheus_client import generate_latest
 from psycopg import sql
 
+from alerts.queries import get_alert, title_in
 from ioc.config import Settings
 from ioc.db.retention import RULES, enforce
 from ioc.db.status import status_lines
@@ -128,6 +129,9 @@ def test_a_job_failing_twice_opens_an_alert_and_its_success_resolves_it(db_conn,
         "SELECT id, status FROM alerts WHERE rule_id = %s AND subject = 'retention'",
         (ALERT_RULE,)).fetchone()
     assert alert is not None and alert[1] == "open"
+    stored = get_alert(db_conn, alert[0])  # the pages show its title in the reader's language
+    assert title_in(stored, "en") == "Database maintenance job failed: retention"
+    assert stored.title == title_in(stored, "vi") == "Tác vụ bảo trì CSDL lỗi: retention"
     assert _count(db_conn, "alert_events", "alert_id = " + str(alert[0]) + " AND action = 'opened'") == 1
     lines, ok = status_lines(db_conn, settings)
     assert not ok and any("retention" in line and "FAILED" in line for line in lines)

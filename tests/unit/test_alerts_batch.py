@@ -1,5 +1,5 @@
 """A batch of live events folded into what the rules want written (alerts/batch.py, pure), and
-the built-in titles stored as a template id + parameters (alerts/titles.py)."""
+the built-in titles stored as a template id + parameters (ioc/alert_titles.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from dataclasses import replace
 
 import pytest
 
-from alerts import titles
 from alerts.batch import (
     BatchPlan,
     SeenIncidents,
@@ -28,6 +27,7 @@ from alerts.decisions import (
 )
 from alerts.queries import title_in
 from alerts.rules import parse_rule
+from ioc import alert_titles as titles
 from tests.unit.test_alerts_decisions import STATION
 from tests.unit.test_dash_wall_and_health import _alert
 

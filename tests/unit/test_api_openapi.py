@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 from flask import Flask
 
-from dashboards.api import params, register_api
+from dashboards.api import query_parsing, register_api
 from dashboards.api import responses as shapes
 from dashboards.api.routes import (
     AGGREGATE_CSV,
@@ -64,7 +64,7 @@ def test_query_parameters_are_the_query_model_fields(path, method, op):
         p = documented[name]
         assert p["description"], name
         assert p["required"] == field.is_required(), name
-        assert (p["schema"].get("type") == "array") == params.is_list_field(field.annotation)
+        assert (p["schema"].get("type") == "array") == query_parsing.is_list_field(field.annotation)
         if "example" in p:  # a documented example is a value the endpoint accepts
             value = p["example"]
             text = ",".join(map(str, value)) if isinstance(value, list) else str(value).lower() \
@@ -73,7 +73,7 @@ def test_query_parameters_are_the_query_model_fields(path, method, op):
 
 
 def _parsed(field, text: str):
-    return text.split(",") if params.is_list_field(field.annotation) else text
+    return text.split(",") if query_parsing.is_list_field(field.annotation) else text
 
 
 def _required_values(model) -> dict:

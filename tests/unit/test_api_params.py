@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from werkzeug.datastructures import MultiDict
 
+from dashboards.api.param_types import parse_time
 from dashboards.api.params import (
     MAX_RANGE_DAYS,
     AlertsQuery,
@@ -15,11 +16,9 @@ from dashboards.api.params import (
     NgsiQuery,
     NoQuery,
     ReadingsQuery,
-    is_list_field,
-    parse_query,
-    parse_time,
 )
 from dashboards.api.problems import INVALID_PARAMETER, UNKNOWN_PARAMETER, ApiProblem
+from dashboards.api.query_parsing import is_list_field, parse_query
 
 START = "2025-06-01T00:00:00+07:00"
 

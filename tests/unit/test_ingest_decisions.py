@@ -224,9 +224,9 @@ def test_acks_only_go_out_on_the_connection_the_message_came_in_on():
 
 
 def test_pubacks_leave_in_arrival_order():
-    from ioc.mqtt import _AckOrder
+    from ioc.mqtt_wire import AckOrder
 
-    order = _AckOrder()
+    order = AckOrder()
     order.arrived(1)
     order.arrived(2, finished=True)  # another member's: finished on arrival
     order.arrived(3)

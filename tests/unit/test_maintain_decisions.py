@@ -7,7 +7,7 @@ import datetime as dt
 
 from dashboards.maintenance_jobs import render_jobs
 from ioc.db.rollups import DirtyRefresh
-from ioc.maintain import JobState, kpi_days, should_alert
+from ioc.maintain import JobState, alert_title, kpi_days, should_alert
 
 NOW = dt.datetime(2026, 11, 18, 8, 30, tzinfo=dt.UTC)  # 15:30 in Hà Nội time
 
@@ -24,6 +24,22 @@ def test_kpi_days_cover_every_local_day_a_refreshed_hour_fell_in():
 
 def test_an_alert_opens_at_the_second_failure_in_a_row():
     assert [should_alert(n) for n in range(4)] == [False, False, True, True]
+
+
+def test_the_failed_job_alert_title_is_a_built_in_title_shown_in_the_readers_language():
+    from dataclasses import replace
+
+    from alerts.queries import title_in
+    from tests.unit.test_dash_wall_and_health import _alert
+
+    title, i18n = alert_title("retention")
+    assert title == "Tác vụ bảo trì CSDL lỗi: retention"  # the stored title (API, CSV)
+    assert i18n == {"template_id": "maintenance_job", "params": {"job": "retention"}}
+    alert = replace(_alert(1, "moderate"), rule_id="maintenance_job_failed", kind="maintenance",
+                    title=title, details={"job": "retention", "title_i18n": i18n})
+    assert title_in(alert, "en") == "Database maintenance job failed: retention"
+    assert title_in(alert, "vi") == title
+    assert len(alert_title("x" * 300)[0]) == 200  # the stored title stays within its column
 
 
 def _state(job, ok, failures=0):

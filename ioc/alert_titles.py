@@ -1,7 +1,8 @@
 """The built-in alert titles and history notes, as templates per language (data, no I/O).
 
-An alert whose rule has no `title` template gets one of these: the alert stores its template id
-and parameters in `details.title_i18n` (``{"template_id": "rain", "params": {...}}``), its
+Defined once for every package that writes alerts: the rules of `alerts`, and `ioc maintain`
+(`ioc.maintain`, its failed-job alert). An alert whose rule has no `title` template gets one
+of these: the alert stores its template id and parameters in `details.title_i18n` (``{"template_id": "rain", "params": {...}}``), its
 `title` column holds the Vietnamese rendering (what older readers and the CSV show), and any
 reader renders it in their own language with `render(template_id, params, lang)`
 (`alerts.queries.title_in` does). A parameter named in a template's `labels` holds a label id
@@ -37,6 +38,8 @@ TEMPLATES: dict[str, dict[str, Any]] = {
               "en": "{count} alerts of {kind} in {unit_name}", "labels": {"kind": "alert_kind"}},
     "cap": {"vi": "Bản tin CAP {identifier} của {sender}",
             "en": "CAP message {identifier} from {sender}"},
+    "maintenance_job": {"vi": "Tác vụ bảo trì CSDL lỗi: {job}",
+                        "en": "Database maintenance job failed: {job}"},
 }
 
 # label set -> label id -> {"vi": ..., "en": ...}
