@@ -446,7 +446,7 @@ def map_callback(settings, password: str, calls: int) -> dict:
 
     # The province as a 1150 x 900 map shows it, and the probe's surroundings close up.
     from dashboards import map_view as mv
-    from dashboards.map_figure import fit_view
+    from dashboards.map_style import fit_view
 
     centre, zoom = fit_view(BBOX, size["w"], size["h"])
     overview = mv.viewport_of(centre, zoom, size["w"], size["h"])

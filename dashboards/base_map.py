@@ -27,7 +27,7 @@ from flask import Response, abort, has_request_context, jsonify, request
 
 from dashboards import map_glyphs
 from dashboards.context import context
-from dashboards.map_figure import MapBase, map_style
+from dashboards.map_style import MapBase, map_style
 from ioc.config import Settings
 from layers.tile_files import MIME, OSM_ATTRIBUTION, TileFile, TileFileError, open_tile_file
 

@@ -25,7 +25,7 @@ def map_figure(kpi: Kpi, values: Mapping[str, StoredValue], units: Mapping[str, 
                lang: str, height: int = 460, base: Any = None) -> go.Figure:
     """Units coloured by the KPI's status against its target (dark, offline map; `base`: the
     base map, dashboards.base_map.map_base()). Opaque fills in the legend's colours."""
-    from dashboards.map_figure import fit_view, map_style
+    from dashboards.map_style import fit_view, map_style
 
     ids, z, text = [], [], []
     names = unit_names(units, lang)

@@ -5,6 +5,12 @@ device. `advance()` re-renders only the devices the mirror says changed (plus wh
 whose slow inputs changed: unit levels, camera incidents, rain totals, CAP areas, and
 devices that went silent or came back). `update_for(client)` answers a browser that last got
 version v with: nothing, a Patch of the changed points, or "send the whole figure".
+
+The module is long (about 540 lines) because `MapRenderer` is one object under one lock: the
+small-fleet patches and the large-fleet views (`view_update`: the devices in view or their
+clusters, from map_view) read and advance the same arrays and version history, and splitting
+the class would spread that lock over modules. Its pure parts live elsewhere (map_figure,
+map_view).
 """
 
 from __future__ import annotations
@@ -24,14 +30,13 @@ from dash import Patch
 
 from dashboards import map_view as mv
 from dashboards import ops_queries as q
+from dashboards import warning_areas as wa
 from dashboards.classify import SILENT_AFTER_INTERVALS
-from dashboards.i18n import t
 from dashboards.live_mirror import LiveMirror, mirror_for
 from dashboards.map_figure import (
     DEVICE_LAYERS,
     TRACE_INDEX,
     TRACE_ORDER,
-    BaseGeometry,
     LayerArrays,
     LiveInputs,
     MapDevice,
@@ -41,6 +46,7 @@ from dashboards.map_figure import (
     render_device,
     unit_arrays,
 )
+from dashboards.map_geometry import BaseGeometry
 
 HISTORY = 256
 CLUSTER_TRACE = len(TRACE_ORDER)  # appended after the figure's own traces (large fleets only)
@@ -76,7 +82,7 @@ def read_snapshot(pool, live_state) -> MapSnapshot:
         rain_24h=q.rain_24h(pool),
         aqi=q.station_aqi(pool),
     )
-    return MapSnapshot(registry, geo, mirror, version, inputs, tuple(q.warning_areas(pool, geo)))
+    return MapSnapshot(registry, geo, mirror, version, inputs, tuple(wa.warning_areas(pool, geo)))
 
 
 @dataclass
@@ -372,7 +378,7 @@ class MapRenderer:
                     [src.colours[i] for i in idx], [src.texts[i] for i in idx]
                 )
             props = self._cluster_props(target)[1] if target.mode == "clusters" else None
-            return state, devices, arrays, cluster_trace(props), self.live, self.areas
+            return state, devices, arrays, mv.cluster_trace(props), self.live, self.areas
 
     def view_update(
         self, client: Mapping[str, Any] | None, view: mv.Viewport, visible: Iterable[str]
@@ -429,7 +435,7 @@ class MapRenderer:
             trace["marker"]["color"] = [src.colours[i] for i in idx]
             sent += len(idx)
         props = self._cluster_props(target)[1] if target.mode == "clusters" else None
-        _set_cluster_trace(patch["data"][CLUSTER_TRACE], props)
+        mv.set_cluster_trace(patch["data"][CLUSTER_TRACE], props)
         return sent + len((props or {}).get("color", []))
 
     def _areas(self, patch: Patch, changes: set[tuple[str, Any]]) -> int:
@@ -500,7 +506,7 @@ class MapRenderer:
                 lon, lat = round(float(found.lon[k]), 5), round(float(found.lat[k]), 5)
                 props["lon"].append(lon)
                 props["lat"].append(lat)
-                props["hovertext"].append(cluster_text(count, found.levels[k], self.lang))
+                props["hovertext"].append(mv.cluster_text(count, found.levels[k], self.lang))
                 props["customdata"].append(f"@{lon},{lat},{target.grid_zoom}")
         entry = (found, props)
         self._clusters[key] = entry
@@ -513,7 +519,7 @@ class MapRenderer:
         found, props = self._cluster_props(target)
         trace = patch["data"][CLUSTER_TRACE]
         if old is None or not np.array_equal(old[0].keys, found.keys):
-            _set_cluster_trace(trace, props)
+            mv.set_cluster_trace(trace, props)
             return len(props["color"])
         sent = 0
         before = old[1]
@@ -526,55 +532,6 @@ class MapRenderer:
                 trace["hovertext"][k] = props["hovertext"][k]
                 sent += 1
         return sent
-
-
-def _set_cluster_trace(trace, props: Mapping[str, list] | None) -> None:
-    whole = cluster_trace(props)
-    for key in ("lon", "lat", "customdata", "hovertext"):
-        trace[key] = whole[key]
-    trace["marker"]["color"] = whole["marker"]["color"]
-    trace["marker"]["size"] = whole["marker"]["size"]
-
-
-def cluster_text(count: int, levels, lang: str) -> str:
-    """Hover text of a cluster: how many devices, how many at each status level."""
-
-    def n(x: int) -> str:
-        return f"{x:,}".replace(",", "." if lang == "vi" else ",")
-
-    parts = [
-        f"{n(int(levels[level]))} {t(f'map.cluster.level_{level}', lang)}"
-        for level in (mv.LEVEL_DANGER, mv.LEVEL_WARNING, mv.LEVEL_WATCH, mv.LEVEL_NO_DATA)
-        if levels[level]
-    ]
-    lines = [f"<b>{t('map.cluster.devices', lang, n=n(count))}</b>"]
-    if parts:
-        lines.append(" · ".join(parts))
-    lines.append(f"<i>{t('map.cluster.zoom', lang)}</i>")
-    return "<br>".join(lines)
-
-
-def cluster_trace(props: Mapping[str, list] | None, marker_scale: float = 1.0) -> dict:
-    """The clusters as one Scattermap trace (empty when the browser shows single devices).
-
-    Custom data: a lone device's id (a click selects it), else "@lon,lat,zoom" (a click
-    zooms in there)."""
-    props = props or {}
-    return {
-        "type": "scattermap",
-        "name": "clusters",
-        "lon": list(props.get("lon", [])),
-        "lat": list(props.get("lat", [])),
-        "customdata": list(props.get("customdata", [])),
-        "mode": "markers",
-        "hovertext": list(props.get("hovertext", [])),
-        "hoverinfo": "text",
-        "marker": {
-            "size": [round(x * marker_scale, 1) for x in props.get("size", [])],
-            "color": list(props.get("color", [])),
-            "opacity": 0.9,
-        },
-    }
 
 
 _renderers: weakref.WeakKeyDictionary[Any, dict[str, MapRenderer]] = weakref.WeakKeyDictionary()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dashboards import classify
+from dashboards.i18n import t
 from dashboards.map_figure import DEVICE_LAYERS, LEGENDS, MapDevice
 
 DETAIL_MAX = 5000  # at most this many device markers in one browser
@@ -277,3 +278,53 @@ def cluster(
 def cluster_size(count: int, scale: float = 1.0) -> float:
     """Marker size of a cluster of `count` devices: grows with the order of magnitude."""
     return round((12 + 8 * math.log10(max(1, count))) * scale, 1)
+
+
+# -- clusters as a trace ------------------------------------------------------------------------
+def set_cluster_trace(trace, props: Mapping[str, list] | None) -> None:
+    whole = cluster_trace(props)
+    for key in ("lon", "lat", "customdata", "hovertext"):
+        trace[key] = whole[key]
+    trace["marker"]["color"] = whole["marker"]["color"]
+    trace["marker"]["size"] = whole["marker"]["size"]
+
+
+def cluster_text(count: int, levels, lang: str) -> str:
+    """Hover text of a cluster: how many devices, how many at each status level."""
+
+    def n(x: int) -> str:
+        return f"{x:,}".replace(",", "." if lang == "vi" else ",")
+
+    parts = [
+        f"{n(int(levels[level]))} {t(f'map.cluster.level_{level}', lang)}"
+        for level in (LEVEL_DANGER, LEVEL_WARNING, LEVEL_WATCH, LEVEL_NO_DATA)
+        if levels[level]
+    ]
+    lines = [f"<b>{t('map.cluster.devices', lang, n=n(count))}</b>"]
+    if parts:
+        lines.append(" · ".join(parts))
+    lines.append(f"<i>{t('map.cluster.zoom', lang)}</i>")
+    return "<br>".join(lines)
+
+
+def cluster_trace(props: Mapping[str, list] | None, marker_scale: float = 1.0) -> dict:
+    """The clusters as one Scattermap trace (empty when the browser shows single devices).
+
+    Custom data: a lone device's id (a click selects it), else "@lon,lat,zoom" (a click
+    zooms in there)."""
+    props = props or {}
+    return {
+        "type": "scattermap",
+        "name": "clusters",
+        "lon": list(props.get("lon", [])),
+        "lat": list(props.get("lat", [])),
+        "customdata": list(props.get("customdata", [])),
+        "mode": "markers",
+        "hovertext": list(props.get("hovertext", [])),
+        "hoverinfo": "text",
+        "marker": {
+            "size": [round(x * marker_scale, 1) for x in props.get("size", [])],
+            "color": list(props.get("color", [])),
+            "opacity": 0.9,
+        },
+    }

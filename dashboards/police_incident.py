@@ -24,7 +24,8 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from dashboards.i18n import t
-from dashboards.map_figure import BaseGeometry, MapBase, fit_view, map_style
+from dashboards.map_geometry import BaseGeometry
+from dashboards.map_style import MapBase, fit_view, map_style
 from dashboards.page_parts import fmt_time
 from dashboards.police_queries import for_role, type_text
 from evidence import store
@@ -265,7 +266,7 @@ def path_figure(detail: IncidentDetail | None, geo: BaseGeometry,
                 tile_url: str | MapBase | None = None) -> go.Figure:
     """Units, every camera, this incident's camera and the plate's path in time order.
 
-    Offline: an inline background style (map_figure.map_style; raster tiles only when the
+    Offline: an inline background style (map_style.map_style; raster tiles only when the
     deployment configures `web.map_tile_url`), circle markers, no text mode.
     """
     unit_ids = [str(f["properties"]["id"]) for f in geo.units.get("features", [])]

@@ -24,7 +24,7 @@ from typing import Any
 from psycopg import sql
 
 from dashboards.i18n import t
-from dashboards.map_figure import ui_label
+from dashboards.map_geometry import ui_label
 from dashboards.page_parts import fmt_time
 from evidence import store
 from evidence.incident import Incident

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dash import html
 
 from alerts.queries import Alert, title_in
+from dashboards import health_queries as hq
 from dashboards import ops_queries as q
 from dashboards import wall_state as w
 from dashboards.alert_texts import duty_name
@@ -183,7 +184,7 @@ def tourism_panel(rows: list[w.SiteRow], lang: str) -> list:
     ]
 
 
-def devices_panel(report: q.HealthReport, lang: str, names: dict[str, str]) -> list:
+def devices_panel(report: hq.HealthReport, lang: str, names: dict[str, str]) -> list:
     tiles = []
     for family in q.FAMILIES:
         items = [d for d in report.devices if d.family == family]

@@ -10,11 +10,12 @@ import dash
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
+from dashboards import health_queries as hq
 from dashboards import ops_queries as q
 from dashboards.alert_texts import dropdown_labels
 from dashboards.context import context
 from dashboards.i18n import pick_language, t
-from dashboards.map_figure import ui_label
+from dashboards.map_geometry import ui_label
 from dashboards.page_parts import fmt_age, fmt_int, fmt_time, page_header
 from dashboards.table_sort import SILENT_COLUMNS, SILENT_DEFAULT, sort_silent
 
@@ -52,7 +53,7 @@ def _tile(label: str, value: str, tile_id: str, tone: str = "") -> html.Div:
 
 
 def render_report(
-    report: q.HealthReport,
+    report: hq.HealthReport,
     lang: str,
     tz: str,
     names: dict[str, str],
@@ -122,8 +123,8 @@ def render_report(
     )
 
     families = [f for f in q.FAMILIES if any(d.family == f for d in devices)]
-    groups = {(g.unit_id, g.family): g for g in q.health_groups(devices)}
-    units = q.units_by_trouble(groups.values(), names)
+    groups = {(g.unit_id, g.family): g for g in hq.health_groups(devices)}
+    units = hq.units_by_trouble(groups.values(), names)
     matrix = html.Table(
         [
             html.Thead(
@@ -205,7 +206,7 @@ def render_report(
     ]
 
 
-def _feed_state(feed: q.FeedFreshness, now: float, lang: str):
+def _feed_state(feed: hq.FeedFreshness, now: float, lang: str):
     if feed.newest is None and not feed.late(now):
         return html.Span("–", className="muted")
     late = feed.late(now)
@@ -215,7 +216,7 @@ def _feed_state(feed: q.FeedFreshness, now: float, lang: str):
     )
 
 
-def _group_cell(group: q.HealthGroup | None, lang: str) -> html.Td:
+def _group_cell(group: hq.HealthGroup | None, lang: str) -> html.Td:
     if group is None:
         return html.Td("–", className="muted")
     parts = [html.Span(f"{group.online}/{group.total}", className="num")]
@@ -276,7 +277,7 @@ def refresh(_n, family, unit_id, sort, lang):
     c = context()
     tz = c.settings.web.timezone
     try:
-        report = q.health_report(c.pool, c.live)
+        report = hq.health_report(c.pool, c.live)
         names = q.unit_names(q.geometry(c.pool), lang)
     except Exception:
         log.warning("device health unavailable", exc_info=True)

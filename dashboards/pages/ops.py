@@ -22,36 +22,27 @@ from dash import (
 )
 from dash.exceptions import PreventUpdate
 
-from alerts import queries as alert_queries
-from alerts.queries import title_in
 from dashboards import alert_actions, live_push, map_live
 from dashboards import map_view as mv
 from dashboards import ops_queries as q
 from dashboards.access import may_act
 from dashboards.auth import current_role
-from dashboards.base_map import map_base
 from dashboards.charts import day_chart
-from dashboards.classify import is_silent
 from dashboards.context import context
 from dashboards.i18n import pick_language, t
 from dashboards.map_figure import (
     DEFAULT_LAYERS,
-    LEGENDS,
     TOGGLE_LAYERS,
     TRACE_INDEX,
-    build_map_figure,
-    fit_view,
-    ui_label,
 )
 from dashboards.map_search import DEVICE_ZOOM, device_names, search_map
+from dashboards.map_style import fit_view
+from dashboards.ops_view import default_view, device_parts, full_figure, layer_options, overview
 from dashboards.page_parts import (
     action_bar,
     action_message,
-    fmt_age,
-    fmt_int,
     fmt_time,
     page_header,
-    severity_pill,
     stale_badge,
 )
 
@@ -74,80 +65,6 @@ MAP_CONFIG = {"displaylogo": False, "scrollZoom": True, "modeBarButtonsToRemove"
 
 def _ctx_lang(lang: str | None) -> str:
     return pick_language(lang, context().settings.web.language)
-
-
-def _default_view(size: dict | None) -> mv.Viewport:
-    w, h = (size["w"], size["h"]) if size and size.get("w") and size.get("h") else (1180, 900)
-    centre, zoom = fit_view(q.geometry(context().pool).bbox(), w, h)
-    return mv.viewport_of(centre, zoom, w, h)
-
-
-def full_figure(
-    lang: str,
-    visible=DEFAULT_LAYERS,
-    selected: str | None = None,
-    size: dict | None = None,
-    view: dict | None = None,
-):
-    """(figure, client state) of the whole map from the process's renderer. A large fleet
-    (more than map_view.DETAIL_MAX devices) gets the devices of `view`, or clusters."""
-    c = context()
-    snap = map_live.read_snapshot(c.pool, c.live)
-    renderer = map_live.renderer_for(c.live, lang, c.settings.web.timezone)
-    renderer.advance(snap)
-    clusters = None
-    if renderer.large:
-        port = mv.Viewport.of(view) or _default_view(size)
-        state, devices, arrays, clusters, live, areas = renderer.view_parts(port, visible)
-    else:
-        state, arrays, live, areas = renderer.full_parts()
-        devices = snap.registry.devices
-    fig = build_map_figure(
-        devices,
-        live,
-        snap.geo,
-        lang=lang,
-        tz=c.settings.web.timezone,
-        visible=visible,
-        warning_areas=areas,
-        selected=selected,
-        base=map_base(c.settings),
-        arrays=arrays,
-        revision="ops",
-        size_px=(size["w"], size["h"]) if size and size.get("w") else (1180, 900),
-    )
-    if clusters is not None:
-        assert len(fig["data"]) == map_live.CLUSTER_TRACE, "the cluster trace's index moved"
-        fig["data"].append(clusters)
-    return fig, state
-
-
-def _layer_options(lang: str) -> list[dict]:
-    options = []
-    for layer in TOGGLE_LAYERS:
-        swatches = [
-            html.Span(
-                [
-                    html.I(className="swatch", style={"background": colour}),
-                    t(f"legend.{layer}.{key}", lang),
-                ],
-                className="legend-item",
-            )
-            for key, colour in LEGENDS[layer]
-        ]
-        options.append(
-            {
-                "label": html.Span(
-                    [
-                        html.Span(t(f"layer.{layer}", lang), className="layer-name"),
-                        html.Span(swatches, className="legend"),
-                    ],
-                    className="layer-option",
-                ),
-                "value": layer,
-            }
-        )
-    return options
 
 
 def layout(
@@ -191,7 +108,7 @@ def layout(
                             html.H2(t("ops.layers", lang), className="panel-title"),
                             dcc.Checklist(
                                 id="ops-layers",
-                                options=_layer_options(lang),
+                                options=layer_options(lang),
                                 value=list(DEFAULT_LAYERS),
                                 className="layer-list",
                                 inputClassName="layer-check",
@@ -311,7 +228,7 @@ def refresh_map(_n, pushed, view, visible, client, lang, selected, size):
         renderer = map_live.renderer_for(c.live, lang, c.settings.web.timezone)
         renderer.advance(snap)
         if renderer.large:
-            port = mv.Viewport.of(view) or _default_view(size)
+            port = mv.Viewport.of(view) or default_view(size)
             update = renderer.view_update(client, port, visible)
         else:
             update = renderer.update_for(client)
@@ -451,148 +368,6 @@ def show_selection(device_id):
     return patch, "ops-device hidden", "ops-overview"
 
 
-# -- the side panel ------------------------------------------------------------------------------
-OVERVIEW_ROWS = 8
-OVERVIEW_MAX_EXTREME = 40
-
-
-def _overview(lang: str) -> list:
-    c = context()
-    tz = c.settings.web.timezone
-    with c.pool.connection() as conn:
-        counts = alert_queries.count_active(conn)
-        alerts = q.feed_alerts(conn, limit=OVERVIEW_MAX_EXTREME)
-    # every extreme alert named (not only counted), then the next ones up to eight rows
-    extreme = sum(a.severity == "extreme" for a in alerts)
-    alerts = alerts[: max(OVERVIEW_ROWS, extreme)]
-    names = q.unit_names(q.geometry(c.pool), lang)
-    tiles = [
-        html.Div(
-            [
-                html.Div(fmt_int(counts.get(s, 0), lang), className="mini-value"),
-                html.Div(t(f"severity.{s}", lang), className="mini-label"),
-            ],
-            className=f"mini-tile sev-{s}" + (" is-zero" if not counts.get(s) else ""),
-        )
-        for s in ("extreme", "severe", "moderate", "minor")
-    ]
-    items = [
-        html.Li(
-            [
-                severity_pill(a.severity, lang),
-                html.Div(
-                    [
-                        html.Div(title_in(a, lang), className="alert-title"),
-                        html.Div(
-                            " · ".join(
-                                x
-                                for x in (
-                                    names.get(a.unit_id or "", a.unit_id or ""),
-                                    fmt_time(a.opened_at, tz),
-                                    t("alert_status." + a.status, lang),
-                                )
-                                if x
-                            ),
-                            className="alert-meta",
-                        ),
-                    ]
-                ),
-            ],
-            className=f"alert-item sev-{a.severity}",
-            **{"data-alert-id": str(a.id)},
-        )
-        for a in alerts
-    ]
-    return [
-        html.H2(t("ops.overview", lang), className="panel-title"),
-        html.Div(tiles, className="mini-tiles"),
-        html.H3(t("alerts.open", lang), className="panel-sub"),
-        html.Ul(items, className="alert-list")
-        if items
-        else html.Div(t("ops.no_alerts", lang), className="muted"),
-        html.Div(t("ops.pick_hint", lang), className="hint"),
-    ]
-
-
-def _device_parts(device_id: str, lang: str):
-    c = context()
-    tz = c.settings.web.timezone
-    with c.pool.connection() as conn:
-        device = q.load_device(conn, device_id)
-        alerts = q.device_alerts(conn, device_id)
-    if device is None:
-        return html.Div(t("ops.unknown_device", lang), className="muted"), [], []
-    values = c.live.latest(device_id)
-    names = q.unit_names(q.geometry(c.pool), lang)
-    seen = max((v.time for v in values.values()), default=None)
-    silent = is_silent(seen, device.expected_interval_s, time.time())
-    state = (
-        t("devices.silent", lang)
-        if silent
-        else t("devices.never", lang)
-        if seen is None
-        else t("devices.online", lang)
-    )
-    head = html.Div(
-        [
-            html.H2(device.name, className="panel-title"),
-            html.Div(
-                f"{ui_label('kind', device.kind, lang)} · "
-                f"{names.get(device.unit_id or '', device.unit_id or '–')} · {device.device_id}",
-                className="muted",
-            ),
-            html.Div(
-                [
-                    html.Span(state, className="state " + ("state-bad" if silent else "state-ok")),
-                    html.Span(
-                        f" {t('devices.last_seen', lang)}: {fmt_time(seen, tz)} "
-                        f"({fmt_age(time.time() - seen if seen else None, lang)})"
-                    ),
-                ],
-                className="device-state",
-            ),
-        ]
-    )
-    rows = [
-        html.Tr(
-            [
-                html.Td(ui_label("metric", metric, lang)),
-                html.Td(_value_text(v.value, lang), className="num"),
-                html.Td(fmt_time(v.time, tz, with_date=False), className="muted"),
-            ]
-        )
-        for metric, v in sorted(values.items())
-    ]
-    table = (
-        html.Table(html.Tbody(rows), className="values-table")
-        if rows
-        else html.Div(t("map.no_data", lang), className="muted")
-    )
-    options = [
-        {
-            "label": html.Span(
-                [
-                    severity_pill(a.severity, lang),
-                    f" {title_in(a, lang)} · {t('alert_status.' + a.status, lang)}",
-                ]
-            ),
-            "value": a.id,
-        }
-        for a in alerts
-    ]
-    return head, table, options
-
-
-def _value_text(value, lang: str) -> str:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return str(value)
-    digits = 0 if float(value).is_integer() else 2
-    text = f"{value:,.{digits}f}"
-    return (
-        text.replace(",", "\x00").replace(".", ",").replace("\x00", ".") if lang == "vi" else text
-    )
-
-
 @callback(
     Output("ops-overview", "children"),
     Output("ops-device-head", "children"),
@@ -608,9 +383,9 @@ def refresh_panel(device_id, _n, lang):
     clock = fmt_time(time.time(), context().settings.web.timezone)
     try:
         if device_id:
-            head, table, options = _device_parts(device_id, lang)
+            head, table, options = device_parts(device_id, lang)
             return no_update, head, table, options, clock
-        return _overview(lang), no_update, no_update, no_update, clock
+        return overview(lang), no_update, no_update, no_update, clock
     except Exception:
         log.warning("panel refresh failed", exc_info=True)
         banner = html.Div(t("db_unavailable", lang), className="banner banner-error")
@@ -670,7 +445,7 @@ def act_on_alert(_ack, _resolve, _false, alert_id, note, device_id, lang):
         raise PreventUpdate
     options = no_update
     if result.ok and device_id:
-        _head, _table, options = _device_parts(device_id, lang)
+        _head, _table, options = device_parts(device_id, lang)
     return action_message(result.ok, result.reason, result.alert_id, lang), options
 
 

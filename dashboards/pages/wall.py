@@ -26,6 +26,7 @@ from dash import (
 from dash.exceptions import PreventUpdate
 
 from alerts import queries as alert_queries
+from dashboards import health_queries as hq
 from dashboards import map_live
 from dashboards import map_view as mv
 from dashboards import ops_queries as q
@@ -33,7 +34,8 @@ from dashboards import wall_state as w
 from dashboards.base_map import map_base
 from dashboards.context import context
 from dashboards.i18n import pick_language, t
-from dashboards.map_figure import build_map_figure, fit_view
+from dashboards.map_figure import build_map_figure
+from dashboards.map_style import fit_view
 from dashboards.page_parts import fmt_time
 from dashboards.wall_panels import (
     air_panel,
@@ -200,7 +202,7 @@ def refresh_wall(_n, lang, seen, pinned):
         snap = map_live.read_snapshot(c.pool, c.live)
         devices, latest = snap.registry.devices, snap.live.latest
         names = q.unit_names(snap.geo, lang)
-        report = q.health_report(c.pool, c.live)
+        report = hq.health_report(c.pool, c.live)
         stale = [
             _STALE[w.panel_data(devices, latest, VIEW_KINDS[v]).stale(now)]
             if VIEW_KINDS[v]

@@ -12,7 +12,9 @@ from psycopg.types.json import Jsonb
 
 from alerts.store import AlertDraft, open_or_update
 from dashboards import alert_actions
+from dashboards import health_queries as hq
 from dashboards import ops_queries as q
+from dashboards import warning_areas as wa
 from dashboards.live_mirror import LiveMirror
 from dashboards.map_live import MapRenderer, read_snapshot
 from ioc.db import open_pool
@@ -198,7 +200,7 @@ def test_registry_levels_incidents_rain_and_warnings(env):
     assert q.open_incidents(pool, ttl_s=0) == {"cam-mk": "fire"}  # e2 has ended
     assert q.rain_24h(pool, ttl_s=0) == {"rain-sp": 120.0}
     geo = q.geometry(pool, ttl_s=0)
-    areas = q.warning_areas(pool, geo, ttl_s=0)
+    areas = wa.warning_areas(pool, geo, ttl_s=0)
     assert [a.area_desc for a in areas] == ["Xã Bát Xát"] and areas[0].severity == "severe"
     earlier = q.water_earlier(pool, ttl_s=0)
     assert set(earlier) == {"wl-lc"}
@@ -261,7 +263,7 @@ def test_acting_on_alerts_goes_through_the_lifecycle(env, db_conn):
 
 def test_device_health_from_redis_last_seen(env):
     pool, live, _ids = env
-    report = q.health_report(pool, live, ttl_s=0)
+    report = hq.health_report(pool, live, ttl_s=0)
     by_id = {d.device_id: d for d in report.devices}
     assert by_id["wx-yt"].silent and not by_id["aq-cl"].silent
     assert not by_id["cam-fr"].never_seen and not by_id["cam-fr"].silent  # event-driven

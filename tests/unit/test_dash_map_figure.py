@@ -19,20 +19,16 @@ from dashboards.map_figure import (
     TOGGLE_LAYERS,
     TRACE_INDEX,
     TRACE_ORDER,
-    BaseGeometry,
     LiveInputs,
     MapDevice,
     build_map_figure,
     circle_ring,
-    feature_label,
-    fit_view,
     layer_rows,
-    map_style,
-    overlay_arrays,
-    place_arrays,
     render_device,
 )
-from dashboards.ops_queries import CapRow, active_warning_areas
+from dashboards.map_geometry import BaseGeometry, feature_label, overlay_arrays, place_arrays
+from dashboards.map_style import fit_view, map_style
+from dashboards.warning_areas import CapRow, active_warning_areas
 from ioc.live import LatestValue
 from layers.catalog import demo_layers
 

@@ -10,7 +10,8 @@ import pytest
 from dashboards import classify
 from dashboards import ops_queries as q
 from dashboards.live_mirror import LiveMirror
-from dashboards.map_figure import TRACE_INDEX, BaseGeometry, LiveInputs, MapDevice
+from dashboards.map_figure import TRACE_INDEX, LiveInputs, MapDevice
+from dashboards.map_geometry import BaseGeometry
 from dashboards.map_live import PATCH_POINTS_MAX, MapRenderer, MapSnapshot
 from ioc.events import decode
 from ioc.live import LatestValue

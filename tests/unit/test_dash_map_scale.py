@@ -12,9 +12,10 @@ from dashboards import classify
 from dashboards import map_view as mv
 from dashboards import ops_queries as q
 from dashboards.live_mirror import LiveMirror
-from dashboards.map_figure import TRACE_INDEX, LiveInputs, MapDevice, fit_view, layer_rows
+from dashboards.map_figure import TRACE_INDEX, LiveInputs, MapDevice, layer_rows
 from dashboards.map_live import CLUSTER_TRACE, MapRenderer, MapSnapshot
 from dashboards.map_search import DeviceNames, search_map
+from dashboards.map_style import fit_view
 from layers.catalog import demo_layers
 from tests.unit.test_dash_map_live import GEO, FakeLive
 
@@ -206,7 +207,7 @@ def test_renderer_sends_the_views_devices_when_zoomed_in(large):
 
 
 def test_cluster_text_counts_by_level_in_each_language():
-    from dashboards.map_live import cluster_text
+    from dashboards.map_view import cluster_text
 
     levels = [1200, 3, 0, 2, 1]  # normal, no data, watch, warning, danger
     vi = cluster_text(1206, levels, "vi")

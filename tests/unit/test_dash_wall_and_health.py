@@ -6,7 +6,7 @@ import datetime as dt
 
 from alerts.queries import Alert
 from dashboards import classify
-from dashboards import ops_queries as q
+from dashboards import health_queries as hq
 from dashboards import wall_state as w
 from dashboards.alert_actions import check
 from dashboards.map_figure import MapDevice
@@ -129,15 +129,15 @@ def test_device_health_silent_never_seen_and_event_driven():
         ("d", "D", "disaster", "rain_gauge", "bat_xat", 300, False),
     ]
     now = 10_000.0
-    devices = q.device_health(rows, {"a": now - 30, "b": now - 600}, now)
+    devices = hq.device_health(rows, {"a": now - 30, "b": now - 600}, now)
     by_id = {d.device_id: d for d in devices}
     assert not by_id["a"].silent and by_id["b"].silent
     assert not by_id["c"].never_seen and not by_id["c"].silent  # speaks only on events
     assert by_id["d"].never_seen
-    groups = {(g.unit_id, g.family): g for g in q.health_groups(devices)}
-    assert groups[("sa_pa", "environment")] == q.HealthGroup("sa_pa", "environment", 2, 1, 1, 0)
+    groups = {(g.unit_id, g.family): g for g in hq.health_groups(devices)}
+    assert groups[("sa_pa", "environment")] == hq.HealthGroup("sa_pa", "environment", 2, 1, 1, 0)
     assert groups[("bat_xat", "disaster")].never_seen == 1
-    feeds = {f.feed: f for f in q.feed_freshness(devices, None, now - 100)}
+    feeds = {f.feed: f for f in hq.feed_freshness(devices, None, now - 100)}
     assert feeds["environment"].newest == now - 30 and not feeds["environment"].late(now)
     assert feeds["disaster"].late(now)  # nothing ever arrived
     assert not feeds["cap"].late(now)  # warnings come only when there is one

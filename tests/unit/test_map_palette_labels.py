@@ -10,19 +10,15 @@ import pytest
 from dashboards import classify
 from dashboards.charts import day_chart
 from dashboards.map_figure import (
-    LABEL_ANCHOR,
     LEGENDS,
     TRACE_INDEX,
-    UNIT_ALL_LABELS_ZOOM,
-    BaseGeometry,
     LiveInputs,
-    MapBase,
     MapDevice,
     build_map_figure,
-    label_points,
-    map_style,
     render_device,
 )
+from dashboards.map_geometry import BaseGeometry, label_points
+from dashboards.map_style import LABEL_ANCHOR, UNIT_ALL_LABELS_ZOOM, MapBase, map_style
 from ioc import palette
 from ioc.domain import aqi
 from ioc.domain.disaster_levels import RISK_LEVELS

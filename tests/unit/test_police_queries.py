@@ -9,7 +9,7 @@ import pytest
 
 from dashboards import police_incident as one
 from dashboards import police_queries as q
-from dashboards.map_figure import BaseGeometry
+from dashboards.map_geometry import BaseGeometry
 from evidence.incident import Incident
 from evidence.store import split_key
 from layers.catalog import demo_layers

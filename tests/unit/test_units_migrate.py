@@ -75,7 +75,7 @@ def test_the_unit_picker_offers_every_unit_with_its_type_and_finds_without_diacr
 
 
 def test_the_devices_page_lists_units_with_silent_devices_first():
-    from dashboards.ops_queries import HealthGroup, units_by_trouble
+    from dashboards.health_queries import HealthGroup, units_by_trouble
 
     groups = [
         HealthGroup("03006", "environment", 4, 4, 0, 0),
