@@ -16,7 +16,8 @@ and opens the live map, while --rate readings per second arrive for random devic
    the map's hover text. Latency = that moment - the publish time (same machine clock). The
    page flies to the station with its search box first (with 50,000 devices it is drawn on
    its own only close up). Half the probes with the page told by server-sent events
-   (`p95_ms`), half with the old 500 ms poll (`/ops`, the default; push is `/ops?push=1`; `baseline_poll_p95_ms`), in
+   (`p95_ms`, `/ops`, the default), half with the old 500 ms poll (`/ops?push=0`,
+   `baseline_poll_p95_ms`), in
    alternating rounds; the page's JavaScript heap (DevTools protocol) with the province in
    view and close up (`browser_heap_*_mb`) and how many markers it holds.
 2. map callback: the map's update callback is posted --callbacks times through the real
@@ -329,7 +330,7 @@ def open_map(driver, base: str, push: bool) -> dict:
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
-    driver.get(base + ("/ops?push=1" if push else "/ops"))
+    driver.get(base + ("/ops" if push else "/ops?push=0"))
     WebDriverWait(driver, 120).until(
         lambda d: d.find_elements("css selector", "#ops-map .maplibregl-canvas")
     )
@@ -524,7 +525,7 @@ def main(argv: list[str] | None = None) -> int:
         driver = browser(state_dir / "chromium")
         log_in(driver, base, password)
         result["load_avg_start"] = [round(x, 1) for x in os.getloadavg()]
-        # The baseline of the same run: the page polling every 500 ms (?push=0), as before;
+        # The baseline of the same run: the page polling every 500 ms (/ops?push=0), as before;
         # alternated with the pushed page in two rounds, so both see the same machine load.
         lat: dict[str, list[float]] = {"push": [], "poll": []}
         pages: dict[str, dict] = {}

@@ -20,7 +20,7 @@ from dashboards import classify
 from dashboards.i18n import t
 from dashboards.map_figure import DEVICE_LAYERS, LEGENDS, MapDevice
 
-DETAIL_MAX = 5000  # at most this many device markers in one browser
+DETAIL_MAX = 1500  # at most this many device markers in one browser (each update redraws them all)
 CELL_PX = 64  # cluster grid cell, screen pixels at the view's whole zoom level
 MARGIN = 0.25  # of the view's width and height, added on each side
 TILE_PX = 512  # MapLibre's world size at zoom 0 (as fit_view)

@@ -88,8 +88,8 @@ def test_clusters_zoomed_out_devices_zoomed_in_and_pushed_updates(
     monkeypatch.setattr(page, "PUSHED_TICK_MS", 600_000)
     dash_duo.start_server(app)
     user = web_users["operator"]
-    login(dash_duo, user.username, user.password, next_url="/ops?push=1")
-    dash_duo.driver.get(dash_duo.server_url + "/ops?push=1")
+    login(dash_duo, user.username, user.password, next_url="/ops")
+    dash_duo.driver.get(dash_duo.server_url + "/ops")
     dash_duo.wait_for_element("#ops-map .maplibregl-canvas", timeout=45)
     driver = dash_duo.driver
     # zoomed out (the whole province): clusters, their counts add up to every device
