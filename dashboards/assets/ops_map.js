@@ -59,6 +59,27 @@ function iocGraphDiv() {
   return document.querySelector('#ops-map .js-plotly-plot');
 }
 
+/* Counts the graph's draws (one listener per graph div), so an answer drawn before its state
+   reached `pushDone` is not waited for again. */
+function iocWatchDraws(gd) {
+  if (!gd || !gd.on || gd.__iocDrawWatch) {
+    return;
+  }
+  gd.__iocDrawWatch = true;
+  gd.__iocDraws = 0;
+  var drawn = function () {
+    gd.__iocDraws += 1;
+    var push = window.__iocPush;
+    if (push && push.waitingDraw) {
+      push.waitingDraw = false;
+      push.drawnAt = Date.now();
+      push.free();
+    }
+  };
+  gd.on('plotly_react', drawn);
+  gd.on('plotly_afterplot', drawn);
+}
+
 window.dash_clientside.iocMap.push = function (url) {
   if (!url || typeof EventSource === 'undefined') {
     return 'off';
@@ -74,6 +95,10 @@ window.dash_clientside.iocMap.push = function (url) {
   var push = {url: url, source: source, busy: false, since: 0, pending: false, seq: 0,
               received: 0, asked: 0, drawnAt: 0};
   push.ask = function () {
+    var gd = iocGraphDiv();
+    iocWatchDraws(gd);
+    push.drawsAtAsk = gd && gd.__iocDraws !== undefined ? gd.__iocDraws : -1;
+    push.waitingDraw = false;
     push.busy = true;
     push.pending = false;
     push.since = Date.now();
@@ -116,29 +141,19 @@ window.dash_clientside.iocMap.pushDone = function (state) {
     return window.dash_clientside.no_update;
   }
   var gd = iocGraphDiv();
-  if (!state.drawn || !gd || !gd.once) {
-    push.free();
+  if (!state.drawn || !gd || gd.__iocDraws === undefined || push.drawsAtAsk < 0 ||
+      gd.__iocDraws > push.drawsAtAsk) {
+    push.free();  // nothing to draw, nothing to watch, or already drawn
     return window.dash_clientside.no_update;
   }
-  // the figure changed: free the page when Plotly has drawn it (or the watchdog fires)
+  // the figure changed and is not drawn yet: free the page on its draw, or on the watchdog
   var seq = push.seq;
-  var done = false;
-  var finish = function () {
-    if (done) {
-      return;
-    }
-    done = true;
-    if (gd.removeListener) {
-      gd.removeListener('plotly_react', finish);
-      gd.removeListener('plotly_afterplot', finish);
-    }
-    if (push.seq === seq && push.busy) {
-      push.drawnAt = Date.now();
+  push.waitingDraw = true;
+  setTimeout(function () {
+    if (push.seq === seq && push.busy && push.waitingDraw) {
+      push.waitingDraw = false;
       push.free();
     }
-  };
-  gd.once('plotly_react', finish);
-  gd.once('plotly_afterplot', finish);
-  setTimeout(finish, PUSH_WATCHDOG_MS);
+  }, PUSH_WATCHDOG_MS);
   return window.dash_clientside.no_update;
 };

@@ -135,7 +135,7 @@ def test_police_works_the_queue_of_decisions(dash_duo, settings, db_conn, web_us
 
     # the fire: snapshot, verify with a reason, export a bundle that verifies
     cell(dash_duo, "type_text", "Cháy").click()
-    dash_duo.wait_for_contains_text("#police-detail-title", "Chợ Cốc Lếu", timeout=10)
+    dash_duo.wait_for_contains_text("#police-detail-title", "Chợ Cốc Lếu", timeout=30)
     wait_until(dash_duo, lambda: image_loaded(dash_duo, "#police-snapshot"),
                message="snapshot not shown")
     dash_duo.find_element("#police-act-verify").click()  # no reason: refused
